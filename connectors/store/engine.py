@@ -1,0 +1,110 @@
+"""Engine, shared metadata and dialect-aware idempotent upserts (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, MetaData, Table, create_engine, event
+from sqlalchemy.dialects import postgresql, sqlite
+
+metadata = MetaData()
+"""All of Quorum's tables. Domain modules register theirs on import."""
+
+TABLE_MODULES: tuple[str, ...] = (
+    "connectors.store.market",
+    "connectors.store.signals",
+    "connectors.store.trading",
+    "connectors.store.audit",
+)
+"""Modules that declare tables; imported by :func:`open_store` (missing ones are skipped)."""
+
+DEFAULT_URL = "sqlite:///quorum.sqlite"
+
+
+def _load_table_modules() -> None:
+    for name in TABLE_MODULES:
+        try:
+            importlib.import_module(name)
+        except ModuleNotFoundError as exc:  # a domain not built yet
+            if exc.name != name:
+                raise
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.close()
+
+
+def url_for(path_or_url: str | Path) -> str:
+    """Accept a SQLAlchemy URL or a plain file path (→ SQLite).
+
+    >>> url_for("out/q.sqlite")
+    'sqlite:///out/q.sqlite'
+    >>> url_for("postgresql+psycopg://localhost/test")
+    'postgresql+psycopg://localhost/test'
+    """
+    text = str(path_or_url)
+    return text if "://" in text else f"sqlite:///{text}"
+
+
+def open_store(path_or_url: str | Path = DEFAULT_URL, *, create: bool = True) -> Engine:
+    """Open (and by default create) the store; SQLite files get WAL mode.
+
+    >>> engine = open_store("sqlite://")
+    >>> engine.dialect.name
+    'sqlite'
+    """
+    url = url_for(path_or_url)
+    if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
+        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(url)
+    if engine.dialect.name == "sqlite":
+        event.listen(engine, "connect", _sqlite_pragmas)
+    if create:
+        _load_table_modules()
+        metadata.create_all(engine)
+    return engine
+
+
+def upsert(
+    engine_or_conn: Any,
+    table: Table,
+    rows: Sequence[Mapping[str, Any]] | Iterable[Mapping[str, Any]],
+    keys: Sequence[str],
+    *,
+    update: bool = True,
+) -> int:
+    """Insert rows; on a key conflict update the other columns (or do nothing).
+
+    Idempotent: writing the same rows twice leaves one copy. Works on SQLite and PostgreSQL.
+    Returns the number of rows sent.
+    """
+    rows = list(rows)
+    if not rows:
+        return 0
+    dialect = engine_or_conn.dialect.name
+    if dialect == "sqlite":
+        stmt = sqlite.insert(table)
+    elif dialect == "postgresql":
+        stmt = postgresql.insert(table)
+    else:  # pragma: no cover - guarded for clarity
+        raise ValueError(f"unsupported database dialect {dialect!r}; use sqlite or postgresql")
+    columns = [c for c in rows[0] if c not in keys]
+    if update and columns:
+        stmt = stmt.on_conflict_do_update(
+            index_elements=list(keys), set_={c: stmt.excluded[c] for c in columns}
+        )
+    else:
+        stmt = stmt.on_conflict_do_nothing(index_elements=list(keys))
+    if isinstance(engine_or_conn, Engine):
+        with engine_or_conn.begin() as conn:
+            conn.execute(stmt, rows)
+    else:
+        engine_or_conn.execute(stmt, rows)
+    return len(rows)

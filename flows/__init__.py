@@ -1,0 +1,1 @@
+"""Declarative Bytewax dataflows of Quorum and the ``quorum`` command line."""

@@ -1,0 +1,71 @@
+"""Canonical records of Quorum (pydantic v2, frozen, UTC). Units: see :mod:`schemas.common`."""
+
+from schemas.batches import CandleBatch, FeatureBatch, TradeBatch
+from schemas.common import (
+    ALL_TIMEFRAMES,
+    NS_PER_MINUTE,
+    NS_PER_SECOND,
+    Direction,
+    Side,
+    Timeframe,
+    UtcDatetime,
+    datetime_to_ns,
+    ns_to_datetime,
+)
+from schemas.market import BookTop, Candle, FeatureSet, Quote, Trade
+from schemas.records import AuditRecord, Charge, DeadLetter, LateTrade, LedgerEntry
+from schemas.signals import Contribution, Decision, FusedSignal, Signal, make_signal_id
+from schemas.trading import (
+    ExecAlgo,
+    Fill,
+    Liquidity,
+    Order,
+    OrderIntent,
+    OrderStatus,
+    OrderType,
+    Position,
+    RiskDecision,
+    RiskReason,
+    TradingState,
+)
+
+__all__ = [
+    "ALL_TIMEFRAMES",
+    "NS_PER_MINUTE",
+    "NS_PER_SECOND",
+    "AuditRecord",
+    "BookTop",
+    "Candle",
+    "CandleBatch",
+    "Charge",
+    "Contribution",
+    "DeadLetter",
+    "Decision",
+    "Direction",
+    "ExecAlgo",
+    "FeatureBatch",
+    "FeatureSet",
+    "Fill",
+    "FusedSignal",
+    "LateTrade",
+    "LedgerEntry",
+    "Liquidity",
+    "Order",
+    "OrderIntent",
+    "OrderStatus",
+    "OrderType",
+    "Position",
+    "Quote",
+    "RiskDecision",
+    "RiskReason",
+    "Side",
+    "Signal",
+    "Timeframe",
+    "Trade",
+    "TradeBatch",
+    "TradingState",
+    "UtcDatetime",
+    "datetime_to_ns",
+    "make_signal_id",
+    "ns_to_datetime",
+]

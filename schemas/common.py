@@ -1,0 +1,114 @@
+"""Shared building blocks of the canonical schemas: time, enums and the frozen base model.
+
+Units, once for every record:
+
+* timestamps are timezone-aware UTC ``datetime`` at the edges and ``int`` nanoseconds since
+  the Unix epoch (``*_ns``) on hot paths;
+* prices are in quote currency per unit of base currency; sizes (``amount``, ``volume``,
+  ``quantity``) are in base currency unless a field says otherwise;
+* money that changes hands (orders, fills, fees, P&L, ledger) is ``decimal.Decimal``;
+  market-data prices are ``float`` (IEEE double, exact for every price the venues publish);
+* confidences and scores are plain floats in the ranges their fields state.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, ConfigDict
+
+NS_PER_SECOND = 1_000_000_000
+NS_PER_MINUTE = 60 * NS_PER_SECOND
+
+
+def _as_utc(value: datetime) -> datetime:
+    if value.tzinfo is None:
+        raise ValueError("timestamp must be timezone-aware (UTC); got a naive datetime")
+    return value.astimezone(UTC)
+
+
+UtcDatetime = Annotated[datetime, AfterValidator(_as_utc)]
+"""A timezone-aware timestamp, normalised to UTC. Naive datetimes are rejected."""
+
+
+def ns_to_datetime(ns: int) -> datetime:
+    """Nanoseconds since the epoch → aware UTC datetime (microsecond precision).
+
+    >>> ns_to_datetime(1_600_000_000_000_000_000).isoformat()
+    '2020-09-13T12:26:40+00:00'
+    """
+    seconds, rest = divmod(int(ns), NS_PER_SECOND)
+    return datetime.fromtimestamp(seconds, UTC).replace(microsecond=rest // 1000)
+
+
+def datetime_to_ns(value: datetime) -> int:
+    """Aware datetime → nanoseconds since the epoch.
+
+    >>> datetime_to_ns(ns_to_datetime(1_600_000_000_123_456_000))
+    1600000000123456000
+    """
+    value = _as_utc(value)
+    delta = value - datetime(1970, 1, 1, tzinfo=UTC)
+    return (delta.days * 86_400 + delta.seconds) * NS_PER_SECOND + delta.microseconds * 1000
+
+
+class Frozen(BaseModel):
+    """Base of every canonical record: immutable, strict about unknown fields."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", validate_default=True)
+
+
+class Timeframe(StrEnum):
+    """Candle timeframes Quorum builds, aligned to UTC epoch boundaries."""
+
+    M1 = "1m"
+    M5 = "5m"
+    M15 = "15m"
+    H1 = "1h"
+    H4 = "4h"
+
+    @property
+    def seconds(self) -> int:
+        return _TIMEFRAME_SECONDS[self.value]
+
+    @property
+    def ns(self) -> int:
+        return self.seconds * NS_PER_SECOND
+
+    @classmethod
+    def parse(cls, text: str) -> Timeframe:
+        """Parse ``"15m"`` etc., with an error naming the accepted values.
+
+        >>> Timeframe.parse("4h").seconds
+        14400
+        """
+        try:
+            return cls(text.strip())
+        except ValueError:
+            allowed = ", ".join(t.value for t in cls)
+            raise ValueError(f"unknown timeframe {text!r}; expected one of {allowed}") from None
+
+
+_TIMEFRAME_SECONDS = {"1m": 60, "5m": 300, "15m": 900, "1h": 3600, "4h": 14400}
+ALL_TIMEFRAMES: tuple[Timeframe, ...] = tuple(Timeframe)
+
+
+class Side(StrEnum):
+    """Aggressor side of a trade, or side of an order."""
+
+    BUY = "buy"
+    SELL = "sell"
+
+
+class Direction(StrEnum):
+    """Direction a signal argues for."""
+
+    LONG = "long"
+    SHORT = "short"
+    FLAT = "flat"
+
+    @property
+    def sign(self) -> int:
+        return {"long": 1, "short": -1, "flat": 0}[self.value]

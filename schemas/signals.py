@@ -1,0 +1,86 @@
+"""Signals from the generators and the fused decision per asset."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import Field, model_validator
+
+from schemas.common import Direction, Frozen, Timeframe, UtcDatetime
+
+
+def make_signal_id(*parts: object) -> str:
+    """Deterministic id from the values that define a signal: same input → same id.
+
+    >>> make_signal_id("rules:ema_cross", "BTC/USDT", "15m", 1640995200)
+    'sig-...'
+    """
+    text = "|".join(str(p) for p in parts)
+    return "sig-" + hashlib.blake2b(text.encode(), digest_size=10).hexdigest()
+
+
+class Signal(Frozen):
+    """One generator's opinion about one asset on one timeframe."""
+
+    signal_id: str = Field(min_length=1, description="Deterministic: same input → same id")
+    asset: str = Field(min_length=1)
+    direction: Direction
+    confidence: float = Field(ge=0.0, le=1.0)
+    timeframe: Timeframe
+    origin: str = Field(min_length=1, description="Generator that produced it, e.g. rules:rsi")
+    meta: dict[str, Any] = Field(default_factory=dict, description="Values the generator used")
+    timestamp: UtcDatetime = Field(description="Event time the signal refers to")
+    expires_at: UtcDatetime = Field(description="After this instant the signal never counts")
+
+    @model_validator(mode="after")
+    def _expiry_after_timestamp(self) -> Signal:
+        if self.expires_at <= self.timestamp:
+            raise ValueError(
+                f"expires_at {self.expires_at.isoformat()} must be after "
+                f"timestamp {self.timestamp.isoformat()}"
+            )
+        return self
+
+    def is_live(self, now: datetime) -> bool:
+        return self.timestamp <= now < self.expires_at
+
+
+class Decision(StrEnum):
+    """Decision band of a fused score."""
+
+    OPEN = "open"
+    REVIEW = "review"
+    IGNORE = "ignore"
+
+
+class Contribution(Frozen):
+    """What one source added to a fused score."""
+
+    origin: str
+    timeframe: Timeframe
+    direction: Direction
+    confidence: float = Field(ge=0.0, le=1.0)
+    weight: float = Field(ge=0.0)
+    signed: float = Field(description="direction sign × confidence")
+    share: float = Field(description="weight·signed / Σ weight: its part of the score")
+    signal_id: str
+
+
+class FusedSignal(Frozen):
+    """One decision per asset with every source's contribution and the reasons."""
+
+    fused_id: str
+    asset: str
+    timestamp: UtcDatetime
+    score: float = Field(ge=-1.0, le=1.0, description="Σ w·c / Σ w, signed: >0 long, <0 short")
+    direction: Direction
+    decision: Decision
+    contributions: list[Contribution] = Field(default_factory=list)
+    timeframe_scores: dict[str, float] = Field(default_factory=dict)
+    consensus: float = Field(default=0.0, ge=-1.0, le=1.0)
+    conflict: bool = False
+    veto: str | None = None
+    reasons: list[str] = Field(default_factory=list)

@@ -50,4 +50,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    # Import through the package so UserError is the same class the commands raise.
+    from flows.cli import main as package_main
+
+    sys.exit(package_main())

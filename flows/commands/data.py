@@ -1,0 +1,281 @@
+"""``quorum data``: list what the store holds and check the quality of its candles.
+
+``quorum data check`` runs the great-expectations candle suite (:mod:`operators.quality`) on
+every (symbol, timeframe) series of the store — or of a Parquet candle file with ``--file`` —
+prints one row per series and exits 1 when any check fails (0 when all pass). ``quorum data
+list`` shows the candle series with their row counts and time span. A missing or empty store is
+an error (exit 2). Heavy imports happen inside the actions.
+"""
+
+from __future__ import annotations
+
+import argparse
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from flows.cli import UserError
+
+if TYPE_CHECKING:
+    import polars as pl
+    from sqlalchemy import Engine
+
+    from operators.quality import QualityReport
+
+HELP = "Inspect stored market data: list the candle series, check their quality"
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    actions = parser.add_subparsers(dest="data_command", metavar="ACTION", required=True)
+
+    check = actions.add_parser(
+        "check",
+        help="check candles: OHLC invariants, duplicates, gaps, alignment (exit 1 on failure)",
+        description="Run the candle expectations on every (symbol, timeframe) series; "
+        "exit 0 when all pass, 1 when any fails, 2 on a usage error.",
+    )
+    source = check.add_mutually_exclusive_group()
+    _add_store_option(source)
+    source.add_argument(
+        "--file",
+        type=Path,
+        metavar="PARQUET",
+        help="check a Parquet candle file instead of the store (columns ts, open, high, low, "
+        "close, volume; symbol and timeframe columns or --symbol/--timeframe)",
+    )
+    check.add_argument(
+        "--symbol", help="only this symbol (names the series of a --file without a symbol column)"
+    )
+    check.add_argument(
+        "--timeframe",
+        help="only this timeframe, e.g. 1m (required for a --file without a timeframe column)",
+    )
+    check.add_argument("--json", type=Path, metavar="PATH", help="also write the report as JSON")
+    check.set_defaults(_data_action=_check)
+
+    listing = actions.add_parser("list", help="list the candle series the store holds")
+    _add_store_option(listing)
+    listing.set_defaults(_data_action=_list)
+
+
+def main(args: argparse.Namespace) -> int:
+    return int(args._data_action(args))
+
+
+def _add_store_option(parser: argparse._ActionsContainer) -> None:
+    parser.add_argument(
+        "--store",
+        metavar="PATH_OR_URL",
+        help="SQLite file or SQLAlchemy URL of the store (default: quorum.sqlite)",
+    )
+
+
+# --- actions ---------------------------------------------------------------------------------
+
+
+def _check(args: argparse.Namespace) -> int:
+    timeframe = _parse_timeframe(args.timeframe)
+    if args.file is not None:
+        frame, origin = _file_candles(args.file, args.symbol, timeframe), str(args.file)
+    else:
+        frame, origin = _store_candles(args.store, args.symbol, timeframe)
+
+    from operators.quality import check_candles
+
+    try:
+        report = check_candles(frame)
+    except ValueError as exc:
+        raise UserError(f"{origin}: {exc}") from None
+    _print_report(report, origin)
+    if args.json is not None:
+        _write_json(args.json, report.to_dict())
+    return 0 if report.success else 1
+
+
+def _list(args: argparse.Namespace) -> int:
+    from rich.table import Table
+
+    from connectors.store.market import candle_inventory, row_counts
+
+    engine, shown = _open_existing_store(args.store)
+    try:
+        inventory = candle_inventory(engine)
+        counts = row_counts(engine)
+    finally:
+        engine.dispose()
+    table = Table(title=f"candles in {shown}")
+    for name in ("symbol", "timeframe", "rows", "first", "last"):
+        table.add_column(name, justify="right" if name == "rows" else "left")
+    for row in inventory.iter_rows(named=True):
+        table.add_row(
+            row["symbol"],
+            row["timeframe"],
+            f"{row['rows']:,}",
+            _when(row["first_ts"]),
+            _when(row["last_ts"]),
+        )
+    console = _console()
+    console.print(table)
+    console.print(" · ".join(f"{name}: {count:,} rows" for name, count in counts.items()))
+    return 0
+
+
+# --- inputs ----------------------------------------------------------------------------------
+
+
+def _parse_timeframe(text: str | None) -> str | None:
+    if text is None:
+        return None
+    from schemas.common import Timeframe
+
+    try:
+        return Timeframe.parse(text).value
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+
+
+def _open_existing_store(store: str | None) -> tuple[Engine, str]:
+    """Open a store that must already exist and hold a candles table; never creates one."""
+    from sqlalchemy import inspect
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from connectors.store.engine import DEFAULT_URL, open_store, url_for
+
+    url = url_for(store or DEFAULT_URL)
+    shown = make_url(url).render_as_string(hide_password=True)
+    if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
+        path = Path(url.removeprefix("sqlite:///"))
+        shown = str(path)
+        if not path.is_file():
+            raise UserError(
+                f"store {path} does not exist; pass --store PATH_OR_URL or fill it with "
+                "`quorum run`"
+            )
+    try:
+        engine = open_store(url, create=False)
+        has_candles = inspect(engine).has_table("candles")
+    except SQLAlchemyError as exc:
+        reason = str(getattr(exc, "orig", None) or exc).strip()
+        raise UserError(f"cannot open store {shown}: {reason}") from None
+    if not has_candles:
+        engine.dispose()
+        raise UserError(f"store {shown} holds no candles table: nothing has been stored yet")
+    return engine, shown
+
+
+def _store_candles(
+    store: str | None, symbol: str | None, timeframe: str | None
+) -> tuple[pl.DataFrame, str]:
+    from connectors.store.market import candle_inventory, read_candles
+
+    engine, shown = _open_existing_store(store)
+    try:
+        frame = read_candles(engine, symbol=symbol, timeframe=timeframe)
+        if frame.is_empty():
+            held = candle_inventory(engine)
+    finally:
+        engine.dispose()
+    if frame.is_empty():
+        if held.is_empty():
+            raise UserError(f"store {shown} holds no candles")
+        series = ", ".join(f"{s} {t}" for s, t in held.select("symbol", "timeframe").rows())
+        raise UserError(
+            f"store {shown} has no candles for symbol={symbol} timeframe={timeframe}; "
+            f"it holds: {series}"
+        )
+    return frame, shown
+
+
+def _file_candles(path: Path, symbol: str | None, timeframe: str | None) -> pl.DataFrame:
+    import polars as pl
+
+    if not path.is_file():
+        raise UserError(f"candle file {path} does not exist")
+    try:
+        frame = pl.read_parquet(path)
+    except Exception as exc:  # polars raises several unrelated types for unreadable files
+        raise UserError(f"cannot read {path} as Parquet: {exc}") from None
+    if "symbol" not in frame.columns:
+        frame = frame.with_columns(symbol=pl.lit(symbol or path.stem))
+    elif symbol is not None:
+        frame = frame.filter(pl.col("symbol") == symbol)
+    if "timeframe" not in frame.columns:
+        if timeframe is None:
+            raise UserError(f"{path} has no timeframe column: pass --timeframe, e.g. 1m")
+        frame = frame.with_columns(timeframe=pl.lit(timeframe))
+    elif timeframe is not None:
+        frame = frame.filter(pl.col("timeframe") == timeframe)
+    if frame.is_empty():
+        raise UserError(f"{path} has no candles for symbol={symbol} timeframe={timeframe}")
+    return frame
+
+
+# --- output ----------------------------------------------------------------------------------
+
+
+def _when(value: datetime | None) -> str:
+    return "-" if value is None else value.strftime("%Y-%m-%d %H:%M")
+
+
+def _console() -> Any:
+    """A rich console; wide when the output is not a terminal, so logs keep whole rows."""
+    import sys
+
+    from rich.console import Console
+
+    return Console(width=None if sys.stdout.isatty() else 140)
+
+
+def _print_report(report: QualityReport, origin: str) -> None:
+    from rich.table import Table
+
+    table = Table(title=f"candle checks: {origin}")
+    columns = ("symbol", "tf", "rows", "first", "last", "checks", "gaps", "dupes", "misaligned",
+               "invariants", "nulls", "status")  # fmt: skip
+    for name in columns:
+        table.add_column(name, justify="left" if name in {"symbol", "tf", "status"} else "right")
+    for series in report.series:
+        p = series.profile
+        table.add_row(
+            series.symbol,
+            series.timeframe,
+            f"{p.rows:,}",
+            _when(p.first_ts),
+            _when(p.last_ts),
+            f"{series.checks_passed}/{len(series.checks)}",
+            str(p.gaps),
+            str(p.duplicates),
+            str(p.misaligned),
+            str(p.invariant_violations),
+            str(p.null_values),
+            "[green]ok[/]" if series.success else "[red]FAIL[/]",
+        )
+    console = _console()
+    console.print(table)
+    for series in report.failures:
+        p = series.profile
+        line = (
+            f"[red]{series.symbol} {series.timeframe}[/]: failed {', '.join(series.failed_checks)}"
+        )
+        if p.gaps:
+            line += (
+                f"; {p.missing_bars} missing bars in {p.gaps} gaps, the largest "
+                f"{p.largest_gap_bars} bars from {_when(p.largest_gap_start)}"
+            )
+        console.print(line)
+    total = len(report.series)
+    if report.failures:
+        console.print(f"[red]{len(report.failures)} of {total} series failed[/]")
+    else:
+        console.print(f"[green]all {total} series passed[/]")
+
+
+def _write_json(path: Path, document: dict[str, Any]) -> None:
+    import json
+
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+    except OSError as exc:
+        raise UserError(f"cannot write {path}: {exc}") from None

@@ -1,0 +1,130 @@
+"""One validated configuration for a Quorum run, composed of each domain's section.
+
+The shipped default lives in ``flows/quorum.yaml``; ``--config FILE`` overrides any part of it.
+An invalid configuration stops start-up with a message naming the file, the field and the value.
+
+>>> cfg = load_config()
+>>> [tf.value for tf in cfg.candles.timeframes]
+['1m', '5m', '15m', '1h', '4h']
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from operators.indicators.bank import DEFAULT_FEATURES
+from operators.validation.config import ValidationConfig
+from schemas.common import ALL_TIMEFRAMES, Timeframe
+
+DEFAULT_CONFIG_PATH = Path(__file__).with_name("quorum.yaml")
+
+
+class ConfigError(ValueError):
+    """A configuration that cannot run; the message names the file, field and value."""
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class CandlesConfig(Section):
+    """Candle building: which timeframes, how late a trade may be, the empty-minute policy."""
+
+    timeframes: tuple[Timeframe, ...] = ALL_TIMEFRAMES
+    allowed_lateness_ms: int = Field(default=0, ge=0, le=3_600_000)
+    fill_empty_minutes: bool = True
+
+    @field_validator("timeframes")
+    @classmethod
+    def _non_empty_sorted(cls, value: tuple[Timeframe, ...]) -> tuple[Timeframe, ...]:
+        if not value:
+            raise ValueError("at least one timeframe is required")
+        return tuple(sorted(set(value), key=lambda tf: tf.seconds))
+
+
+class FeaturesConfig(Section):
+    """Indicator columns computed on every closed candle, on top of what the signals need."""
+
+    extra: tuple[str, ...] = ()
+
+
+class SourceConfig(Section):
+    batch_size: int = Field(default=50_000, ge=1, le=10_000_000)
+    partitions: int = Field(default=1, ge=1, le=1024)
+    speed: float | None = Field(default=None, gt=0, description="None = as fast as possible")
+
+
+def _format_validation_error(exc: ValidationError, origin: str) -> str:
+    lines = [f"invalid configuration in {origin}:"]
+    for err in exc.errors():
+        field = ".".join(str(p) for p in err["loc"]) or "(root)"
+        value = err.get("input")
+        lines.append(f"  {field}: {err['msg']} (got {value!r})")
+    return "\n".join(lines)
+
+
+def _deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except FileNotFoundError:
+        raise ConfigError(f"configuration file {path} does not exist") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"configuration file {path} is not valid YAML: {exc}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(
+            f"configuration file {path} must hold a mapping, got {type(data).__name__}"
+        )
+    return data
+
+
+class QuorumConfig(Section):
+    """Everything a run needs, validated as a whole before the flow is built."""
+
+    source: SourceConfig = SourceConfig()
+    validation: ValidationConfig = ValidationConfig()
+    candles: CandlesConfig = CandlesConfig()
+    features: FeaturesConfig = FeaturesConfig()
+
+    def feature_names(self) -> tuple[str, ...]:
+        """Default indicator columns + configured extras + what the later stages need."""
+        names = list(DEFAULT_FEATURES)
+        for name in self.features.extra:
+            if name not in names:
+                names.append(name)
+        return tuple(names)
+
+
+def load_config(
+    path: str | Path | None = None, overrides: dict[str, Any] | None = None
+) -> QuorumConfig:
+    """The shipped defaults, overlaid with ``path`` (YAML) and then ``overrides``.
+
+    Raises :class:`ConfigError` naming the file, the field and the value on any problem.
+    """
+    data = _read_yaml(DEFAULT_CONFIG_PATH) if DEFAULT_CONFIG_PATH.exists() else {}
+    origin = str(DEFAULT_CONFIG_PATH.name)
+    if path is not None:
+        data = _deep_merge(data, _read_yaml(Path(path)))
+        origin = str(path)
+    if overrides:
+        data = _deep_merge(data, overrides)
+    try:
+        config = QuorumConfig.model_validate(data)
+        config.feature_names()
+    except ValidationError as exc:
+        raise ConfigError(_format_validation_error(exc, origin)) from None
+    return config

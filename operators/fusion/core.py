@@ -1,0 +1,368 @@
+"""The fusion orchestrator of one asset: live signals → one decision with its reasons.
+
+Input is the signal engine's output for the asset (:class:`~operators.signals.engine.SignalBatch`),
+already in event-time order: candle closes (the clock and the prices) and signals. At every event
+time ``T`` the orchestrator, in this order,
+
+1. resolves the outcome of every signal whose horizon ended (its expiry) with the close of its
+   timeframe at ``T`` and updates that source's reliability and weight;
+2. drops signals that expired (``expires_at ≤ T``: a signal past expiry never counts);
+3. takes in the signals stamped ``T`` — a source's newer signal replaces its older one, so a
+   generator firing at every close does not multiply its weight;
+4. evaluates the fused score and emits a :class:`FusedSignal` when the set of counted signals
+   changed (including to empty).
+
+Gates (the seed playbook's "only when the fused score on 1h and 4h is ≥ 0.75"): a signal whose
+``meta["gate"]`` asks for it is counted only while the gate holds against the per-timeframe scores
+of the *ungated* live signals. The gate is re-checked at every evaluation, so the same signal may
+be admitted later or dropped again; it never feeds its own gate, and the dataflow has no cycle
+(rules emit candidates, the orchestrator admits them).
+
+Decision: the band of the score (or of the consensus, ``decide_on``); a conflict (opposing
+signals both ≥ ``conflict_confidence``) is recorded and resolved by policy — ``hold`` stands
+aside (direction flat, IGNORE), ``hedge`` keeps the net score and its band, reporting the hedge
+ratio (opposing weight share) for sizing; a veto (a shorter main timeframe opposing the entry
+with high confidence) turns the decision into ``veto_decision``.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from operators.fusion.bands import decide
+from operators.fusion.config import FusionConfig
+from operators.fusion.reliability import ReliabilityTracker, SourceReliability, source_key
+from operators.fusion.scoring import (
+    Vote,
+    consensus,
+    find_conflict,
+    find_veto,
+    gate_holds,
+    timeframe_scores,
+    weighted_score,
+)
+from operators.signals.engine import CloseTick, SignalBatch
+from schemas.common import NS_PER_MINUTE, Direction, Timeframe, datetime_to_ns, ns_to_datetime
+from schemas.signals import Contribution, Decision, FusedSignal, Signal, make_signal_id
+
+
+@dataclass(frozen=True, slots=True)
+class _Pending:
+    origin: str
+    timeframe: Timeframe
+    direction: Direction
+    confidence: float
+    entry: float
+
+
+@dataclass(frozen=True, slots=True)
+class _Gate:
+    min_score: float
+    timeframes: tuple[Timeframe, ...]
+
+
+def _gate_of(signal: Signal) -> _Gate | None:
+    spec = signal.meta.get("gate")
+    if not spec:
+        return None
+    return _Gate(float(spec["min_score"]), tuple(Timeframe(t) for t in spec["timeframes"]))
+
+
+class FusionCore:
+    """Per-asset fusion state: live signals, pending outcomes, reliability, last emission.
+
+    >>> from schemas.common import Direction
+    >>> from operators.signals.base import build_signal
+    >>> from operators.signals.market_view import CandleRow
+    >>> core = FusionCore("BTC/USDT", FusionConfig())
+    >>> row = CandleRow("BTC/USDT", Timeframe.H1, 0, 1, 1, 1, 100.0, 1)
+    >>> signal = build_signal("rules:a", row, Direction.LONG, 0.8, 2)
+    >>> out = core.process(SignalBatch("BTC/USDT", row.close_ns,
+    ...                                [CloseTick(Timeframe.H1, row.close_ns, 100.0)], [signal]))
+    >>> fused = out[0]
+    >>> fused.score, fused.decision.value, fused.contributions[0].share
+    (0.8, 'open', 0.8)
+    """
+
+    def __init__(self, asset: str, config: FusionConfig) -> None:
+        self.asset = asset
+        self.config = config
+        self.reliability = ReliabilityTracker(config)
+        self.live: dict[str, Signal] = {}
+        self._pending: dict[Timeframe, list[tuple[int, int, _Pending]]] = {}
+        self._sequence = 0
+        self.clock_ns = -1
+        self._last_key: tuple[tuple[str, ...], tuple[str, ...]] = ((), ())
+        self._next_snapshot_ns: int | None = None
+        self.counts: dict[str, int] = {
+            "signals_in": 0,
+            "late_signals": 0,
+            "superseded": 0,
+            "expired": 0,
+            "resolved": 0,
+            "fused": 0,
+        }
+
+    # --- driving -------------------------------------------------------------------------
+
+    def process(self, batch: SignalBatch) -> list[FusedSignal | SourceReliability]:
+        """Consume one engine release; return fused signals and reliability snapshots."""
+        out: list[FusedSignal | SourceReliability] = []
+        ticks: dict[int, list[CloseTick]] = {}
+        for tick in batch.closes:
+            ticks.setdefault(tick.close_ns, []).append(tick)
+        arrivals: dict[int, list[Signal]] = {}
+        for signal in batch.signals:
+            stamp = max(datetime_to_ns(signal.timestamp), self.clock_ns)
+            arrivals.setdefault(stamp, []).append(signal)
+        for time_ns in sorted(ticks.keys() | arrivals.keys()):
+            self._step(time_ns, ticks.get(time_ns, []), arrivals.get(time_ns, []), out)
+        return out
+
+    def flush(self) -> list[SourceReliability]:
+        """End of input: a final reliability snapshot of every source."""
+        if self.clock_ns < 0:
+            return []
+        return self.reliability.snapshot(
+            self.asset, ns_to_datetime(self.clock_ns), only_changed=False
+        )
+
+    def _step(
+        self,
+        now_ns: int,
+        ticks: list[CloseTick],
+        arrivals: list[Signal],
+        out: list[FusedSignal | SourceReliability],
+    ) -> None:
+        for tick in ticks:
+            self._resolve(tick)
+        self.clock_ns = max(self.clock_ns, now_ns)
+        now = ns_to_datetime(self.clock_ns)
+        for key in [k for k, s in self.live.items() if s.expires_at <= now]:
+            del self.live[key]
+            self.counts["expired"] += 1
+        for signal in arrivals:
+            self._admit(signal)
+        fused, key = self.evaluate(self.clock_ns)
+        if key != self._last_key:
+            self._last_key = key
+            self.counts["fused"] += 1
+            out.append(fused)
+        out.extend(self._maybe_snapshot())
+
+    def _admit(self, signal: Signal) -> None:
+        self.counts["signals_in"] += 1
+        stamp = datetime_to_ns(signal.timestamp)
+        if stamp < self.clock_ns:
+            self.counts["late_signals"] += 1
+        entry = float(signal.meta.get("close", float("nan")))
+        pending = _Pending(
+            signal.origin, signal.timeframe, signal.direction, signal.confidence, entry
+        )
+        heapq.heappush(
+            self._pending.setdefault(signal.timeframe, []),
+            (datetime_to_ns(signal.expires_at), self._sequence, pending),
+        )
+        self._sequence += 1
+        if datetime_to_ns(signal.expires_at) <= self.clock_ns:
+            self.counts["expired"] += 1
+            return
+        key = source_key(signal.origin, signal.timeframe)
+        if key in self.live:
+            self.counts["superseded"] += 1
+        self.live[key] = signal
+
+    def _resolve(self, tick: CloseTick) -> None:
+        queue = self._pending.get(tick.timeframe)
+        while queue and queue[0][0] <= tick.close_ns:
+            _, _, pending = heapq.heappop(queue)
+            if not (pending.entry > 0 and tick.close > 0):
+                continue
+            move = tick.close - pending.entry
+            hit = move * pending.direction.sign > 0
+            self.reliability.record(pending.origin, pending.timeframe, pending.confidence, hit)
+            self.counts["resolved"] += 1
+
+    def _maybe_snapshot(self) -> list[SourceReliability]:
+        every = self.config.reliability_every_minutes * NS_PER_MINUTE
+        if self._next_snapshot_ns is None:
+            self._next_snapshot_ns = (self.clock_ns // every + 1) * every
+        if self.clock_ns < self._next_snapshot_ns:
+            return []
+        self._next_snapshot_ns = (self.clock_ns // every + 1) * every
+        return self.reliability.snapshot(
+            self.asset, ns_to_datetime(self.clock_ns), only_changed=True
+        )
+
+    # --- evaluation ----------------------------------------------------------------------
+
+    def _vote(self, signal: Signal) -> Vote:
+        weight = self.reliability.weight(signal.origin, signal.timeframe)
+        return Vote(
+            signal.signal_id,
+            signal.origin,
+            signal.timeframe,
+            signal.direction,
+            signal.confidence,
+            weight,
+        )
+
+    def evaluate(self, now_ns: int) -> tuple[FusedSignal, tuple[tuple[str, ...], tuple[str, ...]]]:
+        """The fused decision over the live signals now, and the key of what it counted."""
+        config = self.config
+        ungated: list[Vote] = []
+        gated: list[tuple[Vote, _Gate]] = []
+        for key in sorted(self.live):
+            signal = self.live[key]
+            gate = _gate_of(signal)
+            vote = self._vote(signal)
+            if gate is None:
+                ungated.append(vote)
+            else:
+                gated.append((vote, gate))
+        reasons: list[str] = []
+        base_scores = timeframe_scores(ungated)
+        admitted = list(ungated)
+        blocked: list[str] = []
+        for vote, gate in gated:
+            if gate_holds(vote.direction, gate.min_score, gate.timeframes, base_scores):
+                admitted.append(vote)
+                reasons.append(f"gate open for {_label(vote)}: {_gate_text(gate, base_scores)}")
+            else:
+                blocked.append(vote.signal_id)
+                reasons.append(f"gate closed for {_label(vote)}: {_gate_text(gate, base_scores)}")
+        score = weighted_score(admitted)
+        tf_scores = timeframe_scores(admitted)
+        agreement = consensus(tf_scores, config.timeframe_weights)
+        decisive = score if config.decide_on == "score" else agreement
+        decision = decide(decisive, config.open_above, config.review_from)
+        direction = _direction_of(decisive)
+        total_weight = sum(v.weight for v in admitted)
+        contributions = [
+            Contribution(
+                origin=v.origin,
+                timeframe=v.timeframe,
+                direction=v.direction,
+                confidence=v.confidence,
+                weight=v.weight,
+                signed=v.signed,
+                share=v.weight * v.signed / total_weight if total_weight > 0 else 0.0,
+                signal_id=v.signal_id,
+            )
+            for v in admitted
+        ]
+        if admitted:
+            longs = sum(v.direction is Direction.LONG for v in admitted)
+            shorts = sum(v.direction is Direction.SHORT for v in admitted)
+            reasons.insert(
+                0,
+                f"score {score:+.3f} from {len(admitted)} live signals "
+                f"({longs} long, {shorts} short); consensus {agreement:+.3f}",
+            )
+            for c in sorted(contributions, key=lambda c: (-abs(c.share), c.signal_id))[:5]:
+                reasons.append(
+                    f"{c.origin}@{c.timeframe.value} {c.direction.value} "
+                    f"{c.confidence:.2f} × w{c.weight:.2f} → {c.share:+.3f}"
+                )
+        else:
+            reasons.insert(0, "no live signals")
+        conflict_pair = find_conflict(admitted, config.conflict_confidence)
+        if conflict_pair is not None:
+            decision, direction = self._resolve_conflict(
+                conflict_pair, admitted, decision, direction, reasons
+            )
+        veto_text = None
+        veto = find_veto(
+            direction.sign, tf_scores, config.timeframe_weights, config.veto_confidence
+        )
+        if veto is not None and decision is not Decision.IGNORE:
+            shorter, longer = veto
+            veto_text = (
+                f"{shorter.value} {tf_scores[shorter]:+.2f} opposes the {longer.value} "
+                f"{direction.value} ({tf_scores[longer]:+.2f})"
+            )
+            decision = Decision(config.veto_decision)
+            reasons.append(f"veto: {veto_text} → {decision.value}")
+        reasons.append(_band_text(decisive, decision, config, config.decide_on))
+        fused = FusedSignal(
+            fused_id=make_signal_id("fused", self.asset, now_ns),
+            asset=self.asset,
+            timestamp=ns_to_datetime(now_ns),
+            score=score,
+            direction=direction,
+            decision=decision,
+            contributions=contributions,
+            timeframe_scores={tf.value: s for tf, s in tf_scores.items()},
+            consensus=agreement,
+            conflict=conflict_pair is not None,
+            veto=veto_text,
+            reasons=reasons,
+        )
+        key = (tuple(sorted(v.signal_id for v in admitted)), tuple(sorted(blocked)))
+        return fused, key
+
+    def _resolve_conflict(
+        self,
+        pair: tuple[Vote, Vote],
+        admitted: list[Vote],
+        decision: Decision,
+        direction: Direction,
+        reasons: list[str],
+    ) -> tuple[Decision, Direction]:
+        long_vote, short_vote = pair
+        text = f"conflict: {_label(long_vote)} long {long_vote.confidence:.2f} vs " + (
+            f"{_label(short_vote)} short {short_vote.confidence:.2f}"
+        )
+        if self.config.conflict_policy == "hold":
+            reasons.append(f"{text} → hold (stand aside)")
+            return Decision.IGNORE, Direction.FLAT
+        total = sum(v.weight * v.confidence for v in admitted)
+        against = sum(
+            v.weight * v.confidence for v in admitted if v.direction.sign == -direction.sign
+        )
+        ratio = against / total if total > 0 and direction is not Direction.FLAT else 1.0
+        reasons.append(f"{text} → hedge: trade the net {direction.value}, hedge ratio {ratio:.2f}")
+        return decision, direction
+
+    def stats(self) -> dict[str, Any]:
+        return dict(self.counts)
+
+
+def _direction_of(score: float) -> Direction:
+    if score > 0:
+        return Direction.LONG
+    if score < 0:
+        return Direction.SHORT
+    return Direction.FLAT
+
+
+def _label(vote: Vote) -> str:
+    return f"{vote.origin}@{vote.timeframe.value}"
+
+
+def _gate_text(gate: _Gate, scores: dict[Timeframe, float]) -> str:
+    parts = []
+    for tf in gate.timeframes:
+        have = f"{scores[tf]:+.2f}" if tf in scores else "none"
+        parts.append(f"{tf.value} {have}")
+    return f"needs ≥ {gate.min_score:.2f} on each; has " + ", ".join(parts)
+
+
+def _band_text(value: float, decision: Decision, config: FusionConfig, basis: str) -> str:
+    bands = f"open > {config.open_above}, review ≥ {config.review_from}"
+    return f"decision {decision.value}: |{basis}| = {abs(value):.3f} ({bands})"
+
+
+def fuse_all(
+    asset: str, config: FusionConfig, batches: Iterable[SignalBatch]
+) -> list[FusedSignal | SourceReliability]:
+    """Run a whole sequence of batches through a fresh core (tests, evaluation)."""
+    core = FusionCore(asset, config)
+    out: list[FusedSignal | SourceReliability] = []
+    for batch in batches:
+        out.extend(core.process(batch))
+    out.extend(core.flush())
+    return out

@@ -1,0 +1,80 @@
+"""Bytewax operator of the fusion stage: a thin wrapper routing signal batches to the core.
+
+>>> from bytewax.dataflow import Dataflow
+>>> import bytewax.operators as op
+>>> from bytewax.testing import TestingSink, TestingSource, run_main
+>>> from operators.signals.base import build_signal
+>>> from operators.signals.engine import CloseTick, SignalBatch
+>>> from operators.signals.market_view import CandleRow
+>>> from schemas.common import Direction, Timeframe
+>>> row = CandleRow("A/B", Timeframe.H1, 0, 1, 1, 1, 100.0, 1)
+>>> batch = SignalBatch("A/B", row.close_ns, [CloseTick(Timeframe.H1, row.close_ns, 100.0)],
+...                     [build_signal("stat:x", row, Direction.SHORT, 0.6, 3)])
+>>> flow = Dataflow("doc")
+>>> keyed = op.key_on("key", op.input("in", flow, TestingSource([batch])), lambda b: b.symbol)
+>>> streams = fuse("fusion", keyed, FusionConfig())
+>>> fused, reliability = [], []
+>>> op.output("fused", streams.fused, TestingSink(fused))
+>>> op.output("rel", streams.reliability, TestingSink(reliability))
+>>> run_main(flow)
+>>> [(f.score, f.decision.value) for f in fused]
+[(-0.6, 'review')]
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+
+import bytewax.operators as op
+from bytewax.dataflow import Stream, operator
+from bytewax.operators import KeyedStream, StatefulBatchLogic
+
+from operators.fusion.config import FusionConfig
+from operators.fusion.core import FusionCore
+from operators.fusion.reliability import SourceReliability
+from operators.signals.engine import SignalBatch
+from schemas.signals import FusedSignal
+
+FusionItem = FusedSignal | SourceReliability
+
+
+@dataclass(frozen=True)
+class FusionStreams:
+    """The fusion stage's outputs: decisions, and the sources' reliability snapshots."""
+
+    fused: Stream[FusedSignal]
+    reliability: Stream[SourceReliability]
+
+
+class _FusionLogic(StatefulBatchLogic[SignalBatch, FusionItem, FusionCore | None]):
+    def __init__(self, config: FusionConfig, core: FusionCore | None) -> None:
+        self.config = config
+        self.core = core
+
+    def on_batch(self, values: list[SignalBatch]) -> tuple[list[FusionItem], bool]:
+        out: list[FusionItem] = []
+        for batch in values:
+            if self.core is None:
+                self.core = FusionCore(batch.symbol, self.config)
+            out.extend(self.core.process(batch))
+        return out, StatefulBatchLogic.RETAIN
+
+    def on_eof(self) -> tuple[list[FusionItem], bool]:
+        return (self.core.flush() if self.core is not None else []), StatefulBatchLogic.RETAIN
+
+    def snapshot(self) -> FusionCore | None:
+        return copy.deepcopy(self.core)
+
+
+@operator
+def fuse(step_id: str, up: KeyedStream[SignalBatch], config: FusionConfig) -> FusionStreams:
+    """Signal batches keyed by asset → fused decisions and reliability snapshots.
+
+    The batches carry the candle closes the signals were computed on, so outcomes are resolved
+    on the same event-time clock, with no race between a price stream and a signal stream.
+    """
+    items = op.stateful_batch("core", up, lambda resumed: _FusionLogic(config, resumed))
+    values = op.map("unkey", items, lambda keyed: keyed[1])
+    split = op.branch("split", values, lambda item: isinstance(item, FusedSignal))
+    return FusionStreams(fused=split.trues, reliability=split.falses)

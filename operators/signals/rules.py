@@ -1,0 +1,256 @@
+"""Run playbooks: evaluate each one's condition tree at the closes of its timeframe.
+
+Semantics, precisely:
+
+* A playbook is evaluated at every close of its ``timeframe`` for a symbol its ``assets``
+  patterns match. A condition ``on`` another timeframe reads the latest candle of that
+  timeframe closed at or before this close (never a later one).
+* Comparisons read the latest candle; ``crosses_above`` is true when ``left <= right`` on the
+  previous candle and ``left > right`` on the latest (``crosses_below`` mirrored). Anything NaN
+  (warm-up, missing column) makes a leaf false.
+* ``sequence: [A, B, …] within N``: there are closes t_A ≤ t_B ≤ … among the last ``N`` closes
+  of the playbook's timeframe with each step true at its close, and the last step true now.
+* ``trigger: edge`` (default) emits once when the whole condition turns true; ``level`` emits at
+  every close while it holds.
+* A playbook with a ``gate`` emits a *gated* signal: ``meta["gate"]`` holds the required fused
+  score and timeframes, and the fusion orchestrator counts the signal only while its gate holds
+  (see :mod:`operators.fusion.gates`). The rule itself never reads fusion state, so the
+  dataflow stays acyclic.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import math
+from collections import deque
+from collections.abc import Callable
+from typing import Any, ClassVar
+
+from operators.signals.base import build_signal
+from operators.signals.confidence import interpolate_confidence
+from operators.signals.market_view import CandleRow, MarketView
+from operators.signals.playbook import (
+    AllOf,
+    AnyOf,
+    Compare,
+    Cross,
+    DerivedConfidence,
+    NotOf,
+    Operand,
+    Playbook,
+    SequenceOf,
+)
+from schemas.common import Timeframe
+from schemas.signals import Signal
+
+Values = dict[str, float]
+
+
+def operand_value(operand: Operand, row: CandleRow | None) -> float:
+    """The operand's value on a candle row (NaN when the row is missing or in warm-up).
+
+    >>> row = CandleRow("X", Timeframe.M15, 0, 1, 1, 1, 1, 1, {"rsi_5": 30.0, "rsi_15": 40.0})
+    >>> average, two = Operand.parse("avg(rsi_5, rsi_15)"), Operand.parse("2")
+    >>> operand_value(average, row), operand_value(two, None)
+    (35.0, 2.0)
+    """
+    if operand.kind == "number":
+        return float(operand.value)  # type: ignore[arg-type]
+    if row is None:
+        return math.nan
+    values = [row.value(name) for name in operand.names]
+    return sum(values) / len(values)
+
+
+class _Node:
+    """A compiled condition: evaluated once per trigger close (children always evaluated, so
+    every sequence keeps an aligned history)."""
+
+    def evaluate(self, view: MarketView, values: Values) -> bool:
+        raise NotImplementedError
+
+
+class _CompareNode(_Node):
+    _OPS: ClassVar[dict[str, Callable[[float, float], bool]]] = {
+        "<": lambda a, b: a < b,
+        "<=": lambda a, b: a <= b,
+        ">": lambda a, b: a > b,
+        ">=": lambda a, b: a >= b,
+    }
+
+    def __init__(self, spec: Compare, default_tf: Timeframe) -> None:
+        self.spec = spec
+        self.timeframe = spec.on or default_tf
+        self.label = str(spec)
+
+    def evaluate(self, view: MarketView, values: Values) -> bool:
+        row = view.latest(self.timeframe)
+        left = operand_value(self.spec.left, row)
+        right = operand_value(self.spec.right, row)
+        values[f"{self.spec.left}@{self.timeframe.value}"] = left
+        if self.spec.right.kind != "number":
+            values[f"{self.spec.right}@{self.timeframe.value}"] = right
+        if math.isnan(left) or math.isnan(right):
+            return False
+        return bool(self._OPS[self.spec.op](left, right))
+
+
+class _CrossNode(_Node):
+    def __init__(self, spec: Cross, default_tf: Timeframe) -> None:
+        self.spec = spec
+        self.timeframe = spec.on or default_tf
+
+    def evaluate(self, view: MarketView, values: Values) -> bool:
+        latest, previous = view.latest(self.timeframe), view.previous(self.timeframe)
+        now_l, now_r = operand_value(self.spec.left, latest), operand_value(self.spec.right, latest)
+        was_l = operand_value(self.spec.left, previous)
+        was_r = operand_value(self.spec.right, previous)
+        values[f"{self.spec.left}@{self.timeframe.value}"] = now_l
+        if self.spec.right.kind != "number":
+            values[f"{self.spec.right}@{self.timeframe.value}"] = now_r
+        if any(math.isnan(v) for v in (now_l, now_r, was_l, was_r)):
+            return False
+        if self.spec.op == "crosses_above":
+            return was_l <= was_r and now_l > now_r
+        return was_l >= was_r and now_l < now_r
+
+
+class _AllNode(_Node):
+    def __init__(self, children: list[_Node]) -> None:
+        self.children = children
+
+    def evaluate(self, view: MarketView, values: Values) -> bool:
+        results = [child.evaluate(view, values) for child in self.children]
+        return all(results)
+
+
+class _AnyNode(_AllNode):
+    def evaluate(self, view: MarketView, values: Values) -> bool:
+        results = [child.evaluate(view, values) for child in self.children]
+        return any(results)
+
+
+class _NotNode(_Node):
+    def __init__(self, child: _Node) -> None:
+        self.child = child
+
+    def evaluate(self, view: MarketView, values: Values) -> bool:
+        return not self.child.evaluate(view, values)
+
+
+class _SequenceNode(_Node):
+    def __init__(self, children: list[_Node], within: int) -> None:
+        self.children = children
+        self.history: deque[tuple[bool, ...]] = deque(maxlen=within)
+
+    def evaluate(self, view: MarketView, values: Values) -> bool:
+        self.history.append(tuple(child.evaluate(view, values) for child in self.children))
+        return sequence_holds(list(self.history))
+
+
+def sequence_holds(history: list[tuple[bool, ...]]) -> bool:
+    """Steps true in order within ``history`` (oldest first), the last step at the newest entry.
+
+    >>> sequence_holds([(True, False), (False, False), (False, True)])
+    True
+    >>> sequence_holds([(False, True), (True, False), (False, False)])
+    False
+    >>> sequence_holds([(True, True)])
+    True
+    """
+    if not history:
+        return False
+    steps = len(history[0])
+    if not history[-1][steps - 1]:
+        return False
+    position = 0
+    for step in range(steps - 1):
+        while position < len(history) and not history[position][step]:
+            position += 1
+        if position == len(history):
+            return False
+    return True
+
+
+def compile_condition(spec: Any, default_tf: Timeframe) -> _Node:
+    """Condition model → evaluator tree (fresh state)."""
+    if isinstance(spec, Compare):
+        return _CompareNode(spec, default_tf)
+    if isinstance(spec, Cross):
+        return _CrossNode(spec, default_tf)
+    if isinstance(spec, AllOf):
+        return _AllNode([compile_condition(c, default_tf) for c in spec.all])
+    if isinstance(spec, AnyOf):
+        return _AnyNode([compile_condition(c, default_tf) for c in spec.any])
+    if isinstance(spec, NotOf):
+        return _NotNode(compile_condition(spec.not_, default_tf))
+    if isinstance(spec, SequenceOf):
+        children = [compile_condition(c, default_tf) for c in spec.sequence]
+        return _SequenceNode(children, spec.within)
+    raise TypeError(f"not a condition: {spec!r}")
+
+
+class PlaybookRule:
+    """One playbook running on one symbol: a :class:`~operators.signals.base.SignalGenerator`.
+
+    >>> from operators.signals.playbook_loader import parse_playbook_text
+    >>> (pb,) = parse_playbook_text(
+    ...     "name: dip\\ndirection: long\\ntimeframe: 1h\\nwhen: rsi_14 < 30\\nconfidence: 0.5")
+    >>> rule, view = PlaybookRule(pb), MarketView()
+    >>> def close(i, rsi):
+    ...     row = CandleRow("X/Y", Timeframe.H1, i * Timeframe.H1.ns, 1, 1, 1, 1, 1,
+    ...                     {"rsi_14": rsi})
+    ...     view.push(row)
+    ...     return [s.direction.value for s in rule.on_candle(row, view)]
+    >>> close(0, 35.0), close(1, 25.0), close(2, 20.0), close(3, 40.0), close(4, 29.0)
+    ([], ['long'], [], [], ['long'])
+    """
+
+    def __init__(self, playbook: Playbook) -> None:
+        self.playbook = playbook
+        self.origin = playbook.origin
+        self.root = compile_condition(playbook.when, playbook.timeframe)
+        self.was_true = False
+
+    def required_features(self) -> set[str]:
+        return self.playbook.features()
+
+    def applies_to(self, symbol: str) -> bool:
+        return any(fnmatch.fnmatchcase(symbol, pattern) for pattern in self.playbook.assets)
+
+    def confidence(self, view: MarketView) -> float:
+        spec = self.playbook.confidence
+        if not isinstance(spec, DerivedConfidence):
+            return spec
+        value = operand_value(spec.by, view.latest(spec.on or self.playbook.timeframe))
+        return interpolate_confidence(value, spec.from_, spec.to, spec.base, spec.max)
+
+    def on_candle(self, row: CandleRow, view: MarketView) -> list[Signal]:
+        playbook = self.playbook
+        if row.timeframe != playbook.timeframe or not self.applies_to(row.symbol):
+            return []
+        values: Values = {}
+        holds = self.root.evaluate(view, values)
+        fire = holds and (playbook.trigger == "level" or not self.was_true)
+        self.was_true = holds
+        if not fire:
+            return []
+        meta: dict[str, Any] = {
+            "playbook": playbook.name,
+            "values": {k: (None if math.isnan(v) else v) for k, v in values.items()},
+        }
+        if playbook.gate is not None:
+            meta["gate"] = {
+                "min_score": playbook.gate.fused_score_at_least,
+                "timeframes": [tf.value for tf in playbook.gate.on],
+            }
+        return [
+            build_signal(
+                self.origin,
+                row,
+                playbook.direction,
+                self.confidence(view),
+                playbook.expires_after,
+                meta,
+            )
+        ]

@@ -1,0 +1,200 @@
+"""Statistical signal generators: z-score mean reversion, volatility breakout, trend strength.
+
+Each keeps its own short window of closes per timeframe (no dependency on how the indicator bank
+defines its columns), computes one statistic per closed candle, emits a signal at every close
+where the statistic is past its entry level, and derives the confidence from the statistic with
+the normal-CDF ramp ``ceiling · (2Φ(|s| / scale) − 1)`` (see
+:func:`operators.signals.confidence.ramp_confidence`): stronger evidence, higher confidence,
+never above ``ceiling``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from collections.abc import Iterable
+
+import numpy as np
+
+from operators.signals.base import build_signal
+from operators.signals.confidence import ramp_confidence
+from operators.signals.market_view import CandleRow, MarketView
+from schemas.common import Direction, Timeframe
+from schemas.signals import Signal
+
+
+def zscore(closes: np.ndarray) -> float:
+    """z of the last close against the window's mean and population standard deviation.
+
+    >>> round(zscore(np.array([1.0, 2.0, 3.0, 4.0, 10.0])), 6)
+    1.897367
+    >>> zscore(np.array([5.0, 5.0, 5.0]))
+    nan
+    """
+    std = float(closes.std())
+    if not std > 0:
+        return math.nan
+    return float((closes[-1] - closes.mean()) / std)
+
+
+def return_surprise(closes: np.ndarray) -> float:
+    """Last log return over the sample standard deviation of the window's earlier log returns.
+
+    >>> closes = np.exp(np.cumsum([0.0, 0.01, -0.01, 0.01, -0.01, 0.05]))
+    >>> round(return_surprise(closes), 4)
+    4.3301
+    """
+    returns = np.diff(np.log(closes))
+    if len(returns) < 3:
+        return math.nan
+    sigma = float(returns[:-1].std(ddof=1))
+    if not sigma > 0:
+        return math.nan
+    return float(returns[-1] / sigma)
+
+
+def slope_t_statistic(closes: np.ndarray) -> tuple[float, float]:
+    """OLS of log close on time: (slope per candle, t-statistic of the slope).
+
+    >>> slope, t = slope_t_statistic(np.exp(np.array([0.0, 0.1, 0.19, 0.31, 0.4])))
+    >>> round(slope, 4), round(t, 2)
+    (0.101, 40.13)
+    """
+    n = len(closes)
+    if n < 3:
+        return math.nan, math.nan
+    y = np.log(closes)
+    x = np.arange(n, dtype=np.float64)
+    x_centered = x - x.mean()
+    sxx = float(x_centered @ x_centered)
+    slope = float(x_centered @ (y - y.mean())) / sxx
+    residuals = y - y.mean() - slope * x_centered
+    sse = float(residuals @ residuals)
+    if not sse > 0:
+        return slope, math.copysign(math.inf, slope) if slope else math.nan
+    standard_error = math.sqrt(sse / (n - 2) / sxx)
+    return slope, slope / standard_error
+
+
+class _WindowedGenerator:
+    """Shared plumbing: a window of closed candles per timeframe, emission per close."""
+
+    origin = "stat"
+
+    def __init__(
+        self,
+        window: int,
+        entry: float,
+        scale: float,
+        ceiling: float,
+        expires_after: int,
+        timeframes: Iterable[Timeframe],
+    ) -> None:
+        if window < 3:
+            raise ValueError(f"window must be >= 3 candles, got {window}")
+        if entry <= 0 or scale <= 0:
+            raise ValueError(f"entry and scale must be > 0, got {entry}, {scale}")
+        self.window = window
+        self.entry = entry
+        self.scale = scale
+        self.ceiling = ceiling
+        self.expires_after = expires_after
+        self.timeframes = frozenset(timeframes)
+        self._candles: dict[Timeframe, deque[CandleRow]] = {}
+
+    def required_features(self) -> set[str]:
+        return set()
+
+    def _history(self, row: CandleRow) -> list[CandleRow] | None:
+        if row.timeframe not in self.timeframes:
+            return None
+        history = self._candles.setdefault(row.timeframe, deque(maxlen=self._depth()))
+        history.append(row)
+        return list(history) if len(history) == history.maxlen else None
+
+    def _depth(self) -> int:
+        return self.window
+
+    def _signal(
+        self, row: CandleRow, statistic: float, direction: Direction, meta: dict[str, float]
+    ) -> list[Signal]:
+        confidence = ramp_confidence(statistic, 0.0, self.scale, self.ceiling)
+        return [build_signal(self.origin, row, direction, confidence, self.expires_after, meta)]
+
+
+class ZScoreReversion(_WindowedGenerator):
+    """Fade stretched prices: |z| ≥ entry over ``window`` closes → bet on the mean.
+
+    >>> gen, view = ZScoreReversion(5, 1.5, 2.0, 0.6, 3, [Timeframe.H1]), MarketView()
+    >>> out = []
+    >>> for i, c in enumerate([10, 10.2, 9.9, 10.1, 12.0]):
+    ...     out = gen.on_candle(CandleRow("X", Timeframe.H1, i * Timeframe.H1.ns, c, c, c, c, 1),
+    ...                         view)
+    >>> out[0].direction.value, round(out[0].meta["z"], 3), round(out[0].confidence, 3)
+    ('short', 1.984, 0.407)
+    """
+
+    origin = "stat:zscore_reversion"
+
+    def on_candle(self, row: CandleRow, view: MarketView) -> list[Signal]:
+        history = self._history(row)
+        if history is None:
+            return []
+        closes = np.array([r.close for r in history])
+        z = zscore(closes)
+        if not abs(z) >= self.entry:
+            return []
+        direction = Direction.SHORT if z > 0 else Direction.LONG
+        return self._signal(row, z, direction, {"z": z, "mean": float(closes.mean())})
+
+
+class VolatilityBreakout(_WindowedGenerator):
+    """Follow an outsized move that also breaks the prior ``window``-candle range.
+
+    Long when the close is above every high of the previous ``window`` candles and the candle's
+    log return is at least ``entry`` standard deviations of the window's returns; short mirrored.
+    """
+
+    origin = "stat:volatility_breakout"
+
+    def _depth(self) -> int:
+        return self.window + 1
+
+    def on_candle(self, row: CandleRow, view: MarketView) -> list[Signal]:
+        history = self._history(row)
+        if history is None:
+            return []
+        previous = history[:-1]
+        surprise = return_surprise(np.array([r.close for r in history]))
+        if not abs(surprise) >= self.entry:
+            return []
+        range_high = max(r.high for r in previous)
+        range_low = min(r.low for r in previous)
+        if surprise > 0 and row.close > range_high:
+            direction = Direction.LONG
+        elif surprise < 0 and row.close < range_low:
+            direction = Direction.SHORT
+        else:
+            return []
+        meta = {"surprise": surprise, "range_high": range_high, "range_low": range_low}
+        return self._signal(row, surprise, direction, meta)
+
+
+class TrendStrength(_WindowedGenerator):
+    """Follow a trend whose regression slope over ``window`` closes is significant (|t| ≥ entry).
+
+    OLS on log prices: residuals of prices are autocorrelated, so the t-statistic overstates
+    significance; ``entry`` and ``scale`` are set accordingly high by default.
+    """
+
+    origin = "stat:trend_strength"
+
+    def on_candle(self, row: CandleRow, view: MarketView) -> list[Signal]:
+        history = self._history(row)
+        if history is None:
+            return []
+        slope, t = slope_t_statistic(np.array([r.close for r in history]))
+        if not abs(t) >= self.entry or math.isinf(t):
+            return []
+        direction = Direction.LONG if t > 0 else Direction.SHORT
+        return self._signal(row, t, direction, {"slope": slope, "t": t})

@@ -89,9 +89,7 @@ def run_replay(
         engine = open_store(store_url)
         run_id = start_run(engine, command, {"paths": [str(p) for p in paths], "stage": stage})
         sink = StoreSink(store_url, StoreWriter(run_id))
-    outputs = FlowOutputs(
-        store=sink, collect=collected.extend if collect else None, stats=stats
-    )
+    outputs = FlowOutputs(store=sink, collect=collected.extend if collect else None, stats=stats)
     flow = build_flow(source, config=config, outputs=outputs, stage=stage)
     if bar is not None:
         with bar:

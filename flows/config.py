@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from operators.execution.trading_config import TradingConfig
 from operators.fusion.config import FusionConfig
 from operators.indicators.bank import DEFAULT_FEATURES
 from operators.signals.config import SignalsConfig
@@ -102,11 +103,16 @@ class QuorumConfig(Section):
     features: FeaturesConfig = FeaturesConfig()
     signals: SignalsConfig = SignalsConfig()
     fusion: FusionConfig = FusionConfig()
+    trading: TradingConfig = TradingConfig()
 
     def feature_names(self) -> tuple[str, ...]:
         """Default indicator columns + configured extras + what the later stages need."""
         names = list(DEFAULT_FEATURES)
-        wanted = [*self.features.extra, *sorted(self.signals.required_features())]
+        wanted = [
+            *self.features.extra,
+            *sorted(self.signals.required_features()),
+            self.trading.atr_feature,
+        ]
         for name in wanted:
             if name not in names:
                 names.append(name)

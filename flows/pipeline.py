@@ -29,7 +29,9 @@ from bytewax.outputs import DynamicSink, StatelessSinkPartition
 from connectors.replay import split_market_data
 from flows.config import QuorumConfig
 from flows.summary import RunStats
+from operators.audit.events import audit_trail
 from operators.candles.ops import build_candles, roll_up
+from operators.execution.operator import trading_core
 from operators.features import compute_features
 from operators.fusion import fuse
 from operators.signals import dead_letters_of, generate_signals, signals_of
@@ -63,6 +65,8 @@ class FlowOutputs:
     """Where the flow's streams go: the store sink and optional in-process collectors."""
 
     store: DynamicSink[Any] | None = None
+    audit: Any = None
+    """Audit-chain sink (``AuditChainSink``); receives the audited records of the full flow."""
     collect: Callable[[list[Any]], None] | None = None
     stats: RunStats | None = None
     tally: ValidationTally = field(default_factory=ValidationTally)
@@ -91,7 +95,8 @@ def _count_into(stats: RunStats | None) -> Callable[[list[Any]], None]:
             elif kind == "FusedSignal":
                 stats.count(f"decisions:{item.decision.value}")
             elif kind == "Order":
-                stats.count("orders:all")
+                if item.status.value == "new":  # one count per order, not per update
+                    stats.count("orders:placed")
             elif kind == "Fill":
                 stats.count("fills:all")
 
@@ -157,6 +162,8 @@ def build_flow(
     op.output("count", everything, CallbackSink(_count_into(outputs.stats)))
     if outputs.store is not None:
         op.output("store", _late_records(everything), outputs.store)
+    if outputs.audit is not None and stage == "full":
+        audit_trail("audit", everything, outputs.audit)
     if outputs.collect is not None:
         op.output("collect", everything, CallbackSink(outputs.collect))
     return flow
@@ -179,12 +186,24 @@ def _decision_streams(
     config: QuorumConfig,
     stage: Stage,
 ) -> list[Stream[Any]]:
-    """Signals and fusion (``signals``), then risk, sizing and paper execution (``full``)."""
+    """Signals and fusion (``signals``), then risk, sizing and paper execution (``full``).
+
+    The trading core re-emits every fused signal in its processing order (the audit order), so
+    in the full flow the fused stream reaches the outputs through it, once.
+    """
     batches = generate_signals("signals", features, config.signals)
     fusion = fuse("fusion", batches, config.fusion)
-    return [
+    streams = [
         signals_of("signal_records", batches),
         dead_letters_of("signal_dead", batches),
-        fusion.fused,
         fusion.reliability,
     ]
+    if stage != "full":
+        return [*streams, fusion.fused]
+    market = op.merge(
+        "trading_in",
+        op.map("trading_candles", candles, _unkey),
+        op.map("trading_features", features, _unkey),
+        fusion.fused,
+    )
+    return [*streams, trading_core("trading", market, config.trading)]

@@ -12,6 +12,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from connectors.files import MarketDataFileError, load_market_data
 from connectors.replay import ReplaySource
+from connectors.store.audit import AuditChainSink
 from connectors.store.engine import open_store
 from connectors.store.market import finish_run, start_run
 from connectors.store.sink import StoreSink, StoreWriter
@@ -84,12 +85,16 @@ def run_replay(
     collected: list[Any] = []
     run_id = None
     sink = None
+    audit = None
     engine = None
     if store_url is not None:
         engine = open_store(store_url)
         run_id = start_run(engine, command, {"paths": [str(p) for p in paths], "stage": stage})
         sink = StoreSink(store_url, StoreWriter(run_id))
-    outputs = FlowOutputs(store=sink, collect=collected.extend if collect else None, stats=stats)
+        audit = AuditChainSink(store_url)
+    outputs = FlowOutputs(
+        store=sink, audit=audit, collect=collected.extend if collect else None, stats=stats
+    )
     flow = build_flow(source, config=config, outputs=outputs, stage=stage)
     if bar is not None:
         with bar:

@@ -1,0 +1,140 @@
+"""Circuit breakers: daily loss, maximum drawdown and volatility spike.
+
+* Daily loss: equity below the first equity seen in the UTC day by ``daily_loss_limit_pct``
+  trips ``daily_loss_action`` until the next UTC midnight.
+* Drawdown: equity below its running peak by ``max_drawdown_pct`` trips ``drawdown_action``
+  until a human resets the state (which also re-bases the peak and the day's start).
+* Volatility spike: a bar whose absolute log return exceeds ``volatility_spike_multiple`` times
+  the exponentially weighted standard deviation of the previous returns (half-life
+  ``volatility_halflife_bars``, after ``volatility_warmup_bars`` returns) trips
+  ``volatility_action`` for ``volatility_cooldown_bars`` bars. The spike is compared with the
+  sigma *before* it enters the average, so a spike never hides itself.
+
+>>> from schemas.common import NS_PER_MINUTE
+>>> cfg = RiskConfig(max_drawdown_pct=5)
+>>> machine = TradingStateMachine()
+>>> breakers = CircuitBreakers(cfg, bar_ns=NS_PER_MINUTE)
+>>> breakers.on_equity(0, Decimal(1000), machine), machine.state.value
+([], 'active')
+>>> [(c.cause, c.current.value) for c in breakers.on_equity(60, Decimal(950), machine)]
+[('daily_loss', 'reducing'), ('max_drawdown', 'halted')]
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from decimal import Decimal
+
+from operators.risk.config import RiskConfig
+from operators.risk.state import TradingStateChange, TradingStateMachine
+from schemas.common import NS_PER_SECOND
+from schemas.trading import RiskReason
+
+NS_PER_DAY = 86_400 * NS_PER_SECOND
+
+
+@dataclass(slots=True)
+class _Volatility:
+    prev_close: float
+    variance: float = 0.0
+    returns: int = 0
+
+
+class CircuitBreakers:
+    """Watches equity and bar returns, trips the state machine (picklable state)."""
+
+    def __init__(self, config: RiskConfig, bar_ns: int) -> None:
+        self.config = config
+        self.bar_ns = bar_ns
+        self.day: int | None = None
+        self.day_start_equity: Decimal | None = None
+        self.peak_equity: Decimal | None = None
+        self._alpha = 1.0 - 0.5 ** (1.0 / config.volatility_halflife_bars)
+        self._vol: dict[str, _Volatility] = {}
+
+    def rebaseline(self, equity: Decimal) -> None:
+        """Start the day and the peak again from ``equity`` (after a human reset)."""
+        self.day_start_equity = equity
+        self.peak_equity = equity
+
+    def drawdown_pct(self, equity: Decimal) -> float:
+        if self.peak_equity is None or self.peak_equity <= 0:
+            return 0.0
+        return float((self.peak_equity - equity) / self.peak_equity * 100)
+
+    def daily_loss_pct(self, equity: Decimal) -> float:
+        if self.day_start_equity is None or self.day_start_equity <= 0:
+            return 0.0
+        return float((self.day_start_equity - equity) / self.day_start_equity * 100)
+
+    def on_equity(
+        self, now_ns: int, equity: Decimal, machine: TradingStateMachine
+    ) -> list[TradingStateChange]:
+        """Update the day and peak with a new equity value; trip what it breaches."""
+        cfg = self.config
+        changes: list[TradingStateChange | None] = []
+        day = now_ns // NS_PER_DAY
+        if day != self.day:
+            self.day = day
+            self.day_start_equity = equity
+        if self.peak_equity is None or equity > self.peak_equity:
+            self.peak_equity = equity
+        loss = self.daily_loss_pct(equity)
+        if loss >= cfg.daily_loss_limit_pct:
+            changes.append(
+                machine.trip(
+                    RiskReason.DAILY_LOSS,
+                    cfg.daily_loss_action,
+                    until_ns=(day + 1) * NS_PER_DAY,
+                    detail=f"daily loss {loss:.2f}% ≥ {cfg.daily_loss_limit_pct}%",
+                    now_ns=now_ns,
+                )
+            )
+        drawdown = self.drawdown_pct(equity)
+        if drawdown >= cfg.max_drawdown_pct:
+            changes.append(
+                machine.trip(
+                    RiskReason.MAX_DRAWDOWN,
+                    cfg.drawdown_action,
+                    until_ns=None,
+                    detail=f"drawdown {drawdown:.2f}% ≥ {cfg.max_drawdown_pct}%",
+                    now_ns=now_ns,
+                )
+            )
+        return [c for c in changes if c is not None]
+
+    def on_close(
+        self, asset: str, now_ns: int, close: float, machine: TradingStateMachine
+    ) -> list[TradingStateChange]:
+        """Feed one closed bar of ``asset``; trips the volatility breaker on a spike."""
+        cfg = self.config
+        state = self._vol.get(asset)
+        if state is None or not (close > 0 and state.prev_close > 0):
+            self._vol[asset] = _Volatility(prev_close=close)
+            return []
+        ret = math.log(close / state.prev_close)
+        state.prev_close = close
+        change = None
+        sigma = math.sqrt(state.variance)
+        if (
+            state.returns >= cfg.volatility_warmup_bars
+            and sigma > 0
+            and abs(ret) > cfg.volatility_spike_multiple * sigma
+        ):
+            change = machine.trip(
+                RiskReason.VOLATILITY_SPIKE,
+                cfg.volatility_action,
+                until_ns=now_ns + cfg.volatility_cooldown_bars * self.bar_ns,
+                detail=(
+                    f"volatility spike on {asset}: |return| {abs(ret):.5f} > "
+                    f"{cfg.volatility_spike_multiple} × sigma {sigma:.5f}"
+                ),
+                now_ns=now_ns,
+            )
+        if state.returns == 0:
+            state.variance = ret * ret
+        else:
+            state.variance += self._alpha * (ret * ret - state.variance)
+        state.returns += 1
+        return [] if change is None else [change]

@@ -7,7 +7,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from pydantic import Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from schemas.common import Direction, Frozen, Timeframe, UtcDatetime
 
@@ -84,3 +84,33 @@ class FusedSignal(Frozen):
     conflict: bool = False
     veto: str | None = None
     reasons: list[str] = Field(default_factory=list)
+
+
+class CalibrationBin(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    low: float
+    high: float
+    count: int
+    mean_predicted: float | None
+    observed: float | None
+
+
+class SourceReliability(BaseModel):
+    """A snapshot of one source's live track record and current weight (one per asset)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    asset: str
+    source: str
+    origin: str
+    timeframe: Timeframe
+    ts: UtcDatetime
+    prior: float = Field(gt=0)
+    weight: float = Field(gt=0)
+    resolved: int = Field(ge=0)
+    hits: int = Field(ge=0)
+    hit_rate: float | None = Field(default=None, ge=0, le=1)
+    brier: float | None = Field(default=None, ge=0, le=1)
+    mean_predicted: float | None = Field(default=None, ge=0, le=1)
+    calibration: list[CalibrationBin] = Field(default_factory=list)

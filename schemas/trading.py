@@ -135,6 +135,9 @@ class RiskReason(StrEnum):
     HALTED = "halted"
     REDUCING_ONLY = "reducing_only"
     DATA_QUALITY = "data_quality"
+    SIZING = "sizing"
+    """No position can be sized: no volatility estimate yet, or less than one lot."""
+    SHORTS_DISABLED = "shorts_disabled"
 
 
 class RiskDecision(Frozen):

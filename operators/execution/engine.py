@@ -596,7 +596,7 @@ class TradingEngine:
         intent_id = f"{signal.fused_id}:entry"
         if direction < 0 and not self.config.portfolio.allow_short:
             detail = "short positions are disabled (portfolio.allow_short is false)"
-            return [self._refuse(intent_id, asset, RiskReason.MAX_POSITION, detail, now)]
+            return [self._refuse(intent_id, asset, RiskReason.SHORTS_DISABLED, detail, now)]
         market = self._market(asset)
         if market.close is None:
             detail = f"no candle for {asset} yet"
@@ -613,7 +613,7 @@ class TradingEngine:
             )
         except SizingError as exc:
             detail = f"cannot size {asset}: {exc}"
-            return [self._refuse(intent_id, asset, RiskReason.DATA_QUALITY, detail, now)]
+            return [self._refuse(intent_id, asset, RiskReason.SIZING, detail, now)]
         intent = OrderIntent(
             intent_id=intent_id,
             asset=asset,

@@ -1,103 +1,19 @@
-"""Records of the trading core that :mod:`schemas` does not define (yet): human actions, the
-review queue and the core's closing summary. Frozen pydantic models like every canonical record.
+"""The trading core's operational records live in :mod:`schemas.operations`; re-exported here."""
 
->>> from datetime import UTC, datetime
->>> ManualAction(action_id="a1", kind="set_trading_state", actor="ops@desk",
-...              ts=datetime(2022, 1, 1, tzinfo=UTC))
-Traceback (most recent call last):
-...
-pydantic_core._pydantic_core.ValidationError: 1 validation error for ManualAction
-  Value error, set_trading_state needs the field 'state' ...
-...
-"""
+from schemas.operations import (
+    ManualAction,
+    ManualActionKind,
+    ManualActionResult,
+    ReviewStatus,
+    ReviewTicket,
+    TradingSummary,
+)
 
-from __future__ import annotations
-
-from enum import StrEnum
-from typing import Any
-
-from pydantic import BaseModel, ConfigDict, Field, model_validator
-
-from schemas.common import Direction, UtcDatetime
-from schemas.trading import TradingState
-
-
-class _Record(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid", validate_default=True)
-
-
-class ManualActionKind(StrEnum):
-    APPROVE_REVIEW = "approve_review"
-    REJECT_REVIEW = "reject_review"
-    SET_TRADING_STATE = "set_trading_state"
-    CANCEL_ORDER = "cancel_order"
-    CLOSE_POSITION = "close_position"
-
-
-_REQUIRED: dict[ManualActionKind, str] = {
-    ManualActionKind.APPROVE_REVIEW: "fused_id",
-    ManualActionKind.REJECT_REVIEW: "fused_id",
-    ManualActionKind.SET_TRADING_STATE: "state",
-    ManualActionKind.CANCEL_ORDER: "order_id",
-    ManualActionKind.CLOSE_POSITION: "asset",
-}
-
-
-class ManualAction(_Record):
-    """Something a person did: approve/reject a queued review, switch the trading state,
-    cancel an order, close a position. ``ts`` is when it happened (event time)."""
-
-    action_id: str = Field(min_length=1)
-    kind: ManualActionKind
-    actor: str = Field(min_length=1, description="Who acted (user id, e-mail)")
-    ts: UtcDatetime
-    fused_id: str | None = None
-    order_id: str | None = None
-    asset: str | None = None
-    state: TradingState | None = None
-    reason: str = ""
-
-    @model_validator(mode="after")
-    def _has_target(self) -> ManualAction:
-        field = _REQUIRED[self.kind]
-        if getattr(self, field) is None:
-            raise ValueError(f"{self.kind.value} needs the field '{field}'")
-        return self
-
-
-class ManualActionResult(_Record):
-    """What became of a manual action (audited with the action itself)."""
-
-    action: ManualAction
-    applied: bool
-    detail: str
-    ts: UtcDatetime = Field(description="Event time at which the core applied it")
-
-
-class ReviewStatus(StrEnum):
-    QUEUED = "queued"
-    APPROVED = "approved"
-    REJECTED = "rejected"
-    EXPIRED = "expired"
-
-
-class ReviewTicket(_Record):
-    """A REVIEW-band decision waiting for a person, and what became of it."""
-
-    fused_id: str
-    asset: str
-    direction: Direction
-    score: float
-    status: ReviewStatus
-    reasons: list[str] = Field(default_factory=list)
-    queued_at: UtcDatetime
-    expires_at: UtcDatetime
-    updated_at: UtcDatetime
-    actor: str | None = None
-
-
-class TradingSummary(_Record):
-    """The core's counters at the end of its input (what it saw, decided and refused)."""
-
-    ts: UtcDatetime
-    counters: dict[str, Any]
+__all__ = [
+    "ManualAction",
+    "ManualActionKind",
+    "ManualActionResult",
+    "ReviewStatus",
+    "ReviewTicket",
+    "TradingSummary",
+]

@@ -22,10 +22,9 @@ import math
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict, Field
-
 from operators.fusion.config import FusionConfig
-from schemas.common import Timeframe, UtcDatetime
+from schemas.common import Timeframe
+from schemas.signals import CalibrationBin, SourceReliability
 
 COIN_FLIP_BRIER = 0.25
 
@@ -46,39 +45,6 @@ def probability_right(confidence: float) -> float:
     (0.5, 0.8)
     """
     return (1.0 + confidence) / 2.0
-
-
-class CalibrationBin(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-    low: float
-    high: float
-    count: int
-    mean_predicted: float | None
-    observed: float | None
-
-
-class SourceReliability(BaseModel):
-    """A snapshot of one source's live track record and current weight (one per asset).
-
-    Lives here until the lead moves it to :mod:`schemas.signals`.
-    """
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    asset: str
-    source: str
-    origin: str
-    timeframe: Timeframe
-    ts: UtcDatetime
-    prior: float = Field(gt=0)
-    weight: float = Field(gt=0)
-    resolved: int = Field(ge=0)
-    hits: int = Field(ge=0)
-    hit_rate: float | None = Field(default=None, ge=0, le=1)
-    brier: float | None = Field(default=None, ge=0, le=1)
-    mean_predicted: float | None = Field(default=None, ge=0, le=1)
-    calibration: list[CalibrationBin] = Field(default_factory=list)
 
 
 @dataclass(slots=True)

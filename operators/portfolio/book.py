@@ -34,9 +34,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from pydantic import BaseModel, ConfigDict, Field
-
-from schemas.common import Side, UtcDatetime, datetime_to_ns, ns_to_datetime
+from schemas.common import Side, datetime_to_ns, ns_to_datetime
+from schemas.operations import EquityPoint
 from schemas.trading import Fill, Position
 
 ZERO = Decimal(0)
@@ -50,24 +49,6 @@ def money(value: Decimal) -> Decimal:
     Decimal('1.23456789')
     """
     return value.quantize(MONEY_STEP)
-
-
-class EquityPoint(BaseModel):
-    """The portfolio's value at one event time (sampled on a fixed interval)."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    ts: UtcDatetime
-    equity: Decimal
-    cash: Decimal
-    realized_pnl: Decimal = Field(description="Cumulative, gross of fees")
-    unrealized_pnl: Decimal
-    fees_paid: Decimal = Field(description="Cumulative")
-    gross_exposure: Decimal = Field(ge=0, description="Σ |quantity| × mark")
-    net_exposure: Decimal = Field(description="Σ quantity × mark")
-    exposure: dict[str, Decimal] = Field(default_factory=dict, description="Signed, per asset")
-    open_positions: int = Field(ge=0)
-    drawdown_pct: float = Field(ge=0, description="Below the running peak of equity, in %")
 
 
 @dataclass(slots=True)

@@ -18,9 +18,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pydantic import BaseModel, ConfigDict
-
-from schemas.common import UtcDatetime, ns_to_datetime
+from schemas.common import ns_to_datetime
+from schemas.operations import TradingStateChange
 from schemas.trading import RiskReason, TradingState
 
 SEVERITY: dict[TradingState, int] = {
@@ -30,18 +29,6 @@ SEVERITY: dict[TradingState, int] = {
 }
 
 MANUAL = "manual"
-
-
-class TradingStateChange(BaseModel):
-    """A switch of the effective trading state, with what caused it (audited)."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    previous: TradingState
-    current: TradingState
-    cause: str  # a RiskReason value for a breaker, "manual" for a human, "expired" on expiry
-    detail: str
-    timestamp: UtcDatetime
 
 
 @dataclass(slots=True)

@@ -210,7 +210,7 @@ def test_refusals_before_an_intent_exist_are_still_decisions() -> None:
     no_atr = TradingEngine(TradingConfig())
     events = run(no_atr, [candles("A/B", [100.0] * 5), signal(3)])
     [decision] = of(events, RiskDecision)
-    assert decision.reason is RiskReason.DATA_QUALITY and "no ATR available yet" in decision.detail
+    assert decision.reason is RiskReason.SIZING and "no ATR available yet" in decision.detail
     assert of(events, OrderIntent) == []
     no_market = engine()
     [decision] = of(run(no_market, [signal(3, asset="Z/Z")]), RiskDecision)
@@ -219,7 +219,7 @@ def test_refusals_before_an_intent_exist_are_still_decisions() -> None:
     [decision] = of(
         run(no_short, [candles("A/B", [100.0] * 5), signal(3, direction="short")]), RiskDecision
     )
-    assert decision.reason is RiskReason.MAX_POSITION and "allow_short" in decision.detail
+    assert decision.reason is RiskReason.SHORTS_DISABLED and "allow_short" in decision.detail
 
 
 def test_stop_exit_fills_on_the_next_bar() -> None:
@@ -424,7 +424,7 @@ def test_features_set_the_atr_when_they_become_known() -> None:
     features = FeatureBatch(market, {"atr_20": atr})
     events = run(e, [market, features, signal(3), signal(7, fid="after")])
     reasons = [d.reason for d in of(events, RiskDecision)]
-    assert reasons == [RiskReason.DATA_QUALITY, RiskReason.APPROVED]
+    assert reasons == [RiskReason.SIZING, RiskReason.APPROVED]
     assert of(events, OrderIntent)[0].stop_price == D("96.0")  # 2 × ATR 2
 
 

@@ -1,0 +1,12 @@
+"""Machinery every live market-data source shares.
+
+* :mod:`.gate` and :mod:`.cursor`: ordering, de-duplication, gap detection, resume state;
+* :mod:`.backoff`: reconnect and retry delays with jitter;
+* :mod:`.health`: per-symbol heartbeats and staleness (:class:`~.health.FeedHealth`);
+* :mod:`.rest`: history over REST through ccxt, with rate-limit-aware retries;
+* :mod:`.outbox` and :mod:`.partition`: a background asyncio feed as a non-blocking Bytewax
+  partition;
+* :mod:`.routing` and :mod:`.side_channel`: where a live source's extra items go in a flow.
+
+The Binance WebSocket source and the ccxt polling source are both built from these pieces.
+"""

@@ -1,0 +1,188 @@
+"""Feed health: heartbeats and staleness per symbol, for the risk guards.
+
+A live source emits :class:`FeedHealth` records into the flow next to its market data: one when a
+symbol's status changes and a heartbeat every few seconds. The risk guards stop new entries on a
+symbol whose latest record is not ``live`` (see :attr:`FeedHealth.accepting_entries`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+
+from pydantic import Field
+
+from schemas.common import Frozen, UtcDatetime
+
+
+class FeedStatus(StrEnum):
+    """State of one symbol's feed."""
+
+    LIVE = "live"  # connected, caught up, a message within the staleness limit
+    STALE = "stale"  # connected but nothing for longer than the limit (or nothing yet)
+    CATCHING_UP = "catching_up"  # a REST backfill is in flight: live data is held back
+    DISCONNECTED = "disconnected"  # no connection (reconnecting with backoff)
+
+
+class FeedCounters(Frozen):
+    """Running totals of one feed (a connection or a polling partition) since it started."""
+
+    messages: int = Field(default=0, ge=0, description="Frames or REST rows received")
+    reconnects: int = Field(default=0, ge=0, description="Connections re-opened after a failure")
+    rotations: int = Field(default=0, ge=0, description="Planned reconnects (age, serverShutdown)")
+    gaps_filled: int = Field(default=0, ge=0, description="Holes filled from REST")
+    gaps_skipped: int = Field(default=0, ge=0, description="Holes REST had no data for")
+    rows_backfilled: int = Field(default=0, ge=0, description="Rows released from REST")
+    duplicates_dropped: int = Field(default=0, ge=0)
+    dead_lettered: int = Field(default=0, ge=0, description="Malformed frames or rows")
+    rest_retries: int = Field(default=0, ge=0, description="REST calls retried (429, 5xx, network)")
+
+
+class FeedHealth(Frozen):
+    """Heartbeat or status change of one symbol's feed.
+
+    >>> from datetime import datetime, UTC
+    >>> h = FeedHealth(source="binance", symbol="BTC/USDT", status="stale",
+    ...                ts=datetime(2024, 1, 1, tzinfo=UTC), silence_s=12.5, event="status")
+    >>> h.accepting_entries
+    False
+    """
+
+    source: str = Field(min_length=1, description="Feed name, e.g. binance or ccxt:kraken")
+    symbol: str = Field(min_length=1)
+    status: FeedStatus
+    ts: UtcDatetime = Field(description="When the report was made (wall clock, UTC)")
+    silence_s: float | None = Field(
+        default=None, ge=0, description="Seconds since the symbol's last message; None = never"
+    )
+    event: str = Field(description="heartbeat | status | a short note such as 'gap skipped 5..9'")
+    counters: FeedCounters = Field(default_factory=FeedCounters)
+
+    @property
+    def accepting_entries(self) -> bool:
+        """Whether new positions may be opened on this feed's data."""
+        return self.status is FeedStatus.LIVE
+
+
+@dataclass(slots=True)
+class FeedStats:
+    """Mutable counters behind :class:`FeedCounters` (owned by one feed's loop)."""
+
+    messages: int = 0
+    reconnects: int = 0
+    rotations: int = 0
+    gaps_filled: int = 0
+    gaps_skipped: int = 0
+    rows_backfilled: int = 0
+    duplicates_dropped: int = 0
+    dead_lettered: int = 0
+    rest_retries: int = 0
+
+    def frozen(self) -> FeedCounters:
+        return FeedCounters(**{name: getattr(self, name) for name in self.__slots__})
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class HealthMonitor:
+    """Per-symbol status from message times; emits changes and periodic heartbeats.
+
+    >>> from datetime import datetime, UTC
+    >>> mon = HealthMonitor("binance", ["X/Y"], stale_after=5, heartbeat_every=10,
+    ...                     wall=lambda: datetime(2024, 1, 1, tzinfo=UTC))
+    >>> mon.set_connected(True, now=0.0)
+    >>> [h.status.value for h in mon.poll(0.0, FeedStats())]
+    ['stale']
+    >>> mon.message("X/Y", now=1.0); [(h.status.value, h.event) for h in mon.poll(1.0, FeedStats())]
+    [('live', 'status')]
+    >>> [h.status.value for h in mon.poll(7.0, FeedStats())]
+    ['stale']
+    """
+
+    def __init__(
+        self,
+        source: str,
+        symbols: Iterable[str],
+        stale_after: float,
+        heartbeat_every: float,
+        wall: Callable[[], datetime] = utc_now,
+    ) -> None:
+        if not stale_after > 0:
+            raise ValueError(f"stale_after must be > 0 seconds, got {stale_after}")
+        if not heartbeat_every > 0:
+            raise ValueError(f"heartbeat_every must be > 0 seconds, got {heartbeat_every}")
+        self.source = source
+        self.stale_after = float(stale_after)
+        self.heartbeat_every = float(heartbeat_every)
+        self._wall = wall
+        self._symbols = list(symbols)
+        self._last_message: dict[str, float] = {}
+        self._catching_up: set[str] = set()
+        self._reported: dict[str, FeedStatus] = {}
+        self._last_report: dict[str, float] = {}
+        self._connected = False
+        self._notes: list[tuple[str, str]] = []
+
+    def set_connected(self, up: bool, now: float) -> None:
+        self._connected = up
+
+    def message(self, symbol: str, now: float) -> None:
+        self._last_message[symbol] = now
+
+    def catching_up(self, symbol: str, on: bool) -> None:
+        if on:
+            self._catching_up.add(symbol)
+        else:
+            self._catching_up.discard(symbol)
+
+    def note(self, symbol: str, event: str) -> None:
+        """Report ``event`` (e.g. a skipped gap) for ``symbol`` at the next poll."""
+        self._notes.append((symbol, event))
+
+    def status(self, symbol: str, now: float) -> FeedStatus:
+        if not self._connected:
+            return FeedStatus.DISCONNECTED
+        if symbol in self._catching_up:
+            return FeedStatus.CATCHING_UP
+        last = self._last_message.get(symbol)
+        if last is None or now - last > self.stale_after:
+            return FeedStatus.STALE
+        return FeedStatus.LIVE
+
+    def poll(self, now: float, stats: FeedStats) -> list[FeedHealth]:
+        """Records due at ``now``: status changes, notes and heartbeats."""
+        out: list[FeedHealth] = []
+        counters: FeedCounters | None = None
+        notes, self._notes = self._notes, []
+        for symbol in self._symbols:
+            status = self.status(symbol, now)
+            events = [event for s, event in notes if s == symbol]
+            if status is not self._reported.get(symbol):
+                events.insert(0, "status")
+            elif not events and now - self._last_report.get(symbol, now) >= self.heartbeat_every:
+                events.append("heartbeat")
+            if not events:
+                self._last_report.setdefault(symbol, now)
+                continue
+            counters = counters or stats.frozen()
+            last = self._last_message.get(symbol)
+            silence = None if last is None else max(0.0, now - last)
+            for event in events:
+                out.append(
+                    FeedHealth(
+                        source=self.source,
+                        symbol=symbol,
+                        status=status,
+                        ts=self._wall(),
+                        silence_s=silence,
+                        event=event,
+                        counters=counters,
+                    )
+                )
+            self._reported[symbol] = status
+            self._last_report[symbol] = now
+        return out

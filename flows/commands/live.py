@@ -1,0 +1,203 @@
+"""``quorum live``: the full flow on live market data.
+
+``--exchange binance`` streams Binance over WebSocket (trades, REST backfill through ccxt); any
+other ccxt exchange id is polled over REST. ``--simulator`` starts the loopback exchange
+simulator and runs against it — what a person without internet can try. The flow is the one the
+replay uses (:func:`flows.pipeline.build_flow`); feed-health changes are printed as they happen.
+An exchange API key, when needed, is read from ``QUORUM_EXCHANGE_API_KEY`` (never a flag).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from typing import Any
+
+HELP = "run the flow on live data: Binance WebSocket, any ccxt exchange, or the simulator"
+API_KEY_ENV = "QUORUM_EXCHANGE_API_KEY"
+
+
+def _csv(text: str) -> list[str]:
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--exchange", default="binance", help="binance (WebSocket) or a ccxt id")
+    parser.add_argument(
+        "--symbols", type=_csv, required=True, help="comma-separated, e.g. BTC/USDT,ETH/USDT"
+    )
+    parser.add_argument(
+        "--timeframes", type=_csv, default=None, help="candle timeframes, e.g. 1m,5m,15m,1h,4h"
+    )
+    parser.add_argument(
+        "--data",
+        choices=("trades", "candles"),
+        default="trades",
+        help="stream trades (the flow builds candles; default) or the exchange's 1m candles",
+    )
+    parser.add_argument("--simulator", action="store_true", help="run against the simulator")
+    parser.add_argument(
+        "--speed", type=float, default=1.0, help="simulator replay speed (× real time)"
+    )
+    parser.add_argument("--duration", type=float, default=None, help="stop after SECONDS")
+    parser.add_argument("--store", help="store path or URL (default: no store)")
+    parser.add_argument("--config", help="YAML configuration overriding the defaults")
+    parser.add_argument(
+        "--poll-interval", type=float, default=2.0, help="seconds between REST polls (ccxt)"
+    )
+    parser.add_argument("--quiet", action="store_true", help="no health lines or summary")
+
+
+def _check_args(args: argparse.Namespace) -> None:
+    from flows.cli import UserError
+    from schemas.common import Timeframe
+
+    if not args.symbols:
+        raise UserError("--symbols must name at least one symbol, e.g. BTC/USDT")
+    for text in args.timeframes or ():
+        try:
+            Timeframe.parse(text)
+        except ValueError as exc:
+            raise UserError(f"--timeframes: {exc}") from None
+    for name in ("duration", "speed", "poll_interval"):
+        value = getattr(args, name)
+        if value is not None and not value > 0:
+            raise UserError(f"--{name.replace('_', '-')} must be > 0, got {value}")
+    if args.simulator and args.exchange != "binance":
+        raise UserError("--simulator speaks Binance: use it with --exchange binance")
+
+
+def _source(args: argparse.Namespace, rest_url: str | None, ws_url: str | None) -> Any:
+    from connectors.binance import BinanceConfig, BinanceSource
+    from connectors.ccxt_source import CcxtPollingSource, PollingConfig
+    from schemas.common import Timeframe
+
+    api_key = os.environ.get(API_KEY_ENV) or ("simulator" if args.simulator else None)
+    candles = (Timeframe.M1,) if args.data == "candles" else ()
+    if args.exchange == "binance":
+        config = BinanceConfig(
+            symbols=tuple(args.symbols),
+            timeframes=candles,
+            trade_stream="trade" if args.data == "trades" else None,
+            rest_url=rest_url,
+            api_key=api_key,
+            **({"ws_url": ws_url} if ws_url else {}),
+        )
+        return BinanceSource(config, run_for=args.duration)
+    polling = PollingConfig(
+        exchange=args.exchange,
+        symbols=tuple(args.symbols),
+        timeframes=candles,
+        trades=args.data == "trades",
+        api_key=api_key,
+        poll_interval=args.poll_interval,
+    )
+    return CcxtPollingSource(polling, run_for=args.duration)
+
+
+def _health_printer(quiet: bool) -> Any:
+    def show(item: Any) -> None:
+        if quiet or getattr(item, "event", "heartbeat") == "heartbeat":
+            return
+        print(f"[feed] {item.source} {item.symbol}: {item.status.value} ({item.event})")
+
+    return show
+
+
+def main(args: argparse.Namespace) -> int:
+    from flows.cli import UserError
+
+    _check_args(args)
+    try:
+        from flows.pipeline import FlowOutputs, build_flow
+    except ImportError as exc:
+        raise UserError(f"the live flow is not available yet (flows.pipeline: {exc})") from None
+    from bytewax.errors import BytewaxRuntimeError
+    from bytewax.testing import run_main
+
+    from connectors.feed.side_channel import SideChannelSource
+    from connectors.simulator import ExchangeSimulator, SimulatorConfig
+    from flows.config import ConfigError, load_config
+    from flows.summary import RunStats
+
+    overrides = {"candles": {"timeframes": args.timeframes}} if args.timeframes else None
+    try:
+        config = load_config(args.config, overrides)
+    except ConfigError as exc:
+        raise UserError(str(exc)) from None
+    sim = None
+    if args.simulator:
+        sim = ExchangeSimulator(SimulatorConfig(speed=args.speed)).start()
+        served = {m.symbol for m in sim.markets.values()}
+        unknown = [s for s in args.symbols if s not in served]
+        if unknown:
+            sim.stop()
+            raise UserError(f"the simulator does not serve {unknown}; it serves {sorted(served)}")
+    try:
+        try:
+            inner = _source(args, sim.rest_url if sim else None, sim.ws_url if sim else None)
+        except ValueError as exc:
+            raise UserError(str(exc)) from None
+        source = SideChannelSource(inner, _health_printer(args.quiet))
+        stats = RunStats()
+        store = _open_store(args.store, args) if args.store else None
+        outputs = FlowOutputs(store=store[0] if store else None, stats=stats)
+        flow = build_flow(source, config=config, outputs=outputs, flow_id="quorum_live")
+        try:
+            run_main(flow)
+        except BytewaxRuntimeError as exc:  # a feed failed: say why, not where in Rust
+            raise UserError(f"the live flow stopped: {_root_cause(exc)}") from None
+        finally:
+            stats.finish()
+            if store is not None:
+                _close_store(store, stats)
+    finally:
+        if sim is not None:
+            sim.stop()
+    if not args.quiet:
+        _summary(stats, source, args)
+    return 0
+
+
+def _root_cause(exc: BaseException) -> str:
+    while exc.__cause__ is not None:
+        exc = exc.__cause__
+    return str(exc)
+
+
+def _open_store(path: str, args: argparse.Namespace) -> tuple[Any, Any, str]:
+    from connectors.store.engine import open_store, url_for
+    from connectors.store.market import start_run
+    from connectors.store.sink import StoreSink, StoreWriter
+
+    url = url_for(path)
+    engine = open_store(url)
+    params = {"exchange": args.exchange, "symbols": args.symbols, "simulator": args.simulator}
+    run_id = start_run(engine, "live", params)
+    return StoreSink(url, StoreWriter(run_id)), engine, run_id
+
+
+def _close_store(store: tuple[Any, Any, str], stats: Any) -> None:
+    from connectors.store.market import finish_run
+
+    _, engine, run_id = store
+    finish_run(engine, run_id, stats.as_dict())
+    engine.dispose()
+
+
+def _summary(stats: Any, source: Any, args: argparse.Namespace) -> None:
+    from rich.console import Console
+
+    console = Console()
+    stats.records_in = sum(
+        getattr(p, "trades_emitted", 0) + getattr(p, "candles_emitted", 0)
+        for p in source.partitions
+    )
+    stats.render(console, title=f"quorum live {args.exchange} {','.join(args.symbols)}")
+    for part in source.partitions:
+        owner = getattr(part, "session", None) or getattr(part, "poller", None)
+        if owner is not None:
+            counters = owner.stats.frozen().model_dump()
+            console.print(
+                f"feed {part.name}: " + ", ".join(f"{k} {v}" for k, v in counters.items())
+            )

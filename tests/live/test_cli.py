@@ -1,0 +1,74 @@
+"""``quorum live`` and ``quorum simulator`` from the command line (in-process, bounded)."""
+
+from __future__ import annotations
+
+import pytest
+
+from flows.cli import main
+
+pytestmark = pytest.mark.timeout(120)
+
+
+def test_live_on_the_simulator_runs_the_flow_into_the_store(tmp_path, capsys):
+    from connectors.store.engine import open_store
+    from connectors.store.market import read_candles, read_runs
+
+    store = tmp_path / "live.sqlite"
+    code = main(
+        [
+            "live",
+            "--simulator",
+            "--symbols",
+            "BTC/USDT",
+            "--duration",
+            "2.5",
+            "--speed",
+            "30",
+            "--timeframes",
+            "1m,5m",
+            "--store",
+            str(store),
+        ]
+    )
+    assert code == 0
+    out = capsys.readouterr().out
+    assert "[feed] binance BTC/USDT: live" in out
+    assert "feed binance-0: messages" in out
+    engine = open_store(str(store))
+    runs = read_runs(engine)
+    assert runs["command"].to_list() == ["live"]
+    candles = read_candles(engine, symbol="BTC/USDT")
+    assert candles.height >= 1 and set(candles["timeframe"].to_list()) <= {"1m", "5m"}
+    engine.dispose()
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (
+            ["live", "--simulator", "--symbols", "ETH/USDT", "--duration", "1"],
+            "the simulator does not serve ['ETH/USDT']",
+        ),
+        (["live", "--symbols", "BTC/USDT", "--timeframes", "7m"], "--timeframes: unknown"),
+        (["live", "--symbols", "BTC/USDT", "--duration", "0"], "--duration must be > 0"),
+        (
+            ["live", "--simulator", "--exchange", "kraken", "--symbols", "BTC/USD"],
+            "--simulator speaks Binance",
+        ),
+        (
+            ["live", "--exchange", "no-such-exchange", "--symbols", "BTC/USD", "--duration", "1"],
+            "unknown ccxt exchange 'no-such-exchange'",
+        ),
+        (["live", "--symbols", "BTCUSDT", "--duration", "1"], "not a unified spot symbol"),
+    ],
+)
+def test_live_rejects_what_it_cannot_run(argv, message, capsys):
+    assert main(argv) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_simulator_command_serves_for_a_while(capsys):
+    assert main(["simulator", "--duration", "0.2", "--speed", "5"]) == 0
+    out = capsys.readouterr().out
+    assert "ws://127.0.0.1:" in out and "http://127.0.0.1:" in out
+    assert "BTC/USDT, XRP/ETH, BTC/USDC" in out

@@ -104,6 +104,9 @@ def _health_printer(quiet: bool) -> Any:
     return show
 
 
+LIVE_SIGNAL_WAIT_SECONDS = 120.0
+
+
 def main(args: argparse.Namespace) -> int:
     from flows.cli import UserError
 
@@ -117,10 +120,18 @@ def main(args: argparse.Namespace) -> int:
 
     from connectors.feed.side_channel import SideChannelSource
     from connectors.simulator import ExchangeSimulator, SimulatorConfig
+    from connectors.store.audit import AuditChainSink
+    from connectors.store.engine import url_for
     from flows.config import ConfigError, load_config
     from flows.summary import RunStats
 
-    overrides = {"candles": {"timeframes": args.timeframes}} if args.timeframes else None
+    # Live: REVIEW decisions wait for a person, and market data may not wait forever for the
+    # signal stream (the trading core's reorder buffer stays bounded).
+    overrides: dict[str, Any] = {
+        "trading": {"review_policy": "queue", "signal_wait_seconds": LIVE_SIGNAL_WAIT_SECONDS}
+    }
+    if args.timeframes:
+        overrides["candles"] = {"timeframes": args.timeframes}
     try:
         config = load_config(args.config, overrides)
     except ConfigError as exc:
@@ -141,7 +152,11 @@ def main(args: argparse.Namespace) -> int:
         source = SideChannelSource(inner, _health_printer(args.quiet))
         stats = RunStats()
         store = _open_store(args.store, args) if args.store else None
-        outputs = FlowOutputs(store=store[0] if store else None, stats=stats)
+        outputs = FlowOutputs(
+            store=store[0] if store else None,
+            audit=AuditChainSink(url_for(args.store)) if store else None,
+            stats=stats,
+        )
         flow = build_flow(source, config=config, outputs=outputs, flow_id="quorum_live")
         try:
             run_main(flow)

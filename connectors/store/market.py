@@ -54,29 +54,14 @@ from sqlalchemy import (
 from sqlalchemy.engine import Connection, Engine
 
 from connectors.store.engine import metadata, upsert
+from operators.indicators.bank import DEFAULT_FEATURES as BANK_DEFAULT_FEATURES
 from schemas.batches import CandleBatch, FeatureBatch
 from schemas.common import datetime_to_ns
 from schemas.records import DeadLetter, LateTrade
 
-DEFAULT_FEATURES: tuple[str, ...] = (
-    "sma_20",
-    "ema_12",
-    "ema_26",
-    "ema_20",
-    "ema_50",
-    "rsi_14",
-    "atr_14",
-    "macd",
-    "macd_signal",
-    "macd_hist",
-    "bb_upper",
-    "bb_middle",
-    "bb_lower",
-    "volatility_20",
-    "zscore_20",
-    "vwap",
-)
-"""Indicators with a column of their own in ``features``; any other goes to its ``extra`` JSON."""
+DEFAULT_FEATURES: tuple[str, ...] = BANK_DEFAULT_FEATURES
+"""Indicators with a column of their own in ``features`` (the indicator bank's defaults); any
+other goes to its ``extra`` JSON."""
 
 _SYMBOL = 64
 _NAME = 64

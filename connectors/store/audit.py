@@ -38,6 +38,7 @@ import orjson
 from bytewax.outputs import FixedPartitionedSink, StatefulSinkPartition
 from sqlalchemy import BigInteger, Column, Integer, String, Table, Text, inspect, select
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import IntegrityError
 
 from connectors.store.engine import metadata, open_store
 from operators.audit.chain import AuditChain, AuditEvent, VerifyResult, canonical_json, verify_chain
@@ -242,6 +243,14 @@ def verify_store(conn_or_engine: Connection | Engine) -> VerifyResult:
 # --- Bytewax sink ------------------------------------------------------------------------------
 
 
+_WRITE_ATTEMPTS = 5
+
+
+def _content_key(event: AuditEvent) -> tuple[str, int, str]:
+    """What makes a stored record the same event: kind, event time and canonical payload."""
+    return (event.kind, datetime_to_ns(event.ts), canonical_json(event.payload).decode())
+
+
 class _AuditPartition(StatefulSinkPartition[AuditEvent, tuple[int, str]]):
     def __init__(self, url: str, resume_state: tuple[int, str] | None) -> None:
         self._engine = open_store(url)
@@ -251,9 +260,46 @@ class _AuditPartition(StatefulSinkPartition[AuditEvent, tuple[int, str]]):
             self._chain = AuditChain(*resume_state)
 
     def write_batch(self, values: list[AuditEvent]) -> None:
-        records = [self._chain.append(event) for event in values]
-        written = append_records(self._engine, records)
-        logger.debug("audit: %d records, %d new", len(records), written)
+        """Append ``values`` after the stored head, in one transaction.
+
+        The flow is not the chain's only writer (the API records review decisions in it too),
+        so the partition re-reads the head every batch instead of trusting its own position.
+        Records stored after its position that carry the same content as events of this batch
+        are the batch written before a crash (a resumed flow replays its outputs): those are
+        skipped, so the chain holds every event exactly once. A race with another writer for
+        the same seq is retried with the new head.
+        """
+        for attempt in range(_WRITE_ATTEMPTS):
+            try:
+                with self._engine.begin() as conn:
+                    chain = self._rebased(conn)
+                    pending = self._not_yet_stored(conn, values)
+                    records = [chain.append(event) for event in pending]
+                    written = append_records(conn, records)
+            except (AuditConflictError, IntegrityError):
+                if attempt == _WRITE_ATTEMPTS - 1:
+                    raise
+                continue
+            self._chain = chain
+            logger.debug("audit: %d events, %d new records", len(values), written)
+            return
+
+    def _rebased(self, conn: Connection) -> AuditChain:
+        head = read_head(conn)
+        if head is None or head[0] < self._chain.next_seq:
+            return AuditChain(self._chain.next_seq, self._chain.prev_hash)
+        return AuditChain.after(head)
+
+    def _not_yet_stored(self, conn: Connection, values: list[AuditEvent]) -> list[AuditEvent]:
+        rows = conn.execute(
+            select(audit_log.c.kind, audit_log.c.ts, audit_log.c.payload).where(
+                audit_log.c.seq >= self._chain.next_seq
+            )
+        ).all()
+        if not rows:
+            return values
+        stored = {(row.kind, int(row.ts), row.payload) for row in rows}
+        return [event for event in values if _content_key(event) not in stored]
 
     def snapshot(self) -> tuple[int, str]:
         return (self._chain.next_seq, self._chain.prev_hash)

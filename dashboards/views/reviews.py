@@ -1,0 +1,129 @@
+"""Review queue: REVIEW-band signals waiting for a person; approve or reject, audited.
+
+Decisions go through :func:`api.reviews.decide`, exactly as the API's: the queue update and
+a ``review_decision`` audit record in one transaction, with the reviewer's name and comment.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+
+import streamlit as st
+from pydantic import ValidationError
+
+from api.models import ReviewDecisionIn, ReviewItem
+from api.reads.signals import fused_detail, review_page
+from api.reviews import AlreadyDecidedError, ConcurrentWriteError, NotQueuedError, decide
+from dashboards.store import require_engine
+from dashboards.ui import utc
+
+TITLE = "Reviews"
+ICON = ":material/rate_review:"
+URL = "reviews"
+
+_REVIEWER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._@:-]{0,63}$")
+
+
+def _label(item: ReviewItem) -> str:
+    return f"{utc(item.timestamp)} · {item.asset} · {item.direction.value} · {item.score:+.3f}"
+
+
+def _decide(item: ReviewItem, decision: str, reviewer: str, comment: str) -> None:
+    if not _REVIEWER.match(reviewer):
+        st.error("Enter your name (letters, digits, space and ._@:-) before deciding.")
+        return
+    try:
+        body = ReviewDecisionIn(decision=decision, comment=comment)
+    except ValidationError as exc:
+        st.error("; ".join(e["msg"] for e in exc.errors()))
+        return
+    try:
+        outcome = decide(
+            require_engine(),
+            item.fused_id,
+            body.decision,
+            reviewer=reviewer,
+            comment=body.comment,
+            now=datetime.now(UTC),
+            via="dashboard",
+        )
+    except (NotQueuedError, AlreadyDecidedError, ConcurrentWriteError) as exc:
+        st.error(str(exc))
+        return
+    record = outcome.audit
+    st.session_state["review_flash"] = (
+        f"{record.payload['decision']} {item.fused_id} (audit record {record.seq})"
+    )
+    st.rerun()
+
+
+def render() -> None:
+    st.title("Review queue", anchor=False)
+    engine = require_engine()
+    if flash := st.session_state.pop("review_flash", None):
+        st.success(flash)
+    with engine.connect() as conn:
+        pending = review_page(conn, status="pending", limit=200).items
+        approved = review_page(conn, status="approved", limit=50).items
+        rejected = review_page(conn, status="rejected", limit=50).items
+    st.caption(f"{len(pending)} pending · {len(approved)} approved · {len(rejected)} rejected")
+    reviewer = st.sidebar.text_input(
+        "Reviewer", key="reviewer_name", help="Your name: recorded with every decision"
+    )
+    if not pending:
+        st.info("Nothing waits for review.")
+    else:
+        choices = {item.fused_id: item for item in pending}
+        chosen = st.selectbox(
+            "Pending signal (oldest first)",
+            list(choices),
+            format_func=lambda fid: _label(choices[fid]),
+            key="review_choice",
+        )
+        item = choices[chosen]
+        with engine.connect() as conn:
+            detail = fused_detail(conn, chosen)
+        with st.container(border=True):
+            st.markdown(f"**{item.asset}** {item.direction.value}, score **{item.score:+.3f}**")
+            for reason in item.reasons:
+                st.markdown(f"- {reason}")
+            if detail is not None and detail.contributions:
+                st.dataframe(
+                    [
+                        {
+                            "source": f"{c.origin}@{c.timeframe.value}",
+                            "direction": c.direction.value,
+                            "confidence": c.confidence,
+                            "share": c.share,
+                        }
+                        for c in detail.contributions
+                    ],
+                    hide_index=True,
+                )
+        with st.form("decision", clear_on_submit=True):
+            comment = st.text_area("Comment", max_chars=2000, key="review_comment")
+            approve_col, reject_col = st.columns(2)
+            approve = approve_col.form_submit_button("Approve", type="primary")
+            reject = reject_col.form_submit_button("Reject")
+        if approve or reject:
+            _decide(item, "approve" if approve else "reject", reviewer.strip(), comment)
+    decided = sorted(approved + rejected, key=lambda i: i.decided_at or i.timestamp, reverse=True)
+    if decided:
+        st.subheader("Decided", anchor=False)
+        st.dataframe(
+            [
+                {
+                    "decided (UTC)": i.decided_at,
+                    "status": i.status,
+                    "reviewer": i.reviewer,
+                    "comment": i.comment,
+                    "asset": i.asset,
+                    "score": i.score,
+                    "fused_id": i.fused_id,
+                }
+                for i in decided
+            ],
+            hide_index=True,
+            width="stretch",
+        )

@@ -110,11 +110,14 @@ def build_flow(
     outputs: FlowOutputs,
     stage: Stage = "full",
     flow_id: str = "quorum",
+    manual_actions: Source[Any] | None = None,
 ) -> Dataflow:
     """Declare the whole flow over ``source`` (replay or live: same items, same steps).
 
     ``source`` emits ``TradeBatch`` / ``CandleBatch`` (one symbol each) and ``DeadLetter``
     items. ``stage`` stops the flow early (``features`` for ``quorum features``).
+    ``manual_actions`` (live runs) feeds people's decisions, e.g. approved reviews from
+    :class:`~connectors.store.inbox.ManualActionInbox`, into the trading core.
     """
     flow = Dataflow(flow_id)
     market = split_market_data("split", op.input("source", flow, source))
@@ -157,7 +160,10 @@ def build_flow(
         late,
     ]
     if stage != "features":
-        records.extend(_decision_streams(features, candles, config, stage))
+        actions = (
+            None if manual_actions is None else op.input("manual_actions", flow, manual_actions)
+        )
+        records.extend(_decision_streams(features, candles, config, stage, actions))
     everything = op.merge("records", *records)
     op.output("count", everything, CallbackSink(_count_into(outputs.stats)))
     if outputs.store is not None:
@@ -185,6 +191,7 @@ def _decision_streams(
     candles: KeyedStream[CandleBatch],
     config: QuorumConfig,
     stage: Stage,
+    manual_actions: Stream[Any] | None = None,
 ) -> list[Stream[Any]]:
     """Signals and fusion (``signals``), then risk, sizing and paper execution (``full``).
 
@@ -200,10 +207,12 @@ def _decision_streams(
     ]
     if stage != "full":
         return [*streams, fusion.fused]
-    market = op.merge(
-        "trading_in",
+    inputs = [
         op.map("trading_candles", candles, _unkey),
         op.map("trading_features", features, _unkey),
         fusion.fused,
-    )
+    ]
+    if manual_actions is not None:
+        inputs.append(manual_actions)
+    market = op.merge("trading_in", *inputs)
     return [*streams, trading_core("trading", market, config.trading)]

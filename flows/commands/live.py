@@ -122,13 +122,18 @@ def main(args: argparse.Namespace) -> int:
     from connectors.simulator import ExchangeSimulator, SimulatorConfig
     from connectors.store.audit import AuditChainSink
     from connectors.store.engine import url_for
+    from connectors.store.inbox import ManualActionInbox
     from flows.config import ConfigError, load_config
     from flows.summary import RunStats
 
     # Live: REVIEW decisions wait for a person, and market data may not wait forever for the
     # signal stream (the trading core's reorder buffer stays bounded).
     overrides: dict[str, Any] = {
-        "trading": {"review_policy": "queue", "signal_wait_seconds": LIVE_SIGNAL_WAIT_SECONDS}
+        "trading": {
+            "review_policy": "queue",
+            "signal_wait_seconds": LIVE_SIGNAL_WAIT_SECONDS,
+            "assets": list(args.symbols),
+        }
     }
     if args.timeframes:
         overrides["candles"] = {"timeframes": args.timeframes}
@@ -157,7 +162,10 @@ def main(args: argparse.Namespace) -> int:
             audit=AuditChainSink(url_for(args.store)) if store else None,
             stats=stats,
         )
-        flow = build_flow(source, config=config, outputs=outputs, flow_id="quorum_live")
+        inbox = ManualActionInbox(url_for(args.store), run_for=args.duration) if store else None
+        flow = build_flow(
+            source, config=config, outputs=outputs, flow_id="quorum_live", manual_actions=inbox
+        )
         try:
             run_main(flow)
         except BytewaxRuntimeError as exc:  # a feed failed: say why, not where in Rust

@@ -70,7 +70,7 @@ class StoreCollector(Collector):
         queue = GaugeMetricFamily(
             "quorum_review_queue", "Review items by status", labels=["status"]
         )
-        for status in ("pending", "approved", "rejected"):
+        for status in ("pending", "approved", "rejected", "expired"):
             queue.add_metric([status], reviews.get(status, 0))
         yield queue
         stored = GaugeMetricFamily(

@@ -77,7 +77,7 @@ class SourceSignalPage(_Out):
     next_cursor: str | None
 
 
-ReviewStatus = Literal["pending", "approved", "rejected"]
+ReviewStatus = Literal["pending", "approved", "rejected", "expired"]
 
 
 class ReviewItem(_Out):

@@ -51,13 +51,14 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, Engine
 
 from connectors.store.engine import metadata, upsert
 from connectors.store.sink import register_writer
-from operators.fusion.reliability import SourceReliability
 from schemas.common import datetime_to_ns
-from schemas.signals import Decision, FusedSignal, Signal
+from schemas.signals import Decision, FusedSignal, Signal, SourceReliability
 
 _ID = 64
 _SYMBOL = 64
@@ -108,7 +109,7 @@ review_queue = Table(
     Column("score", Double, nullable=False),
     Column("direction", String(8), nullable=False),
     Column("reasons", JSON, nullable=False),
-    Column("status", String(16), nullable=False, comment="pending | approved | rejected"),
+    Column("status", String(16), nullable=False, comment="pending | approved | rejected | expired"),
     Column("reviewer", String(_NAME)),
     Column("comment", Text),
     Column("decided_at", BigInteger, comment="ns"),
@@ -379,3 +380,40 @@ def _write_reliability(conn: Connection, items: list[SourceReliability], run_id:
 register_writer(Signal, _write_signals)
 register_writer(FusedSignal, _write_fused)
 register_writer(SourceReliability, _write_reliability)
+
+
+def settle_reviews(conn: Connection, tickets: Iterable[Any]) -> int:
+    """Carry the trading core's review outcomes into ``review_queue`` (one queue, one truth).
+
+    ``tickets`` are :class:`~schemas.operations.ReviewTicket` records. An approved, rejected or
+    expired ticket settles its item when it is still pending (a person's earlier decision is
+    never overwritten); an item the queue has not seen yet is inserted already settled. Returns
+    the rows touched.
+    """
+    rows = [
+        {
+            "fused_id": t.fused_id,
+            "asset": t.asset,
+            "ts": datetime_to_ns(t.queued_at),
+            "score": float(t.score),
+            "direction": t.direction.value,
+            "reasons": list(t.reasons),
+            "status": t.status.value,
+            "reviewer": t.actor or ("expired" if t.status.value == "expired" else None),
+            "comment": None,
+            "decided_at": datetime_to_ns(t.updated_at),
+        }
+        for t in tickets
+        if t.status.value in ("approved", "rejected", "expired")
+    ]
+    if not rows:
+        return 0
+    insert = sqlite_insert if conn.dialect.name == "sqlite" else postgresql_insert
+    stmt = insert(review_queue)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["fused_id"],
+        set_={c: stmt.excluded[c] for c in ("status", "reviewer", "decided_at")},
+        where=review_queue.c.status == "pending",
+    )
+    conn.execute(stmt, rows)
+    return len(rows)

@@ -69,6 +69,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Connection, Engine
 
 from connectors.store.engine import metadata, upsert
+from connectors.store.signals import settle_reviews
 from connectors.store.sink import register_writer
 from operators.execution.records import ManualActionResult, ReviewTicket, TradingSummary
 from operators.portfolio.book import EquityPoint
@@ -359,8 +360,15 @@ def write_records(
     return counts
 
 
+def _write_review_tickets(conn: Connection, items: list[Any], run_id: str) -> int:
+    """Store the tickets and settle their items in the review queue the API serves."""
+    written = _write(conn, items, run_id)
+    settle_reviews(conn, items)
+    return written
+
+
 for _type in _SPECS:
-    register_writer(_type, _write)
+    register_writer(_type, _write_review_tickets if _type is ReviewTicket else _write)
 
 
 # --- reading -----------------------------------------------------------------------------------

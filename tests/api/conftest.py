@@ -22,6 +22,8 @@ from api.settings import ApiSettings
 from connectors.store.engine import open_store
 
 DATA = Path(connectors.__file__).parent / "data" / "btc-perp_1m_2022-01.parquet"
+PENDING_REVIEWS = {"trading": {"review_policy": "queue", "review_ttl_seconds": 60 * 86_400}}
+"""As a live desk leaves it: REVIEW decisions queued for a person, none expired yet."""
 NOW = datetime(2022, 2, 1, 7, 0, tzinfo=UTC)
 """The tests' wall clock: an hour after the data set ends."""
 
@@ -35,9 +37,8 @@ def replayed_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         partial = path.with_name("partial.sqlite")
-        run_replay(
-            [DATA], config=load_config(), store_url=str(partial), stage="full", progress=False
-        )
+        config = load_config(overrides=PENDING_REVIEWS)
+        run_replay([DATA], config=config, store_url=str(partial), stage="full", progress=False)
         partial.rename(path)
     return path
 

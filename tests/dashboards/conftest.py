@@ -14,6 +14,8 @@ import streamlit as st
 import connectors
 
 DATA = Path(connectors.__file__).parent / "data" / "btc-perp_1m_2022-01.parquet"
+PENDING_REVIEWS = {"trading": {"review_policy": "queue", "review_ttl_seconds": 60 * 86_400}}
+"""As a live desk leaves it: REVIEW decisions queued for a person, none expired yet."""
 
 
 @pytest.fixture(scope="session")
@@ -26,7 +28,7 @@ def replayed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         partial = path.with_name("partial.sqlite")
-        config = load_config()
+        config = load_config(overrides=PENDING_REVIEWS)
         run_replay([DATA], config=config, store_url=str(partial), stage="full", progress=False)
         partial.rename(path)
     return path

@@ -81,3 +81,16 @@ def test_a_missing_data_file_is_a_clear_error(tmp_path: Path, capsys) -> None:
     code = cli_main(["run", "--data", str(tmp_path / "nope.parquet"), "--quiet"])
     assert code == 2
     assert "nope.parquet" in capsys.readouterr().err
+
+
+def test_the_review_queue_shows_what_the_simulated_reviewer_decided(
+    main_job: dict[str, Path],
+) -> None:
+    engine = open_store(main_job["store"])
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(text("SELECT status, reviewer FROM review_queue")).all()
+    finally:
+        engine.dispose()
+    assert rows, "the month has REVIEW-band decisions"
+    assert {(status, reviewer) for status, reviewer in rows} == {("approved", "simulated-reviewer")}

@@ -5,6 +5,8 @@ indicators, next to the polars + TA-Lib vectorized pass over the same trades, in
 
 Data: trades derived from the real BTC perpetual 1-minute bars (see benchmarks.workloads).
 One Bytewax worker (one core); polars is limited to one thread for a per-core comparison.
+The full harness (every stage, scale, latency, memory, NautilusTrader) is ``python -m
+benchmarks``; this is its first figure alone, kept for quick before/after comparisons.
 """
 
 from __future__ import annotations
@@ -14,54 +16,15 @@ import os
 os.environ.setdefault("POLARS_MAX_THREADS", "1")  # per-core comparison: before polars loads
 
 import argparse
-import statistics
 import time
-from pathlib import Path
 
-import polars as pl
-from bytewax.testing import run_main
 from rich.console import Console
 from rich.table import Table
 
 from benchmarks.baseline import vectorized_pass
-from benchmarks.workloads import TradeWorkload, derived_trades
-from connectors.files.loaders import LoadedTrades
-from connectors.replay import ReplaySource
-from flows.config import load_config
-from flows.pipeline import FlowOutputs, build_flow
-from flows.summary import RunStats
-
-
-def loaded_trades(workload: TradeWorkload) -> LoadedTrades:
-    frame = (
-        workload.to_frame()
-        .with_columns(
-            pl.col("ts_ns").cast(pl.Int64),
-            pl.Series("trade_id", list(workload.trade_id) * len(workload.symbols), dtype=pl.Int64),
-            pl.lit(0, dtype=pl.Int8).alias("side"),
-        )
-        .select("symbol", "ts_ns", "price", "amount", "trade_id", "side")
-    )
-    return LoadedTrades(Path("derived.parquet"), frame, [], frame.height)
-
-
-def time_flow(workload: TradeWorkload, batch_size: int) -> tuple[float, RunStats]:
-    loaded = loaded_trades(workload)
-    stats = RunStats()
-    source = ReplaySource([loaded], batch_size=batch_size)
-    flow = build_flow(
-        source, config=load_config(), outputs=FlowOutputs(stats=stats), stage="features"
-    )
-    start = time.perf_counter()
-    run_main(flow)
-    return time.perf_counter() - start, stats
-
-
-def time_baseline(workload: TradeWorkload) -> float:
-    frame = workload.to_frame()
-    start = time.perf_counter()
-    vectorized_pass(frame)
-    return time.perf_counter() - start
+from benchmarks.flow_runs import run_flow, warm_up
+from benchmarks.stats import median_seconds, summarize
+from benchmarks.workloads import derived_trades
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -76,21 +39,24 @@ def main(argv: list[str] | None = None) -> int:
     console = Console()
     workload = derived_trades(args.symbols, args.per_bar, args.bars)
     console.print(f"data: {workload.description}; {workload.total_trades:,} trades")
-    flow_times, base_times = [], []
-    stats = RunStats()
+    loaded, frame = workload.to_loaded(), workload.to_frame()
+    warm_up([derived_trades(1, args.per_bar, 300).to_loaded()])
+    runs, base_times = [], []
     for _ in range(args.repeat):
-        elapsed, stats = time_flow(workload, args.batch_size)
-        flow_times.append(elapsed)
-        base_times.append(time_baseline(workload))
-    flow_s, base_s = statistics.median(flow_times), statistics.median(base_times)
+        runs.append(run_flow([loaded], stage="features", batch_size=args.batch_size))
+        start = time.perf_counter()
+        vectorized_pass(frame)
+        base_times.append(time.perf_counter() - start)
+    flow = summarize(runs, workload.total_trades)
+    base_s = median_seconds(base_times)
     table = Table(title=f"trades/s per core (median of {args.repeat} runs)")
     table.add_column("pipeline")
     table.add_column("median s", justify="right")
     table.add_column("trades/s", justify="right")
     table.add_row(
-        "Quorum flow: replay → validate → candles 1m…4h → 16 indicators",
-        f"{flow_s:.3f}",
-        f"{workload.total_trades / flow_s:,.0f}",
+        "Quorum flow: replay → validate → candles 1m…4h → indicators",
+        f"{flow['median_s']:.3f}",
+        f"{flow['per_s']:,.0f}",
     )
     table.add_row(
         "polars + TA-Lib vectorized pass (1 thread)",
@@ -99,8 +65,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     console.print(table)
     console.print(
-        f"ratio Quorum / vectorized: {base_s / flow_s:.2f} "
-        f"(candles built: {sum(stats.group('candles').values()):,})"
+        f"ratio Quorum / vectorized: {base_s / flow['median_s']:.2f} "
+        f"(candles built: {flow['candles']:,})"
     )
     return 0
 

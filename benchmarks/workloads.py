@@ -3,23 +3,27 @@
 Real tick data in the repository is small (12k XRP/ETH trades, 2k BTCUSDT trades), so trade
 streams at scale are *derived from real 1-minute bars*: each bar becomes ``per_bar`` trades that
 respect its open, high, low, close and volume exactly (open first, close last, the extreme nearer
-the open second), evenly spaced inside the minute. Aggregating them back gives the original bars.
+the open second), evenly spaced inside the minute and never on its boundary (the first half a
+spacing after it: systems disagree about which bar a trade stamped exactly on a boundary
+closes). Aggregating them back gives the original bars.
 Replicating to N symbols shifts nothing but the symbol name. Every figure says which data it used.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 import polars as pl
 
+from connectors.files import LoadedCandles, LoadedTrades, load_candles
 from schemas.batches import TradeBatch
 from schemas.common import NS_PER_MINUTE
 
 DATA_DIR = Path(__file__).resolve().parent.parent / "connectors" / "data"
 BTC_PERP_1M = DATA_DIR / "btc-perp_1m_2022-01.parquet"
+MINUTE_BARS_SYMBOL = "BTC/USD"
 
 
 @dataclass(frozen=True)
@@ -60,19 +64,34 @@ class TradeWorkload:
         return out
 
     def to_frame(self) -> pl.DataFrame:
-        """Long-format frame (symbol, ts, price, amount) for the vectorized baseline."""
-        frames = [
-            pl.DataFrame(
-                {
-                    "symbol": [s] * len(self.ts_ns),
-                    "ts_ns": self.ts_ns,
-                    "price": self.price,
-                    "amount": self.amount,
-                }
-            )
-            for s in self.symbols
-        ]
-        return pl.concat(frames)
+        """Long-format frame (symbol, ts_ns, price, amount), symbol by symbol, for the baseline.
+
+        >>> derived_trades(2, bars_limit=3).to_frame().shape
+        (24, 4)
+        """
+        n = len(self.ts_ns)
+        return pl.DataFrame(
+            {
+                "symbol": pl.Series(self.symbols).gather(
+                    np.repeat(np.arange(len(self.symbols)), n)
+                ),
+                "ts_ns": np.tile(self.ts_ns, len(self.symbols)),
+                "price": np.tile(self.price, len(self.symbols)),
+                "amount": np.tile(self.amount, len(self.symbols)),
+            }
+        )
+
+    def to_loaded(self) -> LoadedTrades:
+        """The workload as a loaded trades file, ready for :class:`~connectors.replay.ReplaySource`.
+
+        >>> len(derived_trades(2, bars_limit=3).to_loaded())
+        24
+        """
+        frame = self.to_frame().with_columns(
+            pl.Series("trade_id", np.tile(self.trade_id, len(self.symbols)), dtype=pl.Int64),
+            pl.lit(0, dtype=pl.Int8).alias("side"),
+        )
+        return LoadedTrades(Path("derived-trades"), frame, [], frame.height)
 
 
 def load_bars(path: Path = BTC_PERP_1M, limit: int | None = None) -> pl.DataFrame:
@@ -88,8 +107,8 @@ def trades_from_bars(bars: pl.DataFrame, per_bar: int = 4) -> tuple[np.ndarray, 
     >>> bars = pl.DataFrame({"ts": [datetime(2022, 1, 1, tzinfo=UTC)], "open": [10.0],
     ...     "high": [12.0], "low": [9.0], "close": [11.0], "volume": [8.0]})
     >>> ts, price, amount, ids = trades_from_bars(bars)
-    >>> price.tolist(), float(amount.sum())
-    ([10.0, 9.0, 12.0, 11.0], 8.0)
+    >>> price.tolist(), float(amount.sum()), (ts - ts[0]).tolist()[1:]
+    ([10.0, 9.0, 12.0, 11.0], 8.0, [15000000000, 30000000000, 45000000000])
     """
     if per_bar < 4:
         raise ValueError(f"per_bar must be at least 4 to respect OHLC, got {per_bar}")
@@ -106,7 +125,7 @@ def trades_from_bars(bars: pl.DataFrame, per_bar: int = 4) -> tuple[np.ndarray, 
     prices[:, 2 : per_bar - 1] = second_ext[:, None]
     prices[:, per_bar - 1] = c
     step = NS_PER_MINUTE // per_bar
-    ts = ts0[:, None] + np.arange(per_bar, dtype=np.int64)[None, :] * step
+    ts = ts0[:, None] + step // 2 + np.arange(per_bar, dtype=np.int64)[None, :] * step
     amount = np.repeat((v / per_bar)[:, None], per_bar, axis=1)
     ids = np.arange(len(bars) * per_bar, dtype=np.int64)
     return ts.ravel(), prices.ravel(), amount.ravel(), ids
@@ -129,3 +148,31 @@ def derived_trades(
         amount=amount,
         trade_id=ids,
     )
+
+
+def minute_bars(
+    limit: int | None = None, path: Path = BTC_PERP_1M, symbol: str = MINUTE_BARS_SYMBOL
+) -> LoadedCandles:
+    """The real 1-minute bars (the first ``limit``) as a loaded candles file: the backtest input.
+
+    >>> len(minute_bars(100)), minute_bars(100).symbols
+    (100, ('BTC/USD',))
+    """
+    loaded = load_candles(path, symbol)
+    if limit is None:
+        return loaded
+    return replace(loaded, frame=loaded.frame.head(limit), rows_read=min(limit, loaded.rows_read))
+
+
+def scale_bars(symbols: int, trades_budget: int, per_bar: int = 4, minimum: int = 120) -> int:
+    """Bars per symbol so that ``symbols`` symbols make about ``trades_budget`` trades.
+
+    Never fewer than ``minimum`` bars (two hours: every timeframe up to 1h closes) and never
+    more than the month holds.
+
+    >>> scale_bars(10, 1_000_000), scale_bars(2_000, 1_000_000), scale_bars(1, 10**9)
+    (25000, 125, 45031)
+    """
+    available = pl.scan_parquet(BTC_PERP_1M).select(pl.len()).collect().item()
+    wanted = trades_budget // (per_bar * symbols)
+    return int(min(available, max(minimum, wanted)))

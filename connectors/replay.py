@@ -415,7 +415,11 @@ class ReplaySource(FixedPartitionedSource[ReplayItem, ReplayPosition]):
             times.append(table.ts_ns[mine])
         kind, row = np.concatenate(kinds), np.concatenate(rows)
         stream, ts = np.concatenate(stream_ids), np.concatenate(times)
-        order = np.lexsort((row, kind, ts))
+        if len(rows[_TRADES]) == 0 or len(rows[_CANDLES]) == 0:
+            # One kind, rows already in table order: a stable sort by time is the same order.
+            order = np.argsort(ts, kind="stable")
+        else:
+            order = np.lexsort((row, kind, ts))
         return _MergedOrder(row[order], stream[order], ts[order])
 
 

@@ -17,6 +17,7 @@ order)::
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -56,6 +57,13 @@ class SymbolFeatures:
 
     def __getstate__(self) -> dict[str, object]:
         return {"names": self.names, "banks": self.banks}
+
+    def __deepcopy__(self, memo: dict[int, object]) -> SymbolFeatures:
+        """Bytewax snapshots the state by deep copy at every epoch: copy only the state vectors."""
+        clone = SymbolFeatures.__new__(SymbolFeatures)
+        clone.names = self.names
+        clone.banks = {tf: copy.deepcopy(bank, memo) for tf, bank in self.banks.items()}
+        return clone
 
     def __setstate__(self, state: dict[str, object]) -> None:
         self.names = state["names"]  # type: ignore[assignment]

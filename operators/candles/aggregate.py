@@ -149,3 +149,32 @@ def concat_candles(
         np.concatenate([b.trades for b in parts]),
         parts[0].source,
     )
+
+
+def copy_trades(batch: TradeBatch) -> TradeBatch:
+    """An independent copy of a trade batch (its arrays copied): for cheap state snapshots."""
+    return TradeBatch(
+        batch.symbol,
+        batch.ts_ns.copy(),
+        batch.price.copy(),
+        batch.amount.copy(),
+        batch.trade_id.copy(),
+        batch.side.copy(),
+        batch.source,
+    )
+
+
+def copy_candles(batch: CandleBatch) -> CandleBatch:
+    """An independent copy of a candle batch (its arrays copied): for cheap state snapshots."""
+    return CandleBatch(
+        batch.symbol,
+        batch.timeframe,
+        batch.ts_ns.copy(),
+        batch.open.copy(),
+        batch.high.copy(),
+        batch.low.copy(),
+        batch.close.copy(),
+        batch.volume.copy(),
+        batch.trades.copy(),
+        batch.source,
+    )

@@ -26,11 +26,17 @@ same however the stream is cut into batches, and why the volume equals pandas'
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 
 import numpy as np
 
-from operators.candles.aggregate import OhlcvColumns, aggregate_sorted, concat_trades
+from operators.candles.aggregate import (
+    OhlcvColumns,
+    aggregate_sorted,
+    concat_trades,
+    copy_trades,
+)
 from operators.candles.timeframes import floor_to, format_ns
 from schemas.batches import CandleBatch, TradeBatch
 from schemas.common import NS_PER_MINUTE, Timeframe, ns_to_datetime
@@ -126,6 +132,12 @@ class MinuteCandleBuilder:
         self._pending_min_ts: int | None = None
         self._last_emitted: int | None = None  # start of the last emitted minute
         self._last_close = float("nan")
+
+    def __deepcopy__(self, memo: dict[int, object]) -> MinuteCandleBuilder:
+        """Bytewax snapshots state by deep copy every epoch: copy the pending trades only."""
+        clone = copy.copy(self)
+        clone._pending = [copy_trades(batch) for batch in self._pending]
+        return clone
 
     @property
     def watermark_ns(self) -> int | None:

@@ -10,6 +10,7 @@ roll-ups. It backs the ``build_candles`` operator and ``quorum features``.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -61,6 +62,12 @@ class MultiTimeframeCandles:
             raise ValueError("the minute builder must feed a 1m roll-up of the same symbol")
         self.rollup = rollup
         self.minute_builder = minute_builder
+
+    def __deepcopy__(self, memo: dict[int, object]) -> MultiTimeframeCandles:
+        """Bytewax snapshots state by deep copy every epoch: copy only what changes."""
+        return MultiTimeframeCandles(
+            copy.deepcopy(self.rollup, memo), copy.deepcopy(self.minute_builder, memo)
+        )
 
     @classmethod
     def from_trades(

@@ -23,11 +23,12 @@ and a whole multiple of it). Buckets are aligned to the Unix epoch in UTC.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterable
 
 import numpy as np
 
-from operators.candles.aggregate import aggregate_sorted, concat_candles
+from operators.candles.aggregate import aggregate_sorted, concat_candles, copy_candles
 from operators.candles.timeframes import floor_to, format_ns, rollup_targets
 from schemas.batches import CandleBatch
 from schemas.common import Timeframe
@@ -58,6 +59,12 @@ class CandleRollup:
         self._last_ts: int | None = None
         self._pending = {t: CandleBatch.empty(symbol, self.source) for t in self.targets}
 
+    def __deepcopy__(self, memo: dict[int, object]) -> CandleRollup:
+        """Bytewax snapshots state by deep copy every epoch: copy the pending candles only."""
+        clone = copy.copy(self)
+        clone._pending = {t: copy_candles(batch) for t, batch in self._pending.items()}
+        return clone
+
     def update(self, candles: CandleBatch) -> dict[Timeframe, CandleBatch]:
         """Take closed source candles; return the non-empty closed candles per target."""
         self._check(candles)
@@ -74,7 +81,7 @@ class CandleRollup:
             last_bucket = int(bucket[-1])
             complete = int(rows.ts_ns[-1]) + self.source.ns == last_bucket + target.ns
             n_closed = len(rows) if complete else int(np.searchsorted(bucket, last_bucket))
-            self._pending[target] = rows.take(np.arange(n_closed, len(rows)))
+            self._pending[target] = copy_candles(rows.take(slice(n_closed, len(rows))))
             if n_closed:
                 done = slice(0, n_closed)
                 closed[target] = self._aggregate(rows.take(done), bucket[done], target)

@@ -4,7 +4,8 @@ Every indicator consumes one closed candle (or one value) per ``update`` and ret
 output, ``nan`` until it has seen enough inputs (``warmup``); ``update_many`` runs a batch.
 The TA-Lib ones (SMA, EMA, RSI, ATR, MACD, Bollinger) reproduce TA-Lib's values and warm-up
 boundaries; each module documents its formula and any difference. ``IndicatorBank`` holds the
-set of features the flow computes per (symbol, timeframe).
+set of features the flow computes per (symbol, timeframe). The arithmetic itself runs compiled
+(numba, :mod:`._kernels`) over small state vectors, the same code for one candle or a batch.
 
 >>> from operators.indicators import EMA
 >>> EMA(2).update_many([1.0, 2.0, 3.0]).tolist()

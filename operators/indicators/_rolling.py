@@ -4,17 +4,22 @@ A running sum updated by ``+ new - old`` picks up a rounding error on every step
 thousands of candles it wanders away from the true window sum, and after a fall in level (a
 spike leaving the window) the error of the large terms stays behind in a small sum. Both
 windows here resynchronise: each time the ring index wraps (every ``size`` pushes, and at the
-moment the window first fills) the sum is recomputed exactly with ``math.fsum`` (and the
-squared deviations by a two-pass sum), so slow drift never spans more than one window; and
-each keeps a bound on the magnitudes that passed through it, resyncing at once when that bound
-is no longer negligible against what it tracks. The cost is O(size) every ``size`` pushes —
-O(1) amortised — plus a rare early resync after a collapse in level or spread. (For a series
-whose window sum hovers around zero, e.g. a zero-mean oscillator, the early resync fires often
-and the cost tends to O(size) per push: correct, slower.)
+moment the window first fills) the sum is recomputed exactly with a correctly rounded sum
+(``math.fsum``'s algorithm), and the squared deviations by a two-pass sum, so slow drift never
+spans more than one window; and each keeps a bound on the magnitudes that passed through it,
+resyncing at once when that bound is no longer negligible against what it tracks. The cost is
+O(size) every ``size`` pushes — O(1) amortised — plus a rare early resync after a collapse in
+level or spread. (For a series whose window sum hovers around zero, e.g. a zero-mean
+oscillator, the early resync fires often and the cost tends to O(size) per push: correct,
+slower.)
 
 ``RollingMoments`` also tracks ``m2`` (sum of squared deviations from the mean) with the
 sliding-window Welford update on shifted values, which stays accurate where ``Σx² − n·mean²``
 would cancel catastrophically (prices near 46,000 with a spread of a few dollars).
+
+The arithmetic lives in :mod:`._kernels` (``sum_push``, ``moments_push``), where the SMA,
+Bollinger, volatility and z-score loops use it on their state vectors; the classes here are the
+same windows as objects, for inspection and tests.
 
 >>> w = RollingMoments(3)
 >>> for x in (1.0, 2.0, 3.0, 4.0):
@@ -25,10 +30,55 @@ would cancel catastrophically (prices near 46,000 with a spread of a few dollars
 
 from __future__ import annotations
 
-from math import fsum
+from types import ModuleType
+
+import numpy as np
+
+SUM_HEADER = 2
+"""Floats before the buffer in a sum window's state: total, bound."""
+MOMENTS_HEADER = 4
+"""Floats before the buffer in a moments window's state: shift, shifted sum, m2, bound."""
+RESYNC_RATIO = 1e6
+"""Resync when the error bound exceeds what the window tracks by this factor (error ~1e-10)."""
 
 
-class RollingSum:
+def sum_window_state(size: int) -> list[float]:
+    """Initial ``f`` state of a sum window: total, bound, then ``size`` buffer slots."""
+    return [0.0] * (SUM_HEADER + size)
+
+
+def moments_window_state(size: int) -> list[float]:
+    """Initial ``f`` state of a moments window: shift, shifted sum, m2, bound, buffer."""
+    return [0.0] * (MOMENTS_HEADER + size)
+
+
+WINDOW_COUNTERS = [0, 0]
+"""Initial ``s`` state of either window: ring position, full flag."""
+
+
+def _kernels() -> ModuleType:
+    from operators.indicators import _kernels
+
+    return _kernels
+
+
+class _Window:
+    __slots__ = ("_f", "_s", "size")
+
+    RESYNC_RATIO = RESYNC_RATIO
+
+    def __init__(self, size: int, header: int) -> None:
+        self.size = size
+        self._f = np.zeros(header + size, dtype=np.float64)
+        self._s = np.zeros(2, dtype=np.int64)
+
+    @property
+    def full(self) -> bool:
+        """True once ``size`` values have been pushed."""
+        return bool(self._s[1])
+
+
+class RollingSum(_Window):
     """The last ``size`` values and their sum.
 
     Besides the resync at every wrap, the sum resyncs early when the magnitudes added and
@@ -42,45 +92,22 @@ class RollingSum:
     (True, 6.0)
     """
 
-    __slots__ = ("_bound", "_buffer", "_pos", "full", "size", "total")
-
-    RESYNC_RATIO = 1e6
-    """Resync when the magnitudes moved since the last resync exceed |sum| by this factor."""
+    __slots__ = ()
 
     def __init__(self, size: int) -> None:
-        self.size = size
-        self._buffer = [0.0] * size
-        self._pos = 0
-        self.full = False  # True once ``size`` values have been pushed
-        self.total = 0.0
-        self._bound = 0.0
+        super().__init__(size, SUM_HEADER)
+
+    @property
+    def total(self) -> float:
+        """Sum of the window (exact at each resync, meaningful once ``full``)."""
+        return float(self._f[0])
 
     def push(self, x: float) -> None:
         """Add ``x`` (a finite float), dropping the oldest value once the window is full."""
-        pos = self._pos
-        buffer = self._buffer
-        old = buffer[pos]
-        buffer[pos] = x
-        pos += 1
-        if pos == self.size:
-            pos = 0
-            self._resync()
-        else:
-            total = self.total + (x - old)
-            self.total = total
-            if self.full:
-                self._bound += abs(x) + abs(old)
-                if self._bound > self.RESYNC_RATIO * abs(total):
-                    self._resync()
-        self._pos = pos
-
-    def _resync(self) -> None:
-        self.total = fsum(self._buffer)
-        self._bound = abs(self.total)
-        self.full = True
+        _kernels().sum_push(self._f, self._s, float(x))
 
 
-class RollingMoments:
+class RollingMoments(_Window):
     """The last ``size`` values with their mean and sum of squared deviations.
 
     Values are held relative to a shift (a recent value of the window, re-chosen at each
@@ -99,68 +126,29 @@ class RollingMoments:
     2.5
     """
 
-    __slots__ = ("_bound", "_buffer", "_pos", "_shift", "_shifted_sum", "full", "m2", "size")
-
-    RESYNC_RATIO = 1e6
-    """Resync when the accumulated error bound exceeds ``m2`` by this factor (error ~1e-10)."""
+    __slots__ = ()
 
     def __init__(self, size: int) -> None:
-        self.size = size
-        self._buffer = [0.0] * size
-        self._pos = 0
-        self.full = False  # True once ``size`` values have been pushed
-        self._shift = 0.0
-        self._shifted_sum = 0.0  # sum of (value - shift) over the window
-        self.m2 = 0.0
-        self._bound = 0.0
+        super().__init__(size, MOMENTS_HEADER)
+
+    @property
+    def m2(self) -> float:
+        """Sum of squared deviations from the mean over the window."""
+        return float(self._f[2])
 
     @property
     def mean(self) -> float:
         """Mean of the window (meaningful once ``full``)."""
-        return self._shift + self._shifted_sum / self.size
+        return float(self._f[0] + self._f[1] / self.size)
 
     def deviation(self, x: float) -> float:
         """``x - mean``, computed without the rounding error of the mean's magnitude."""
-        return (x - self._shift) - self._shifted_sum / self.size
+        return float(_kernels().moments_deviation(self._f, float(x)))
 
     def variance(self, ddof: int) -> float:
         """Variance of the full window with ``ddof`` delta degrees of freedom (never negative)."""
-        m2 = self.m2
-        return m2 / (self.size - ddof) if m2 > 0.0 else 0.0
+        return float(_kernels().moments_variance(self._f, ddof))
 
     def push(self, x: float) -> None:
         """Add ``x`` (a finite float), dropping the oldest value once the window is full."""
-        pos = self._pos
-        buffer = self._buffer
-        old = buffer[pos]
-        buffer[pos] = x
-        pos += 1
-        size = self.size
-        if pos == size:
-            pos = 0
-            self._resync(x)
-        elif self.full:
-            shift = self._shift
-            new = x - shift
-            gone = old - shift
-            delta = new - gone
-            old_mean = self._shifted_sum / size
-            self._shifted_sum += delta
-            new_mean = self._shifted_sum / size
-            a = new - new_mean
-            b = gone - old_mean
-            self.m2 += delta * (a + b)
-            self._bound += abs(delta) * (abs(a) + abs(b))
-            if self._bound > self.RESYNC_RATIO * self.m2:
-                self._resync(x)
-        self._pos = pos
-
-    def _resync(self, shift: float) -> None:
-        deviations = [v - shift for v in self._buffer]
-        total = fsum(deviations)
-        mean = total / self.size
-        self._shift = shift
-        self._shifted_sum = total
-        self.m2 = fsum([(d - mean) * (d - mean) for d in deviations])
-        self._bound = self.m2
-        self.full = True
+        _kernels().moments_push(self._f, self._s, float(x))

@@ -13,11 +13,15 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike
 
+from operators.indicators._base import Indicator
 from operators.indicators._inputs import NAN, checked_columns, checked_float, checked_period
+from operators.indicators._program import KIND_ATR, StateLayout, state_layout
 
 
 def true_range(high: float, low: float, prev_close: float) -> float:
     """``max(high - low, |high - prev_close|, |low - prev_close|)``.
+
+    (The compiled ATR loop runs this very function.)
 
     >>> true_range(12.0, 11.0, 9.0)
     3.0
@@ -32,7 +36,7 @@ def true_range(high: float, low: float, prev_close: float) -> float:
     return greatest
 
 
-class ATR:
+class ATR(Indicator):
     """Wilder's average true range over ``period`` true ranges.
 
     >>> atr = ATR(2)
@@ -40,14 +44,22 @@ class ATR:
     [nan, nan, 2.0, 3.0]
     """
 
-    __slots__ = ("_count", "_prev_close", "_seed", "_value", "period")
+    __slots__ = ("period",)
 
     def __init__(self, period: int) -> None:
+        self._configure(period)
+        self._start()
+
+    def _configure(self, period: int) -> None:
         self.period = checked_period(period, "ATR")
-        self._count = 0
-        self._prev_close = NAN
-        self._seed = 0.0  # running sum of the first ``period`` true ranges
-        self._value = NAN
+
+    def _arguments(self) -> tuple[int]:
+        return (self.period,)
+
+    @classmethod
+    def layout_for(cls, period: int) -> StateLayout:
+        """State: value, previous close, seed sum of true ranges; candles seen while seeding."""
+        return state_layout(KIND_ATR, (period,), [NAN, NAN, 0.0], [0])
 
     def __repr__(self) -> str:
         return f"ATR({self.period})"
@@ -65,50 +77,24 @@ class ATR:
     @property
     def value(self) -> float:
         """The latest ATR (``nan`` until warm)."""
-        return self._value
+        return float(self._f[0])
 
     @property
     def ready(self) -> bool:
         """True once the indicator produces values."""
-        return self._value == self._value
+        return self.value == self.value
 
     def update(self, high: float, low: float, close: float) -> float:
         """Consume one candle and return the current ATR (``nan`` until warm).
 
         Raises ``ValueError`` naming the input when one is NaN, ±inf or not a number.
         """
-        return self._step(
-            checked_float(high, "high", self),
-            checked_float(low, "low", self),
-            checked_float(close, "close", self),
-        )
+        h = np.array([checked_float(high, "high", self)])
+        lo = np.array([checked_float(low, "low", self)])
+        c = np.array([checked_float(close, "close", self)])
+        return float(self._run(h, lo, c, c)[0, 0])
 
     def update_many(self, high: ArrayLike, low: ArrayLike, close: ArrayLike) -> np.ndarray:
         """Consume candles in order (equal-length columns); return the ATR after each."""
-        columns = checked_columns(self, high=high, low=low, close=close)
-        step = self._step
-        n = len(columns[0])
-        lists = [c.tolist() for c in columns]
-        return np.fromiter(map(step, *lists), dtype=np.float64, count=n)
-
-    def _step(self, high: float, low: float, close: float) -> float:
-        count = self._count
-        prev_close = self._prev_close
-        self._prev_close = close
-        if count == 0:
-            self._count = 1
-            return self._value
-        tr = true_range(high, low, prev_close)
-        period = self.period
-        if count > period:
-            atr = self._value * (period - 1)
-            atr += tr
-            self._value = atr / period
-            return self._value
-        # Seeding: the first ``period`` true ranges are summed in order, then averaged.
-        self._count = count + 1
-        seed = self._seed + tr
-        if count == period:
-            self._value = seed / period
-        self._seed = seed
-        return self._value
+        h, lo, c = checked_columns(self, high=high, low=low, close=close)
+        return self._run(h, lo, c, c)[0]

@@ -20,12 +20,16 @@ they reach the bank; these checks keep the state safe if one slips through.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
 from math import isfinite
 from typing import Any
 
 import numpy as np
 
+from operators.indicators._base import Indicator
+from operators.indicators._program import Program, float_column, int_column
 from operators.indicators.specs import (
     ACCEPTED_FORMS,
     FeatureSpec,
@@ -53,9 +57,6 @@ DEFAULT_FEATURES: tuple[str, ...] = (
     "vwap",
 )
 """The columns of ``quorum features``, in order (the first 13 are required by the command)."""
-
-_INPUTS = {"atr": "hlc", "vwap": "candle"}
-"""What an indicator kind reads besides the close: high/low/close, or the whole candle."""
 
 __all__ = [
     "ACCEPTED_FORMS",
@@ -89,8 +90,66 @@ def required_warmup(names: Iterable[str]) -> int:
     return max((parse_feature(name).warmup for name in names), default=0)
 
 
+_FIELDS = ("open", "high", "low", "close", "volume")
+
+_first_bad_candle: Any = None
+
+
+def _batch_checker() -> Any:
+    """The compiled batch check, imported (with numba) on first use."""
+    global _first_bad_candle
+    if _first_bad_candle is None:
+        from operators.indicators._kernels import first_bad_candle
+
+        _first_bad_candle = first_bad_candle
+    return _first_bad_candle
+
+
+@dataclass(frozen=True, eq=False)
+class _BankLayout:
+    """Everything about a bank that depends only on its feature names (shared, immutable)."""
+
+    names: tuple[str, ...]
+    indicators: tuple[tuple[type, tuple[Any, ...]], ...]
+    """Distinct indicators (class, parameters), in order of first use by a feature."""
+    program: Program
+    rows: np.ndarray
+    """Row of the program's output holding each feature, in ``names`` order."""
+    identity: bool
+    """True when ``rows`` is 0, 1, 2 … (the output needs no reordering)."""
+    warmup: int
+
+
+@lru_cache(maxsize=256)
+def _layout_for(names: tuple[str, ...]) -> _BankLayout:
+    """The layout of a bank of ``names`` (parsed once per distinct tuple of names)."""
+    specs = parse_features(names)
+    keys: dict[tuple[str, tuple[int | float, ...]], FeatureSpec] = {}
+    for spec in specs:
+        keys.setdefault(spec.indicator_key, spec)
+    order = list(keys)
+    program = Program.of([keys[key].indicator_class.layout_for(*keys[key].params) for key in order])
+    position = {key: j for j, key in enumerate(order)}
+    rows = np.array(
+        [program.out_rows[position[s.indicator_key]] + (s.output or 0) for s in specs],
+        dtype=np.int64,
+    )
+    return _BankLayout(
+        names=tuple(spec.name for spec in specs),
+        indicators=tuple((keys[key].indicator_class, keys[key].params) for key in order),
+        program=program,
+        rows=rows,
+        identity=bool(np.array_equal(rows, np.arange(program.outputs))),
+        warmup=max(spec.warmup for spec in specs),
+    )
+
+
 class IndicatorBank:
     """The features of one (symbol, timeframe): one closed candle in, one float per feature out.
+
+    The state of every indicator of the bank lives in two flat vectors, advanced over a whole
+    batch by one call of the compiled kernels (see :mod:`._program`); copying, pickling and
+    restoring a bank copies those vectors and nothing else.
 
     >>> bank = IndicatorBank()
     >>> bank.names[:3]
@@ -99,41 +158,28 @@ class IndicatorBank:
     True
     """
 
-    __slots__ = (
-        "_candle_steps",
-        "_close_steps",
-        "_hlc_steps",
-        "_indicators",
-        "_last_ts",
-        "_layout",
-        "names",
-    )
+    __slots__ = ("_f", "_indicators", "_last_ts", "_layout", "_s")
 
     def __init__(self, features: Sequence[str] | str = DEFAULT_FEATURES) -> None:
-        specs = parse_features(features)
-        indicators: dict[tuple[str, tuple[int | float, ...]], Any] = {}
-        for spec in specs:
-            if spec.indicator_key not in indicators:
-                indicators[spec.indicator_key] = spec.build()
-        self._wire(specs, indicators)
-        self._last_ts: int | None = None
+        if isinstance(features, str):
+            features = [part.strip() for part in features.split(",")]
+        try:
+            layout = _layout_for(tuple(features))
+        except TypeError:  # an unhashable name: let the parser say what is wrong with it
+            parse_features(features)
+            raise
+        self._start(layout, None)
+        self._f, self._s = self._layout.program.fresh_state()
 
-    def _wire(self, specs: Sequence[FeatureSpec], indicators: dict[Any, Any]) -> None:
-        """Group the indicators by the inputs they read and map each feature to its output."""
-        self.names = tuple(spec.name for spec in specs)
-        self._indicators = indicators
-        groups: dict[str, list[tuple[Any, Any]]] = {"close": [], "hlc": [], "candle": []}
-        for key, indicator in indicators.items():
-            groups[_INPUTS.get(key[0], "close")].append((key, indicator))
-        order = groups["close"] + groups["hlc"] + groups["candle"]
-        position = {key: i for i, (key, _) in enumerate(order)}
-        self._close_steps: list[Callable[..., Any]] = [i._step for _, i in groups["close"]]
-        self._hlc_steps: list[Callable[..., Any]] = [i._step for _, i in groups["hlc"]]
-        self._candle_steps: list[Callable[..., Any]] = [i._step for _, i in groups["candle"]]
-        self._layout: tuple[tuple[int, int], ...] = tuple(
-            (position[spec.indicator_key], -1 if spec.output is None else spec.output)
-            for spec in specs
-        )
+    def _start(self, layout: _BankLayout, last_ts: int | None) -> None:
+        self._layout = layout
+        self._last_ts = last_ts
+        self._indicators: tuple[Indicator, ...] | None = None
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """The feature names, in output order."""
+        return self._layout.names
 
     def __repr__(self) -> str:
         n = len(self.names)
@@ -141,27 +187,38 @@ class IndicatorBank:
         return f"IndicatorBank({n} feature{'' if n == 1 else 's'}: {shown})"
 
     def __getstate__(self) -> dict[str, Any]:
-        return {
-            "names": self.names,
-            "indicators": list(self._indicators.values()),
-            "last_ts": self._last_ts,
-        }
+        return {"names": self.names, "f": self._f, "s": self._s, "last_ts": self._last_ts}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        specs = parse_features(state["names"])
-        keys = list(dict.fromkeys(spec.indicator_key for spec in specs))
-        self._wire(specs, dict(zip(keys, state["indicators"], strict=True)))
-        self._last_ts = state["last_ts"]
+        self._start(_layout_for(tuple(state["names"])), state["last_ts"])
+        self._f = np.array(state["f"], dtype=np.float64)
+        self._s = np.array(state["s"], dtype=np.int64)
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> IndicatorBank:
+        clone = IndicatorBank.__new__(IndicatorBank)
+        clone._start(self._layout, self._last_ts)
+        clone._f, clone._s = self._f.copy(), self._s.copy()
+        return clone
 
     @property
     def indicators(self) -> tuple[Any, ...]:
-        """The distinct indicator objects behind the features (shared ones appear once)."""
-        return tuple(self._indicators.values())
+        """The distinct indicator objects behind the features (shared ones appear once).
+
+        They are views of the bank's state: updating one updates the bank.
+        """
+        if self._indicators is None:
+            program = self._layout.program
+            views = []
+            for j, (cls, params) in enumerate(self._layout.indicators):
+                f_part, s_part = program.state_slices(j)
+                views.append(cls.bound_to(params, self._f[f_part], self._s[s_part]))
+            self._indicators = tuple(views)
+        return self._indicators
 
     @property
     def warmup(self) -> int:
         """Closed candles needed before every feature has a value."""
-        return max(indicator.warmup for indicator in self._indicators.values())
+        return self._layout.warmup
 
     def update(
         self,
@@ -177,13 +234,7 @@ class IndicatorBank:
         Raises ``ValueError`` naming the field for a bad candle; the bank is then unchanged.
         """
         values = []
-        for name, value in (
-            ("open", open),
-            ("high", high),
-            ("low", low),
-            ("close", close),
-            ("volume", volume),
-        ):
+        for name, value in zip(_FIELDS, (open, high, low, close, volume), strict=True):
             try:
                 number = float(value)
             except (TypeError, ValueError):
@@ -198,17 +249,11 @@ class IndicatorBank:
             raise ValueError(f"{self}: ts_ns must be an integer, got {ts_ns!r}") from None
         if self._last_ts is not None and ts <= self._last_ts:
             raise ValueError(f"{self}: ts_ns must increase, got {ts} after {self._last_ts}")
-        _, h, lo, c, v = values
+        _, h, lo, c, v = (np.array([x], dtype=np.float64) for x in values)
+        stamp = np.array([ts], dtype=np.int64)
+        out = self._layout.program.run(self._f, self._s, h, lo, c, v, stamp)
         self._last_ts = ts
-        return self._step(h, lo, c, v, ts)
-
-    def _step(self, h: float, lo: float, c: float, v: float, ts: int) -> tuple[float, ...]:
-        results = [step(c) for step in self._close_steps]
-        for step in self._hlc_steps:
-            results.append(step(h, lo, c))
-        for step in self._candle_steps:
-            results.append(step(h, lo, c, v, ts))
-        return tuple([results[i] if j < 0 else results[i][j] for i, j in self._layout])
+        return tuple(out[self._layout.rows, 0].tolist())
 
     def update_batch(self, candles: CandleBatch) -> dict[str, np.ndarray]:
         """Consume a batch of closed candles; return one float64 array per feature name.
@@ -216,45 +261,44 @@ class IndicatorBank:
         The whole batch is validated first (same rules as ``update``, errors name the row);
         on a bad row nothing is consumed.
         """
-        self._check_batch(candles)
-        n = len(candles)
-        if n == 0:
-            return {name: np.empty(0, dtype=np.float64) for name in self.names}
-        step = self._step
-        rows = list(
-            map(
-                step,
-                candles.high.tolist(),
-                candles.low.tolist(),
-                candles.close.tolist(),
-                candles.volume.tolist(),
-                candles.ts_ns.tolist(),
-            )
-        )
-        self._last_ts = int(candles.ts_ns[-1])
-        table = np.array(rows, dtype=np.float64).reshape(n, len(self.names)).T.copy()
-        return dict(zip(self.names, table, strict=True))
+        columns = self._checked_columns(candles)
+        _, high, low, close, volume, ts = columns
+        layout = self._layout
+        out = layout.program.run(self._f, self._s, high, low, close, volume, ts)
+        if len(ts):
+            self._last_ts = int(ts[-1])
+        table = out if layout.identity else out[layout.rows]
+        return dict(zip(layout.names, table, strict=True))
 
-    def _check_batch(self, candles: CandleBatch) -> None:
-        where = f"{self} on {candles.symbol} {candles.timeframe}"
-        for name in ("open", "high", "low", "close", "volume"):
-            column = np.asarray(getattr(candles, name), dtype=np.float64)
-            if column.shape != candles.ts_ns.shape:
-                raise ValueError(f"{where}: {name} has shape {column.shape}")
-            bad = ~np.isfinite(column)
-            bad |= column < 0.0 if name == "volume" else column <= 0.0
-            if bad.any():
-                i = int(np.argmax(bad))
-                bound = ">= 0" if name == "volume" else "> 0"
-                raise ValueError(
-                    f"{where}: {name}[{i}] must be finite and {bound}, got {float(column[i])!r}"
-                )
-        ts = candles.ts_ns
-        if len(ts) == 0:
-            return
-        if self._last_ts is not None and int(ts[0]) <= self._last_ts:
-            raise ValueError(f"{where}: ts_ns[0] must increase, got {ts[0]} after {self._last_ts}")
-        back = np.flatnonzero(np.diff(ts) <= 0)
-        if len(back):
-            i = int(back[0]) + 1
-            raise ValueError(f"{where}: ts_ns[{i}] must increase, got {ts[i]} after {ts[i - 1]}")
+    def _checked_columns(self, candles: CandleBatch) -> list[np.ndarray]:
+        """The batch's columns in kernel form, or ``ValueError`` naming the first bad row."""
+        ts = int_column(candles.ts_ns)
+        columns = [
+            float_column(candles.open),
+            float_column(candles.high),
+            float_column(candles.low),
+            float_column(candles.close),
+            float_column(candles.volume),
+        ]
+        last = self._last_ts
+        if any(column.shape != ts.shape for column in columns):
+            name = next(n for n, c in zip(_FIELDS, columns, strict=True) if c.shape != ts.shape)
+            shape = getattr(candles, name).shape
+            raise ValueError(f"{self._where(candles)}: {name} has shape {shape}")
+        field, i = _batch_checker()(*columns, ts, 0 if last is None else last, last is not None)
+        if field == 5:
+            before = ts[i - 1] if i else last
+            raise ValueError(
+                f"{self._where(candles)}: ts_ns[{i}] must increase, got {ts[i]} after {before}"
+            )
+        if field >= 0:
+            name = _FIELDS[field]
+            bound = ">= 0" if name == "volume" else "> 0"
+            value = float(columns[field][i])
+            raise ValueError(
+                f"{self._where(candles)}: {name}[{i}] must be finite and {bound}, got {value!r}"
+            )
+        return [*columns, ts]
+
+    def _where(self, candles: CandleBatch) -> str:
+        return f"{self} on {candles.symbol} {candles.timeframe}"

@@ -10,14 +10,15 @@ relative while being the more accurate of the two.
 
 from __future__ import annotations
 
-from math import sqrt
 from typing import NamedTuple
 
 import numpy as np
 from numpy.typing import ArrayLike
 
+from operators.indicators._base import Indicator
 from operators.indicators._inputs import NAN, checked_column, checked_float, checked_period
-from operators.indicators._rolling import RollingMoments
+from operators.indicators._program import KIND_BOLLINGER, StateLayout, state_layout
+from operators.indicators._rolling import WINDOW_COUNTERS, moments_window_state
 
 
 class BollingerValue(NamedTuple):
@@ -28,10 +29,7 @@ class BollingerValue(NamedTuple):
     lower: float
 
 
-_NOT_WARM = BollingerValue(NAN, NAN, NAN)
-
-
-class Bollinger:
+class Bollinger(Indicator):
     """Bollinger bands over ``period`` values, ``num_std`` population deviations wide.
 
     >>> bb = Bollinger(4, 2.0)
@@ -39,13 +37,24 @@ class Bollinger:
     BollingerValue(upper=5.232050807568877, middle=3.5, lower=1.7679491924311228)
     """
 
-    __slots__ = ("_value", "_window", "num_std", "period")
+    __slots__ = ("num_std", "period")
 
     def __init__(self, period: int = 20, num_std: float = 2.0) -> None:
+        self._configure(period, num_std)
+        self._start()
+
+    def _configure(self, period: int = 20, num_std: float = 2.0) -> None:
         self.period = checked_period(period, "Bollinger")
         self.num_std = checked_float(num_std, "num_std", "Bollinger")
-        self._window = RollingMoments(self.period)
-        self._value = _NOT_WARM
+
+    def _arguments(self) -> tuple[int, float]:
+        return (self.period, self.num_std)
+
+    @classmethod
+    def layout_for(cls, period: int = 20, num_std: float = 2.0) -> StateLayout:
+        """State: upper, middle, lower, then a moments window of ``period`` values."""
+        f = [NAN, NAN, NAN, *moments_window_state(period)]
+        return state_layout(KIND_BOLLINGER, (period, num_std), f, WINDOW_COUNTERS, outputs=3)
 
     def __repr__(self) -> str:
         return f"Bollinger({self.period}, {self.num_std:g})"
@@ -63,29 +72,19 @@ class Bollinger:
     @property
     def value(self) -> BollingerValue:
         """The latest (upper, middle, lower); all NaN until warm."""
-        return self._value
+        return BollingerValue(*self._f[:3].tolist())
 
     @property
     def ready(self) -> bool:
         """True once the indicator produces values."""
-        return self._window.full
+        return bool(self._s[1])
 
     def update(self, value: float) -> BollingerValue:
         """Consume one value; return the current (upper, middle, lower), NaN until warm."""
-        return self._step(checked_float(value, "value", self))
+        column = np.array([checked_float(value, "value", self)])
+        return BollingerValue(*self._run(column, column, column, column)[:, 0].tolist())
 
     def update_many(self, values: ArrayLike) -> np.ndarray:
         """Consume a 1-D batch; return an array of shape (n, 3): upper, middle, lower."""
         column = checked_column(values, "values", self)
-        rows = list(map(self._step, column.tolist()))
-        return np.array(rows, dtype=np.float64).reshape(len(rows), 3)
-
-    def _step(self, x: float) -> BollingerValue:
-        window = self._window
-        window.push(x)
-        if not window.full:
-            return self._value
-        middle = window.mean
-        width = sqrt(window.variance(0)) * self.num_std
-        self._value = BollingerValue(middle + width, middle, middle - width)
-        return self._value
+        return np.ascontiguousarray(self._run(column, column, column, column).T)

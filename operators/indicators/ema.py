@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from operators.indicators._base import SeriesIndicator
 from operators.indicators._inputs import NAN, checked_period
+from operators.indicators._program import KIND_EMA, StateLayout, state_layout
 
 
 class EMA(SeriesIndicator):
@@ -19,14 +20,23 @@ class EMA(SeriesIndicator):
     [nan, nan, 2.0, 3.5, 2.25]
     """
 
-    __slots__ = ("_count", "_seed_sum", "k", "period")
+    __slots__ = ("k", "period")
 
     def __init__(self, period: int) -> None:
+        self._configure(period)
+        self._start()
+
+    def _configure(self, period: int) -> None:
         self.period = checked_period(period, "EMA")
         self.k = 2.0 / (self.period + 1)
-        self._count = 0
-        self._seed_sum = 0.0
-        self._value = NAN
+
+    def _arguments(self) -> tuple[int]:
+        return (self.period,)
+
+    @classmethod
+    def layout_for(cls, period: int) -> StateLayout:
+        """State: value, seed sum; count of inputs seen while seeding."""
+        return state_layout(KIND_EMA, (period,), [NAN, 0.0], [0])
 
     def __repr__(self) -> str:
         return f"EMA({self.period})"
@@ -40,14 +50,3 @@ class EMA(SeriesIndicator):
     def warmup(self) -> int:
         """Inputs needed before the first value."""
         return self.period
-
-    def _step(self, x: float) -> float:
-        if self._count >= self.period:
-            prev = self._value
-            self._value = (x - prev) * self.k + prev
-            return self._value
-        self._count += 1
-        self._seed_sum += x
-        if self._count == self.period:
-            self._value = self._seed_sum / self.period
-        return self._value

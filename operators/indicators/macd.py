@@ -7,8 +7,9 @@ from a stand-alone ``EMA(fast)``, which seeds ``slow - fast`` inputs earlier. Th
 ``fast - slow``; the signal line is an EMA(``signal``) of it seeded with the mean of its first
 ``signal`` values; ``hist = macd - signal``. All three outputs start together with input
 ``slow + signal - 1`` (TA-Lib lookback ``slow + signal - 2`` = 33 for 12/26/9); before that
-they are NaN, as in TA-Lib. Operations and order are TA-Lib's; the outputs agree with
-``talib.MACD`` to a few units in the last place of the price scale.
+they are NaN, as in TA-Lib. Seed sums add left to right, as TA-Lib does. Operations and order
+are TA-Lib's; the outputs agree with ``talib.MACD`` to a few units in the last place of the
+price scale.
 """
 
 from __future__ import annotations
@@ -18,7 +19,9 @@ from typing import NamedTuple
 import numpy as np
 from numpy.typing import ArrayLike
 
+from operators.indicators._base import Indicator
 from operators.indicators._inputs import NAN, checked_column, checked_float, checked_period
+from operators.indicators._program import KIND_MACD, StateLayout, state_layout
 
 
 class MACDValue(NamedTuple):
@@ -29,18 +32,7 @@ class MACDValue(NamedTuple):
     hist: float
 
 
-_NOT_WARM = MACDValue(NAN, NAN, NAN)
-
-
-def _sequential_sum(values: list[float]) -> float:
-    """Left-to-right sum (as TA-Lib adds; ``sum()`` compensates on Python 3.12+)."""
-    total = 0.0
-    for v in values:
-        total += v
-    return total
-
-
-class MACD:
+class MACD(Indicator):
     """MACD(``fast``, ``slow``, ``signal``) of a series, TA-Lib's way.
 
     >>> m = MACD(2, 3, 2)
@@ -50,23 +42,13 @@ class MACD:
     MACDValue(macd=0.5, signal=0.5, hist=0.0)
     """
 
-    __slots__ = (
-        "_count",
-        "_fast_ema",
-        "_inputs",
-        "_signal_count",
-        "_signal_sum",
-        "_slow_ema",
-        "_value",
-        "fast",
-        "k_fast",
-        "k_signal",
-        "k_slow",
-        "signal",
-        "slow",
-    )
+    __slots__ = ("fast", "k_fast", "k_signal", "k_slow", "signal", "slow")
 
     def __init__(self, fast: int = 12, slow: int = 26, signal: int = 9) -> None:
+        self._configure(fast, slow, signal)
+        self._start()
+
+    def _configure(self, fast: int = 12, slow: int = 26, signal: int = 9) -> None:
         self.fast = checked_period(fast, "MACD fast")
         self.slow = checked_period(slow, "MACD slow")
         self.signal = checked_period(signal, "MACD signal")
@@ -75,13 +57,16 @@ class MACD:
         self.k_fast = 2.0 / (self.fast + 1)
         self.k_slow = 2.0 / (self.slow + 1)
         self.k_signal = 2.0 / (self.signal + 1)
-        self._count = 0
-        self._inputs: list[float] = []  # the first ``slow`` inputs, dropped once seeded
-        self._fast_ema = NAN
-        self._slow_ema = NAN
-        self._signal_count = 0
-        self._signal_sum = 0.0
-        self._value = _NOT_WARM
+
+    def _arguments(self) -> tuple[int, int, int]:
+        return (self.fast, self.slow, self.signal)
+
+    @classmethod
+    def layout_for(cls, fast: int = 12, slow: int = 26, signal: int = 9) -> StateLayout:
+        """State: macd, signal, hist, fast EMA, slow EMA, signal seed sum, then the first
+        ``slow`` inputs (zeroed once seeded); inputs seen while seeding, signal values seen."""
+        f = [NAN, NAN, NAN, NAN, NAN, 0.0] + [0.0] * slow
+        return state_layout(KIND_MACD, (fast, slow, signal), f, [0, 0], outputs=3)
 
     def __repr__(self) -> str:
         return f"MACD({self.fast}, {self.slow}, {self.signal})"
@@ -99,50 +84,19 @@ class MACD:
     @property
     def value(self) -> MACDValue:
         """The latest (macd, signal, hist); all NaN until warm."""
-        return self._value
+        return MACDValue(*self._f[:3].tolist())
 
     @property
     def ready(self) -> bool:
         """True once the indicator produces values."""
-        return self._signal_count >= self.signal
+        return bool(self._s[1] >= self.signal)
 
     def update(self, value: float) -> MACDValue:
         """Consume one value; return the current (macd, signal, hist), NaN until warm."""
-        return self._step(checked_float(value, "value", self))
+        column = np.array([checked_float(value, "value", self)])
+        return MACDValue(*self._run(column, column, column, column)[:, 0].tolist())
 
     def update_many(self, values: ArrayLike) -> np.ndarray:
         """Consume a 1-D batch; return an array of shape (n, 3): macd, signal, hist."""
         column = checked_column(values, "values", self)
-        rows = list(map(self._step, column.tolist()))
-        return np.array(rows, dtype=np.float64).reshape(len(rows), 3)
-
-    def _step(self, x: float) -> MACDValue:
-        if self._count >= self.slow:
-            fast = self._fast_ema
-            slow = self._slow_ema
-            fast = (x - fast) * self.k_fast + fast
-            slow = (x - slow) * self.k_slow + slow
-            self._fast_ema = fast
-            self._slow_ema = slow
-        else:
-            self._count += 1
-            self._inputs.append(x)
-            if self._count < self.slow:
-                return self._value
-            fast = _sequential_sum(self._inputs[-self.fast :]) / self.fast
-            slow = _sequential_sum(self._inputs) / self.slow
-            self._fast_ema = fast
-            self._slow_ema = slow
-            self._inputs = []
-        line = fast - slow
-        if self._signal_count >= self.signal:
-            prev = self._value.signal
-            signal = (line - prev) * self.k_signal + prev
-        else:
-            self._signal_count += 1
-            self._signal_sum += line
-            if self._signal_count < self.signal:
-                return self._value
-            signal = self._signal_sum / self.signal
-        self._value = MACDValue(line, signal, line - signal)
-        return self._value
+        return np.ascontiguousarray(self._run(column, column, column, column).T)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from operators.indicators._base import SeriesIndicator
 from operators.indicators._inputs import NAN, checked_period
+from operators.indicators._program import KIND_RSI, StateLayout, state_layout
 
 FLAT_RSI = 50.0
 """RSI reported when the window saw no change at all (TA-Lib reports 0.0 there)."""
@@ -29,15 +30,22 @@ class RSI(SeriesIndicator):
     [nan, nan, 66.666667, 85.714286]
     """
 
-    __slots__ = ("_avg_gain", "_avg_loss", "_count", "_prev", "period")
+    __slots__ = ("period",)
 
     def __init__(self, period: int) -> None:
+        self._configure(period)
+        self._start()
+
+    def _configure(self, period: int) -> None:
         self.period = checked_period(period, "RSI")
-        self._count = 0
-        self._prev = NAN
-        self._avg_gain = 0.0
-        self._avg_loss = 0.0
-        self._value = NAN
+
+    def _arguments(self) -> tuple[int]:
+        return (self.period,)
+
+    @classmethod
+    def layout_for(cls, period: int) -> StateLayout:
+        """State: value, previous input, average gain, average loss; inputs seen."""
+        return state_layout(KIND_RSI, (period,), [NAN, NAN, 0.0, 0.0], [0])
 
     def __repr__(self) -> str:
         return f"RSI({self.period})"
@@ -51,41 +59,3 @@ class RSI(SeriesIndicator):
     def warmup(self) -> int:
         """Inputs needed before the first value."""
         return self.period + 1
-
-    def _step(self, x: float) -> float:
-        count = self._count
-        if count == 0:
-            self._count = 1
-            self._prev = x
-            return self._value
-        change = x - self._prev
-        self._prev = x
-        period = self.period
-        gain = self._avg_gain
-        loss = self._avg_loss
-        if count > period:
-            gain *= period - 1
-            loss *= period - 1
-            if change < 0:
-                loss -= change
-            else:
-                gain += change
-            gain /= period
-            loss /= period
-        else:
-            if change < 0:
-                loss -= change
-            else:
-                gain += change
-            self._count = count + 1
-            if count < period:
-                self._avg_gain = gain
-                self._avg_loss = loss
-                return self._value
-            gain /= period
-            loss /= period
-        self._avg_gain = gain
-        self._avg_loss = loss
-        total = gain + loss
-        self._value = 100.0 * (gain / total) if total != 0.0 else FLAT_RSI
-        return self._value

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from operators.indicators._base import SeriesIndicator
 from operators.indicators._inputs import NAN, checked_period
-from operators.indicators._rolling import RollingSum
+from operators.indicators._program import KIND_SMA, StateLayout, state_layout
+from operators.indicators._rolling import WINDOW_COUNTERS, sum_window_state
 
 
 class SMA(SeriesIndicator):
@@ -22,12 +23,22 @@ class SMA(SeriesIndicator):
     5.0
     """
 
-    __slots__ = ("_window", "period")
+    __slots__ = ("period",)
 
     def __init__(self, period: int) -> None:
+        self._configure(period)
+        self._start()
+
+    def _configure(self, period: int) -> None:
         self.period = checked_period(period, "SMA")
-        self._window = RollingSum(self.period)
-        self._value = NAN
+
+    def _arguments(self) -> tuple[int]:
+        return (self.period,)
+
+    @classmethod
+    def layout_for(cls, period: int) -> StateLayout:
+        """State: value, then a sum window of ``period`` values."""
+        return state_layout(KIND_SMA, (period,), [NAN, *sum_window_state(period)], WINDOW_COUNTERS)
 
     def __repr__(self) -> str:
         return f"SMA({self.period})"
@@ -41,10 +52,3 @@ class SMA(SeriesIndicator):
     def warmup(self) -> int:
         """Inputs needed before the first value."""
         return self.period
-
-    def _step(self, x: float) -> float:
-        window = self._window
-        window.push(x)
-        if window.full:
-            self._value = window.total / self.period
-        return self._value

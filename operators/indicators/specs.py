@@ -94,6 +94,11 @@ class FeatureSpec:
         """Candles needed before this feature has a value."""
         return _CLASSES[self.kind].warmup_for(*self.params)
 
+    @property
+    def indicator_class(self) -> type:
+        """The indicator class computing this feature."""
+        return _CLASSES[self.kind]
+
     def build(self) -> object:
         """A fresh indicator computing this feature."""
         return _CLASSES[self.kind](*self.params)

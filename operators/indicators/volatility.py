@@ -9,14 +9,13 @@ comes with close number ``period + 1``. Closes must be strictly positive.
 
 from __future__ import annotations
 
-from math import log, sqrt
-
 import numpy as np
 from numpy.typing import ArrayLike
 
 from operators.indicators._base import SeriesIndicator
 from operators.indicators._inputs import NAN, checked_column, checked_float, checked_period
-from operators.indicators._rolling import RollingMoments
+from operators.indicators._program import KIND_VOLATILITY, StateLayout, state_layout
+from operators.indicators._rolling import WINDOW_COUNTERS, moments_window_state
 
 
 class Volatility(SeriesIndicator):
@@ -28,13 +27,23 @@ class Volatility(SeriesIndicator):
     ([nan, nan], 0.141895609547, 0.141895609547)
     """
 
-    __slots__ = ("_prev", "_window", "period")
+    __slots__ = ("period",)
 
     def __init__(self, period: int) -> None:
+        self._configure(period)
+        self._start()
+
+    def _configure(self, period: int) -> None:
         self.period = checked_period(period, "Volatility", minimum=2)
-        self._window = RollingMoments(self.period)
-        self._prev = NAN
-        self._value = NAN
+
+    def _arguments(self) -> tuple[int]:
+        return (self.period,)
+
+    @classmethod
+    def layout_for(cls, period: int) -> StateLayout:
+        """State: value, previous close, then a moments window of ``period`` returns."""
+        f = [NAN, NAN, *moments_window_state(period)]
+        return state_layout(KIND_VOLATILITY, (period,), f, WINDOW_COUNTERS)
 
     def __repr__(self) -> str:
         return f"Volatility({self.period})"
@@ -54,7 +63,8 @@ class Volatility(SeriesIndicator):
         close = checked_float(value, "close", self)
         if close <= 0.0:
             raise ValueError(f"{self}: close must be > 0, got {close!r}")
-        return self._step(close)
+        column = np.array([close])
+        return float(self._run(column, column, column, column)[0, 0])
 
     def update_many(self, values: ArrayLike) -> np.ndarray:
         """Consume a batch of closes (all finite and > 0, checked first)."""
@@ -62,15 +72,4 @@ class Volatility(SeriesIndicator):
         if len(column) and column.min() <= 0.0:
             index = int(np.argmax(column <= 0.0))
             raise ValueError(f"{self}: close[{index}] must be > 0, got {float(column[index])!r}")
-        return np.fromiter(map(self._step, column.tolist()), dtype=np.float64, count=len(column))
-
-    def _step(self, x: float) -> float:
-        prev = self._prev
-        self._prev = x
-        if prev != prev:  # first close: no return yet
-            return self._value
-        window = self._window
-        window.push(log(x / prev))
-        if window.full:
-            self._value = sqrt(window.variance(1))
-        return self._value
+        return self._run(column, column, column, column)[0]

@@ -14,12 +14,14 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike
 
+from operators.indicators._base import Indicator
 from operators.indicators._inputs import NAN, checked_columns, checked_float
+from operators.indicators._program import KIND_VWAP, StateLayout, state_layout
 
 NS_PER_DAY = 86_400 * 1_000_000_000
 
 
-class VWAP:
+class VWAP(Indicator):
     """Volume-weighted average typical price, reset at each UTC midnight.
 
     >>> v = VWAP()
@@ -31,14 +33,21 @@ class VWAP:
     20.0
     """
 
-    __slots__ = ("_day", "_last_ts", "_sum_pv", "_sum_v", "_value")
+    __slots__ = ()
 
     def __init__(self) -> None:
-        self._day: int | None = None
-        self._last_ts: int | None = None
-        self._sum_pv = 0.0
-        self._sum_v = 0.0
-        self._value = NAN
+        self._start()
+
+    def _configure(self) -> None:
+        pass
+
+    def _arguments(self) -> tuple[()]:
+        return ()
+
+    @classmethod
+    def layout_for(cls) -> StateLayout:
+        """State: value, Σ typical·volume, Σ volume; session day, day set, last ts, ts set."""
+        return state_layout(KIND_VWAP, (), [NAN, 0.0, 0.0], [0, 0, 0, 0])
 
     def __repr__(self) -> str:
         return "VWAP()"
@@ -56,12 +65,17 @@ class VWAP:
     @property
     def value(self) -> float:
         """The latest session VWAP (``nan`` before the first candle)."""
-        return self._value
+        return float(self._f[0])
 
     @property
     def ready(self) -> bool:
         """True once the indicator produces values."""
-        return self._value == self._value
+        return self.value == self.value
+
+    @property
+    def last_ts(self) -> int | None:
+        """Open time of the last candle consumed (``None`` before the first)."""
+        return int(self._s[2]) if self._s[3] else None
 
     def _checked_ts(self, ts_ns: int) -> int:
         """``ts_ns`` as an int, or ``ValueError`` unless it is later than the last one seen."""
@@ -69,8 +83,9 @@ class VWAP:
             ts = int(ts_ns)
         except (TypeError, ValueError):
             raise ValueError(f"{self}: ts_ns must be an integer, got {ts_ns!r}") from None
-        if self._last_ts is not None and ts <= self._last_ts:
-            raise ValueError(f"{self}: ts_ns must increase, got {ts} after {self._last_ts}")
+        last = self.last_ts
+        if last is not None and ts <= last:
+            raise ValueError(f"{self}: ts_ns must increase, got {ts} after {last}")
         return ts
 
     def update(self, high: float, low: float, close: float, volume: float, ts_ns: int) -> float:
@@ -85,7 +100,9 @@ class VWAP:
         v = checked_float(volume, "volume", self)
         if v < 0.0:
             raise ValueError(f"{self}: volume must be >= 0, got {v!r}")
-        return self._step(h, lo, c, v, self._checked_ts(ts_ns))
+        ts = np.array([self._checked_ts(ts_ns)], dtype=np.int64)
+        columns = [np.array([x]) for x in (h, lo, c, v)]
+        return float(self._run(*columns, ts)[0, 0])
 
     def update_many(
         self,
@@ -109,22 +126,4 @@ class VWAP:
             if len(back):
                 i = int(back[0]) + 1
                 raise ValueError(f"{self}: ts_ns[{i}] must increase, got {ts[i]} after {ts[i - 1]}")
-        lists = [h.tolist(), lo.tolist(), c.tolist(), v.tolist(), ts.tolist()]
-        return np.fromiter(map(self._step, *lists), dtype=np.float64, count=len(ts))
-
-    def _step(self, high: float, low: float, close: float, volume: float, ts_ns: int) -> float:
-        self._last_ts = ts_ns
-        day = ts_ns // NS_PER_DAY
-        typical = (high + low + close) / 3.0
-        if day != self._day:
-            self._day = day
-            self._sum_pv = typical * volume
-            self._sum_v = volume
-        else:
-            self._sum_pv += typical * volume
-            self._sum_v += volume
-        if self._sum_v > 0.0:
-            self._value = self._sum_pv / self._sum_v
-        else:  # nothing traded yet this session: nothing to weight
-            self._value = typical
-        return self._value
+        return self._run(h, lo, c, v, ts)[0]

@@ -9,11 +9,10 @@ with equal periods ``z = ±num_std`` exactly on the bands. The first value comes
 
 from __future__ import annotations
 
-from math import sqrt
-
 from operators.indicators._base import SeriesIndicator
 from operators.indicators._inputs import NAN, checked_period
-from operators.indicators._rolling import RollingMoments
+from operators.indicators._program import KIND_ZSCORE, StateLayout, state_layout
+from operators.indicators._rolling import WINDOW_COUNTERS, moments_window_state
 
 
 class ZScore(SeriesIndicator):
@@ -24,12 +23,23 @@ class ZScore(SeriesIndicator):
     [0.5773502691896258, 1.7320508075688774]
     """
 
-    __slots__ = ("_window", "period")
+    __slots__ = ("period",)
 
     def __init__(self, period: int) -> None:
+        self._configure(period)
+        self._start()
+
+    def _configure(self, period: int) -> None:
         self.period = checked_period(period, "ZScore", minimum=2)
-        self._window = RollingMoments(self.period)
-        self._value = NAN
+
+    def _arguments(self) -> tuple[int]:
+        return (self.period,)
+
+    @classmethod
+    def layout_for(cls, period: int) -> StateLayout:
+        """State: value, then a moments window of ``period`` values."""
+        f = [NAN, *moments_window_state(period)]
+        return state_layout(KIND_ZSCORE, (period,), f, WINDOW_COUNTERS)
 
     def __repr__(self) -> str:
         return f"ZScore({self.period})"
@@ -43,12 +53,3 @@ class ZScore(SeriesIndicator):
     def warmup(self) -> int:
         """Inputs needed before the first value."""
         return self.period
-
-    def _step(self, x: float) -> float:
-        window = self._window
-        window.push(x)
-        if not window.full:
-            return self._value
-        std = sqrt(window.variance(0))
-        self._value = window.deviation(x) / std if std > 0.0 else 0.0
-        return self._value

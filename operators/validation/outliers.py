@@ -8,7 +8,9 @@ judged once ``min_history`` prices have been accepted; before that they are acce
 come.
 
 The statistics are refreshed every :data:`REFRESH_ROWS` rows, so each chunk is judged in one
-vectorized step against the window as it stood at most that many rows earlier.
+step against the window as it stood at most that many rows earlier. Chunks without an outlier
+(nearly all) are judged by a compiled loop (:mod:`._kernels`); a chunk with one is judged by
+the numpy code here, which also tracks level shifts.
 
 A real level shift (a crash, a listing pump) would otherwise be flagged for ever, since flagged
 prices never enter the window. So after ``resync_after`` consecutive flagged prices that agree
@@ -18,7 +20,9 @@ them: they stay dead-lettered, later prices are judged against the new level.
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -26,6 +30,18 @@ from operators.validation.config import ValidationConfig
 
 MAD_TO_SIGMA = 1.4826
 REFRESH_ROWS = 32
+
+_judge: Any = None
+
+
+def _judge_until_outlier() -> Any:
+    """The compiled clean-chunk loop (:mod:`._kernels`), imported with numba on first use."""
+    global _judge
+    if _judge is None:
+        from operators.validation._kernels import judge_until_outlier
+
+        _judge = judge_until_outlier
+    return _judge
 
 
 @dataclass(slots=True)
@@ -83,6 +99,13 @@ class PriceOutlierDetector:
         self._filled = 0
         self._run: list[float] = []
 
+    def __deepcopy__(self, memo: dict[int, object]) -> PriceOutlierDetector:
+        """Snapshots (Bytewax deep-copies state every epoch): copy the window and the run."""
+        clone = copy.copy(self)
+        clone._window = self._window.copy()
+        clone._run = list(self._run)
+        return clone
+
     @classmethod
     def from_config(cls, config: ValidationConfig) -> PriceOutlierDetector:
         return cls(
@@ -101,38 +124,65 @@ class PriceOutlierDetector:
         return np.roll(self._window, -self._next)
 
     def check(self, prices: np.ndarray, candidates: np.ndarray) -> OutlierCheck:
-        """Flag outliers among ``candidates``; the other candidates join the window."""
+        """Flag outliers among ``candidates``; the other candidates join the window.
+
+        Chunks without an outlier are judged by the compiled loop; a chunk holding one is
+        judged here, where the run of flagged prices is tracked for a level shift.
+        """
         n = len(prices)
         result = OutlierCheck(
             np.zeros(n, dtype=bool), np.zeros(n), np.full(n, np.nan), np.full(n, np.nan)
         )
         rows = np.flatnonzero(candidates)
+        judged = np.ascontiguousarray(prices[rows], dtype=np.float64)
+        z, median, scale = np.zeros(rows.size), np.empty(rows.size), np.empty(rows.size)
         position = 0
         while position < rows.size:
-            if self._filled < self.min_history:  # warm-up: accept until enough history
-                take = rows[position : position + self.min_history - self._filled]
-                self._append(prices[take])
-                self._run.clear()
-                position += take.size
-                continue
-            chunk = rows[position : position + REFRESH_ROWS]
-            z, median, scale = robust_z(
-                prices[chunk], self._window[: self._filled], self.min_relative_scale
+            consumed, self._next, self._filled = _judge_until_outlier()(
+                judged[position:],
+                self._window,
+                self._next,
+                self._filled,
+                self.min_history,
+                self.threshold,
+                self.min_relative_scale,
+                REFRESH_ROWS,
+                z[position:],
+                median[position:],
+                scale[position:],
             )
-            flagged = z > self.threshold
-            shift = self._level_shift(prices[chunk], flagged)
-            if shift is not None:  # rows after the shift are judged against the new level
-                end, new_level = shift
-                chunk, z, flagged = chunk[: end + 1], z[: end + 1], flagged[: end + 1]
-            result.flagged[chunk], result.z[chunk] = flagged, z
-            result.median[chunk], result.scale[chunk] = median, scale
-            self._append(prices[chunk][~flagged])
-            if shift is not None:
-                self._window[:] = 0.0
-                self._next = self._filled = 0
-                self._append(new_level)
-            position += chunk.size
+            if consumed:
+                self._run.clear()  # prices were accepted: a run of outliers is broken
+                done = rows[position : position + consumed]
+                result.z[done] = z[position : position + consumed]
+                result.median[done] = median[position : position + consumed]
+                result.scale[done] = scale[position : position + consumed]
+                position += consumed
+            if position < rows.size:
+                position = self._judge_chunk_with_outlier(prices, rows, position, result)
         return result
+
+    def _judge_chunk_with_outlier(
+        self, prices: np.ndarray, rows: np.ndarray, position: int, result: OutlierCheck
+    ) -> int:
+        """Judge the chunk of ``rows`` starting at ``position``; return where the next starts."""
+        chunk = rows[position : position + REFRESH_ROWS]
+        z, median, scale = robust_z(
+            prices[chunk], self._window[: self._filled], self.min_relative_scale
+        )
+        flagged = z > self.threshold
+        shift = self._level_shift(prices[chunk], flagged)
+        if shift is not None:  # rows after the shift are judged against the new level
+            end, new_level = shift
+            chunk, z, flagged = chunk[: end + 1], z[: end + 1], flagged[: end + 1]
+        result.flagged[chunk], result.z[chunk] = flagged, z
+        result.median[chunk], result.scale[chunk] = median, scale
+        self._append(prices[chunk][~flagged])
+        if shift is not None:
+            self._window[:] = 0.0
+            self._next = self._filled = 0
+            self._append(new_level)
+        return position + chunk.size
 
     def _append(self, values: np.ndarray) -> None:
         capacity = len(self._window)

@@ -17,6 +17,7 @@ the rows after them are judged against the new present.
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 
 import numpy as np
@@ -96,6 +97,15 @@ class EventTimeGuard:
         reference_all = np.full(len(ts_ns), NO_REFERENCE, dtype=np.int64)
         reference_all[considered] = reference_here
         return TimeCheck(too_early, too_late, jumped_all, reference_all)
+
+    def __deepcopy__(self, memo: dict[int, object]) -> EventTimeGuard:
+        """Snapshots (Bytewax deep-copies state every epoch): every attribute is an int."""
+        return copy.copy(self)
+
+    def note_no_jumps(self) -> None:
+        """A non-empty batch was proven free of jumps without :meth:`check` (the validator's
+        fast path): record what ``check`` would have — a run of jumped rows is broken."""
+        self._run = 0
 
     def accept(self, ts_ns: np.ndarray) -> None:
         """Record the event times of the rows finally accepted."""

@@ -1,0 +1,82 @@
+"""Memory figures: peak resident set size of the process, and bytes of state per symbol.
+
+State per symbol is what Bytewax itself persists: a run with recovery enabled writes each
+stateful step's snapshot of each key (the pickled state) to its SQLite recovery partition, in
+the ``snaps`` table. :func:`state_sizes` reads the latest snapshot of every (step, key) there and
+groups the sizes by step; keys are symbols, except the trading core's single ``portfolio`` key,
+which is shared by all symbols and reported apart.
+
+>>> label_of("quorum.validate_trades.check.stateful.stateful_batch")
+'validate_trades'
+>>> label_of("quorum.features.banks.stateful.stateful_batch")
+'features'
+"""
+
+from __future__ import annotations
+
+import resource
+import sqlite3
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+SHARED_KEYS = frozenset({"portfolio"})
+"""Keys of steps that hold one state for every symbol (the trading core)."""
+
+_LATEST = """
+SELECT step_id, state_key, length(ser_change) FROM snaps AS s
+WHERE ser_change IS NOT NULL AND snap_epoch = (
+    SELECT max(snap_epoch) FROM snaps AS t
+    WHERE t.step_id = s.step_id AND t.state_key = s.state_key)
+"""
+
+
+def label_of(step_id: str) -> str:
+    """The flow-level name of a stateful step: the component after the flow id."""
+    parts = step_id.split(".")
+    return parts[1] if len(parts) > 1 else step_id
+
+
+@dataclass(frozen=True)
+class StepState:
+    """Snapshot sizes of one stateful step over its keys."""
+
+    step: str
+    keys: int
+    mean_bytes: float
+    max_bytes: int
+    shared: bool
+
+
+def state_sizes(recovery_dir: Path) -> list[StepState]:
+    """Latest snapshot size per key, grouped by step, from a recovery directory."""
+    sizes: dict[tuple[str, bool], list[int]] = {}
+    for part in sorted(recovery_dir.glob("*.sqlite3")):
+        with sqlite3.connect(part) as db:
+            for step_id, key, size in db.execute(_LATEST):
+                if step_id.endswith(".source") or label_of(step_id) == "source":
+                    continue
+                sizes.setdefault((label_of(step_id), key in SHARED_KEYS), []).append(int(size))
+    return [
+        StepState(step, len(values), sum(values) / len(values), max(values), shared)
+        for (step, shared), values in sorted(sizes.items())
+    ]
+
+
+def per_symbol_bytes(states: list[StepState], symbols: int) -> float:
+    """Mean bytes of state per symbol: each per-symbol step's mean, plus each shared step's
+    state divided among the ``symbols``.
+
+    >>> per_symbol_bytes([StepState("a", 2, 100.0, 120, False),
+    ...                   StepState("trading", 1, 800.0, 800, True)], symbols=2)
+    500.0
+    """
+    own = sum(s.mean_bytes for s in states if not s.shared)
+    shared = sum(s.mean_bytes * s.keys for s in states if s.shared)
+    return own + shared / symbols
+
+
+def peak_rss_bytes() -> int:
+    """Peak resident set size of this process so far (``getrusage``)."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return int(peak if sys.platform == "darwin" else peak * 1024)  # Linux reports KiB

@@ -1,0 +1,91 @@
+"""What the harness measures (:class:`Settings`) and its command-line options.
+
+Kept free of heavy imports: ``quorum --help`` loads every command's options.
+
+>>> import argparse
+>>> parser = argparse.ArgumentParser()
+>>> configure(parser)
+>>> settings_from(parser.parse_args(["--quick", "--symbols", "10,20"])).scale_symbols
+(10, 20)
+"""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Literal
+
+Stage = Literal["features", "signals", "full"]
+
+
+@dataclass(frozen=True)
+class Settings:
+    """How much to measure. The defaults are the full benchmark (several minutes)."""
+
+    repeat: int = 3
+    month_bars: int | None = None
+    """Bars of the BTC month used (None: all 45,031)."""
+    per_bar: int = 4
+    scale_symbols: tuple[int, ...] = (10, 100, 1_000, 2_000)
+    scale_trades: int = 1_000_000
+    scale_min_bars: int = 120
+    scale_stages: tuple[Stage, ...] = ("features", "full")
+    latency_rates: tuple[float, ...] = (1_000.0, 10_000.0, 20_000.0)
+    latency_seconds: float = 5.0
+    latency_warmup_minutes: int = 240
+    nautilus: bool = True
+
+
+QUICK = Settings(
+    repeat=1,
+    month_bars=5_000,
+    scale_symbols=(10,),
+    scale_trades=100_000,
+    latency_seconds=1.0,
+)
+"""``--quick``: a small N, a few thousand bars, one run each (about a minute)."""
+
+SMOKE = Settings(
+    repeat=1,
+    month_bars=400,
+    scale_symbols=(3,),
+    scale_trades=3_000,
+    scale_min_bars=60,
+    latency_rates=(2_000.0,),
+    latency_seconds=0.3,
+    latency_warmup_minutes=0,
+)
+"""The test suite's smoke mode: every code path, tiny data, no meaningful timing."""
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    """The options of ``python -m benchmarks`` and ``quorum bench``."""
+    parser.add_argument("--quick", action="store_true", help="small N, few bars, one run each")
+    parser.add_argument("--json", type=Path, help="also write every figure to this JSON file")
+    parser.add_argument("--repeat", type=int, help="runs per figure (the median is reported)")
+    parser.add_argument(
+        "--symbols", help="comma-separated symbol counts for the scale figures (e.g. 10,100)"
+    )
+    parser.add_argument("--no-nautilus", action="store_true", help="skip the Nautilus column")
+
+
+def settings_from(args: argparse.Namespace) -> Settings:
+    settings = QUICK if args.quick else Settings()
+    if args.repeat is not None:
+        if args.repeat < 1:
+            raise ValueError(f"--repeat must be at least 1, got {args.repeat}")
+        settings = replace(settings, repeat=args.repeat)
+    if args.symbols:
+        try:
+            counts = tuple(int(part) for part in args.symbols.split(","))
+        except ValueError:
+            raise ValueError(
+                f"--symbols must be integers separated by commas, got {args.symbols!r}"
+            ) from None
+        if any(n < 1 for n in counts):
+            raise ValueError(f"--symbols must be positive, got {args.symbols!r}")
+        settings = replace(settings, scale_symbols=counts)
+    if args.no_nautilus:
+        settings = replace(settings, nautilus=False)
+    return settings

@@ -1,0 +1,23 @@
+"""quorum bench: the benchmark harness (throughput, latency, memory, backtest, comparisons)."""
+
+from __future__ import annotations
+
+import argparse
+
+HELP = "measure throughput, latency, memory and backtest speed, side by side with NautilusTrader"
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    from benchmarks.harness import configure as harness_options
+
+    harness_options(parser)
+
+
+def main(args: argparse.Namespace) -> int:
+    from benchmarks.harness import execute
+    from flows.cli import UserError
+
+    try:
+        return execute(args)
+    except ValueError as exc:
+        raise UserError(str(exc)) from None

@@ -210,7 +210,7 @@ def _decision_streams(
     inputs = [
         op.map("trading_candles", candles, _unkey),
         op.map("trading_features", features, _unkey),
-        fusion.fused,
+        fusion.timeline,
     ]
     if manual_actions is not None:
         inputs.append(manual_actions)

@@ -114,3 +114,15 @@ class SourceReliability(BaseModel):
     brier: float | None = Field(default=None, ge=0, le=1)
     mean_predicted: float | None = Field(default=None, ge=0, le=1)
     calibration: list[CalibrationBin] = Field(default_factory=list)
+
+
+class FusionProgress(Frozen):
+    """Fusion has emitted every decision for ``asset`` up to (not after) ``ts``.
+
+    A watermark on the fused-signal stream: the trading core may process market data of the
+    asset known before ``ts`` without waiting for the next decision (which fusion emits only
+    when something changes).
+    """
+
+    asset: str
+    ts: UtcDatetime

@@ -82,7 +82,7 @@ from schemas.batches import CandleBatch, FeatureBatch
 from schemas.common import NS_PER_SECOND, Side, datetime_to_ns, ns_to_datetime
 from schemas.market import BookTop
 from schemas.records import DeadLetter
-from schemas.signals import Decision, FusedSignal
+from schemas.signals import Decision, FusedSignal, FusionProgress
 from schemas.trading import (
     ExecAlgo,
     Fill,
@@ -100,7 +100,7 @@ ZERO = Decimal(0)
 # Same-instant processing order: market data first, then what was decided on it.
 QUOTE, CANDLE, FEATURE, SIGNAL, MANUAL = range(5)
 
-TradingInput = FusedSignal | CandleBatch | FeatureBatch | BookTop | ManualAction
+TradingInput = FusedSignal | FusionProgress | CandleBatch | FeatureBatch | BookTop | ManualAction
 TradingEvent = (
     FusedSignal
     | OrderIntent
@@ -203,6 +203,10 @@ class TradingEngine:
             progress = self.clock.signal_progress
             progress[item.asset] = max(progress.get(item.asset, known), known)
             self.buffer.push(known, SIGNAL, f"{item.asset}|{item.fused_id}", item)
+        elif isinstance(item, FusionProgress):
+            known = datetime_to_ns(item.ts)
+            progress = self.clock.signal_progress
+            progress[item.asset] = max(progress.get(item.asset, known), known)
         elif isinstance(item, FeatureBatch):
             self._push_features(item)
         elif isinstance(item, BookTop):

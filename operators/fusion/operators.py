@@ -34,9 +34,10 @@ from operators.fusion.config import FusionConfig
 from operators.fusion.core import FusionCore
 from operators.fusion.reliability import SourceReliability
 from operators.signals.engine import SignalBatch
-from schemas.signals import FusedSignal
+from schemas.common import ns_to_datetime
+from schemas.signals import FusedSignal, FusionProgress
 
-FusionItem = FusedSignal | SourceReliability
+FusionItem = FusedSignal | SourceReliability | FusionProgress
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,9 @@ class FusionStreams:
 
     fused: Stream[FusedSignal]
     reliability: Stream[SourceReliability]
+    timeline: Stream[FusedSignal | FusionProgress]
+    """Fused signals interleaved, in order, with a :class:`FusionProgress` watermark after
+    each batch: what the trading core consumes."""
 
 
 class _FusionLogic(StatefulBatchLogic[SignalBatch, FusionItem, FusionCore | None]):
@@ -58,6 +62,8 @@ class _FusionLogic(StatefulBatchLogic[SignalBatch, FusionItem, FusionCore | None
             if self.core is None:
                 self.core = FusionCore(batch.symbol, self.config)
             out.extend(self.core.process(batch))
+        if self.core is not None and self.core.clock_ns >= 0:
+            out.append(FusionProgress(asset=self.core.asset, ts=ns_to_datetime(self.core.clock_ns)))
         return out, StatefulBatchLogic.RETAIN
 
     def on_eof(self) -> tuple[list[FusionItem], bool]:
@@ -76,5 +82,12 @@ def fuse(step_id: str, up: KeyedStream[SignalBatch], config: FusionConfig) -> Fu
     """
     items = op.stateful_batch("core", up, lambda resumed: _FusionLogic(config, resumed))
     values = op.map("unkey", items, lambda keyed: keyed[1])
-    split = op.branch("split", values, lambda item: isinstance(item, FusedSignal))
-    return FusionStreams(fused=split.trues, reliability=split.falses)
+    return FusionStreams(
+        fused=op.filter("fused", values, lambda item: isinstance(item, FusedSignal)),
+        reliability=op.filter(
+            "reliability", values, lambda item: isinstance(item, SourceReliability)
+        ),
+        timeline=op.filter(
+            "timeline", values, lambda item: isinstance(item, FusedSignal | FusionProgress)
+        ),
+    )

@@ -456,3 +456,35 @@ def test_a_run_ending_on_a_sampling_instant_gets_one_point_there() -> None:
     stamps = [datetime_to_ns(p.ts) for p in of(events, EquityPoint)]
     assert stamps == [minute(0)]
     assert of(e.flush(), EquityPoint) == []  # nothing new: no second final point
+
+
+# --- fusion progress ----------------------------------------------------------------------------
+
+
+def test_fusion_progress_releases_market_data_without_waiting_for_a_decision() -> None:
+    from schemas.signals import FusionProgress
+
+    e = engine(portfolio={"equity_interval_seconds": 60})
+    e.process([candles("A/B", [100.0] * 30)])
+    assert e.clock.now_ns is None or e.clock.now_ns < minute(1)  # held: no decision seen yet
+    events = e.process([FusionProgress(asset="A/B", ts=ns_to_datetime(minute(20)))])
+    points = of(events, EquityPoint)
+    assert points, "the candles known before the watermark are processed"
+    assert max(datetime_to_ns(p.ts) for p in points) < minute(20)
+    assert not of(e.flush(), FusedSignal)
+
+
+def test_a_progress_marker_never_lets_market_data_overtake_a_decision() -> None:
+    from schemas.signals import FusionProgress
+
+    # The decision at minute 10 arrives before the marker that follows it, as fusion sends
+    # them; the fill must be the same as with the decision alone.
+    opens = [100.0] * 10 + [200.0] * 10
+    closes = [100.0] * 9 + [150.0] + [200.0] * 10
+    market = candles("A/B", closes, opens=opens)
+    marker = FusionProgress(asset="A/B", ts=ns_to_datetime(minute(10)))
+    with_marker = run(engine(), [market, signal(10), marker])
+    without = run(engine(), [market, signal(10)])
+    assert [f.model_dump() for f in of(with_marker, Fill)] == [
+        f.model_dump() for f in of(without, Fill)
+    ]

@@ -38,6 +38,7 @@ from schemas.common import ns_to_datetime
 from schemas.signals import FusedSignal, FusionProgress
 
 FusionItem = FusedSignal | SourceReliability | FusionProgress
+_MARKER_STEP_NS = 1_000
 
 
 @dataclass(frozen=True)
@@ -58,12 +59,20 @@ class _FusionLogic(StatefulBatchLogic[SignalBatch, FusionItem, FusionCore | None
 
     def on_batch(self, values: list[SignalBatch]) -> tuple[list[FusionItem], bool]:
         out: list[FusionItem] = []
+        released = -1
         for batch in values:
             if self.core is None:
                 self.core = FusionCore(batch.symbol, self.config)
             out.extend(self.core.process(batch))
-        if self.core is not None and self.core.clock_ns >= 0:
-            out.append(FusionProgress(asset=self.core.asset, ts=ns_to_datetime(self.core.clock_ns)))
+            released = max(released, batch.watermark_ns)
+        if self.core is not None:
+            # Every candle closing at or before ``released`` has been fused: nothing fusion
+            # emits later is stamped before the next close. The marker sits just after it
+            # (1 µs, the resolution of a UTC datetime) so the trading core may process it.
+            done = max(self.core.clock_ns, released)
+            if done >= 0:
+                ts = ns_to_datetime(done + _MARKER_STEP_NS)
+                out.append(FusionProgress(asset=self.core.asset, ts=ts))
         return out, StatefulBatchLogic.RETAIN
 
     def on_eof(self) -> tuple[list[FusionItem], bool]:

@@ -38,6 +38,7 @@ from operators.signals import dead_letters_of, generate_signals, signals_of
 from operators.validation.ops import ValidationTally, validate_candles, validate_trades
 from schemas.batches import CandleBatch, FeatureBatch
 from schemas.common import Timeframe
+from schemas.market import BookTop, FeedHealth
 
 Stage = Literal["features", "signals", "full"]
 
@@ -70,6 +71,11 @@ class FlowOutputs:
     collect: Callable[[list[Any]], None] | None = None
     stats: RunStats | None = None
     tally: ValidationTally = field(default_factory=ValidationTally)
+
+
+def _is_side_item(item: Any) -> bool:
+    """Quotes and feed-health records of live sources: for the trading core, not the candles."""
+    return isinstance(item, BookTop | FeedHealth)
 
 
 def _unkey(item: tuple[str, Any]) -> Any:
@@ -120,7 +126,8 @@ def build_flow(
     :class:`~connectors.store.inbox.ManualActionInbox`, into the trading core.
     """
     flow = Dataflow(flow_id)
-    market = split_market_data("split", op.input("source", flow, source))
+    items = op.branch("side_items", op.input("source", flow, source), _is_side_item)
+    market = split_market_data("split", items.falses)
     timeframes = config.candles.timeframes
     minute_targets = [tf for tf in timeframes if tf is not Timeframe.M1]
 
@@ -163,7 +170,7 @@ def build_flow(
         actions = (
             None if manual_actions is None else op.input("manual_actions", flow, manual_actions)
         )
-        records.extend(_decision_streams(features, candles, config, stage, actions))
+        records.extend(_decision_streams(features, candles, config, stage, actions, items.trues))
     everything = op.merge("records", *records)
     op.output("count", everything, CallbackSink(_count_into(outputs.stats)))
     if outputs.store is not None:
@@ -192,6 +199,7 @@ def _decision_streams(
     config: QuorumConfig,
     stage: Stage,
     manual_actions: Stream[Any] | None = None,
+    side_items: Stream[Any] | None = None,
 ) -> list[Stream[Any]]:
     """Signals and fusion (``signals``), then risk, sizing and paper execution (``full``).
 
@@ -214,5 +222,7 @@ def _decision_streams(
     ]
     if manual_actions is not None:
         inputs.append(manual_actions)
+    if side_items is not None:
+        inputs.append(side_items)  # live quotes (spread, depth) and feed health (staleness)
     market = op.merge("trading_in", *inputs)
     return [*streams, trading_core("trading", market, config.trading)]

@@ -12,7 +12,16 @@ from schemas.common import (
     datetime_to_ns,
     ns_to_datetime,
 )
-from schemas.market import BookTop, Candle, FeatureSet, Quote, Trade
+from schemas.market import (
+    BookTop,
+    Candle,
+    FeatureSet,
+    FeedCounters,
+    FeedHealth,
+    FeedStatus,
+    Quote,
+    Trade,
+)
 from schemas.operations import (
     EquityPoint,
     ManualAction,
@@ -29,6 +38,7 @@ from schemas.signals import (
     Contribution,
     Decision,
     FusedSignal,
+    FusionProgress,
     Signal,
     SourceReliability,
     make_signal_id,
@@ -65,8 +75,12 @@ __all__ = [
     "ExecAlgo",
     "FeatureBatch",
     "FeatureSet",
+    "FeedCounters",
+    "FeedHealth",
+    "FeedStatus",
     "Fill",
     "FusedSignal",
+    "FusionProgress",
     "LateTrade",
     "LedgerEntry",
     "Liquidity",

@@ -10,60 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from enum import StrEnum
 
-from pydantic import Field
-
-from schemas.common import Frozen, UtcDatetime
-
-
-class FeedStatus(StrEnum):
-    """State of one symbol's feed."""
-
-    LIVE = "live"  # connected, caught up, a message within the staleness limit
-    STALE = "stale"  # connected but nothing for longer than the limit (or nothing yet)
-    CATCHING_UP = "catching_up"  # a REST backfill is in flight: live data is held back
-    DISCONNECTED = "disconnected"  # no connection (reconnecting with backoff)
-
-
-class FeedCounters(Frozen):
-    """Running totals of one feed (a connection or a polling partition) since it started."""
-
-    messages: int = Field(default=0, ge=0, description="Frames or REST rows received")
-    reconnects: int = Field(default=0, ge=0, description="Connections re-opened after a failure")
-    rotations: int = Field(default=0, ge=0, description="Planned reconnects (age, serverShutdown)")
-    gaps_filled: int = Field(default=0, ge=0, description="Holes filled from REST")
-    gaps_skipped: int = Field(default=0, ge=0, description="Holes REST had no data for")
-    rows_backfilled: int = Field(default=0, ge=0, description="Rows released from REST")
-    duplicates_dropped: int = Field(default=0, ge=0)
-    dead_lettered: int = Field(default=0, ge=0, description="Malformed frames or rows")
-    rest_retries: int = Field(default=0, ge=0, description="REST calls retried (429, 5xx, network)")
-
-
-class FeedHealth(Frozen):
-    """Heartbeat or status change of one symbol's feed.
-
-    >>> from datetime import datetime, UTC
-    >>> h = FeedHealth(source="binance", symbol="BTC/USDT", status="stale",
-    ...                ts=datetime(2024, 1, 1, tzinfo=UTC), silence_s=12.5, event="status")
-    >>> h.accepting_entries
-    False
-    """
-
-    source: str = Field(min_length=1, description="Feed name, e.g. binance or ccxt:kraken")
-    symbol: str = Field(min_length=1)
-    status: FeedStatus
-    ts: UtcDatetime = Field(description="When the report was made (wall clock, UTC)")
-    silence_s: float | None = Field(
-        default=None, ge=0, description="Seconds since the symbol's last message; None = never"
-    )
-    event: str = Field(description="heartbeat | status | a short note such as 'gap skipped 5..9'")
-    counters: FeedCounters = Field(default_factory=FeedCounters)
-
-    @property
-    def accepting_entries(self) -> bool:
-        """Whether new positions may be opened on this feed's data."""
-        return self.status is FeedStatus.LIVE
+from schemas.market import FeedCounters, FeedHealth, FeedStatus
 
 
 @dataclass(slots=True)

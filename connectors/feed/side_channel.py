@@ -23,9 +23,15 @@ def enters_flow(item: Any) -> bool:
 
 
 class _SidePartition(StatefulSourcePartition[Any, Any]):
-    def __init__(self, inner: StatefulSourcePartition[Any, Any], on_side: Callable[[Any], None]):
+    def __init__(
+        self,
+        inner: StatefulSourcePartition[Any, Any],
+        on_side: Callable[[Any], None],
+        forward_side: bool,
+    ):
         self.inner = inner
         self._on_side = on_side
+        self._forward_side = forward_side
 
     def next_batch(self) -> list[Any]:
         items = self.inner.next_batch()
@@ -35,6 +41,8 @@ class _SidePartition(StatefulSourcePartition[Any, Any]):
                 kept.append(item)
             else:
                 self._on_side(item)
+                if self._forward_side:
+                    kept.append(item)
         return kept
 
     def next_awake(self) -> datetime | None:
@@ -48,16 +56,23 @@ class _SidePartition(StatefulSourcePartition[Any, Any]):
 
 
 class SideChannelSource(FixedPartitionedSource[Any, Any]):
-    """``inner``'s market items into the flow, the others to ``on_side``.
+    """``inner``'s market items into the flow, the others to ``on_side`` (and, with
+    ``forward_side``, into the flow as well: the shared flow routes quotes and feed health to the
+    trading core).
 
     ``partitions`` lists the built inner partitions (for counters at the end of a run).
     """
 
     def __init__(
-        self, inner: FixedPartitionedSource[Any, Any], on_side: Callable[[Any], None]
+        self,
+        inner: FixedPartitionedSource[Any, Any],
+        on_side: Callable[[Any], None],
+        *,
+        forward_side: bool = False,
     ) -> None:
         self.inner = inner
         self.on_side = on_side
+        self.forward_side = forward_side
         self.partitions: list[StatefulSourcePartition[Any, Any]] = []
 
     def list_parts(self) -> list[str]:
@@ -66,4 +81,4 @@ class SideChannelSource(FixedPartitionedSource[Any, Any]):
     def build_part(self, step_id: str, for_part: str, resume_state: Any) -> _SidePartition:
         part = self.inner.build_part(step_id, for_part, resume_state)
         self.partitions.append(part)
-        return _SidePartition(part, self.on_side)
+        return _SidePartition(part, self.on_side, self.forward_side)

@@ -154,7 +154,7 @@ def main(args: argparse.Namespace) -> int:
             inner = _source(args, sim.rest_url if sim else None, sim.ws_url if sim else None)
         except ValueError as exc:
             raise UserError(str(exc)) from None
-        source = SideChannelSource(inner, _health_printer(args.quiet))
+        source = SideChannelSource(inner, _health_printer(args.quiet), forward_side=True)
         stats = RunStats()
         store = _open_store(args.store, args) if args.store else None
         outputs = FlowOutputs(

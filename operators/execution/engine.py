@@ -80,7 +80,7 @@ from operators.risk.guards import RiskContext, RiskGuard
 from operators.risk.state import TradingStateChange
 from schemas.batches import CandleBatch, FeatureBatch
 from schemas.common import NS_PER_SECOND, Side, datetime_to_ns, ns_to_datetime
-from schemas.market import BookTop
+from schemas.market import BookTop, FeedHealth
 from schemas.records import DeadLetter
 from schemas.signals import Decision, FusedSignal, FusionProgress
 from schemas.trading import (
@@ -100,7 +100,9 @@ ZERO = Decimal(0)
 # Same-instant processing order: market data first, then what was decided on it.
 QUOTE, CANDLE, FEATURE, SIGNAL, MANUAL = range(5)
 
-TradingInput = FusedSignal | FusionProgress | CandleBatch | FeatureBatch | BookTop | ManualAction
+TradingInput = (
+    FusedSignal | FusionProgress | FeedHealth | CandleBatch | FeatureBatch | BookTop | ManualAction
+)
 TradingEvent = (
     FusedSignal
     | OrderIntent
@@ -185,6 +187,8 @@ class TradingEngine:
         self.exits: dict[str, ExitPlan] = {}
         self.orders: dict[str, _OrderInfo] = {}
         self.reviews: dict[str, _Review] = {}
+        self.feed_blocked: dict[str, str] = {}
+        """Symbols whose live feed is not healthy (stale, disconnected, catching up): no entries."""
         self.stats: Counter[str] = Counter()
         self._ids = 0
         for asset, value in (atr or {}).items():
@@ -203,6 +207,12 @@ class TradingEngine:
             progress = self.clock.signal_progress
             progress[item.asset] = max(progress.get(item.asset, known), known)
             self.buffer.push(known, SIGNAL, f"{item.asset}|{item.fused_id}", item)
+        elif isinstance(item, FeedHealth):
+            # Health is the feed's state now (wall clock = event time live): applied at once.
+            if item.accepting_entries:
+                self.feed_blocked.pop(item.symbol, None)
+            else:
+                self.feed_blocked[item.symbol] = f"{item.source} feed {item.status.value}"
         elif isinstance(item, FusionProgress):
             known = datetime_to_ns(item.ts)
             progress = self.clock.signal_progress
@@ -601,6 +611,10 @@ class TradingEngine:
         if direction < 0 and not self.config.portfolio.allow_short:
             detail = "short positions are disabled (portfolio.allow_short is false)"
             return [self._refuse(intent_id, asset, RiskReason.SHORTS_DISABLED, detail, now)]
+        blocked = self.feed_blocked.get(asset)
+        if blocked is not None:
+            detail = f"no new entries in {asset}: {blocked}"
+            return [self._refuse(intent_id, asset, RiskReason.STALE_DATA, detail, now)]
         market = self._market(asset)
         if market.close is None:
             detail = f"no candle for {asset} yet"

@@ -488,3 +488,23 @@ def test_a_progress_marker_never_lets_market_data_overtake_a_decision() -> None:
     assert [f.model_dump() for f in of(with_marker, Fill)] == [
         f.model_dump() for f in of(without, Fill)
     ]
+
+
+# --- feed health ----------------------------------------------------------------------------------
+
+
+def test_an_unhealthy_feed_stops_entries_until_it_is_live_again() -> None:
+    from schemas.market import FeedHealth
+
+    def health(status: str, k: int) -> FeedHealth:
+        ts = ns_to_datetime(minute(k))
+        return FeedHealth(source="binance", symbol="A/B", status=status, ts=ts, event="status")
+
+    market = candles("A/B", [100.0] * 40)
+    stale = run(engine(), [health("stale", 0), market, signal(10)])
+    [denied] = of(stale, RiskDecision)
+    assert denied.reason is RiskReason.STALE_DATA and "binance feed stale" in denied.detail
+    assert not of(stale, OrderIntent)
+
+    recovered = run(engine(), [health("stale", 0), health("live", 1), market, signal(10)])
+    assert [d.reason for d in of(recovered, RiskDecision)] == [RiskReason.APPROVED]

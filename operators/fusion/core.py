@@ -71,6 +71,13 @@ def _gate_of(signal: Signal) -> _Gate | None:
     return _Gate(float(spec["min_score"]), tuple(Timeframe(t) for t in spec["timeframes"]))
 
 
+@dataclass(slots=True)
+class _Admission:
+    admitted: list[Vote]
+    reasons: list[str]
+    key: tuple[tuple[str, ...], tuple[str, ...]]
+
+
 class FusionCore:
     """Per-asset fusion state: live signals, pending outcomes, reliability, last emission.
 
@@ -146,11 +153,11 @@ class FusionCore:
             self.counts["expired"] += 1
         for signal in arrivals:
             self._admit(signal)
-        fused, key = self.evaluate(self.clock_ns)
-        if key != self._last_key:
-            self._last_key = key
+        admission = self._admit_votes()  # the full decision is built only when it changed
+        if admission.key != self._last_key:
+            self._last_key = admission.key
             self.counts["fused"] += 1
-            out.append(fused)
+            out.append(self._fuse(self.clock_ns, admission))
         out.extend(self._maybe_snapshot())
 
     def _admit(self, signal: Signal) -> None:
@@ -212,7 +219,11 @@ class FusionCore:
 
     def evaluate(self, now_ns: int) -> tuple[FusedSignal, tuple[tuple[str, ...], tuple[str, ...]]]:
         """The fused decision over the live signals now, and the key of what it counted."""
-        config = self.config
+        admission = self._admit_votes()
+        return self._fuse(now_ns, admission), admission.key
+
+    def _admit_votes(self) -> _Admission:
+        """Which live signals count now (gates checked): cheap, and all the emit key needs."""
         ungated: list[Vote] = []
         gated: list[tuple[Vote, _Gate]] = []
         for key in sorted(self.live):
@@ -234,6 +245,14 @@ class FusionCore:
             else:
                 blocked.append(vote.signal_id)
                 reasons.append(f"gate closed for {_label(vote)}: {_gate_text(gate, base_scores)}")
+        key = (tuple(sorted(v.signal_id for v in admitted)), tuple(sorted(blocked)))
+        return _Admission(admitted, reasons, key)
+
+    def _fuse(self, now_ns: int, admission: _Admission) -> FusedSignal:
+        """The full decision with its contributions and reasons over the admitted votes."""
+        config = self.config
+        admitted = admission.admitted
+        reasons = list(admission.reasons)
         score = weighted_score(admitted)
         tf_scores = timeframe_scores(admitted)
         agreement = consensus(tf_scores, config.timeframe_weights)
@@ -301,8 +320,7 @@ class FusionCore:
             veto=veto_text,
             reasons=reasons,
         )
-        key = (tuple(sorted(v.signal_id for v in admitted)), tuple(sorted(blocked)))
-        return fused, key
+        return fused
 
     def _resolve_conflict(
         self,

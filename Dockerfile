@@ -11,6 +11,7 @@ COPY schemas ./schemas
 COPY operators ./operators
 COPY connectors ./connectors
 COPY flows ./flows
+COPY api ./api
 COPY dashboards ./dashboards
 COPY benchmarks ./benchmarks
 RUN pip install . && useradd --create-home quorum && mkdir -p /data && chown quorum /data

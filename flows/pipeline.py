@@ -30,6 +30,7 @@ from connectors.replay import split_market_data
 from flows.config import QuorumConfig
 from flows.summary import RunStats
 from operators.audit.events import audit_trail
+from operators.candles.minute import LateTrades
 from operators.candles.ops import build_candles, roll_up
 from operators.execution.operator import trading_core
 from operators.features import compute_features
@@ -39,6 +40,9 @@ from operators.validation.ops import ValidationTally, validate_candles, validate
 from schemas.batches import CandleBatch, FeatureBatch
 from schemas.common import Timeframe
 from schemas.market import BookTop, FeedHealth
+from schemas.records import DeadLetter
+from schemas.signals import FusedSignal, Signal
+from schemas.trading import Fill, Order, OrderStatus
 
 Stage = Literal["features", "signals", "full"]
 
@@ -82,28 +86,25 @@ def _unkey(item: tuple[str, Any]) -> Any:
     return item[1]
 
 
-def _count_into(stats: RunStats | None) -> Callable[[list[Any]], None]:
+def _count_into(stats: RunStats) -> Callable[[list[Any]], None]:
     def count(items: list[Any]) -> None:
-        if stats is None:
-            return
         for item in items:
-            kind = type(item).__name__
             if isinstance(item, CandleBatch):
                 stats.count(f"candles:{item.timeframe.value}", len(item))
             elif isinstance(item, FeatureBatch):
                 stats.count(f"features:{item.timeframe.value}", len(item))
-            elif kind == "DeadLetter":
+            elif isinstance(item, DeadLetter):
                 stats.count(f"dead:{item.reason}")
-            elif kind == "LateTrades":
+            elif isinstance(item, LateTrades):
                 stats.count("late:trades", len(item))
-            elif kind == "Signal":
+            elif isinstance(item, Signal):
                 stats.count(f"signals:{item.origin}")
-            elif kind == "FusedSignal":
+            elif isinstance(item, FusedSignal):
                 stats.count(f"decisions:{item.decision.value}")
-            elif kind == "Order":
-                if item.status.value == "new":  # one count per order, not per update
+            elif isinstance(item, Order):
+                if item.status is OrderStatus.NEW:  # one count per order, not per update
                     stats.count("orders:placed")
-            elif kind == "Fill":
+            elif isinstance(item, Fill):
                 stats.count("fills:all")
 
     return count
@@ -172,7 +173,8 @@ def build_flow(
         )
         records.extend(_decision_streams(features, candles, config, stage, actions, items.trues))
     everything = op.merge("records", *records)
-    op.output("count", everything, CallbackSink(_count_into(outputs.stats)))
+    if outputs.stats is not None:
+        op.output("count", everything, CallbackSink(_count_into(outputs.stats)))
     if outputs.store is not None:
         op.output("store", _late_records(everything), outputs.store)
     if outputs.audit is not None and stage == "full":
@@ -186,7 +188,7 @@ def _late_records(stream: Stream[Any]) -> Stream[Any]:
     """The store takes ``LateTrade`` records; the candle builder emits ``LateTrades`` batches."""
 
     def explode(item: Any) -> list[Any]:
-        if type(item).__name__ == "LateTrades":
+        if isinstance(item, LateTrades):
             return item.to_records()
         return [item]
 

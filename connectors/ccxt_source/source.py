@@ -11,18 +11,14 @@ candle it emitted.
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
-from datetime import datetime
 from typing import Any
-
-from bytewax.inputs import FixedPartitionedSource
 
 from connectors.ccxt_source.config import PollingConfig
 from connectors.ccxt_source.poller import Poller
 from connectors.feed.cursor import FeedCursor
-from connectors.feed.health import utc_now
 from connectors.feed.outbox import Outbox
 from connectors.feed.partition import FeedPartition
+from connectors.feed.source import GroupedFeedSource
 
 
 class PollingPartition(FeedPartition):
@@ -33,44 +29,29 @@ class PollingPartition(FeedPartition):
         super().__init__(name, poller.outbox, poller.run, **kwargs)
 
 
-class CcxtPollingSource(FixedPartitionedSource[object, dict]):
+class CcxtPollingSource(GroupedFeedSource):
     """Polls trades and closed candles of ``config.symbols`` on ``config.exchange``."""
 
-    def __init__(
-        self,
-        config: PollingConfig,
-        *,
-        run_for: float | None = None,
-        max_trades: int | None = None,
-        seed: int | None = None,
-        wall: Callable[[], datetime] = utc_now,
-        exchange_factory: Callable[[], Any] | None = None,
-    ) -> None:
+    def __init__(self, config: PollingConfig, **options: Any) -> None:
         self.config = config
         n = min(config.partitions, len(config.symbols))
-        self.groups = [tuple(config.symbols[i::n]) for i in range(n)]
-        self._run_for = run_for
-        self._max_trades = max_trades
-        self._seed = seed
-        self._wall = wall
-        self._exchange_factory = exchange_factory
+        super().__init__(config.source, [tuple(config.symbols[i::n]) for i in range(n)], **options)
 
-    def list_parts(self) -> list[str]:
-        return [f"{self.config.source}-{i}" for i in range(len(self.groups))]
-
-    def build_part(
-        self, step_id: str, for_part: str, resume_state: dict | None
+    def build_feed(
+        self,
+        part: str,
+        symbols: tuple[str, ...],
+        outbox: Outbox,
+        resume: FeedCursor,
+        rng: random.Random,
     ) -> PollingPartition:
-        index = int(for_part.rsplit("-", 1)[1])
         poller = Poller(
             self.config,
-            self.groups[index],
-            Outbox(self.config.source, FeedCursor.from_state(resume_state)),
-            FeedCursor.from_state(resume_state),
-            rng=random.Random(None if self._seed is None else self._seed + index),
+            symbols,
+            outbox,
+            resume,
+            rng=rng,
             wall=self._wall,
             exchange_factory=self._exchange_factory,
         )
-        return PollingPartition(
-            for_part, poller, run_for=self._run_for, max_trades=self._max_trades
-        )
+        return PollingPartition(part, poller, **self.bounds)

@@ -111,10 +111,6 @@ def main(args: argparse.Namespace) -> int:
     from flows.cli import UserError
 
     _check_args(args)
-    try:
-        from flows.pipeline import FlowOutputs, build_flow
-    except ImportError as exc:
-        raise UserError(f"the live flow is not available yet (flows.pipeline: {exc})") from None
     from bytewax.errors import BytewaxRuntimeError
     from bytewax.testing import run_main
 
@@ -124,6 +120,7 @@ def main(args: argparse.Namespace) -> int:
     from connectors.store.engine import url_for
     from connectors.store.inbox import ManualActionInbox
     from flows.config import ConfigError, load_config
+    from flows.pipeline import FlowOutputs, build_flow
     from flows.summary import RunStats
 
     # Live: REVIEW decisions wait for a person, and market data may not wait forever for the

@@ -330,7 +330,8 @@ def test_health_reports_live_stale_and_catching_up(sim, open_source):
     drain_until(part, got, lambda: statuses()[-1] is FeedStatus.LIVE, "live again")
     seen = statuses()
     assert FeedStatus.DISCONNECTED in seen
-    assert seen.index(FeedStatus.LIVE) < seen.index(FeedStatus.STALE)
+    # Under load the stale timer may fire before the first trade; what matters is live → stale.
+    assert FeedStatus.STALE in seen[seen.index(FeedStatus.LIVE) :]
     assert all(h.symbol == "BTC/USDT" and h.source == "binance" for h in got.health)
     assert got.health[-1].counters.reconnects >= 1
 

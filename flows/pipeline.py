@@ -73,6 +73,8 @@ class FlowOutputs:
     audit: Any = None
     """Audit-chain sink (``AuditChainSink``); receives the audited records of the full flow."""
     collect: Callable[[list[Any]], None] | None = None
+    notify: DynamicSink[Any] | None = None
+    """Notification sink (``connectors.notify.sink.NotifySink``): reviews, state, feeds, fills."""
     stats: RunStats | None = None
     tally: ValidationTally = field(default_factory=ValidationTally)
 
@@ -181,6 +183,9 @@ def build_flow(
         audit_trail("audit", everything, outputs.audit)
     if outputs.collect is not None:
         op.output("collect", everything, CallbackSink(outputs.collect))
+    if outputs.notify is not None:
+        feed_health = op.filter("feed_health", items.trues, lambda x: isinstance(x, FeedHealth))
+        op.output("notify", op.merge("notify_in", everything, feed_health), outputs.notify)
     return flow
 
 

@@ -53,6 +53,7 @@ class RunStats:
         return sum(self.group(prefix).values())
 
     def as_dict(self) -> dict[str, Any]:
+        notifications = self.group("notifications")
         return {
             "records_in": self.records_in,
             "elapsed_s": round(self.elapsed, 3),
@@ -66,6 +67,7 @@ class RunStats:
             "decisions": self.group("decisions"),
             "orders": self.total("orders"),
             "fills": self.total("fills"),
+            **({"notifications": notifications} if notifications else {}),
         }
 
     def render(self, console: Console | None = None, title: str = "Run summary") -> None:
@@ -91,6 +93,11 @@ class RunStats:
             table.add_row(f"decisions {decision}", f"{n:,}")
         if self.total("orders") or self.total("fills"):
             table.add_row("orders / fills", f"{self.total('orders'):,} / {self.total('fills'):,}")
+        notifications = self.group("notifications")
+        if notifications:
+            table.add_row(
+                "notifications", ", ".join(f"{k} {v:,}" for k, v in notifications.items())
+            )
         table.add_row("elapsed", f"{self.elapsed:.2f} s")
         table.add_row("rate", f"{self.rate:,.0f} records/s")
         console.print(table)

@@ -115,6 +115,7 @@ def main(args: argparse.Namespace) -> int:
     from bytewax.testing import run_main
 
     from connectors.feed.side_channel import SideChannelSource
+    from connectors.notify.notifier import notify_sink, start_notifier, stop_notifier
     from connectors.simulator import ExchangeSimulator, SimulatorConfig
     from connectors.store.audit import AuditChainSink
     from connectors.store.engine import url_for
@@ -154,10 +155,17 @@ def main(args: argparse.Namespace) -> int:
         source = SideChannelSource(inner, _health_printer(args.quiet), forward_side=True)
         stats = RunStats()
         store = _open_store(args.store, args) if args.store else None
+        try:
+            notifier = start_notifier(
+                config.notifications, url_for(args.store) if args.store else None
+            )
+        except ConfigError as exc:
+            raise UserError(str(exc)) from None
         outputs = FlowOutputs(
             store=store[0] if store else None,
             audit=AuditChainSink(url_for(args.store)) if store else None,
             stats=stats,
+            notify=notify_sink(notifier, config.notifications),
         )
         inbox = ManualActionInbox(url_for(args.store), run_for=args.duration) if store else None
         flow = build_flow(
@@ -168,6 +176,7 @@ def main(args: argparse.Namespace) -> int:
         except BytewaxRuntimeError as exc:  # a feed failed: say why, not where in Rust
             raise UserError(f"the live flow stopped: {_root_cause(exc)}") from None
         finally:
+            stop_notifier(notifier, stats)
             stats.finish()
             if store is not None:
                 _close_store(store, stats)

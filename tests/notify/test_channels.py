@@ -210,3 +210,44 @@ def test_critical_notifications_pass_quiet_hours(http_peer, monkeypatch) -> None
     [sent] = n.deliver(note("state:2", event="trading_state", severity=Severity.CRITICAL))
     assert held.outcome is DeliveryOutcome.QUIET_HOURS and sent.outcome is DeliveryOutcome.SENT
     assert len(http_peer.received) == 1
+
+
+def test_notify_test_command_reports_each_recipient(http_peer, monkeypatch, tmp_path, capsys):
+    from flows.cli import main as cli_main
+
+    monkeypatch.setenv("QUORUM_WEBHOOK_SECRET", "s")
+    config = tmp_path / "n.yaml"
+    config.write_text(
+        "notifications:\n  recipients:\n"
+        f"    - {{name: ok-app, channel: webhook, target: '{http_peer.url}/a'}}\n"
+        "    - {name: gone, channel: webhook, target: 'http://127.0.0.1:9/b'}\n"
+        "  retry_attempts: 1\n"
+    )
+    assert cli_main(["notify", "test", "--config", str(config)]) == 1
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].split() == ["ok-app", "webhook", "sent"]
+    assert out[1].startswith("gone") and "failed (webhook unreachable" in out[1]
+    assert http_peer.received[0].json()["event"] == "test"
+
+
+def test_notify_report_sends_the_run_summary(http_peer, monkeypatch, tmp_path) -> None:
+    from flows.cli import main as cli_main
+
+    monkeypatch.setenv("QUORUM_WEBHOOK_SECRET", "s")
+    config = tmp_path / "n.yaml"
+    config.write_text(
+        "notifications:\n  recipients:\n"
+        f"    - {{name: app, channel: webhook, target: '{http_peer.url}',"
+        " events: [daily_report]}\n"
+    )
+    report = tmp_path / "report.json"
+    report.write_text(
+        '{"currency": "USDT", "end": "2022-02-01T05:31:00+00:00", "total_return_pct": -1.5,'
+        ' "net_pnl": "-1500", "trades": 3, "wins": 1, "fills": 6, "fees_paid": "12.5",'
+        ' "max_drawdown_pct": 2.25, "decisions_by_band": {"review": 2}}'
+    )
+    args = ["notify", "report", "--config", str(config), "--report", str(report)]
+    assert cli_main(args) == 0
+    body = http_peer.received[0].json()
+    assert body["title"] == "Quorum report to 2022-02-01: -1.50 % (-1500 USDT)"
+    assert body["event"] == "daily_report"

@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from connectors.prometheus.config import MetricsConfig
 from operators.execution.trading_config import TradingConfig
 from operators.fusion.config import FusionConfig
 from operators.indicators.bank import DEFAULT_FEATURES
@@ -106,6 +107,7 @@ class QuorumConfig(Section):
     fusion: FusionConfig = FusionConfig()
     trading: TradingConfig = TradingConfig()
     notifications: NotifyConfig = NotifyConfig()
+    metrics: MetricsConfig = MetricsConfig()
 
     def feature_names(self) -> tuple[str, ...]:
         """Default indicator columns + configured extras + what the later stages need."""

@@ -12,6 +12,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from connectors.files import MarketDataFileError, load_market_data
 from connectors.notify.notifier import notify_sink, start_notifier, stop_notifier
+from connectors.prometheus.sink import start_flow_metrics
 from connectors.replay import ReplaySource
 from connectors.store.audit import AuditChainSink
 from connectors.store.engine import open_store
@@ -94,12 +95,14 @@ def run_replay(
         sink = StoreSink(store_url, StoreWriter(run_id))
         audit = AuditChainSink(store_url)
     notifier = start_notifier(config.notifications, store_url)
+    metrics = start_flow_metrics(config.metrics, live=False)
     outputs = FlowOutputs(
         store=sink,
         audit=audit,
         collect=collected.extend if collect else None,
         stats=stats,
         notify=notify_sink(notifier, config.notifications),
+        metrics=None if metrics is None else metrics.sink,
     )
     flow = build_flow(source, config=config, outputs=outputs, stage=stage)
     try:
@@ -110,6 +113,8 @@ def run_replay(
             run_main(flow)
     finally:
         stop_notifier(notifier, stats)
+        if metrics is not None:
+            stats.sla.update(metrics.close())
     stats.finish()
     if engine is not None and run_id is not None:
         finish_run(engine, run_id, stats.as_dict())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 
@@ -39,6 +40,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "_main", None):
         parser.print_help()
         return 2
+    if os.environ.get("QUORUM_SENTRY_DSN"):  # error reporting is opt-in
+        from connectors.sentry import init_error_reporting
+
+        init_error_reporting()
     try:
         return int(args._main(args) or 0)
     except UserError as exc:

@@ -16,9 +16,11 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from connectors.prometheus.config import MetricsConfig
 from operators.execution.trading_config import TradingConfig
 from operators.fusion.config import FusionConfig
 from operators.indicators.bank import DEFAULT_FEATURES
+from operators.notify.config import NotifyConfig
 from operators.signals.config import SignalsConfig
 from operators.validation.config import ValidationConfig
 from schemas.common import ALL_TIMEFRAMES, Timeframe
@@ -104,6 +106,8 @@ class QuorumConfig(Section):
     signals: SignalsConfig = SignalsConfig()
     fusion: FusionConfig = FusionConfig()
     trading: TradingConfig = TradingConfig()
+    notifications: NotifyConfig = NotifyConfig()
+    metrics: MetricsConfig = MetricsConfig()
 
     def feature_names(self) -> tuple[str, ...]:
         """Default indicator columns + configured extras + what the later stages need."""

@@ -73,6 +73,10 @@ class FlowOutputs:
     audit: Any = None
     """Audit-chain sink (``AuditChainSink``); receives the audited records of the full flow."""
     collect: Callable[[list[Any]], None] | None = None
+    notify: DynamicSink[Any] | None = None
+    metrics: DynamicSink[Any] | None = None
+    """Prometheus metrics sink (``connectors.prometheus.sink.MetricsSink``)."""
+    """Notification sink (``connectors.notify.sink.NotifySink``): reviews, state, feeds, fills."""
     stats: RunStats | None = None
     tally: ValidationTally = field(default_factory=ValidationTally)
 
@@ -181,6 +185,13 @@ def build_flow(
         audit_trail("audit", everything, outputs.audit)
     if outputs.collect is not None:
         op.output("collect", everything, CallbackSink(outputs.collect))
+    if outputs.notify is not None or outputs.metrics is not None:
+        feed_health = op.filter("feed_health", items.trues, lambda x: isinstance(x, FeedHealth))
+        observed = op.merge("observed", everything, feed_health)
+        if outputs.notify is not None:
+            op.output("notify", observed, outputs.notify)
+        if outputs.metrics is not None:
+            op.output("metrics", observed, outputs.metrics)
     return flow
 
 

@@ -11,6 +11,8 @@ from bytewax.testing import run_main
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from connectors.files import MarketDataFileError, load_market_data
+from connectors.notify.notifier import notify_sink, start_notifier, stop_notifier
+from connectors.prometheus.sink import start_flow_metrics
 from connectors.replay import ReplaySource
 from connectors.store.audit import AuditChainSink
 from connectors.store.engine import open_store
@@ -92,15 +94,27 @@ def run_replay(
         run_id = start_run(engine, command, {"paths": [str(p) for p in paths], "stage": stage})
         sink = StoreSink(store_url, StoreWriter(run_id))
         audit = AuditChainSink(store_url)
+    notifier = start_notifier(config.notifications, store_url)
+    metrics = start_flow_metrics(config.metrics, live=False)
     outputs = FlowOutputs(
-        store=sink, audit=audit, collect=collected.extend if collect else None, stats=stats
+        store=sink,
+        audit=audit,
+        collect=collected.extend if collect else None,
+        stats=stats,
+        notify=notify_sink(notifier, config.notifications),
+        metrics=None if metrics is None else metrics.sink,
     )
     flow = build_flow(source, config=config, outputs=outputs, stage=stage)
-    if bar is not None:
-        with bar:
+    try:
+        if bar is not None:
+            with bar:
+                run_main(flow)
+        else:
             run_main(flow)
-    else:
-        run_main(flow)
+    finally:
+        stop_notifier(notifier, stats)
+        if metrics is not None:
+            stats.sla.update(metrics.close())
     stats.finish()
     if engine is not None and run_id is not None:
         finish_run(engine, run_id, stats.as_dict())

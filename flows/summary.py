@@ -25,6 +25,8 @@ class RunStats:
     finished: float | None = None
     records_in: int = 0
     counters: Counter[str] = field(default_factory=Counter)
+    sla: dict[str, Any] = field(default_factory=dict)
+    """Service levels measured by the metrics sink (feed uptime …), when metrics are on."""
 
     def count(self, key: str, n: int = 1) -> None:
         self.counters[key] += n
@@ -53,6 +55,7 @@ class RunStats:
         return sum(self.group(prefix).values())
 
     def as_dict(self) -> dict[str, Any]:
+        notifications = self.group("notifications")
         return {
             "records_in": self.records_in,
             "elapsed_s": round(self.elapsed, 3),
@@ -66,6 +69,8 @@ class RunStats:
             "decisions": self.group("decisions"),
             "orders": self.total("orders"),
             "fills": self.total("fills"),
+            **({"notifications": notifications} if notifications else {}),
+            **({"sla": self.sla} if self.sla else {}),
         }
 
     def render(self, console: Console | None = None, title: str = "Run summary") -> None:
@@ -91,6 +96,18 @@ class RunStats:
             table.add_row(f"decisions {decision}", f"{n:,}")
         if self.total("orders") or self.total("fills"):
             table.add_row("orders / fills", f"{self.total('orders'):,} / {self.total('fills'):,}")
+        notifications = self.group("notifications")
+        if notifications:
+            table.add_row(
+                "notifications", ", ".join(f"{k} {v:,}" for k, v in notifications.items())
+            )
+        for feed, ratio in self.sla.get("feed_uptime", {}).items():
+            table.add_row(f"uptime {feed}", f"{ratio:.2%}")
+        if "fused_latency_p99_s" in self.sla:
+            p50, p99 = self.sla["fused_latency_p50_s"], self.sla["fused_latency_p99_s"]
+            table.add_row("ingest → fused p50 / p99", f"{p50 * 1e3:,.1f} / {p99 * 1e3:,.1f} ms")
+        for breach in self.sla.get("breaches", []):
+            table.add_row("SLA breach", breach)
         table.add_row("elapsed", f"{self.elapsed:.2f} s")
         table.add_row("rate", f"{self.rate:,.0f} records/s")
         console.print(table)

@@ -45,6 +45,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--poll-interval", type=float, default=2.0, help="seconds between REST polls (ccxt)"
     )
+    parser.add_argument(
+        "--metrics-port",
+        type=int,
+        default=None,
+        help="serve Prometheus /metrics of the flow on this port (config: metrics.port)",
+    )
     parser.add_argument("--quiet", action="store_true", help="no health lines or summary")
 
 
@@ -115,6 +121,8 @@ def main(args: argparse.Namespace) -> int:
     from bytewax.testing import run_main
 
     from connectors.feed.side_channel import SideChannelSource
+    from connectors.notify.notifier import notify_sink, start_notifier, stop_notifier
+    from connectors.prometheus.sink import start_flow_metrics
     from connectors.simulator import ExchangeSimulator, SimulatorConfig
     from connectors.store.audit import AuditChainSink
     from connectors.store.engine import url_for
@@ -134,6 +142,8 @@ def main(args: argparse.Namespace) -> int:
     }
     if args.timeframes:
         overrides["candles"] = {"timeframes": args.timeframes}
+    if args.metrics_port is not None:
+        overrides["metrics"] = {"port": args.metrics_port}
     try:
         config = load_config(args.config, overrides)
     except ConfigError as exc:
@@ -154,10 +164,21 @@ def main(args: argparse.Namespace) -> int:
         source = SideChannelSource(inner, _health_printer(args.quiet), forward_side=True)
         stats = RunStats()
         store = _open_store(args.store, args) if args.store else None
+        try:
+            notifier = start_notifier(
+                config.notifications, url_for(args.store) if args.store else None
+            )
+        except ConfigError as exc:
+            raise UserError(str(exc)) from None
+        metrics = start_flow_metrics(config.metrics, live=True)
+        if metrics is not None and not args.quiet:
+            print(f"metrics: {metrics.server.url}")
         outputs = FlowOutputs(
             store=store[0] if store else None,
             audit=AuditChainSink(url_for(args.store)) if store else None,
             stats=stats,
+            notify=notify_sink(notifier, config.notifications),
+            metrics=None if metrics is None else metrics.sink,
         )
         inbox = ManualActionInbox(url_for(args.store), run_for=args.duration) if store else None
         flow = build_flow(
@@ -168,6 +189,9 @@ def main(args: argparse.Namespace) -> int:
         except BytewaxRuntimeError as exc:  # a feed failed: say why, not where in Rust
             raise UserError(f"the live flow stopped: {_root_cause(exc)}") from None
         finally:
+            stop_notifier(notifier, stats)
+            if metrics is not None:
+                stats.sla.update(metrics.close())
             stats.finish()
             if store is not None:
                 _close_store(store, stats)

@@ -60,7 +60,7 @@ def main(args: argparse.Namespace) -> int:
             command="run",
             collect=True,
         )
-    except InputError as exc:
+    except (InputError, ConfigError) as exc:
         raise UserError(str(exc)) from None
     result.stats.render(console, title="Flow summary")
 

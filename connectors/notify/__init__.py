@@ -1,0 +1,2 @@
+"""Notification channels (Telegram, Slack, SMTP, signed webhooks), the background notifier and
+the Bytewax sink that feeds it."""

@@ -1,0 +1,90 @@
+"""Feed uptime as a time-weighted share of a window, and latency percentiles over a window.
+
+A feed is *up* while its status is ``live``. Uptime over a window is the time spent live inside
+the window divided by the part of the window the feed has been observed (a feed watched for ten
+minutes is judged on those ten minutes, not on a day).
+
+>>> up = FeedUptime(window_s=100)
+>>> up.observe("live", 0); up.observe("stale", 60); up.observe("live", 70)
+>>> up.ratio(100)   # live 0–60 and 70–100: 90 of 100 s
+0.9
+>>> up.ratio(150)   # window 50–150: live 50–60 and 70–150 = 90 of 100 s
+0.9
+>>> up.ratio(300)   # window 200–300, live throughout
+1.0
+>>> FeedUptime(60).ratio(10) is None   # never observed
+True
+"""
+
+from __future__ import annotations
+
+from bisect import insort
+from collections import deque
+
+from schemas.market import FeedStatus
+
+
+class FeedUptime:
+    """Status changes of one feed, and the share of a trailing window it was live."""
+
+    def __init__(self, window_s: float) -> None:
+        if window_s <= 0:
+            raise ValueError(f"window_s must be > 0, got {window_s}")
+        self.window_s = float(window_s)
+        self._changes: deque[tuple[float, bool]] = deque()  # (time, live?) ascending
+
+    def observe(self, status: FeedStatus | str, at_s: float) -> None:
+        live = FeedStatus(status) is FeedStatus.LIVE
+        if self._changes and at_s < self._changes[-1][0]:
+            return  # reports are in wall-clock order; a stale one changes nothing
+        if self._changes and self._changes[-1][1] == live:
+            return
+        self._changes.append((float(at_s), live))
+
+    def ratio(self, now_s: float) -> float | None:
+        if not self._changes:
+            return None
+        start = max(now_s - self.window_s, self._changes[0][0])
+        # forget what ended before the window (keep the change in force at its start)
+        while len(self._changes) > 1 and self._changes[1][0] <= start:
+            self._changes.popleft()
+        observed = now_s - start
+        if observed <= 0:
+            return 1.0 if self._changes[-1][1] else 0.0
+        live_s = 0.0
+        changes = list(self._changes)
+        for i, (at, live) in enumerate(changes):
+            begin = max(at, start)
+            end = changes[i + 1][0] if i + 1 < len(changes) else now_s
+            if live and end > begin:
+                live_s += end - begin
+        return round(live_s / observed, 9)
+
+
+class LatencyWindow:
+    """The last ``size`` latencies and their percentiles (nearest-rank).
+
+    >>> w = LatencyWindow(size=100)
+    >>> for ms in range(1, 101): w.add(ms / 1000)
+    >>> w.percentile(50), w.percentile(99), len(w)
+    (0.05, 0.099, 100)
+    """
+
+    def __init__(self, size: int = 10_000) -> None:
+        self._recent: deque[float] = deque(maxlen=size)
+        self._sorted: list[float] = []
+
+    def add(self, seconds: float) -> None:
+        if len(self._recent) == self._recent.maxlen:
+            self._sorted.remove(self._recent[0])
+        self._recent.append(seconds)
+        insort(self._sorted, seconds)
+
+    def percentile(self, p: float) -> float | None:
+        if not self._sorted:
+            return None
+        rank = max(1, -(-len(self._sorted) * p // 100))  # ceil(n·p/100), nearest-rank
+        return self._sorted[int(rank) - 1]
+
+    def __len__(self) -> int:
+        return len(self._recent)

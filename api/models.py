@@ -114,13 +114,36 @@ class ReviewDecisionIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     decision: Literal["approve", "reject"]
-    comment: Comment
+    comment: Comment = Field(
+        description="Why: 1-2000 characters, not blank, no control characters but tab and "
+        "line breaks"
+    )
 
 
 class ReviewDecisionOut(_Out):
     review: ReviewItem
     audit: AuditRecord = Field(description="The audit record of this decision")
     action: ManualAction = Field(description="The decision as the trading core's manual action")
+
+
+# --- trading control ---------------------------------------------------------------------------
+
+
+class TradingControlIn(BaseModel):
+    """A person's kill-switch command for every running flow on this store."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    command: Literal["halt", "reduce", "resume"] = Field(
+        description="halt: cancel working orders, no new entries; reduce: positions may only "
+        "shrink; resume: trade again"
+    )
+    reason: Comment = Field(description="Why (1-2000 characters, not blank); audited")
+
+
+class TradingControlOut(_Out):
+    action: ManualAction = Field(description="The command as the trading core's manual action")
+    audit: AuditRecord = Field(description="Its audit record (who, why, through which channel)")
 
 
 # --- trading -----------------------------------------------------------------------------------
@@ -178,6 +201,18 @@ class VerifyOut(_Out):
     last_seq: int | None
     bad_seq: int | None
     reason: str | None
+    key_id: str | None = Field(
+        default=None, description="Audit key the chain was checked with (None: unkeyed sha256)"
+    )
+    anchored_seq: int | None = Field(
+        default=None, description="Seq of the checkpoint kept outside the store it matched"
+    )
+    findings: list[str] = Field(
+        default_factory=list, description="Failures not tied to one record (ledger cross-check)"
+    )
+    notes: list[str] = Field(
+        default_factory=list, description="What this verification could not cover, and why"
+    )
 
 
 # --- health ------------------------------------------------------------------------------------

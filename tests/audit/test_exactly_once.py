@@ -58,7 +58,7 @@ def batches() -> list[list[AuditEvent]]:
 def stored(url: str) -> list[tuple[str, dict[str, Any]]]:
     engine = open_store(url)
     try:
-        assert verify_store(engine).ok
+        assert verify_store(engine, ledger=False).ok
         return [(r.kind, r.payload) for r in iter_chain(engine)]
     finally:
         engine.dispose()

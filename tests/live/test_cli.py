@@ -37,6 +37,8 @@ def test_live_on_the_simulator_runs_the_flow_into_the_store(tmp_path, capsys):
     engine = open_store(str(store))
     runs = read_runs(engine)
     assert runs["command"].to_list() == ["live"]
+    summary = runs["summary"][0]
+    assert summary["records_in"] > 0 and summary["records_per_s"] > 0  # counted before stored
     candles = read_candles(engine, symbol="BTC/USDT")
     assert candles.height >= 1 and set(candles["timeframe"].to_list()) <= {"1m", "5m"}
     engine.dispose()

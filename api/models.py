@@ -228,6 +228,21 @@ class FeedHealth(_Out):
     stale: bool = Field(description="No closed candle for more than the staleness allowance")
 
 
+class FeedConnection(_Out):
+    """A live source's latest report for one symbol (from the store's ``feed_status``)."""
+
+    run_id: str
+    source: str
+    symbol: str
+    status: str = Field(description="live | catching_up | stale | disconnected")
+    reported_at: UtcDatetime
+    silence_s: float | None = Field(description="Seconds since the symbol's last message")
+    event: str = Field(description="heartbeat, status, or a note such as a gap filled")
+    counters: dict[str, int] = Field(
+        description="Running totals: messages, reconnects, gaps_filled, rows_backfilled, …"
+    )
+
+
 class DeadLetterCount(_Out):
     reason: str
     count: int
@@ -239,6 +254,9 @@ class HealthOut(_Out):
     )
     checked_at: datetime
     feeds: list[FeedHealth]
+    connections: list[FeedConnection] = Field(
+        default_factory=list, description="Live sources' latest status and counters per symbol"
+    )
     dead_letters: int
     dead_letters_by_reason: list[DeadLetterCount]
     late_trades: int

@@ -1,8 +1,10 @@
 # Quorum: the main job (replay of the shipped real data through the whole flow) by default.
 FROM python:3.11-slim
 
+# QUORUM_BIND_HOST: `serve` and `dashboard` listen on every interface inside the container
+# (the CLI's own default stays 127.0.0.1); override it with -e QUORUM_BIND_HOST=...
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 \
-    MPLBACKEND=Agg GX_ANALYTICS_ENABLED=false
+    MPLBACKEND=Agg GX_ANALYTICS_ENABLED=false QUORUM_BIND_HOST=0.0.0.0
 
 WORKDIR /app
 # ta-lib and the other binary dependencies ship manylinux wheels; no compiler needed.

@@ -18,15 +18,17 @@ from __future__ import annotations
 from importlib.metadata import PackageNotFoundError, version
 
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 from sqlalchemy.engine import Engine
 
+from api.auth import API_KEY_HEADER
 from api.context import AppContext
 from api.errors import install_handlers
 from api.keys import api_keys
 from api.metrics import Metrics
 from api.middleware import LatencyMiddleware
-from api.ratelimit import RateLimiter
-from api.routes import audit, ops, reviews, signals, trading
+from api.ratelimit import RateLimiter, SharedRateLimiter
+from api.routes import audit, controls, ops, reviews, signals, trading
 from api.settings import ApiSettings
 from connectors.store.engine import open_store
 
@@ -66,6 +68,7 @@ def create_app(settings: ApiSettings | None = None, *, engine: Engine | None = N
             {"name": "signals", "description": "Fused decisions and the generators' signals"},
             {"name": "reviews", "description": "REVIEW-band signals waiting for a person"},
             {"name": "portfolio", "description": "Runs, positions, orders, fills, equity"},
+            {"name": "trading control", "description": "The kill switch (trading:control)"},
             {"name": "audit", "description": "The hash-chained audit log (admin)"},
             {"name": "operations", "description": "Health and Prometheus metrics"},
         ],
@@ -73,11 +76,26 @@ def create_app(settings: ApiSettings | None = None, *, engine: Engine | None = N
     app.state.quorum = AppContext(
         engine=engine,
         settings=settings,
-        limiter=RateLimiter(settings.rate_capacity, settings.rate_per_second, settings.monotonic),
+        limiter=_limiter(settings),
         metrics=metrics,
     )
     install_handlers(app)
-    for module in (signals, reviews, trading, audit, ops):
+    for module in (signals, reviews, trading, controls, audit, ops):
         app.include_router(module.router)
     app.add_middleware(LatencyMiddleware, metrics=metrics.requests)
+    if settings.cors_origins:  # off unless origins are listed: no browser may call by default
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(settings.cors_origins),
+            allow_methods=["GET", "POST"],
+            allow_headers=["Authorization", "Content-Type", "Last-Event-ID", API_KEY_HEADER],
+        )
     return app
+
+
+def _limiter(settings: ApiSettings) -> RateLimiter | SharedRateLimiter:
+    if settings.rate_limit_storage is None:
+        return RateLimiter(settings.rate_capacity, settings.rate_per_second, settings.monotonic)
+    return SharedRateLimiter(
+        settings.rate_limit_storage, settings.rate_capacity, settings.rate_per_second
+    )

@@ -89,4 +89,5 @@ def require(scope: Scope) -> Callable[..., ApiKey]:
 
 read_access = require(Scope.SIGNALS_READ)
 review_access = require(Scope.REVIEW)
+control_access = require(Scope.TRADING_CONTROL)
 admin_access = require(Scope.ADMIN)

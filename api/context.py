@@ -8,7 +8,7 @@ from fastapi import Request
 from sqlalchemy.engine import Engine
 
 from api.metrics import Metrics
-from api.ratelimit import RateLimiter
+from api.ratelimit import RateLimiter, SharedRateLimiter
 from api.settings import ApiSettings
 
 
@@ -16,7 +16,7 @@ from api.settings import ApiSettings
 class AppContext:
     engine: Engine
     settings: ApiSettings
-    limiter: RateLimiter
+    limiter: RateLimiter | SharedRateLimiter
     metrics: Metrics
 
 

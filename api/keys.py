@@ -29,7 +29,7 @@ import re
 import secrets
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 from sqlalchemy import JSON, BigInteger, Column, String, Table, select, update
@@ -47,6 +47,7 @@ class Scope(StrEnum):
 
     SIGNALS_READ = "signals:read"
     REVIEW = "review"
+    TRADING_CONTROL = "trading:control"
     ADMIN = "admin"
 
 
@@ -83,7 +84,7 @@ class CreatedKey:
     key_id: str
     owner: str
     scopes: frozenset[Scope]
-    key: str
+    key: str = field(repr=False)  # the plaintext: shown once, never logged
 
 
 @dataclass(frozen=True, slots=True)

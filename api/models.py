@@ -114,13 +114,36 @@ class ReviewDecisionIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     decision: Literal["approve", "reject"]
-    comment: Comment
+    comment: Comment = Field(
+        description="Why: 1-2000 characters, not blank, no control characters but tab and "
+        "line breaks"
+    )
 
 
 class ReviewDecisionOut(_Out):
     review: ReviewItem
     audit: AuditRecord = Field(description="The audit record of this decision")
     action: ManualAction = Field(description="The decision as the trading core's manual action")
+
+
+# --- trading control ---------------------------------------------------------------------------
+
+
+class TradingControlIn(BaseModel):
+    """A person's kill-switch command for every running flow on this store."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    command: Literal["halt", "reduce", "resume"] = Field(
+        description="halt: cancel working orders, no new entries; reduce: positions may only "
+        "shrink; resume: trade again"
+    )
+    reason: Comment = Field(description="Why (1-2000 characters, not blank); audited")
+
+
+class TradingControlOut(_Out):
+    action: ManualAction = Field(description="The command as the trading core's manual action")
+    audit: AuditRecord = Field(description="Its audit record (who, why, through which channel)")
 
 
 # --- trading -----------------------------------------------------------------------------------
@@ -178,6 +201,18 @@ class VerifyOut(_Out):
     last_seq: int | None
     bad_seq: int | None
     reason: str | None
+    key_id: str | None = Field(
+        default=None, description="Audit key the chain was checked with (None: unkeyed sha256)"
+    )
+    anchored_seq: int | None = Field(
+        default=None, description="Seq of the checkpoint kept outside the store it matched"
+    )
+    findings: list[str] = Field(
+        default_factory=list, description="Failures not tied to one record (ledger cross-check)"
+    )
+    notes: list[str] = Field(
+        default_factory=list, description="What this verification could not cover, and why"
+    )
 
 
 # --- health ------------------------------------------------------------------------------------
@@ -193,6 +228,21 @@ class FeedHealth(_Out):
     stale: bool = Field(description="No closed candle for more than the staleness allowance")
 
 
+class FeedConnection(_Out):
+    """A live source's latest report for one symbol (from the store's ``feed_status``)."""
+
+    run_id: str
+    source: str
+    symbol: str
+    status: str = Field(description="live | catching_up | stale | disconnected")
+    reported_at: UtcDatetime
+    silence_s: float | None = Field(description="Seconds since the symbol's last message")
+    event: str = Field(description="heartbeat, status, or a note such as a gap filled")
+    counters: dict[str, int] = Field(
+        description="Running totals: messages, reconnects, gaps_filled, rows_backfilled, …"
+    )
+
+
 class DeadLetterCount(_Out):
     reason: str
     count: int
@@ -204,6 +254,9 @@ class HealthOut(_Out):
     )
     checked_at: datetime
     feeds: list[FeedHealth]
+    connections: list[FeedConnection] = Field(
+        default_factory=list, description="Live sources' latest status and counters per symbol"
+    )
     dead_letters: int
     dead_letters_by_reason: list[DeadLetterCount]
     late_trades: int

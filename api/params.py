@@ -63,5 +63,10 @@ def _comment_text(value: str) -> str:
     return text
 
 
-Comment = Annotated[str, StringConstraints(max_length=2000), AfterValidator(_comment_text)]
-"""A reviewer's comment: 1-2000 characters, line breaks and tabs allowed."""
+Comment = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=2000, pattern=r"\S"),
+    AfterValidator(_comment_text),
+]
+"""A reviewer's comment: 1-2000 characters, not blank (the schema's pattern says it holds a
+non-space character), line breaks and tabs allowed, no other control characters."""

@@ -98,3 +98,47 @@ class RateLimiter:
             if bucket is None:
                 bucket = self._buckets[key] = TokenBucket(self.capacity, self.rate, now)
             return bucket.take(now)
+
+
+class SharedRateLimiter:
+    """The same per-key limit kept in shared storage, so several API replicas share it.
+
+    Built on the ``limits`` library: ``storage`` is one of its URIs (``redis://host:6379/0``,
+    ``memory://`` for one process). A key may make ``capacity`` requests per
+    ``capacity / rate`` seconds in a moving window, the shared-storage form of the token
+    bucket above (the same burst and the same sustained rate).
+
+    >>> limiter = SharedRateLimiter("memory://", capacity=2, rate=1.0)
+    >>> [limiter.acquire("k1").allowed for _ in range(3)]
+    [True, True, False]
+    >>> 0 < limiter.acquire("k1").retry_after <= 2
+    True
+    """
+
+    def __init__(
+        self, storage: str, capacity: float, rate: float, namespace: str = "quorum-api"
+    ) -> None:
+        from limits import RateLimitItemPerSecond
+        from limits.storage import storage_from_string
+        from limits.strategies import MovingWindowRateLimiter
+
+        TokenBucket(capacity, rate, 0.0)  # validate once, with the same messages
+        self.capacity = capacity
+        self.rate = rate
+        self._namespace = namespace
+        self._item = RateLimitItemPerSecond(int(capacity), max(1, math.ceil(capacity / rate)))
+        try:
+            backend = storage_from_string(storage)
+            reachable = backend.check()
+        except Exception as exc:  # limits raises several types for a bad or unreachable URI
+            raise ValueError(f"rate-limit storage {storage!r} cannot be used: {exc}") from None
+        if not reachable:
+            raise ValueError(f"rate-limit storage {storage!r} does not answer")
+        self._limiter = MovingWindowRateLimiter(backend)
+
+    def acquire(self, key: str) -> Verdict:
+        if self._limiter.hit(self._item, self._namespace, key):
+            remaining = self._limiter.get_window_stats(self._item, self._namespace, key).remaining
+            return Verdict(True, float(remaining))
+        stats = self._limiter.get_window_stats(self._item, self._namespace, key)
+        return Verdict(False, 0.0, max(0.0, stats.reset_time - time.time()))

@@ -39,6 +39,7 @@ from sqlalchemy.exc import IntegrityError
 
 from api.models import ReviewItem
 from api.reads.signals import review_by_id
+from connectors.audit.config import AuditTrust
 from connectors.store.audit import AuditConflictError, append_events
 from connectors.store.signals import decide_review
 from operators.audit.chain import AuditEvent
@@ -85,8 +86,12 @@ def decide(
     comment: str,
     now: datetime,
     via: str,
+    trust: AuditTrust | None = None,
 ) -> ReviewOutcome:
     """Record the decision in the queue and the audit log atomically.
+
+    The record is keyed and the new head checkpointed outside the store with ``trust``
+    (default: as configured in the environment, :mod:`connectors.audit.config`).
 
     Raises :class:`NotQueuedError`, :class:`AlreadyDecidedError`, or
     :class:`ConcurrentWriteError` when another process appended to the audit log at the same
@@ -103,6 +108,7 @@ def decide(
         fused_id=fused_id,
         reason=comment,
     )
+    trust = trust if trust is not None else AuditTrust.for_engine(engine)
     for _attempt in range(_ATTEMPTS):
         try:
             with _WRITE_LOCK, engine.begin() as conn:
@@ -138,7 +144,8 @@ def decide(
                     "via": via,
                     "action": action.model_dump(mode="json"),
                 }
-                (record,) = append_events(conn, [AuditEvent(AUDIT_KIND, now, payload)])
+                (record,) = append_events(conn, [AuditEvent(AUDIT_KIND, now, payload)], trust.key)
+            trust.checkpoint((record.seq, record.hash))
             return ReviewOutcome(item, record, action)
         except (AuditConflictError, IntegrityError):
             continue  # another process appended between our read of the head and our insert

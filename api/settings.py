@@ -34,6 +34,11 @@ class ApiSettings:
     """Fused signals read per poll."""
     stale_bars: float = 3.0
     """A feed is stale after this many bar lengths without a closed candle."""
+    rate_limit_storage: str | None = None
+    """Shared rate-limit storage (a ``limits`` URI, e.g. ``redis://127.0.0.1:6379/0``) for
+    several API replicas; None: each process keeps its own buckets."""
+    cors_origins: tuple[str, ...] = ()
+    """Browser origins allowed to call the API (CORS); empty: CORS is off."""
     monotonic: Callable[[], float] = field(default=time.monotonic)
     """Clock of the rate limiter and stream deadlines (seconds)."""
     now: Callable[[], datetime] = field(default=utc_now)

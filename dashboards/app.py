@@ -13,6 +13,7 @@ from dashboards.config import current
 from dashboards.views import (
     audit_log,
     charts,
+    controls,
     feed_health,
     fusion,
     portfolio,
@@ -24,7 +25,7 @@ from dashboards.views import (
 # Navigation groups; the first page (signals) is the default.
 SECTIONS = {
     "Signals": (signals_board, charts, fusion, reviews),
-    "Trading": (portfolio, run_report),
+    "Trading": (portfolio, run_report, controls),
     "Operations": (feed_health, audit_log),
 }
 

@@ -9,7 +9,12 @@ option         environment          default
 ``--store``    ``QUORUM_STORE``     quorum.sqlite
 ``--report``   ``QUORUM_REPORT``    (none)
 ``--refresh``  ``QUORUM_REFRESH``   5 (seconds)
+(none)         ``QUORUM_DASHBOARD_AUTH_HEADER``  (none: API-key login)
 =============  ===================  ===============
+
+``QUORUM_DASHBOARD_AUTH_HEADER`` names a header a trusted reverse proxy sets to the signed-in
+user (e.g. ``X-Forwarded-User``); only set it when every request comes through that proxy,
+since anyone reaching the dashboard directly could send the header themselves.
 
 >>> resolve(["--store", "a.sqlite"], {"QUORUM_STORE": "b.sqlite"}).store
 'a.sqlite'
@@ -37,6 +42,7 @@ class DashboardConfig:
     store: str
     report: Path | None
     refresh_seconds: float
+    auth_header: str | None = None
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -59,7 +65,12 @@ def resolve(argv: Sequence[str], environ: Mapping[str, str]) -> DashboardConfig:
             refresh = float(environ.get("QUORUM_REFRESH", DEFAULT_REFRESH_SECONDS))
         except ValueError:
             refresh = DEFAULT_REFRESH_SECONDS
-    return DashboardConfig(store=store, report=report, refresh_seconds=max(0.5, refresh))
+    return DashboardConfig(
+        store=store,
+        report=report,
+        refresh_seconds=max(0.5, refresh),
+        auth_header=environ.get("QUORUM_DASHBOARD_AUTH_HEADER") or None,
+    )
 
 
 def current() -> DashboardConfig:

@@ -170,6 +170,8 @@ def build_flow(
         op.map("features_out", features, _unkey),
         dead,
         late,
+        # live feeds' status, transitions and counters, for /v1/health and the dashboard
+        op.filter("feed_health", items.trues, lambda item: isinstance(item, FeedHealth)),
     ]
     if stage != "features":
         actions = (

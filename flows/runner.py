@@ -93,7 +93,7 @@ def run_replay(
         engine = open_store(store_url)
         run_id = start_run(engine, command, {"paths": [str(p) for p in paths], "stage": stage})
         sink = StoreSink(store_url, StoreWriter(run_id))
-        audit = AuditChainSink(store_url)
+        audit = AuditChainSink(store_url, run_id=run_id)
     notifier = start_notifier(config.notifications, store_url)
     metrics = start_flow_metrics(config.metrics, live=False)
     outputs = FlowOutputs(

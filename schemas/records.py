@@ -37,10 +37,16 @@ class AuditRecord(Frozen):
 
     seq: int = Field(ge=0)
     ts: UtcDatetime
+    ts_ns: int | None = Field(
+        default=None, description="The exact event time, ns since the epoch (ts is rounded to µs)"
+    )
     kind: str
     payload: dict[str, Any]
     prev_hash: str
     hash: str
+    key_id: str | None = Field(
+        default=None, description="Id of the audit key the hash is an HMAC with (None: sha256)"
+    )
 
 
 class LedgerEntry(Frozen):
@@ -56,3 +62,18 @@ class LedgerEntry(Frozen):
 
 
 Charge = LedgerEntry
+
+
+class AuditCheckpoint(Frozen):
+    """The audit chain's head at a moment, kept outside the store (file, table or topic).
+
+    ``count`` records (seq 0..count-1) existed then and the last one had ``head_hash``. With an
+    audit key it is signed (HMAC-SHA256 over its other fields), so whoever can write where it is
+    kept still cannot forge a later one.
+    """
+
+    count: int = Field(ge=0, description="Records in the chain (head seq + 1)")
+    head_hash: str = Field(description="Hash of record count-1 (the genesis hash when empty)")
+    written_at_ns: int = Field(description="Wall-clock time it was taken, ns since the epoch")
+    key_id: str | None = Field(default=None, description="Id of the signing key (None: unsigned)")
+    signature: str | None = Field(default=None, description="HMAC-SHA256 hex of the other fields")

@@ -25,8 +25,9 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.engine import Connection
 
-from api.models import DeadLetterCount, FeedHealth, HealthOut
+from api.models import DeadLetterCount, FeedConnection, FeedHealth, HealthOut
 from api.reads.trading import recent_runs
+from connectors.store.feed_health import latest_status
 from connectors.store.market import candles, dead_letters, late_trades, latest_candle_per_symbol
 from connectors.store.market import runs as runs_table
 from connectors.store.signals import fused_signals, review_queue
@@ -124,10 +125,18 @@ def store_health(conn: Connection, *, now: datetime, stale_bars: float) -> Healt
     else:
         status = "ok"
     last = recent_runs(conn, 1)
+    connections = [
+        FeedConnection(
+            reported_at=ns_to_datetime(row["ts"]),
+            **{k: v for k, v in row.items() if k != "ts"},
+        )
+        for row in latest_status(conn)
+    ]
     return HealthOut(
         status=status,
         checked_at=now,
         feeds=feeds,
+        connections=connections,
         dead_letters=sum(letters.values()),
         dead_letters_by_reason=[DeadLetterCount(reason=r, count=n) for r, n in letters.items()],
         late_trades=sum(late_trade_counts(conn).values()),

@@ -13,7 +13,9 @@ from api.errors import error_responses
 from api.models import AuditPage, VerifyOut
 from api.params import Name
 from api.reads.audit import audit_page
+from connectors.audit.config import AuditTrust
 from connectors.store.audit import verify_store
+from operators.audit.chain import KeyRequiredError
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"], dependencies=[Depends(admin_access)])
 
@@ -36,7 +38,13 @@ def audit_records(
     summary="Verify every link of the chain and its head",
 )
 async def verify(ctx: Annotated[AppContext, Depends(app_context)]) -> VerifyOut:
-    result = await anyio.to_thread.run_sync(verify_store, ctx.engine)
+    trust = AuditTrust.for_engine(ctx.engine)
+    try:
+        result = await anyio.to_thread.run_sync(verify_store, ctx.engine, trust)
+    except KeyRequiredError as exc:  # the API was started without the key the chain needs
+        return VerifyOut(
+            ok=False, message=str(exc), checked=0, last_seq=None, bad_seq=None, reason=str(exc)
+        )
     return VerifyOut(
         ok=result.ok,
         message=result.message,
@@ -44,4 +52,8 @@ async def verify(ctx: Annotated[AppContext, Depends(app_context)]) -> VerifyOut:
         last_seq=result.last_seq,
         bad_seq=result.bad_seq,
         reason=result.reason,
+        key_id=result.key_id,
+        anchored_seq=result.anchored_seq,
+        findings=list(result.findings),
+        notes=list(result.notes),
     )

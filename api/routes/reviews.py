@@ -31,7 +31,10 @@ def list_reviews(
     status: Annotated[ReviewStatus | None, Query(description="Default: pending")] = "pending",
     asset: Annotated[Name | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    cursor: Annotated[CursorToken | None, Query()] = None,
+    cursor: Annotated[
+        CursorToken | None,
+        Query(description="Opaque token: the next_cursor the API returned with the previous page"),
+    ] = None,
 ) -> ReviewPage:
     after = parse_cursor(cursor, "query", "cursor")
     with ctx.engine.connect() as conn:

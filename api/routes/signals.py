@@ -31,8 +31,17 @@ Limit = Annotated[int, Query(ge=1, le=MAX_PAGE, description=f"Items per page (â‰
 Order = Annotated[Literal["asc", "desc"], Query(description="desc: newest first")]
 AssetQuery = Annotated[Name | None, Query(description="Exact asset, e.g. BTC-PERP")]
 Start = Annotated[StoreTime | None, Query(description="From this time, inclusive (naive = UTC)")]
-End = Annotated[StoreTime | None, Query(description="Until this time, exclusive (naive = UTC)")]
-PageCursor = Annotated[CursorToken | None, Query(description="next_cursor of the previous page")]
+End = Annotated[
+    StoreTime | None,
+    Query(description="Until this time, exclusive (naive = UTC); must be after start"),
+]
+PageCursor = Annotated[
+    CursorToken | None,
+    Query(
+        description="Opaque token: the next_cursor the API returned with the previous page "
+        "(clients do not build cursors; anything else is a 422)"
+    ),
+]
 Decisions = Annotated[
     list[Decision] | None, Query(description="Decision bands (repeat the parameter for several)")
 ]
@@ -84,7 +93,8 @@ def signal_history(
 
 def _resume_position(
     after: Annotated[
-        CursorToken | None, Query(description="Resume after this event id (a cursor)")
+        CursorToken | None,
+        Query(description="Resume after this event id: an opaque token the API issued"),
     ] = None,
     last_event_id: Annotated[
         str | None,

@@ -94,8 +94,13 @@ def fills(
 def equity(
     ctx: Annotated[AppContext, Depends(app_context)],
     run_id: RunQuery = None,
-    start: Annotated[StoreTime | None, Query()] = None,
-    end: Annotated[StoreTime | None, Query()] = None,
+    start: Annotated[
+        StoreTime | None, Query(description="From this time, inclusive (naive = UTC)")
+    ] = None,
+    end: Annotated[
+        StoreTime | None,
+        Query(description="Until this time, exclusive (naive = UTC); must be after start"),
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=100_000)] = 10_000,
 ) -> EquityList:
     start_ns, end_ns = time_range(start, end)

@@ -39,7 +39,7 @@ class BinanceConfig:
     book_ticker: bool = False
     ws_url: str = BINANCE_WS_URL
     rest_url: str | None = None
-    api_key: str | None = None
+    api_key: str | None = field(default=None, repr=False)  # a secret: never printed
     source_name: str = "binance"
     max_streams_per_connection: int = MAX_STREAMS_PER_CONNECTION
     streams_per_frame: int = 200

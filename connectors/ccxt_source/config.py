@@ -30,7 +30,7 @@ class PollingConfig:
     timeframes: tuple[Timeframe, ...] = (Timeframe.M1,)
     trades: bool = True
     rest_url: str | None = None
-    api_key: str | None = None
+    api_key: str | None = field(default=None, repr=False)  # a secret: never printed
     options: dict[str, Any] = field(default_factory=dict)
     source_name: str | None = None
     poll_interval: float = 2.0

@@ -3,7 +3,8 @@
 Tables (on the shared :data:`~connectors.store.engine.metadata`):
 
 * ``audit_log``: one row per record — ``seq`` (primary key), ``ts`` (ns since the epoch, UTC),
-  ``kind``, ``payload`` (canonical JSON text), ``prev_hash``, ``hash``;
+  ``kind``, ``payload`` (canonical JSON text), ``prev_hash``, ``hash``, ``key_id`` (the audit
+  key the hash is an HMAC with; NULL: plain sha256);
 * ``audit_head``: a single row (``id = 1``) holding the last record's ``seq`` and ``hash``, so
   records removed at the end of the chain are detected.
 
@@ -12,6 +13,11 @@ already stored with the same hash is skipped; a *different* record at a stored `
 :class:`AuditConflictError` (two writers, or a diverging replay), never an overwrite. Rows are only
 ever inserted; nothing here updates or deletes a record. One writer per store: the flow's audit
 sink (a single partition) or, outside a flow, :func:`append_events`.
+
+Nothing in the store can vouch for the store: :func:`verify_store` also checks the chain
+against the latest checkpoint kept outside it and the ledger tables against the records
+(:mod:`connectors.store.audit_coverage`), with the key of
+:class:`~connectors.audit.config.AuditTrust`.
 
 >>> from datetime import UTC, datetime
 >>> from connectors.store.engine import open_store
@@ -25,13 +31,14 @@ sink (a single partition) or, outside a flow, :func:`append_events`.
 >>> append_records(engine, records)  # a replay of the same records: nothing new
 0
 >>> verify_store(engine).message
-'audit chain intact: 2 records (records 0..1)'
+'audit chain intact: 2 records (records 0..1), unkeyed (sha256)'
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import replace
 from typing import Any
 
 import orjson
@@ -40,8 +47,11 @@ from sqlalchemy import BigInteger, Column, Integer, String, Table, Text, inspect
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
-from connectors.store.engine import metadata, open_store
+from connectors.audit.config import AuditTrust
+from connectors.store.engine import metadata, open_store, upsert
 from operators.audit.chain import AuditChain, AuditEvent, VerifyResult, canonical_json, verify_chain
+from operators.audit.checkpoints import latest_anchor
+from operators.audit.keys import AuditKey
 from schemas.common import datetime_to_ns, ns_to_datetime
 from schemas.records import AuditRecord
 
@@ -58,6 +68,7 @@ audit_log = Table(
     Column("payload", Text, nullable=False, comment="canonical JSON (sorted keys)"),
     Column("prev_hash", String(64), nullable=False),
     Column("hash", String(64), nullable=False, unique=True),
+    Column("key_id", String(32), comment="audit key of the HMAC; NULL: plain sha256"),
 )
 
 audit_head = Table(
@@ -76,11 +87,12 @@ class AuditConflictError(RuntimeError):
 def _row(record: AuditRecord) -> dict[str, Any]:
     return {
         "seq": record.seq,
-        "ts": datetime_to_ns(record.ts),
+        "ts": record.ts_ns if record.ts_ns is not None else datetime_to_ns(record.ts),
         "kind": record.kind,
         "payload": canonical_json(record.payload).decode(),
         "prev_hash": record.prev_hash,
         "hash": record.hash,
+        "key_id": record.key_id,
     }
 
 
@@ -93,14 +105,17 @@ def _payload(text: str) -> dict[str, Any]:
     return value if isinstance(value, dict) else {"__unreadable_payload__": text}
 
 
-def _record(row: Any) -> AuditRecord:
+def stored_record(row: Any) -> AuditRecord:
+    """A stored row as a record, its exact ns time kept; an unreadable payload kept as text."""
     return AuditRecord(
         seq=row.seq,
         ts=ns_to_datetime(row.ts),
+        ts_ns=int(row.ts),
         kind=row.kind,
         payload=_payload(row.payload),
         prev_hash=row.prev_hash,
         hash=row.hash,
+        key_id=row.key_id,
     )
 
 
@@ -193,11 +208,13 @@ def append_records(conn_or_engine: Connection | Engine, records: Sequence[AuditR
 
 
 def append_events(
-    conn_or_engine: Connection | Engine, events: Iterable[AuditEvent]
+    conn_or_engine: Connection | Engine,
+    events: Iterable[AuditEvent],
+    key: AuditKey | None = None,
 ) -> list[AuditRecord]:
     """Chain ``events`` after the stored head and append them (for writers outside a flow)."""
     with _begin(conn_or_engine) as conn:
-        chain = AuditChain.after(read_head(conn))
+        chain = AuditChain.after(read_head(conn), key)
         records = [chain.append(event) for event in events]
         append_records(conn, records)
     return records
@@ -217,7 +234,7 @@ def iter_chain(conn_or_engine: Connection | Engine, batch: int = 10_000) -> Iter
         if not rows:
             return
         for row in rows:
-            yield _record(row)
+            yield stored_record(row)
         last = rows[-1].seq
 
 
@@ -227,7 +244,7 @@ def tail(conn_or_engine: Connection | Engine, n: int = 20) -> list[AuditRecord]:
         rows = conn.execute(
             select(audit_log).order_by(audit_log.c.seq.desc()).limit(max(0, n))
         ).all()
-    return [_record(row) for row in reversed(rows)]
+    return [stored_record(row) for row in reversed(rows)]
 
 
 def has_audit_tables(engine: Engine) -> bool:
@@ -235,9 +252,40 @@ def has_audit_tables(engine: Engine) -> bool:
     return {audit_log.name, audit_head.name} <= names
 
 
-def verify_store(conn_or_engine: Connection | Engine) -> VerifyResult:
-    """Verify the whole stored chain against its head (see :func:`verify_chain`)."""
-    return verify_chain(iter_chain(conn_or_engine), read_head(conn_or_engine))
+def verify_store(
+    conn_or_engine: Connection | Engine, trust: AuditTrust | None = None, *, ledger: bool = True
+) -> VerifyResult:
+    """Verify the stored chain against its head, the latest checkpoint and the ledger.
+
+    ``trust`` holds the key and the checkpoint writers (default: none, an unkeyed check of the
+    store alone); ``ledger=False`` skips the ledger cross-check (a store that holds only an
+    audit log, as in the sink's own tests). The result's ``notes`` say what could not be
+    covered: an unkeyed chain, no checkpoint. Raises
+    :class:`~operators.audit.chain.KeyRequiredError` for a keyed chain without its key.
+    """
+    from connectors.store.audit_coverage import ledger_findings
+
+    trust = trust or AuditTrust()
+    notes: list[str] = []
+    anchor = None
+    if trust.writers:
+        checkpoints = trust.read_checkpoints()
+        anchor = latest_anchor(checkpoints, trust.key)
+        if anchor is None:
+            where = ", ".join(w.where for w in trust.writers)
+            notes.append(f"no usable checkpoint in {where}: a truncated tail cannot be detected")
+        elif trust.key is None:
+            notes.append("checkpoints are unsigned: whoever can write them can forge them")
+    else:
+        notes.append("no checkpoint is configured: a truncated tail cannot be detected")
+    result = verify_chain(iter_chain(conn_or_engine), read_head(conn_or_engine), trust.key, anchor)
+    if result.key_id is None:
+        notes.append("the chain is unkeyed: set QUORUM_AUDIT_KEY to make rewriting it detectable")
+    findings: tuple[str, ...] = ()
+    if ledger:
+        with _begin(conn_or_engine) as conn:
+            findings = tuple(ledger_findings(conn))
+    return replace(result, findings=findings, notes=tuple(notes))
 
 
 # --- Bytewax sink ------------------------------------------------------------------------------
@@ -245,80 +293,203 @@ def verify_store(conn_or_engine: Connection | Engine) -> VerifyResult:
 
 _WRITE_ATTEMPTS = 5
 
+AuditSinkState = tuple[int, str, tuple[int, ...]]
+"""The sink's snapshot: the chain position (next seq, previous hash) and the stored records a
+replay may still repeat (their seqs), see :class:`ReplayWindow`."""
 
-def _content_key(event: AuditEvent) -> tuple[str, int, str]:
+
+def _content_key(kind: str, ts_ns: int, payload_json: str) -> tuple[str, int, str]:
     """What makes a stored record the same event: kind, event time and canonical payload."""
-    return (event.kind, datetime_to_ns(event.ts), canonical_json(event.payload).decode())
+    return (kind, ts_ns, payload_json)
 
 
-class _AuditPartition(StatefulSinkPartition[AuditEvent, tuple[int, str]]):
-    def __init__(self, url: str, resume_state: tuple[int, str] | None) -> None:
+def _event_key(event: AuditEvent) -> tuple[str, int, str]:
+    return _content_key(
+        event.kind, datetime_to_ns(event.ts), canonical_json(event.payload).decode()
+    )
+
+
+class ReplayWindow:
+    """Stored records that a resumed flow may write again, matched one for one.
+
+    Bytewax resumes from the last snapshot and replays the outputs produced after it, so the
+    records this flow stored after its snapshot position come back as events. Each replayed
+    event whose content (kind, ts in ns, canonical payload) equals a record of the window takes
+    that record's place instead of being appended; a record matches one event only, so a
+    batch that legitimately repeats an event still stores it twice. Records of other writers
+    (the API's review decisions) never match and stay until the window is dropped with the run.
+    The window is part of the sink's snapshot: a second crash before the replay has caught up
+    resumes with what is left of it, so the chain stays exactly-once across any number of
+    resumes.
+
+    >>> from datetime import UTC, datetime
+    >>> t = datetime(2022, 1, 1, tzinfo=UTC)
+    >>> window = ReplayWindow({_event_key(AuditEvent("fill", t, {"id": "f1"})): [7]})
+    >>> fresh, rest = window.split([AuditEvent("fill", t, {"id": "f1"}),
+    ...                             AuditEvent("fill", t, {"id": "f2"})])
+    >>> [e.payload["id"] for e in fresh], rest.seqs(), window.seqs()
+    (['f2'], (), (7,))
+    """
+
+    def __init__(self, by_key: dict[tuple[str, int, str], list[int]] | None = None) -> None:
+        self._by_key = by_key or {}
+
+    @classmethod
+    def load(cls, conn: Connection, seqs: Iterable[int]) -> ReplayWindow:
+        """The window of the stored records ``seqs`` (missing ones are ignored)."""
+        wanted = set(seqs)
+        if not wanted:
+            return cls()
+        rows = conn.execute(
+            select(audit_log.c.seq, audit_log.c.kind, audit_log.c.ts, audit_log.c.payload)
+            .where(audit_log.c.seq.between(min(wanted), max(wanted)))
+            .order_by(audit_log.c.seq)
+        ).all()
+        by_key: dict[tuple[str, int, str], list[int]] = {}
+        for row in rows:
+            if int(row.seq) in wanted:
+                key = _content_key(row.kind, int(row.ts), row.payload)
+                by_key.setdefault(key, []).append(int(row.seq))
+        return cls(by_key)
+
+    def split(self, events: Sequence[AuditEvent]) -> tuple[list[AuditEvent], ReplayWindow]:
+        """The events not stored yet, and the window left after the others took their record."""
+        left = {key: list(seqs) for key, seqs in self._by_key.items()}
+        fresh = []
+        for event in events:
+            seqs = left.get(_event_key(event))
+            if seqs:
+                seqs.pop(0)
+            else:
+                fresh.append(event)
+        return fresh, ReplayWindow({key: seqs for key, seqs in left.items() if seqs})
+
+    def seqs(self) -> tuple[int, ...]:
+        return tuple(sorted(seq for seqs in self._by_key.values() for seq in seqs))
+
+
+audit_writers = Table(
+    "audit_writers",
+    metadata,
+    Column("run_id", String(64), primary_key=True),
+    Column(
+        "first_seq",
+        BigInteger,
+        nullable=False,
+        comment="the chain's next seq when this run's flow first wrote to it",
+    ),
+)
+
+
+def _run_first_seq(conn: Connection, run_id: str) -> int | None:
+    value = conn.execute(
+        select(audit_writers.c.first_seq).where(audit_writers.c.run_id == run_id)
+    ).scalar_one_or_none()
+    return None if value is None else int(value)
+
+
+class _AuditPartition(StatefulSinkPartition[AuditEvent, AuditSinkState]):
+    def __init__(
+        self, url: str, run_id: str | None, trust: AuditTrust, resume_state: tuple | None
+    ) -> None:
         self._engine = open_store(url)
-        if resume_state is None:
-            self._chain = AuditChain.after(read_head(self._engine))
-        else:
-            self._chain = AuditChain(*resume_state)
+        self._run_id = run_id
+        self._trust = trust
+        self._key = trust.key
+        with self._engine.begin() as conn:
+            head = read_head(conn)
+            self._checkpointed = head
+            last = -1 if head is None else head[0]
+            if resume_state is None:
+                self._chain = AuditChain.after(head, self._key)
+                # A run that stored records but crashed before its first snapshot resumes
+                # without state: everything it stored may come back.
+                first = None if run_id is None else _run_first_seq(conn, run_id)
+                replay: Iterable[int] = () if first is None else range(first, last + 1)
+                self._marked = first is not None
+            else:
+                next_seq, prev_hash, *pending = resume_state  # 2-tuples: older snapshots
+                self._chain = AuditChain(next_seq, prev_hash, self._key)
+                replay = set(pending[0] if pending else ()) | set(range(next_seq, last + 1))
+                self._marked = True
+            self._replay = ReplayWindow.load(conn, replay)
 
     def write_batch(self, values: list[AuditEvent]) -> None:
         """Append ``values`` after the stored head, in one transaction.
 
         The flow is not the chain's only writer (the API records review decisions in it too),
         so the partition re-reads the head every batch instead of trusting its own position.
-        Records stored after its position that carry the same content as events of this batch
-        are the batch written before a crash (a resumed flow replays its outputs): those are
-        skipped, so the chain holds every event exactly once. A race with another writer for
-        the same seq is retried with the new head.
+        Events a resumed flow replays take the place of the records stored for them before
+        the crash (:class:`ReplayWindow`), so the chain holds every event exactly once. A race
+        with another writer for the same seq is retried with the new head.
         """
         for attempt in range(_WRITE_ATTEMPTS):
             try:
                 with self._engine.begin() as conn:
                     chain = self._rebased(conn)
-                    pending = self._not_yet_stored(conn, values)
+                    if not self._marked and self._run_id is not None:
+                        upsert(
+                            conn,
+                            audit_writers,
+                            [{"run_id": self._run_id, "first_seq": chain.next_seq}],
+                            ("run_id",),
+                            update=False,
+                        )
+                    pending, replay = self._replay.split(values)
                     records = [chain.append(event) for event in pending]
                     written = append_records(conn, records)
             except (AuditConflictError, IntegrityError):
                 if attempt == _WRITE_ATTEMPTS - 1:
                     raise
                 continue
-            self._chain = chain
+            self._chain, self._replay, self._marked = chain, replay, True
             logger.debug("audit: %d events, %d new records", len(values), written)
             return
 
     def _rebased(self, conn: Connection) -> AuditChain:
         head = read_head(conn)
         if head is None or head[0] < self._chain.next_seq:
-            return AuditChain(self._chain.next_seq, self._chain.prev_hash)
-        return AuditChain.after(head)
+            return AuditChain(self._chain.next_seq, self._chain.prev_hash, self._key)
+        return AuditChain.after(head, self._key)
 
-    def _not_yet_stored(self, conn: Connection, values: list[AuditEvent]) -> list[AuditEvent]:
-        rows = conn.execute(
-            select(audit_log.c.kind, audit_log.c.ts, audit_log.c.payload).where(
-                audit_log.c.seq >= self._chain.next_seq
-            )
-        ).all()
-        if not rows:
-            return values
-        stored = {(row.kind, int(row.ts), row.payload) for row in rows}
-        return [event for event in values if _content_key(event) not in stored]
+    def _checkpoint(self) -> None:
+        """Anchor the stored head outside the store when it moved since the last checkpoint."""
+        if not self._trust.writers:
+            return
+        head = read_head(self._engine)
+        if head is not None and head != self._checkpointed:
+            self._trust.checkpoint(head)
+            self._checkpointed = head
 
-    def snapshot(self) -> tuple[int, str]:
-        return (self._chain.next_seq, self._chain.prev_hash)
+    def snapshot(self) -> AuditSinkState:
+        self._checkpoint()
+        return (self._chain.next_seq, self._chain.prev_hash, self._replay.seqs())
 
     def close(self) -> None:
+        self._checkpoint()
         self._engine.dispose()
 
 
-class AuditChainSink(FixedPartitionedSink[AuditEvent, tuple[int, str]]):
+class AuditChainSink(FixedPartitionedSink[AuditEvent, AuditSinkState]):
     """Bytewax sink appending :class:`~operators.audit.chain.AuditEvent` items to the chain.
 
     One partition, so the chain is written sequentially by one worker. Items are
     ``(key, event)`` pairs (see :func:`operators.audit.events.audit_trail`). A fresh flow
-    continues after the stored head; a resumed flow continues from its snapshot and re-writes
-    the records after it, which the idempotent append skips.
+    continues after the stored head; a resumed flow continues from its snapshot, and the
+    records it stored after that snapshot are matched by the events it replays instead of
+    being appended again. ``run_id`` (the run's id in the store, kept when a run is resumed)
+    lets a run that crashed before its first snapshot recognise its own records too; without
+    it such a run is indistinguishable from a new one. ``trust`` (default: from the
+    environment, see :mod:`connectors.audit.config`) keys the records and receives a
+    checkpoint of the head at every snapshot and at the end.
     """
 
-    def __init__(self, url: str) -> None:
+    def __init__(
+        self, url: str, run_id: str | None = None, trust: AuditTrust | None = None
+    ) -> None:
         self.url = url
+        self.run_id = run_id
+        self.trust = trust
 
     def list_parts(self) -> list[str]:
         return ["audit"]
@@ -327,6 +498,7 @@ class AuditChainSink(FixedPartitionedSink[AuditEvent, tuple[int, str]]):
         return 0
 
     def build_part(
-        self, step_id: str, for_part: str, resume_state: tuple[int, str] | None
+        self, step_id: str, for_part: str, resume_state: tuple | None
     ) -> _AuditPartition:
-        return _AuditPartition(self.url, resume_state)
+        trust = self.trust if self.trust is not None else AuditTrust.for_store(self.url)
+        return _AuditPartition(self.url, self.run_id, trust, resume_state)

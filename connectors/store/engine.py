@@ -7,7 +7,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, MetaData, Table, create_engine, event
+from sqlalchemy import Engine, MetaData, Table, create_engine, event, inspect
 from sqlalchemy.dialects import postgresql, sqlite
 
 metadata = MetaData()
@@ -18,6 +18,7 @@ TABLE_MODULES: tuple[str, ...] = (
     "connectors.store.signals",
     "connectors.store.trading",
     "connectors.store.audit",
+    "connectors.store.feed_health",
 )
 """Modules that declare tables; imported by :func:`open_store` (missing ones are skipped)."""
 
@@ -69,7 +70,29 @@ def open_store(path_or_url: str | Path = DEFAULT_URL, *, create: bool = True) ->
     if create:
         _load_table_modules()
         metadata.create_all(engine)
+        _add_new_columns(engine)
     return engine
+
+
+def _add_new_columns(engine: Engine) -> None:
+    """Add the nullable columns a newer Quorum declares to tables of an older store.
+
+    ``create_all`` creates missing tables only; a store written before a column existed would
+    otherwise fail on its first query. Only nullable columns are ever added this way.
+    """
+    inspector = inspect(engine)
+    existing_tables = set(inspector.get_table_names())
+    with engine.begin() as conn:
+        for table in metadata.sorted_tables:
+            if table.name not in existing_tables:
+                continue
+            present = {c["name"] for c in inspector.get_columns(table.name)}
+            for column in table.columns:
+                if column.name not in present and column.nullable:
+                    kind = column.type.compile(dialect=engine.dialect)
+                    conn.exec_driver_sql(
+                        f'ALTER TABLE "{table.name}" ADD COLUMN "{column.name}" {kind}'
+                    )
 
 
 def upsert(

@@ -1,7 +1,8 @@
 """The review inbox: decisions people record (API, dashboard) fed back into a running flow.
 
-The API and the dashboard record an approve/reject as a ``review_decision`` audit record whose
-payload carries the trading core's :class:`~schemas.operations.ManualAction`. The audit log is
+The API and the dashboard record an approve/reject as a ``review_decision`` audit record, and
+the kill switch (:mod:`api.controls`) a halt/reduce/resume as a ``trading_control`` record;
+both payloads carry the trading core's :class:`~schemas.operations.ManualAction`. The audit log is
 durable and ordered, so it doubles as the inbox: :class:`ManualActionInbox` polls it for new
 decisions (``seq`` above its cursor) and emits the actions into the flow, where the trading core
 carries them out (an approved review trades) and audits the result. The snapshot is the cursor,
@@ -44,6 +45,9 @@ from schemas.operations import ManualAction
 logger = logging.getLogger(__name__)
 
 REVIEW_DECISION_KIND = "review_decision"
+TRADING_CONTROL_KIND = "trading_control"
+INBOX_KINDS = (REVIEW_DECISION_KIND, TRADING_CONTROL_KIND)
+"""Audit kinds whose payload carries a person's ``action`` for the trading core."""
 
 
 class _InboxPartition(StatefulSourcePartition[ManualAction, int]):
@@ -64,7 +68,7 @@ class _InboxPartition(StatefulSourcePartition[ManualAction, int]):
         with self._engine.connect() as conn:
             rows = conn.execute(
                 select(audit_log.c.seq, audit_log.c.payload)
-                .where(audit_log.c.seq > self._cursor, audit_log.c.kind == REVIEW_DECISION_KIND)
+                .where(audit_log.c.seq > self._cursor, audit_log.c.kind.in_(INBOX_KINDS))
                 .order_by(audit_log.c.seq)
             ).all()
         actions: list[ManualAction] = []
@@ -96,7 +100,8 @@ def _action_json(payload_text: str) -> str:
 
 
 class ManualActionInbox(FixedPartitionedSource[ManualAction, int]):
-    """Poll the store's audit log for review decisions and emit them as ``ManualAction`` items.
+    """Poll the store's audit log for people's actions (review decisions, trading controls) and
+    emit them as ``ManualAction`` items.
 
     :arg url: Store path or URL (the one the API and dashboard write to).
     :arg start_after: Audit ``seq`` after which decisions count; default: the head when the

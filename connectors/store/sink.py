@@ -41,8 +41,10 @@ from bytewax.outputs import DynamicSink, StatelessSinkPartition
 from sqlalchemy.engine import Connection, Engine
 
 from connectors.store.engine import open_store
+from connectors.store.feed_health import write_feed_health
 from connectors.store.market import write_candles, write_dead_letters, write_features, write_late
 from schemas.batches import CandleBatch, FeatureBatch
+from schemas.market import FeedHealth
 from schemas.records import DeadLetter, LateTrade
 
 logger = logging.getLogger(__name__)
@@ -180,6 +182,10 @@ def _write_dead_letters(conn: Connection, items: list[DeadLetter], run_id: str) 
     return write_dead_letters(conn, run_id, items)
 
 
+def _write_feed_health(conn: Connection, items: list[FeedHealth], run_id: str) -> int:
+    return write_feed_health(conn, run_id, items)
+
+
 def _write_late_trades(conn: Connection, items: list[LateTrade], run_id: str) -> int:
     return write_late(conn, run_id, items)
 
@@ -188,3 +194,4 @@ register_writer(CandleBatch, _write_candle_batches)
 register_writer(FeatureBatch, _write_feature_batches)
 register_writer(DeadLetter, _write_dead_letters)
 register_writer(LateTrade, _write_late_trades)
+register_writer(FeedHealth, _write_feed_health)

@@ -7,8 +7,10 @@ import json
 import streamlit as st
 
 from api.reads.audit import audit_kinds, audit_page
+from connectors.audit.config import AuditTrust
 from connectors.store.audit import read_head, verify_store
 from dashboards.store import require_engine
+from operators.audit.chain import KeyRequiredError
 
 TITLE = "Audit log"
 ICON = ":material/verified_user:"
@@ -23,8 +25,14 @@ def render() -> None:
     left, right = st.columns([3, 1])
     left.caption("empty chain" if head is None else f"{head[0] + 1} records · head {head[1][:16]}…")
     if right.button("Verify chain", key="audit_verify"):
-        result = verify_store(engine)
-        (st.success if result.ok else st.error)(result.message)
+        try:
+            result = verify_store(engine, AuditTrust.for_engine(engine))
+        except KeyRequiredError as exc:
+            st.error(str(exc))
+        else:
+            (st.success if result.ok else st.error)(result.message)
+            for note in result.notes:
+                st.caption(note)
     with engine.connect() as conn:
         kinds = audit_kinds(conn)
     if not kinds:

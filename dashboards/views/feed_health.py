@@ -7,9 +7,11 @@ from datetime import UTC, datetime
 import streamlit as st
 
 from api.reads.ops import store_health
+from connectors.store.feed_health import recent_events
 from connectors.store.market import read_dead_letters
 from dashboards.store import require_engine
 from dashboards.ui import live, utc
+from schemas.common import ns_to_datetime
 
 TITLE = "Feed health"
 ICON = ":material/monitor_heart:"
@@ -49,6 +51,44 @@ def _health() -> None:
         width="stretch",
     )
     st.caption(f"A feed is stale after {STALE_BARS:g} bar lengths without a closed candle.")
+    if health.connections:
+        st.subheader("Live connections", anchor=False)
+        st.dataframe(
+            [
+                {
+                    "source": c.source,
+                    "symbol": c.symbol,
+                    "status": c.status,
+                    "reported": c.reported_at,
+                    "silence (s)": c.silence_s,
+                    "reconnects": c.counters.get("reconnects", 0),
+                    "gaps filled": c.counters.get("gaps_filled", 0),
+                    "rows backfilled": c.counters.get("rows_backfilled", 0),
+                    "last event": c.event,
+                }
+                for c in health.connections
+            ],
+            hide_index=True,
+            width="stretch",
+        )
+        with engine.connect() as conn:
+            events = recent_events(conn)
+        if events:
+            st.caption("Transitions and gaps, newest first")
+            st.dataframe(
+                [
+                    {
+                        "time (UTC)": ns_to_datetime(e["ts"]),
+                        "source": e["source"],
+                        "symbol": e["symbol"],
+                        "status": e["status"],
+                        "event": e["event"],
+                    }
+                    for e in events
+                ],
+                hide_index=True,
+                width="stretch",
+            )
     if health.dead_letters_by_reason:
         st.subheader("Dead letters by reason", anchor=False)
         st.bar_chart({d.reason: d.count for d in health.dead_letters_by_reason}, horizontal=True)

@@ -1,20 +1,22 @@
 """Review queue: REVIEW-band signals waiting for a person; approve or reject, audited.
 
 Decisions go through :func:`api.reviews.decide`, exactly as the API's: the queue update and
-a ``review_decision`` audit record in one transaction, with the reviewer's name and comment.
+a ``review_decision`` audit record in one transaction. The reviewer is the signed-in person
+(:mod:`dashboards.auth`) and needs the ``review`` scope; without it the queue is read-only.
 """
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, datetime
 
 import streamlit as st
 from pydantic import ValidationError
 
+from api.keys import Scope
 from api.models import ReviewDecisionIn, ReviewItem
 from api.reads.signals import fused_detail, review_page
 from api.reviews import AlreadyDecidedError, ConcurrentWriteError, NotQueuedError, decide
+from dashboards.auth import Identity, sign_in_panel
 from dashboards.store import require_engine
 from dashboards.ui import utc
 
@@ -22,17 +24,12 @@ TITLE = "Reviews"
 ICON = ":material/rate_review:"
 URL = "reviews"
 
-_REVIEWER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._@:-]{0,63}$")
-
 
 def _label(item: ReviewItem) -> str:
     return f"{utc(item.timestamp)} · {item.asset} · {item.direction.value} · {item.score:+.3f}"
 
 
-def _decide(item: ReviewItem, decision: str, reviewer: str, comment: str) -> None:
-    if not _REVIEWER.match(reviewer):
-        st.error("Enter your name (letters, digits, space and ._@:-) before deciding.")
-        return
+def _decide(item: ReviewItem, decision: str, reviewer: Identity, comment: str) -> None:
     try:
         body = ReviewDecisionIn(decision=decision, comment=comment)
     except ValidationError as exc:
@@ -43,10 +40,10 @@ def _decide(item: ReviewItem, decision: str, reviewer: str, comment: str) -> Non
             require_engine(),
             item.fused_id,
             body.decision,
-            reviewer=reviewer,
+            reviewer=reviewer.owner,
             comment=body.comment,
             now=datetime.now(UTC),
-            via="dashboard",
+            via=reviewer.via,
         )
     except (NotQueuedError, AlreadyDecidedError, ConcurrentWriteError) as exc:
         st.error(str(exc))
@@ -68,9 +65,7 @@ def render() -> None:
         approved = review_page(conn, status="approved", limit=50).items
         rejected = review_page(conn, status="rejected", limit=50).items
     st.caption(f"{len(pending)} pending · {len(approved)} approved · {len(rejected)} rejected")
-    reviewer = st.sidebar.text_input(
-        "Reviewer", key="reviewer_name", help="Your name: recorded with every decision"
-    )
+    reviewer = sign_in_panel(engine)
     if not pending:
         st.info("Nothing waits for review.")
     else:
@@ -101,13 +96,16 @@ def render() -> None:
                     ],
                     hide_index=True,
                 )
-        with st.form("decision", clear_on_submit=True):
-            comment = st.text_area("Comment", max_chars=2000, key="review_comment")
-            approve_col, reject_col = st.columns(2)
-            approve = approve_col.form_submit_button("Approve", type="primary")
-            reject = reject_col.form_submit_button("Reject")
-        if approve or reject:
-            _decide(item, "approve" if approve else "reject", reviewer.strip(), comment)
+        if reviewer is None or not reviewer.allows(Scope.REVIEW):
+            st.info("Read-only: sign in with an API key that has the `review` scope to decide.")
+        else:
+            with st.form("decision", clear_on_submit=True):
+                comment = st.text_area("Comment", max_chars=2000, key="review_comment")
+                approve_col, reject_col = st.columns(2)
+                approve = approve_col.form_submit_button("Approve", type="primary")
+                reject = reject_col.form_submit_button("Reject")
+            if approve or reject:
+                _decide(item, "approve" if approve else "reject", reviewer, comment)
     decided = sorted(approved + rejected, key=lambda i: i.decided_at or i.timestamp, reverse=True)
     if decided:
         st.subheader("Decided", anchor=False)

@@ -10,6 +10,7 @@ COMMANDS: tuple[str, ...] = (
     "data",
     "evaluate",
     "audit",
+    "trading",
     "live",
     "simulator",
     "serve",

@@ -1,8 +1,14 @@
 """``quorum audit``: verify or inspect the hash-chained audit log.
 
 ``quorum audit verify [--store PATH_OR_URL]`` exits 0 when the chain is intact and 1 naming
-the first bad record on any edit, deletion, reordering or truncation (2 when the store or its
-audit log cannot be found). ``quorum audit tail [-n N]`` prints the last records.
+the first bad record on any edit, deletion, reordering or truncation, when the chain does not
+reach the latest checkpoint kept outside the store, or when the ledger and the audit log
+disagree (2 when the store, its audit log or the key it needs cannot be found). The key and
+the checkpoints come from the environment (``QUORUM_AUDIT_KEY`` / ``QUORUM_AUDIT_KEY_FILE``,
+``QUORUM_AUDIT_CHECKPOINTS``, ``QUORUM_AUDIT_CHECKPOINT_DB``; see
+:mod:`connectors.audit.config`); verify says whether the chain is keyed and what it could not
+cover. ``quorum audit checkpoint`` writes a checkpoint of the head now; ``quorum audit tail
+[-n N]`` prints the last records.
 """
 
 from __future__ import annotations
@@ -15,6 +21,8 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
+    from connectors.audit.config import AuditTrust
+
 HELP = "verify the hash-chained audit log (exit 1 on tampering) or show its last records"
 
 DEFAULT_STORE = "quorum.sqlite"
@@ -22,9 +30,14 @@ DEFAULT_STORE = "quorum.sqlite"
 
 def configure(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="audit_command", metavar="ACTION", required=True)
-    verify = sub.add_parser("verify", help="check every link of the chain and its head")
+    verify = sub.add_parser(
+        "verify", help="check the chain, its head, the latest checkpoint and the ledger"
+    )
+    checkpoint = sub.add_parser(
+        "checkpoint", help="write a (signed, with a key) checkpoint of the head outside the store"
+    )
     tail = sub.add_parser("tail", help="print the last records of the chain")
-    for action in (verify, tail):
+    for action in (verify, checkpoint, tail):
         action.add_argument(
             "--store",
             default=DEFAULT_STORE,
@@ -48,20 +61,62 @@ def _open(store: str) -> Engine:
     return engine
 
 
+def _trust(engine: Engine) -> AuditTrust:
+    from connectors.audit.config import AuditConfigError, AuditTrust
+    from flows.cli import UserError
+
+    try:
+        return AuditTrust.for_engine(engine)
+    except AuditConfigError as exc:
+        raise UserError(str(exc)) from None
+
+
 def _verify(args: argparse.Namespace) -> int:
+    from connectors.audit.checkpoints import CheckpointFormatError
     from connectors.store.audit import verify_store
+    from flows.cli import UserError
+    from operators.audit.chain import KeyRequiredError
 
     engine = _open(args.store)
     try:
-        result = verify_store(engine)
+        result = verify_store(engine, _trust(engine))
+    except (KeyRequiredError, CheckpointFormatError) as exc:
+        raise UserError(str(exc)) from None
     finally:
         engine.dispose()
     if result.ok:
         print(result.message)
+        if result.anchored_seq is not None:
+            print(f"matches the latest checkpoint (seq {result.anchored_seq})")
+        for note in result.notes:
+            print(f"note: {note}")
         return 0
-    print(f"audit chain BROKEN at {result.message}", file=sys.stderr)
-    print(f"{result.checked} records verified before it", file=sys.stderr)
+    if result.bad_seq is not None:
+        print(f"audit chain BROKEN at {result.message}", file=sys.stderr)
+        print(f"{result.checked} records verified before it", file=sys.stderr)
+    for finding in result.findings:
+        print(f"ledger and audit log disagree: {finding}", file=sys.stderr)
     return 1
+
+
+def _checkpoint(args: argparse.Namespace) -> int:
+    from connectors.store.audit import read_head
+    from flows.cli import UserError
+
+    engine = _open(args.store)
+    try:
+        trust = _trust(engine)
+        if not trust.writers:
+            raise UserError("no checkpoint place is configured: set QUORUM_AUDIT_CHECKPOINTS")
+        head = read_head(engine)
+    finally:
+        engine.dispose()
+    count = 0 if head is None else head[0] + 1
+    trust.checkpoint(head)
+    signed = "unsigned" if trust.key is None else f"signed with key {trust.key.key_id}"
+    places = ", ".join(w.where for w in trust.writers)
+    print(f"checkpoint of {count} records ({signed}) written to {places}")
+    return 0
 
 
 def _tail(args: argparse.Namespace) -> int:
@@ -84,4 +139,6 @@ def _tail(args: argparse.Namespace) -> int:
 def main(args: argparse.Namespace) -> int:
     if args.audit_command == "verify":
         return _verify(args)
+    if args.audit_command == "checkpoint":
+        return _checkpoint(args)
     return _tail(args)

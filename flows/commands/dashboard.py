@@ -7,7 +7,9 @@ replaces this process with ``streamlit run dashboards/app.py``; open the printed
 from __future__ import annotations
 
 import argparse
+import os
 
+BIND_HOST_ENV = "QUORUM_BIND_HOST"
 HELP = "start the Streamlit ops dashboard (signals, charts, reviews, portfolio, health, audit)"
 
 DEFAULT_STORE = "quorum.sqlite"
@@ -19,7 +21,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
         default=DEFAULT_STORE,
         help=f"store file or SQLAlchemy URL (default: {DEFAULT_STORE})",
     )
-    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
+    parser.add_argument(
+        "--host",
+        default=os.environ.get(BIND_HOST_ENV, "127.0.0.1"),
+        help=f"address to bind (default: ${BIND_HOST_ENV} or 127.0.0.1; the image sets 0.0.0.0)",
+    )
     parser.add_argument("--port", type=int, default=8501, help="port (default: 8501)")
     parser.add_argument("--report", metavar="FILE", help="JSON run report shown on 'Run report'")
     parser.add_argument(

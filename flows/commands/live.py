@@ -175,7 +175,7 @@ def main(args: argparse.Namespace) -> int:
             print(f"metrics: {metrics.server.url}")
         outputs = FlowOutputs(
             store=store[0] if store else None,
-            audit=AuditChainSink(url_for(args.store)) if store else None,
+            audit=AuditChainSink(url_for(args.store), run_id=store[2]) if store else None,
             stats=stats,
             notify=notify_sink(notifier, config.notifications),
             metrics=None if metrics is None else metrics.sink,
@@ -189,6 +189,8 @@ def main(args: argparse.Namespace) -> int:
         except BytewaxRuntimeError as exc:  # a feed failed: say why, not where in Rust
             raise UserError(f"the live flow stopped: {_root_cause(exc)}") from None
         finally:
+            # Counted before the store's summary is written, so the stored run has it too.
+            stats.records_in = _records_in(source)
             stop_notifier(notifier, stats)
             if metrics is not None:
                 stats.sla.update(metrics.close())
@@ -201,6 +203,14 @@ def main(args: argparse.Namespace) -> int:
     if not args.quiet:
         _summary(stats, source, args)
     return 0
+
+
+def _records_in(source: Any) -> int:
+    """Trades and candles the feed partitions emitted."""
+    return sum(
+        getattr(p, "trades_emitted", 0) + getattr(p, "candles_emitted", 0)
+        for p in source.partitions
+    )
 
 
 def _root_cause(exc: BaseException) -> str:
@@ -233,10 +243,6 @@ def _summary(stats: Any, source: Any, args: argparse.Namespace) -> None:
     from rich.console import Console
 
     console = Console()
-    stats.records_in = sum(
-        getattr(p, "trades_emitted", 0) + getattr(p, "candles_emitted", 0)
-        for p in source.partitions
-    )
     stats.render(console, title=f"quorum live {args.exchange} {','.join(args.symbols)}")
     for part in source.partitions:
         owner = getattr(part, "session", None) or getattr(part, "poller", None)

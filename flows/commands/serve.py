@@ -11,11 +11,15 @@ uvicorn. Key management (then the server does not start):
 from __future__ import annotations
 
 import argparse
+import os
 
+BIND_HOST_ENV = "QUORUM_BIND_HOST"
+CORS_ENV = "QUORUM_CORS_ORIGINS"
+RATE_STORAGE_ENV = "QUORUM_RATE_LIMIT_STORAGE"
 HELP = "serve the signal API (FastAPI) on a store, or create/list/revoke its API keys"
 
 DEFAULT_STORE = "quorum.sqlite"
-SCOPE_NAMES = ("signals:read", "review", "admin")
+SCOPE_NAMES = ("signals:read", "review", "trading:control", "admin")
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -24,13 +28,32 @@ def configure(parser: argparse.ArgumentParser) -> None:
         default=DEFAULT_STORE,
         help=f"store file or SQLAlchemy URL (default: {DEFAULT_STORE})",
     )
-    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
+    parser.add_argument(
+        "--host",
+        default=os.environ.get(BIND_HOST_ENV, "127.0.0.1"),
+        help=f"address to bind (default: ${BIND_HOST_ENV} or 127.0.0.1; the image sets 0.0.0.0)",
+    )
     parser.add_argument("--port", type=int, default=8000, help="port (default: 8000)")
     parser.add_argument(
         "--rate", type=float, default=20.0, help="requests per second per key (default: 20)"
     )
     parser.add_argument(
         "--burst", type=float, default=120.0, help="burst size per key (default: 120)"
+    )
+    parser.add_argument(
+        "--cors-origin",
+        action="append",
+        default=[o for o in os.environ.get(CORS_ENV, "").split(",") if o.strip()],
+        metavar="ORIGIN",
+        help=f"allow browser calls from this origin (repeatable; default: ${CORS_ENV}, "
+        "comma-separated, else none: CORS is off)",
+    )
+    parser.add_argument(
+        "--rate-limit-storage",
+        default=os.environ.get(RATE_STORAGE_ENV) or None,
+        metavar="URI",
+        help=f"share rate limits between API replicas, e.g. redis://127.0.0.1:6379/0 "
+        f"(default: ${RATE_STORAGE_ENV}, else per process)",
     )
     keys = parser.add_mutually_exclusive_group()
     keys.add_argument("--create-key", metavar="NAME", help="create a key owned by NAME, print it")
@@ -111,8 +134,17 @@ def _serve(args: argparse.Namespace) -> int:
         raise UserError(f"--port must be 1-65535, got {args.port}")
     if args.rate <= 0 or args.burst < 1:
         raise UserError(f"--rate must be > 0 and --burst ≥ 1, got {args.rate} and {args.burst}")
-    settings = ApiSettings(store=args.store, rate_per_second=args.rate, rate_capacity=args.burst)
-    app = create_app(settings)
+    settings = ApiSettings(
+        store=args.store,
+        rate_per_second=args.rate,
+        rate_capacity=args.burst,
+        cors_origins=tuple(o.strip() for o in args.cors_origin),
+        rate_limit_storage=args.rate_limit_storage,
+    )
+    try:
+        app = create_app(settings)
+    except ValueError as exc:  # e.g. a rate-limit storage that cannot be reached
+        raise UserError(str(exc)) from None
     print(f"Quorum API on http://{args.host}:{args.port} (docs at /docs), store {args.store}")
     uvicorn.run(app, host=args.host, port=args.port, log_level="info")
     return 0

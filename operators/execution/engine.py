@@ -224,6 +224,10 @@ class TradingEngine:
             self._saw_market(known)
             self.buffer.push(known, QUOTE, item.symbol, item)
         elif isinstance(item, ManualAction):
+            if item.kind is ManualActionKind.SET_TRADING_STATE and self.clock.now_ns is not None:
+                # A kill switch acts at once, at the core's time: it must not wait for the
+                # market to reach the wall-clock time a person pressed it at.
+                return self._dispatch(self.clock.now_ns, MANUAL, item)
             self.buffer.push(datetime_to_ns(item.ts), MANUAL, item.action_id, item)
         else:
             self.stats["dead_lettered"] += 1

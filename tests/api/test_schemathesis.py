@@ -51,10 +51,11 @@ def test_the_schema_documents_every_route() -> None:
         "/v1/signals/{fused_id}",
         "/v1/reviews/{fused_id}/decision",
         "/v1/audit/verify",
+        "/v1/trading/state",
         "/v1/health",
         "/metrics",
     } <= paths
-    assert len(OPERATIONS) == 16
+    assert len(OPERATIONS) == 17
 
 
 @pytest.mark.parametrize(("method", "path"), OPERATIONS)

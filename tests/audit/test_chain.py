@@ -45,7 +45,7 @@ def test_an_untouched_chain_verifies() -> None:
     records = chain()
     result = verify_chain(records, head(records))
     assert result.ok and result.checked == 6 and result.last_seq == 5
-    assert result.message == "audit chain intact: 6 records (records 0..5)"
+    assert result.message == "audit chain intact: 6 records (records 0..5), unkeyed (sha256)"
     assert records[0].prev_hash == GENESIS_HASH
     assert all(b.prev_hash == a.hash for a, b in itertools.pairwise(records))
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 
 from flows.cli import main
@@ -37,6 +39,18 @@ def test_live_on_the_simulator_runs_the_flow_into_the_store(tmp_path, capsys):
     engine = open_store(str(store))
     runs = read_runs(engine)
     assert runs["command"].to_list() == ["live"]
+    summary = runs["summary"][0]
+    assert summary["records_in"] > 0 and summary["records_per_s"] > 0  # counted before stored
+    from api.reads.ops import store_health
+    from connectors.store.feed_health import recent_events
+
+    with engine.connect() as conn:
+        health = store_health(conn, now=datetime.now(UTC), stale_bars=3.0)
+        events = recent_events(conn)
+    [connection] = health.connections
+    assert (connection.source, connection.symbol) == ("binance", "BTC/USDT")
+    assert connection.counters["messages"] > 0
+    assert any(e["status"] == "live" for e in events)  # the transition to live is kept
     candles = read_candles(engine, symbol="BTC/USDT")
     assert candles.height >= 1 and set(candles["timeframe"].to_list()) <= {"1m", "5m"}
     engine.dispose()

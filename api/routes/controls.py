@@ -1,0 +1,47 @@
+"""Trading control route: the kill switch (scope ``trading:control``)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, HTTPException
+
+from api.auth import control_access
+from api.context import AppContext, app_context
+from api.controls import set_trading_state
+from api.errors import error_responses
+from api.keys import ApiKey
+from api.models import TradingControlIn, TradingControlOut
+from connectors.store.audit import AuditConflictError
+
+router = APIRouter(prefix="/v1/trading", tags=["trading control"])
+
+
+@router.post(
+    "/state",
+    response_model=TradingControlOut,
+    responses=error_responses(),
+    summary="Halt, reduce or resume trading; audited with who and why",
+    description=(
+        "The actor is the key's owner, the time is now. Running flows on this store pick the "
+        "command up at their next poll of the audit log and apply it in that batch: halt "
+        "cancels working orders and refuses new entries."
+    ),
+)
+def control_trading(
+    ctx: Annotated[AppContext, Depends(app_context)],
+    key: Annotated[ApiKey, Depends(control_access)],
+    body: TradingControlIn,
+) -> TradingControlOut:
+    try:
+        outcome = set_trading_state(
+            ctx.engine,
+            body.command,
+            actor=key.owner,
+            reason=body.reason,
+            via=f"api:{key.key_id}",
+            now=ctx.settings.now(),
+        )
+    except AuditConflictError as exc:
+        raise HTTPException(503, str(exc), headers={"Retry-After": "1"}) from None
+    return TradingControlOut(action=outcome.action, audit=outcome.audit)

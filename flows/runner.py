@@ -91,7 +91,7 @@ def run_replay(
         engine = open_store(store_url)
         run_id = start_run(engine, command, {"paths": [str(p) for p in paths], "stage": stage})
         sink = StoreSink(store_url, StoreWriter(run_id))
-        audit = AuditChainSink(store_url)
+        audit = AuditChainSink(store_url, run_id=run_id)
     outputs = FlowOutputs(
         store=sink, audit=audit, collect=collected.extend if collect else None, stats=stats
     )

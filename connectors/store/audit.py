@@ -40,7 +40,7 @@ from sqlalchemy import BigInteger, Column, Integer, String, Table, Text, inspect
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
-from connectors.store.engine import metadata, open_store
+from connectors.store.engine import metadata, open_store, upsert
 from operators.audit.chain import AuditChain, AuditEvent, VerifyResult, canonical_json, verify_chain
 from schemas.common import datetime_to_ns, ns_to_datetime
 from schemas.records import AuditRecord
@@ -245,42 +245,151 @@ def verify_store(conn_or_engine: Connection | Engine) -> VerifyResult:
 
 _WRITE_ATTEMPTS = 5
 
+AuditSinkState = tuple[int, str, tuple[int, ...]]
+"""The sink's snapshot: the chain position (next seq, previous hash) and the stored records a
+replay may still repeat (their seqs), see :class:`ReplayWindow`."""
 
-def _content_key(event: AuditEvent) -> tuple[str, int, str]:
+
+def _content_key(kind: str, ts_ns: int, payload_json: str) -> tuple[str, int, str]:
     """What makes a stored record the same event: kind, event time and canonical payload."""
-    return (event.kind, datetime_to_ns(event.ts), canonical_json(event.payload).decode())
+    return (kind, ts_ns, payload_json)
 
 
-class _AuditPartition(StatefulSinkPartition[AuditEvent, tuple[int, str]]):
-    def __init__(self, url: str, resume_state: tuple[int, str] | None) -> None:
+def _event_key(event: AuditEvent) -> tuple[str, int, str]:
+    return _content_key(
+        event.kind, datetime_to_ns(event.ts), canonical_json(event.payload).decode()
+    )
+
+
+class ReplayWindow:
+    """Stored records that a resumed flow may write again, matched one for one.
+
+    Bytewax resumes from the last snapshot and replays the outputs produced after it, so the
+    records this flow stored after its snapshot position come back as events. Each replayed
+    event whose content (kind, ts in ns, canonical payload) equals a record of the window takes
+    that record's place instead of being appended; a record matches one event only, so a
+    batch that legitimately repeats an event still stores it twice. Records of other writers
+    (the API's review decisions) never match and stay until the window is dropped with the run.
+    The window is part of the sink's snapshot: a second crash before the replay has caught up
+    resumes with what is left of it, so the chain stays exactly-once across any number of
+    resumes.
+
+    >>> from datetime import UTC, datetime
+    >>> t = datetime(2022, 1, 1, tzinfo=UTC)
+    >>> window = ReplayWindow({_event_key(AuditEvent("fill", t, {"id": "f1"})): [7]})
+    >>> fresh, rest = window.split([AuditEvent("fill", t, {"id": "f1"}),
+    ...                             AuditEvent("fill", t, {"id": "f2"})])
+    >>> [e.payload["id"] for e in fresh], rest.seqs(), window.seqs()
+    (['f2'], (), (7,))
+    """
+
+    def __init__(self, by_key: dict[tuple[str, int, str], list[int]] | None = None) -> None:
+        self._by_key = by_key or {}
+
+    @classmethod
+    def load(cls, conn: Connection, seqs: Iterable[int]) -> ReplayWindow:
+        """The window of the stored records ``seqs`` (missing ones are ignored)."""
+        wanted = set(seqs)
+        if not wanted:
+            return cls()
+        rows = conn.execute(
+            select(audit_log.c.seq, audit_log.c.kind, audit_log.c.ts, audit_log.c.payload)
+            .where(audit_log.c.seq.between(min(wanted), max(wanted)))
+            .order_by(audit_log.c.seq)
+        ).all()
+        by_key: dict[tuple[str, int, str], list[int]] = {}
+        for row in rows:
+            if int(row.seq) in wanted:
+                key = _content_key(row.kind, int(row.ts), row.payload)
+                by_key.setdefault(key, []).append(int(row.seq))
+        return cls(by_key)
+
+    def split(self, events: Sequence[AuditEvent]) -> tuple[list[AuditEvent], ReplayWindow]:
+        """The events not stored yet, and the window left after the others took their record."""
+        left = {key: list(seqs) for key, seqs in self._by_key.items()}
+        fresh = []
+        for event in events:
+            seqs = left.get(_event_key(event))
+            if seqs:
+                seqs.pop(0)
+            else:
+                fresh.append(event)
+        return fresh, ReplayWindow({key: seqs for key, seqs in left.items() if seqs})
+
+    def seqs(self) -> tuple[int, ...]:
+        return tuple(sorted(seq for seqs in self._by_key.values() for seq in seqs))
+
+
+audit_writers = Table(
+    "audit_writers",
+    metadata,
+    Column("run_id", String(64), primary_key=True),
+    Column(
+        "first_seq",
+        BigInteger,
+        nullable=False,
+        comment="the chain's next seq when this run's flow first wrote to it",
+    ),
+)
+
+
+def _run_first_seq(conn: Connection, run_id: str) -> int | None:
+    value = conn.execute(
+        select(audit_writers.c.first_seq).where(audit_writers.c.run_id == run_id)
+    ).scalar_one_or_none()
+    return None if value is None else int(value)
+
+
+class _AuditPartition(StatefulSinkPartition[AuditEvent, AuditSinkState]):
+    def __init__(self, url: str, run_id: str | None, resume_state: tuple | None) -> None:
         self._engine = open_store(url)
-        if resume_state is None:
-            self._chain = AuditChain.after(read_head(self._engine))
-        else:
-            self._chain = AuditChain(*resume_state)
+        self._run_id = run_id
+        with self._engine.begin() as conn:
+            head = read_head(conn)
+            last = -1 if head is None else head[0]
+            if resume_state is None:
+                self._chain = AuditChain.after(head)
+                # A run that stored records but crashed before its first snapshot resumes
+                # without state: everything it stored may come back.
+                first = None if run_id is None else _run_first_seq(conn, run_id)
+                replay: Iterable[int] = () if first is None else range(first, last + 1)
+                self._marked = first is not None
+            else:
+                next_seq, prev_hash, *pending = resume_state  # 2-tuples: older snapshots
+                self._chain = AuditChain(next_seq, prev_hash)
+                replay = set(pending[0] if pending else ()) | set(range(next_seq, last + 1))
+                self._marked = True
+            self._replay = ReplayWindow.load(conn, replay)
 
     def write_batch(self, values: list[AuditEvent]) -> None:
         """Append ``values`` after the stored head, in one transaction.
 
         The flow is not the chain's only writer (the API records review decisions in it too),
         so the partition re-reads the head every batch instead of trusting its own position.
-        Records stored after its position that carry the same content as events of this batch
-        are the batch written before a crash (a resumed flow replays its outputs): those are
-        skipped, so the chain holds every event exactly once. A race with another writer for
-        the same seq is retried with the new head.
+        Events a resumed flow replays take the place of the records stored for them before
+        the crash (:class:`ReplayWindow`), so the chain holds every event exactly once. A race
+        with another writer for the same seq is retried with the new head.
         """
         for attempt in range(_WRITE_ATTEMPTS):
             try:
                 with self._engine.begin() as conn:
                     chain = self._rebased(conn)
-                    pending = self._not_yet_stored(conn, values)
+                    if not self._marked and self._run_id is not None:
+                        upsert(
+                            conn,
+                            audit_writers,
+                            [{"run_id": self._run_id, "first_seq": chain.next_seq}],
+                            ("run_id",),
+                            update=False,
+                        )
+                    pending, replay = self._replay.split(values)
                     records = [chain.append(event) for event in pending]
                     written = append_records(conn, records)
             except (AuditConflictError, IntegrityError):
                 if attempt == _WRITE_ATTEMPTS - 1:
                     raise
                 continue
-            self._chain = chain
+            self._chain, self._replay, self._marked = chain, replay, True
             logger.debug("audit: %d events, %d new records", len(values), written)
             return
 
@@ -290,35 +399,28 @@ class _AuditPartition(StatefulSinkPartition[AuditEvent, tuple[int, str]]):
             return AuditChain(self._chain.next_seq, self._chain.prev_hash)
         return AuditChain.after(head)
 
-    def _not_yet_stored(self, conn: Connection, values: list[AuditEvent]) -> list[AuditEvent]:
-        rows = conn.execute(
-            select(audit_log.c.kind, audit_log.c.ts, audit_log.c.payload).where(
-                audit_log.c.seq >= self._chain.next_seq
-            )
-        ).all()
-        if not rows:
-            return values
-        stored = {(row.kind, int(row.ts), row.payload) for row in rows}
-        return [event for event in values if _content_key(event) not in stored]
-
-    def snapshot(self) -> tuple[int, str]:
-        return (self._chain.next_seq, self._chain.prev_hash)
+    def snapshot(self) -> AuditSinkState:
+        return (self._chain.next_seq, self._chain.prev_hash, self._replay.seqs())
 
     def close(self) -> None:
         self._engine.dispose()
 
 
-class AuditChainSink(FixedPartitionedSink[AuditEvent, tuple[int, str]]):
+class AuditChainSink(FixedPartitionedSink[AuditEvent, AuditSinkState]):
     """Bytewax sink appending :class:`~operators.audit.chain.AuditEvent` items to the chain.
 
     One partition, so the chain is written sequentially by one worker. Items are
     ``(key, event)`` pairs (see :func:`operators.audit.events.audit_trail`). A fresh flow
-    continues after the stored head; a resumed flow continues from its snapshot and re-writes
-    the records after it, which the idempotent append skips.
+    continues after the stored head; a resumed flow continues from its snapshot, and the
+    records it stored after that snapshot are matched by the events it replays instead of
+    being appended again. ``run_id`` (the run's id in the store, kept when a run is resumed)
+    lets a run that crashed before its first snapshot recognise its own records too; without
+    it such a run is indistinguishable from a new one.
     """
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, run_id: str | None = None) -> None:
         self.url = url
+        self.run_id = run_id
 
     def list_parts(self) -> list[str]:
         return ["audit"]
@@ -327,6 +429,6 @@ class AuditChainSink(FixedPartitionedSink[AuditEvent, tuple[int, str]]):
         return 0
 
     def build_part(
-        self, step_id: str, for_part: str, resume_state: tuple[int, str] | None
+        self, step_id: str, for_part: str, resume_state: tuple | None
     ) -> _AuditPartition:
-        return _AuditPartition(self.url, resume_state)
+        return _AuditPartition(self.url, self.run_id, resume_state)

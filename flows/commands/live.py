@@ -156,7 +156,7 @@ def main(args: argparse.Namespace) -> int:
         store = _open_store(args.store, args) if args.store else None
         outputs = FlowOutputs(
             store=store[0] if store else None,
-            audit=AuditChainSink(url_for(args.store)) if store else None,
+            audit=AuditChainSink(url_for(args.store), run_id=store[2]) if store else None,
             stats=stats,
         )
         inbox = ManualActionInbox(url_for(args.store), run_for=args.duration) if store else None

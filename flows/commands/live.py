@@ -13,6 +13,8 @@ import argparse
 import os
 from typing import Any
 
+from flows.commands import deployment
+
 HELP = "run the flow on live data: Binance WebSocket, any ccxt exchange, or the simulator"
 API_KEY_ENV = "QUORUM_EXCHANGE_API_KEY"
 
@@ -46,6 +48,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--poll-interval", type=float, default=2.0, help="seconds between REST polls (ccxt)"
     )
     parser.add_argument("--quiet", action="store_true", help="no health lines or summary")
+    deployment.add_arguments(parser)
 
 
 def _check_args(args: argparse.Namespace) -> None:
@@ -112,13 +115,13 @@ def main(args: argparse.Namespace) -> int:
 
     _check_args(args)
     from bytewax.errors import BytewaxRuntimeError
-    from bytewax.testing import run_main
 
     from connectors.feed.side_channel import SideChannelSource
     from connectors.simulator import ExchangeSimulator, SimulatorConfig
     from connectors.store.audit import AuditChainSink
     from connectors.store.engine import url_for
     from connectors.store.inbox import ManualActionInbox
+    from flows.cluster import execute
     from flows.config import ConfigError, load_config
     from flows.pipeline import FlowOutputs, build_flow
     from flows.summary import RunStats
@@ -134,10 +137,12 @@ def main(args: argparse.Namespace) -> int:
     }
     if args.timeframes:
         overrides["candles"] = {"timeframes": args.timeframes}
+    overrides.update(deployment.overrides(args))
     try:
         config = load_config(args.config, overrides)
     except ConfigError as exc:
         raise UserError(str(exc)) from None
+    recovery, run_id = _recovery(config, args)
     sim = None
     if args.simulator:
         sim = ExchangeSimulator(SimulatorConfig(speed=args.speed)).start()
@@ -153,7 +158,7 @@ def main(args: argparse.Namespace) -> int:
             raise UserError(str(exc)) from None
         source = SideChannelSource(inner, _health_printer(args.quiet), forward_side=True)
         stats = RunStats()
-        store = _open_store(args.store, args) if args.store else None
+        store = _open_store(args.store, args, run_id) if args.store else None
         outputs = FlowOutputs(
             store=store[0] if store else None,
             audit=AuditChainSink(url_for(args.store), run_id=store[2]) if store else None,
@@ -164,7 +169,7 @@ def main(args: argparse.Namespace) -> int:
             source, config=config, outputs=outputs, flow_id="quorum_live", manual_actions=inbox
         )
         try:
-            run_main(flow)
+            execute(flow, config.cluster, config.recovery, recovery)
         except BytewaxRuntimeError as exc:  # a feed failed: say why, not where in Rust
             raise UserError(f"the live flow stopped: {_root_cause(exc)}") from None
         finally:
@@ -185,7 +190,27 @@ def _root_cause(exc: BaseException) -> str:
     return str(exc)
 
 
-def _open_store(path: str, args: argparse.Namespace) -> tuple[Any, Any, str]:
+def _recovery(config: Any, args: argparse.Namespace) -> tuple[Any, str]:
+    """Bytewax recovery (if configured) and the run id: a resumed live run keeps its first."""
+    from connectors.store.market import new_run_id
+    from flows.cli import UserError
+    from flows.cluster import RecoveryError, cluster_run_id, prepare_recovery
+
+    inputs = [args.exchange, *args.symbols, args.data]
+    fresh = (
+        cluster_run_id("live", inputs, config.cluster)
+        if config.cluster.is_multi_process
+        else new_run_id()
+    )
+    try:
+        return prepare_recovery(
+            config.recovery, config.cluster, command="live", inputs=inputs, run_id=fresh
+        )
+    except RecoveryError as exc:
+        raise UserError(str(exc)) from None
+
+
+def _open_store(path: str, args: argparse.Namespace, run_id: str) -> tuple[Any, Any, str]:
     from connectors.store.engine import open_store, url_for
     from connectors.store.market import start_run
     from connectors.store.sink import StoreSink, StoreWriter
@@ -193,7 +218,7 @@ def _open_store(path: str, args: argparse.Namespace) -> tuple[Any, Any, str]:
     url = url_for(path)
     engine = open_store(url)
     params = {"exchange": args.exchange, "symbols": args.symbols, "simulator": args.simulator}
-    run_id = start_run(engine, "live", params)
+    start_run(engine, "live", params, run_id=run_id)
     return StoreSink(url, StoreWriter(run_id)), engine, run_id
 
 

@@ -17,6 +17,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from connectors.prometheus.config import MetricsConfig
+from flows.cluster import ClusterSettings, RecoverySettings
 from operators.execution.trading_config import TradingConfig
 from operators.fusion.config import FusionConfig
 from operators.indicators.bank import DEFAULT_FEATURES
@@ -108,6 +109,8 @@ class QuorumConfig(Section):
     trading: TradingConfig = TradingConfig()
     notifications: NotifyConfig = NotifyConfig()
     metrics: MetricsConfig = MetricsConfig()
+    cluster: ClusterSettings = ClusterSettings()
+    recovery: RecoverySettings = RecoverySettings()
 
     def feature_names(self) -> tuple[str, ...]:
         """Default indicator columns + configured extras + what the later stages need."""

@@ -7,7 +7,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bytewax.testing import run_main
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from connectors.files import MarketDataFileError, load_market_data
@@ -16,9 +15,11 @@ from connectors.prometheus.sink import start_flow_metrics
 from connectors.replay import ReplaySource
 from connectors.store.audit import AuditChainSink
 from connectors.store.engine import open_store
-from connectors.store.market import finish_run, start_run
+from connectors.store.market import finish_run, new_run_id, start_run
 from connectors.store.sink import StoreSink, StoreWriter
+from flows.cluster import cluster_run_id, execute, prepare_recovery
 from flows.config import QuorumConfig
+from flows.faults import crash_after_env
 from flows.pipeline import FlowOutputs, Stage, build_flow
 from flows.summary import RunStats
 
@@ -33,6 +34,9 @@ class RunResult:
     stats: RunStats
     store_url: str | None
     collected: list[Any] = field(default_factory=list)
+    whole_run_in_memory: bool = True
+    """False when ``collected`` and ``stats`` may hold only part of the run: a resumed run
+    (recovery directory) or one process of a cluster; the store then holds the whole run."""
 
 
 def _progress_bar(enabled: bool, total: int) -> tuple[Progress | None, Callable[[int, int], None]]:
@@ -54,6 +58,12 @@ def _progress_bar(enabled: bool, total: int) -> tuple[Progress | None, Callable[
     return progress, update
 
 
+def _fresh_run_id(config: QuorumConfig, command: str, inputs: list[str]) -> str:
+    if config.cluster.is_multi_process:  # every process must write under the same id
+        return cluster_run_id(command, inputs, config.cluster)
+    return new_run_id()
+
+
 def run_replay(
     paths: Sequence[str | Path],
     *,
@@ -64,11 +74,14 @@ def run_replay(
     collect: bool = False,
     symbol: str | None = None,
     command: str = "run",
+    run_id: str | None = None,
 ) -> RunResult:
     """Replay ``paths`` through the flow (up to ``stage``) and return the run's statistics.
 
     With ``store_url`` every record is written (idempotently) to that store; with ``collect``
-    the records are also returned in memory (``quorum features`` uses it).
+    the records are also returned in memory (``quorum features`` uses it). The flow runs on
+    ``config.cluster``'s workers and resumes from ``config.recovery``'s directory (whose run id
+    wins over ``run_id``).
     """
     try:
         loaded = [load_market_data(p, symbol) for p in paths]
@@ -85,14 +98,21 @@ def run_replay(
         on_progress=on_progress,
     )
     collected: list[Any] = []
-    run_id = None
+    inputs = [str(p) for p in paths]
+    recovery, run_id = prepare_recovery(
+        config.recovery,
+        config.cluster,
+        command=command,
+        inputs=inputs,
+        run_id=run_id or _fresh_run_id(config, command, inputs),
+    )
     sink = None
     audit = None
     engine = None
     if store_url is not None:
         engine = open_store(store_url)
-        run_id = start_run(engine, command, {"paths": [str(p) for p in paths], "stage": stage})
-        sink = StoreSink(store_url, StoreWriter(run_id))
+        start_run(engine, command, {"paths": inputs, "stage": stage}, run_id=run_id)
+        sink = crash_after_env(StoreSink(store_url, StoreWriter(run_id)))
         audit = AuditChainSink(store_url, run_id=run_id)
     notifier = start_notifier(config.notifications, store_url)
     metrics = start_flow_metrics(config.metrics, live=False)
@@ -108,15 +128,17 @@ def run_replay(
     try:
         if bar is not None:
             with bar:
-                run_main(flow)
+                execute(flow, config.cluster, config.recovery, recovery)
         else:
-            run_main(flow)
+            execute(flow, config.cluster, config.recovery, recovery)
     finally:
         stop_notifier(notifier, stats)
         if metrics is not None:
             stats.sla.update(metrics.close())
     stats.finish()
-    if engine is not None and run_id is not None:
-        finish_run(engine, run_id, stats.as_dict())
+    if engine is not None:
+        if config.cluster.is_lead:
+            finish_run(engine, run_id, stats.as_dict())
         engine.dispose()
-    return RunResult(run_id, stats, store_url, collected)
+    whole = recovery is None and not config.cluster.is_multi_process
+    return RunResult(run_id if store_url else None, stats, store_url, collected, whole)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -27,9 +28,11 @@ class RunStats:
     counters: Counter[str] = field(default_factory=Counter)
     sla: dict[str, Any] = field(default_factory=dict)
     """Service levels measured by the metrics sink (feed uptime …), when metrics are on."""
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def count(self, key: str, n: int = 1) -> None:
-        self.counters[key] += n
+        with self._lock:  # the workers of one process count into the same counters
+            self.counters[key] += n
 
     def finish(self) -> None:
         self.finished = time.perf_counter()

@@ -13,6 +13,8 @@ import argparse
 import os
 from typing import Any
 
+from flows.commands import deployment
+
 HELP = "run the flow on live data: Binance WebSocket, any ccxt exchange, or the simulator"
 API_KEY_ENV = "QUORUM_EXCHANGE_API_KEY"
 
@@ -52,6 +54,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="serve Prometheus /metrics of the flow on this port (config: metrics.port)",
     )
     parser.add_argument("--quiet", action="store_true", help="no health lines or summary")
+    deployment.add_arguments(parser)
 
 
 def _check_args(args: argparse.Namespace) -> None:
@@ -118,7 +121,6 @@ def main(args: argparse.Namespace) -> int:
 
     _check_args(args)
     from bytewax.errors import BytewaxRuntimeError
-    from bytewax.testing import run_main
 
     from connectors.feed.side_channel import SideChannelSource
     from connectors.notify.notifier import notify_sink, start_notifier, stop_notifier
@@ -127,6 +129,7 @@ def main(args: argparse.Namespace) -> int:
     from connectors.store.audit import AuditChainSink
     from connectors.store.engine import url_for
     from connectors.store.inbox import ManualActionInbox
+    from flows.cluster import execute
     from flows.config import ConfigError, load_config
     from flows.pipeline import FlowOutputs, build_flow
     from flows.summary import RunStats
@@ -144,10 +147,12 @@ def main(args: argparse.Namespace) -> int:
         overrides["candles"] = {"timeframes": args.timeframes}
     if args.metrics_port is not None:
         overrides["metrics"] = {"port": args.metrics_port}
+    overrides.update(deployment.overrides(args))
     try:
         config = load_config(args.config, overrides)
     except ConfigError as exc:
         raise UserError(str(exc)) from None
+    recovery, run_id = _recovery(config, args)
     sim = None
     if args.simulator:
         sim = ExchangeSimulator(SimulatorConfig(speed=args.speed)).start()
@@ -163,7 +168,7 @@ def main(args: argparse.Namespace) -> int:
             raise UserError(str(exc)) from None
         source = SideChannelSource(inner, _health_printer(args.quiet), forward_side=True)
         stats = RunStats()
-        store = _open_store(args.store, args) if args.store else None
+        store = _open_store(args.store, args, run_id) if args.store else None
         try:
             notifier = start_notifier(
                 config.notifications, url_for(args.store) if args.store else None
@@ -185,7 +190,7 @@ def main(args: argparse.Namespace) -> int:
             source, config=config, outputs=outputs, flow_id="quorum_live", manual_actions=inbox
         )
         try:
-            run_main(flow)
+            execute(flow, config.cluster, config.recovery, recovery)
         except BytewaxRuntimeError as exc:  # a feed failed: say why, not where in Rust
             raise UserError(f"the live flow stopped: {_root_cause(exc)}") from None
         finally:
@@ -219,7 +224,27 @@ def _root_cause(exc: BaseException) -> str:
     return str(exc)
 
 
-def _open_store(path: str, args: argparse.Namespace) -> tuple[Any, Any, str]:
+def _recovery(config: Any, args: argparse.Namespace) -> tuple[Any, str]:
+    """Bytewax recovery (if configured) and the run id: a resumed live run keeps its first."""
+    from connectors.store.market import new_run_id
+    from flows.cli import UserError
+    from flows.cluster import RecoveryError, cluster_run_id, prepare_recovery
+
+    inputs = [args.exchange, *args.symbols, args.data]
+    fresh = (
+        cluster_run_id("live", inputs, config.cluster)
+        if config.cluster.is_multi_process
+        else new_run_id()
+    )
+    try:
+        return prepare_recovery(
+            config.recovery, config.cluster, command="live", inputs=inputs, run_id=fresh
+        )
+    except RecoveryError as exc:
+        raise UserError(str(exc)) from None
+
+
+def _open_store(path: str, args: argparse.Namespace, run_id: str) -> tuple[Any, Any, str]:
     from connectors.store.engine import open_store, url_for
     from connectors.store.market import start_run
     from connectors.store.sink import StoreSink, StoreWriter
@@ -227,7 +252,7 @@ def _open_store(path: str, args: argparse.Namespace) -> tuple[Any, Any, str]:
     url = url_for(path)
     engine = open_store(url)
     params = {"exchange": args.exchange, "symbols": args.symbols, "simulator": args.simulator}
-    run_id = start_run(engine, "live", params)
+    start_run(engine, "live", params, run_id=run_id)
     return StoreSink(url, StoreWriter(run_id)), engine, run_id
 
 

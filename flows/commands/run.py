@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from flows.commands import deployment
+
 HELP = "replay market data through the whole flow (backtest) and print the run report"
 
 DEFAULT_DATA = ("btc-perp_1m_2022-01",)
@@ -23,6 +25,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--plot", type=Path, default=Path("equity.png"), help="equity plot")
     parser.add_argument("--symbol", help="symbol for files without a symbol column")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    deployment.add_arguments(parser)
 
 
 def main(args: argparse.Namespace) -> int:
@@ -32,6 +35,7 @@ def main(args: argparse.Namespace) -> int:
 
     from connectors.files import shipped_path
     from flows.cli import UserError
+    from flows.cluster import RecoveryError
     from flows.config import ConfigError, load_config
     from flows.report import build_report, plot_equity, render_report
     from flows.runner import InputError, run_replay
@@ -41,7 +45,7 @@ def main(args: argparse.Namespace) -> int:
 
     console = Console()
     try:
-        config = load_config(args.config)
+        config = load_config(args.config, deployment.overrides(args))
     except ConfigError as exc:
         raise UserError(str(exc)) from None
     paths = [Path(p) for p in args.data] if args.data else [shipped_path(n) for n in DEFAULT_DATA]
@@ -60,20 +64,28 @@ def main(args: argparse.Namespace) -> int:
             command="run",
             collect=True,
         )
-    except (InputError, ConfigError) as exc:
+    except (InputError, ConfigError, RecoveryError) as exc:
         raise UserError(str(exc)) from None
     result.stats.render(console, title="Flow summary")
+    if not config.cluster.is_lead:
+        console.print("the report is written by process 0 of the cluster")
+        return 0
 
-    events = [e for e in result.collected if not isinstance(e, CandleBatch | FeatureBatch)]
+    if result.whole_run_in_memory:
+        events = [e for e in result.collected if not isinstance(e, CandleBatch | FeatureBatch)]
+        bands = result.stats.group("decisions")
+        dead, late = result.stats.total("dead"), result.stats.total("late")
+    else:
+        events, bands, dead, late = _stored(args.store, result.run_id)
     portfolio = config.trading.portfolio
     report = build_report(
         events,
         initial_cash=portfolio.initial_cash,
         equity_interval_seconds=portfolio.equity_interval_seconds,
         currency=portfolio.currency,
-        decisions_by_band=result.stats.group("decisions"),
-        dead_lettered=result.stats.total("dead"),
-        late=result.stats.total("late"),
+        decisions_by_band=bands,
+        dead_lettered=dead,
+        late=late,
     )
     render_report(report, console)
     args.report.parent.mkdir(parents=True, exist_ok=True)
@@ -93,3 +105,16 @@ def main(args: argparse.Namespace) -> int:
     else:
         console.print(f"report: {args.report} (no equity points: nothing traded)")
     return 0
+
+
+def _stored(store: str, run_id: str) -> tuple[list, dict[str, int], int, int]:
+    """Report inputs of a run the store holds whole (resumed, or run by a cluster)."""
+    from connectors.store.engine import open_store
+    from flows.stored_report import load_stored_run
+
+    engine = open_store(store)
+    try:
+        stored = load_stored_run(engine, run_id)
+    finally:
+        engine.dispose()
+    return stored.events, stored.decisions_by_band, stored.dead_lettered, stored.late

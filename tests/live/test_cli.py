@@ -86,3 +86,43 @@ def test_simulator_command_serves_for_a_while(capsys):
     out = capsys.readouterr().out
     assert "ws://127.0.0.1:" in out and "http://127.0.0.1:" in out
     assert "BTC/USDT, XRP/ETH, BTC/USDC" in out
+
+
+def test_live_resumes_from_its_recovery_directory_under_the_same_run(tmp_path):
+    from connectors.store.engine import open_store
+    from connectors.store.market import read_runs
+
+    store = tmp_path / "live.sqlite"
+    argv = [
+        "live",
+        "--simulator",
+        "--symbols",
+        "BTC/USDT",
+        "--duration",
+        "3",
+        "--speed",
+        "30",
+        "--timeframes",
+        "1m,5m",
+        "--store",
+        str(store),
+        "--quiet",
+        "--workers",
+        "2",
+        "--recovery-dir",
+        str(tmp_path / "recovery"),
+        "--snapshot-interval",
+        "1",
+    ]
+    assert main(argv) == 0
+    assert sorted(p.name for p in (tmp_path / "recovery").glob("part-*.sqlite3")) == [
+        "part-0.sqlite3",
+        "part-1.sqlite3",
+    ]
+    assert main(argv) == 0
+    engine = open_store(str(store))
+    try:
+        runs = read_runs(engine)
+        assert runs.height == 1 and runs["finished_at"].null_count() == 0
+    finally:
+        engine.dispose()

@@ -1,0 +1,87 @@
+"""Helpers for the deployment tests: run ``quorum`` as a subprocess and compare stores."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import pytest
+from sqlalchemy import inspect, select
+
+from connectors.files import shipped_path
+from connectors.store.engine import metadata, open_store
+
+ROOT = Path(__file__).resolve().parents[2]
+
+RUN_SPECIFIC_TABLES = frozenset({"runs", "audit_writers"})
+"""Tables that describe a run itself (ids, wall-clock times), not what it computed."""
+RUN_SPECIFIC_COLUMNS = frozenset({"run_id", "recorded_at", "id"})
+"""Columns that differ between two runs computing the same thing."""
+
+REPORT_KEYS_OF_THE_FLOW = frozenset({"run_id", "flow"})
+"""Report keys that describe the process (timings, its share of the counts), not the run."""
+
+
+def quorum(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 300
+) -> subprocess.CompletedProcess[str]:
+    """``python -m flows.cli ARGS`` in the repository root, as a user would run it."""
+    return subprocess.run(
+        [sys.executable, "-m", "flows.cli", *args],
+        cwd=ROOT,
+        env={**os.environ, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def start_quorum(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "flows.cli", *args],
+        cwd=ROOT,
+        env={**os.environ, **(env or {})},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def store_contents(url: str) -> dict[str, list[tuple[Any, ...]]]:
+    """Every table's rows, sorted, without the columns that name or time the run itself."""
+    engine = open_store(url)
+    try:
+        names = set(inspect(engine).get_table_names())
+        contents: dict[str, list[tuple[Any, ...]]] = {}
+        with engine.connect() as conn:
+            for table in metadata.sorted_tables:
+                if table.name not in names or table.name in RUN_SPECIFIC_TABLES:
+                    continue
+                columns = [c for c in table.columns if c.name not in RUN_SPECIFIC_COLUMNS]
+                rows = conn.execute(select(*columns)).all()
+                contents[table.name] = sorted(
+                    tuple(json.dumps(v, sort_keys=True, default=str) for v in row) for row in rows
+                )
+    finally:
+        engine.dispose()
+    return contents
+
+
+def report_body(path: Path) -> dict[str, Any]:
+    report = json.loads(path.read_text())
+    return {k: v for k, v in report.items() if k not in REPORT_KEYS_OF_THE_FLOW}
+
+
+@pytest.fixture(scope="session")
+def btc_slice(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The first six days of the shipped BTC perpetual month (8,640 bars, 9 fills)."""
+    frame = pl.read_parquet(shipped_path("btc-perp_1m_2022-01"))
+    end = pl.datetime(2022, 1, 7, time_zone="UTC")
+    path = tmp_path_factory.mktemp("data") / "btc-perp_1m_2022-01-01_06.parquet"
+    frame.filter(pl.col("ts") < end).write_parquet(path)
+    return path

@@ -15,4 +15,6 @@ COMMANDS: tuple[str, ...] = (
     "serve",
     "dashboard",
     "bench",
+    "schemas",
+    "kafka",
 )

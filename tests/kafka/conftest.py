@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 import numpy as np
 import pytest
+from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
+from confluent_kafka.admin import AdminClient
 
 from operators.candles.minute import LateTrades
 from schemas.batches import CandleBatch, FeatureBatch, TradeBatch
@@ -88,3 +92,44 @@ def sample_records() -> list[Any]:
         bars, features, trades, trade, quote, signal, fused, intent, risk, order, fill,
         position, equity, review, dead, late, health,
     ]  # fmt: skip
+
+
+@pytest.fixture
+def mock_cluster() -> Iterator[str]:
+    """librdkafka's in-process mock cluster (one broker); yields its bootstrap servers.
+
+    The ``test.mock.*`` settings are undocumented: keep them in this fixture only. The cluster
+    lives as long as the admin client that created it.
+    """
+    admin = AdminClient({"test.mock.num.brokers": "1"})
+    brokers = admin.list_topics(timeout=10).brokers.values()
+    yield ",".join(f"{b.host}:{b.port}" for b in brokers)
+    del admin
+
+
+def _read_topic(servers: str, topic: str, expected: int, timeout: float = 30.0) -> list[Any]:
+    """Every message of ``topic`` (all partitions, from the start) once ``expected`` arrived.
+
+    Partitions are assigned directly (no consumer group): no rebalance to wait for.
+    """
+    consumer = Consumer(
+        {"bootstrap.servers": servers, "group.id": "quorum-tests", "enable.auto.commit": False}
+    )
+    seen: list[Any] = []
+    deadline = time.monotonic() + timeout
+    try:
+        partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
+        consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in partitions])
+        while len(seen) < expected and time.monotonic() < deadline:
+            for message in consumer.consume(1000, 0.2):
+                if message.error() is None:
+                    seen.append(message)
+    finally:
+        consumer.close()
+    return seen
+
+
+@pytest.fixture
+def read_topic() -> Any:
+    """``read_topic(servers, topic, expected)``: the messages of a topic, from the start."""
+    return _read_topic

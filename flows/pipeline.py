@@ -73,6 +73,8 @@ class FlowOutputs:
     audit: Any = None
     """Audit-chain sink (``AuditChainSink``); receives the audited records of the full flow."""
     collect: Callable[[list[Any]], None] | None = None
+    kafka: Any = None
+    """Kafka sink (``connectors.kafka.sink.KafkaSink``): every record, one topic per kind."""
     stats: RunStats | None = None
     tally: ValidationTally = field(default_factory=ValidationTally)
 
@@ -181,6 +183,10 @@ def build_flow(
         audit_trail("audit", everything, outputs.audit)
     if outputs.collect is not None:
         op.output("collect", everything, CallbackSink(outputs.collect))
+    if outputs.kafka is not None:  # live quotes and feed health are published too
+        from connectors.kafka.sink import publish
+
+        publish("kafka", op.merge("kafka_records", everything, items.trues), outputs.kafka)
     return flow
 
 

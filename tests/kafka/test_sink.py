@@ -12,13 +12,13 @@ from bytewax.testing import TestingSource, run_main
 
 from connectors.kafka.config import KafkaConfig
 from connectors.kafka.envelope import EnvelopeEncoder, decode_envelope
-from connectors.kafka.sink import KafkaDeliveryError, KafkaSink
+from connectors.kafka.sink import KafkaDeliveryError, KafkaSink, publish
 
 
 def _run(records: list[Any], config: KafkaConfig) -> KafkaSink:
     flow = Dataflow("kafka_sink_test")
     sink = KafkaSink(config)
-    op.output("kafka", op.input("in", flow, TestingSource(records, batch_size=3)), sink)
+    publish("kafka", op.input("in", flow, TestingSource(records, batch_size=3)), sink)
     run_main(flow)
     return sink
 

@@ -35,7 +35,7 @@ def sample_records() -> list[Any]:
     )  # fmt: skip
     features = FeatureBatch(bars, {"rsi_14": np.array([np.nan, 55.5]), "ema_12": np.ones(2)})
     trades = TradeBatch.from_columns(
-        "BTC/USDT", [NS0, NS0 + 1], [1.0, 1.25], [0.5, 0.25], [17, -1], [1, 0]
+        "BTC/USDT", [NS0, NS0 + 1000], [1.0, 1.25], [0.5, 0.25], [17, -1], [1, 0]
     )
     signal = Signal(
         signal_id="sig-1", asset="BTC/USDT", direction="long", confidence=0.7, timeframe="15m",

@@ -6,8 +6,9 @@ recovery resumes exactly after the last message it took. Values are decoded by
 :class:`~connectors.kafka.market.MarketDecoder` (envelopes and Binance frames); a malformed
 message becomes a dead letter with its raw bytes, topic, partition and offset.
 
-``until_idle`` (seconds) ends a partition once no message has arrived for that long: a backtest
-fed from a topic ends by itself. Without it the source tails the topics forever.
+``until_idle`` (seconds) ends a partition once it has read everything the broker holds and no
+message has arrived for that long: a backtest fed from a topic ends by itself. Without it the
+source tails the topics forever.
 
 >>> from bytewax.dataflow import Dataflow
 >>> import bytewax.operators as op
@@ -40,7 +41,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bytewax.inputs import FixedPartitionedSource, StatefulSourcePartition
-from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient
 
 from connectors.kafka.config import KafkaConfig
@@ -104,8 +105,22 @@ class KafkaMarketPartition(StatefulSourcePartition[Any, int]):
         if messages:
             self._last_message = now
         elif self._until_idle is not None and now - self._last_message >= self._until_idle:
-            raise StopIteration
+            if self._caught_up():
+                raise StopIteration
+            self._last_message = now  # the broker holds more: still fetching, not idle
         return self._decoder.drain()
+
+    def _caught_up(self) -> bool:
+        """Whether every message the broker holds in this partition has been read."""
+        try:
+            low, high = self._consumer.get_watermark_offsets(
+                TopicPartition(self._topic, self._partition), timeout=10
+            )
+        except KafkaException as exc:
+            raise KafkaSourceError(
+                f"cannot read {self._topic} partition {self._partition}: {exc.args[0].str()}"
+            ) from None
+        return max(self._offset, low) >= high
 
     def next_awake(self) -> datetime | None:
         return datetime.now(UTC) + IDLE_POLL if self._idle else None

@@ -13,6 +13,8 @@ import argparse
 import os
 from typing import Any
 
+from flows.kafka_options import add_kafka_option, kafka_failure, kafka_overrides
+
 HELP = "run the flow on live data: Binance WebSocket, any ccxt exchange, or the simulator"
 API_KEY_ENV = "QUORUM_EXCHANGE_API_KEY"
 
@@ -46,6 +48,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--poll-interval", type=float, default=2.0, help="seconds between REST polls (ccxt)"
     )
     parser.add_argument("--quiet", action="store_true", help="no health lines or summary")
+    add_kafka_option(parser)
+    parser.add_argument(
+        "--ingest-only",
+        action="store_true",
+        help="with --kafka: only publish the exchange data (quorum.v1.trades, .candles, "
+        ".quotes); process it elsewhere with quorum run --source kafka://…",
+    )
 
 
 def _check_args(args: argparse.Namespace) -> None:
@@ -65,6 +74,10 @@ def _check_args(args: argparse.Namespace) -> None:
             raise UserError(f"--{name.replace('_', '-')} must be > 0, got {value}")
     if args.simulator and args.exchange != "binance":
         raise UserError("--simulator speaks Binance: use it with --exchange binance")
+    if args.ingest_only and not args.kafka:
+        raise UserError("--ingest-only publishes to Kafka: give --kafka BOOTSTRAP")
+    if args.ingest_only and args.store:
+        raise UserError("--ingest-only writes no store: leave out --store")
 
 
 def _source(args: argparse.Namespace, rest_url: str | None, ws_url: str | None) -> Any:
@@ -135,7 +148,7 @@ def main(args: argparse.Namespace) -> int:
     if args.timeframes:
         overrides["candles"] = {"timeframes": args.timeframes}
     try:
-        config = load_config(args.config, overrides)
+        config = load_config(args.config, {**overrides, **kafka_overrides(args)})
     except ConfigError as exc:
         raise UserError(str(exc)) from None
     sim = None
@@ -158,15 +171,20 @@ def main(args: argparse.Namespace) -> int:
             store=store[0] if store else None,
             audit=AuditChainSink(url_for(args.store)) if store else None,
             stats=stats,
+            kafka=_kafka_sink(config),
         )
         inbox = ManualActionInbox(url_for(args.store), run_for=args.duration) if store else None
-        flow = build_flow(
-            source, config=config, outputs=outputs, flow_id="quorum_live", manual_actions=inbox
-        )
+        if args.ingest_only:
+            flow = _ingest_flow(source, outputs)
+        else:
+            flow = build_flow(
+                source, config=config, outputs=outputs, flow_id="quorum_live", manual_actions=inbox
+            )
         try:
             run_main(flow)
         except BytewaxRuntimeError as exc:  # a feed failed: say why, not where in Rust
-            raise UserError(f"the live flow stopped: {_root_cause(exc)}") from None
+            message = kafka_failure(exc) or _root_cause(exc)
+            raise UserError(f"the live flow stopped: {message}") from None
         finally:
             stats.finish()
             if store is not None:
@@ -177,6 +195,20 @@ def main(args: argparse.Namespace) -> int:
     if not args.quiet:
         _summary(stats, source, args)
     return 0
+
+
+def _kafka_sink(config: Any) -> Any:
+    if not config.kafka.enabled:
+        return None
+    from connectors.kafka.sink import KafkaSink
+
+    return KafkaSink(config.kafka)
+
+
+def _ingest_flow(source: Any, outputs: Any) -> Any:
+    from flows.ingest import build_ingest_flow
+
+    return build_ingest_flow(source, outputs.kafka, outputs.stats, flow_id="quorum_ingest")
 
 
 def _root_cause(exc: BaseException) -> str:

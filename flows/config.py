@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from connectors.prometheus.config import MetricsConfig
 from flows.cluster import ClusterSettings, RecoverySettings
+from connectors.kafka.config import KafkaConfig
 from operators.execution.trading_config import TradingConfig
 from operators.fusion.config import FusionConfig
 from operators.indicators.bank import DEFAULT_FEATURES
@@ -111,6 +112,7 @@ class QuorumConfig(Section):
     metrics: MetricsConfig = MetricsConfig()
     cluster: ClusterSettings = ClusterSettings()
     recovery: RecoverySettings = RecoverySettings()
+    kafka: KafkaConfig = KafkaConfig()
 
     def feature_names(self) -> tuple[str, ...]:
         """Default indicator columns + configured extras + what the later stages need."""

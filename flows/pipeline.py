@@ -73,10 +73,12 @@ class FlowOutputs:
     audit: Any = None
     """Audit-chain sink (``AuditChainSink``); receives the audited records of the full flow."""
     collect: Callable[[list[Any]], None] | None = None
+    kafka: Any = None
+    """Kafka sink (``connectors.kafka.sink.KafkaSink``): every record, one topic per kind."""
     notify: DynamicSink[Any] | None = None
+    """Notification sink (``connectors.notify.sink.NotifySink``): reviews, state, feeds, fills."""
     metrics: DynamicSink[Any] | None = None
     """Prometheus metrics sink (``connectors.prometheus.sink.MetricsSink``)."""
-    """Notification sink (``connectors.notify.sink.NotifySink``): reviews, state, feeds, fills."""
     stats: RunStats | None = None
     tally: ValidationTally = field(default_factory=ValidationTally)
 
@@ -194,6 +196,10 @@ def build_flow(
             op.output("notify", observed, outputs.notify)
         if outputs.metrics is not None:
             op.output("metrics", observed, outputs.metrics)
+    if outputs.kafka is not None:  # live quotes and feed health are published too
+        from connectors.kafka.sink import publish
+
+        publish("kafka", op.merge("kafka_records", everything, items.trues), outputs.kafka)
     return flow
 
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bytewax.inputs import Source
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from connectors.files import MarketDataFileError, load_market_data
@@ -97,8 +98,39 @@ def run_replay(
         speed=config.source.speed,
         on_progress=on_progress,
     )
+    return run_flow(
+        source,
+        config=config,
+        store_url=store_url,
+        stage=stage,
+        collect=collect,
+        command=command,
+        inputs=[str(p) for p in paths],
+        stats=stats,
+        progress=bar,
+        run_id=run_id,
+    )
+
+
+def run_flow(
+    source: Source[Any],
+    *,
+    config: QuorumConfig,
+    inputs: list[str],
+    store_url: str | None = None,
+    stage: Stage = "full",
+    collect: bool = False,
+    command: str = "run",
+    params: dict[str, Any] | None = None,
+    stats: RunStats | None = None,
+    progress: Progress | None = None,
+    run_id: str | None = None,
+) -> RunResult:
+    """Run the flow over any ``source`` to its end: store, audit chain, Kafka, notifications
+    and metrics as configured, on ``config.cluster``'s workers, resuming from
+    ``config.recovery``'s directory. ``inputs`` names what the source reads (files, topics)."""
+    stats = stats if stats is not None else RunStats()
     collected: list[Any] = []
-    inputs = [str(p) for p in paths]
     recovery, run_id = prepare_recovery(
         config.recovery,
         config.cluster,
@@ -111,7 +143,9 @@ def run_replay(
     engine = None
     if store_url is not None:
         engine = open_store(store_url)
-        start_run(engine, command, {"paths": inputs, "stage": stage}, run_id=run_id)
+        start_run(
+            engine, command, {"paths": inputs, "stage": stage, **(params or {})}, run_id=run_id
+        )
         sink = crash_after_env(StoreSink(store_url, StoreWriter(run_id)))
         audit = AuditChainSink(store_url, run_id=run_id)
     notifier = start_notifier(config.notifications, store_url)
@@ -121,13 +155,14 @@ def run_replay(
         audit=audit,
         collect=collected.extend if collect else None,
         stats=stats,
+        kafka=_kafka_sink(config),
         notify=notify_sink(notifier, config.notifications),
         metrics=None if metrics is None else metrics.sink,
     )
     flow = build_flow(source, config=config, outputs=outputs, stage=stage)
     try:
-        if bar is not None:
-            with bar:
+        if progress is not None:
+            with progress:
                 execute(flow, config.cluster, config.recovery, recovery)
         else:
             execute(flow, config.cluster, config.recovery, recovery)
@@ -142,3 +177,11 @@ def run_replay(
         engine.dispose()
     whole = recovery is None and not config.cluster.is_multi_process
     return RunResult(run_id if store_url else None, stats, store_url, collected, whole)
+
+
+def _kafka_sink(config: QuorumConfig) -> Any:
+    if not config.kafka.enabled:
+        return None
+    from connectors.kafka.sink import KafkaSink  # the embedded default never loads the client
+
+    return KafkaSink(config.kafka)

@@ -17,4 +17,6 @@ COMMANDS: tuple[str, ...] = (
     "dashboard",
     "bench",
     "notify",
+    "schemas",
+    "kafka",
 )

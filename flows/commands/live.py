@@ -14,6 +14,7 @@ import os
 from typing import Any
 
 from flows.commands import deployment
+from flows.kafka_options import add_kafka_option, kafka_failure, kafka_overrides
 
 HELP = "run the flow on live data: Binance WebSocket, any ccxt exchange, or the simulator"
 API_KEY_ENV = "QUORUM_EXCHANGE_API_KEY"
@@ -55,6 +56,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--quiet", action="store_true", help="no health lines or summary")
     deployment.add_arguments(parser)
+    add_kafka_option(parser)
+    parser.add_argument(
+        "--ingest-only",
+        action="store_true",
+        help="with --kafka: only publish the exchange data (quorum.v1.trades, .candles, "
+        ".quotes); process it elsewhere with quorum run --source kafka://…",
+    )
 
 
 def _check_args(args: argparse.Namespace) -> None:
@@ -74,6 +82,10 @@ def _check_args(args: argparse.Namespace) -> None:
             raise UserError(f"--{name.replace('_', '-')} must be > 0, got {value}")
     if args.simulator and args.exchange != "binance":
         raise UserError("--simulator speaks Binance: use it with --exchange binance")
+    if args.ingest_only and not args.kafka:
+        raise UserError("--ingest-only publishes to Kafka: give --kafka BOOTSTRAP")
+    if args.ingest_only and args.store:
+        raise UserError("--ingest-only writes no store: leave out --store")
 
 
 def _source(args: argparse.Namespace, rest_url: str | None, ws_url: str | None) -> Any:
@@ -149,7 +161,7 @@ def main(args: argparse.Namespace) -> int:
         overrides["metrics"] = {"port": args.metrics_port}
     overrides.update(deployment.overrides(args))
     try:
-        config = load_config(args.config, overrides)
+        config = load_config(args.config, {**overrides, **kafka_overrides(args)})
     except ConfigError as exc:
         raise UserError(str(exc)) from None
     recovery, run_id = _recovery(config, args)
@@ -184,15 +196,20 @@ def main(args: argparse.Namespace) -> int:
             stats=stats,
             notify=notify_sink(notifier, config.notifications),
             metrics=None if metrics is None else metrics.sink,
+            kafka=_kafka_sink(config),
         )
         inbox = ManualActionInbox(url_for(args.store), run_for=args.duration) if store else None
-        flow = build_flow(
-            source, config=config, outputs=outputs, flow_id="quorum_live", manual_actions=inbox
-        )
+        if args.ingest_only:
+            flow = _ingest_flow(source, outputs)
+        else:
+            flow = build_flow(
+                source, config=config, outputs=outputs, flow_id="quorum_live", manual_actions=inbox
+            )
         try:
             execute(flow, config.cluster, config.recovery, recovery)
         except BytewaxRuntimeError as exc:  # a feed failed: say why, not where in Rust
-            raise UserError(f"the live flow stopped: {_root_cause(exc)}") from None
+            message = kafka_failure(exc) or _root_cause(exc)
+            raise UserError(f"the live flow stopped: {message}") from None
         finally:
             # Counted before the store's summary is written, so the stored run has it too.
             stats.records_in = _records_in(source)
@@ -216,6 +233,20 @@ def _records_in(source: Any) -> int:
         getattr(p, "trades_emitted", 0) + getattr(p, "candles_emitted", 0)
         for p in source.partitions
     )
+
+
+def _kafka_sink(config: Any) -> Any:
+    if not config.kafka.enabled:
+        return None
+    from connectors.kafka.sink import KafkaSink
+
+    return KafkaSink(config.kafka)
+
+
+def _ingest_flow(source: Any, outputs: Any) -> Any:
+    from flows.ingest import build_ingest_flow
+
+    return build_ingest_flow(source, outputs.kafka, outputs.stats, flow_id="quorum_ingest")
 
 
 def _root_cause(exc: BaseException) -> str:

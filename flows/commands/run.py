@@ -4,8 +4,16 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Any
 
 from flows.commands import deployment
+from flows.kafka_options import (
+    add_kafka_option,
+    add_kafka_source_options,
+    kafka_failure,
+    kafka_overrides,
+    parse_kafka_url,
+)
 
 HELP = "replay market data through the whole flow (backtest) and print the run report"
 
@@ -26,6 +34,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--symbol", help="symbol for files without a symbol column")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     deployment.add_arguments(parser)
+    add_kafka_option(parser)
+    add_kafka_source_options(parser)
 
 
 def main(args: argparse.Namespace) -> int:
@@ -45,28 +55,45 @@ def main(args: argparse.Namespace) -> int:
 
     console = Console()
     try:
-        config = load_config(args.config, deployment.overrides(args))
+        config = load_config(args.config, {**deployment.overrides(args), **kafka_overrides(args)})
     except ConfigError as exc:
         raise UserError(str(exc)) from None
-    paths = [Path(p) for p in args.data] if args.data else [shipped_path(n) for n in DEFAULT_DATA]
-    for path in paths:
-        if not path.exists():
-            raise UserError(f"data file {path} does not exist")
-    console.print(f"[bold]quorum run[/] on {', '.join(p.name for p in paths)} → store {args.store}")
-    try:
-        result = run_replay(
-            paths,
-            config=config,
-            store_url=args.store,
-            stage="full",
-            progress=not args.quiet,
-            symbol=args.symbol,
-            command="run",
-            collect=True,
+    if args.source:
+        paths = []
+        console.print(f"[bold]quorum run[/] on {args.source} → store {args.store}")
+    else:
+        paths = (
+            [Path(p) for p in args.data] if args.data else [shipped_path(n) for n in DEFAULT_DATA]
         )
+        for path in paths:
+            if not path.exists():
+                raise UserError(f"data file {path} does not exist")
+        console.print(
+            f"[bold]quorum run[/] on {', '.join(p.name for p in paths)} → store {args.store}"
+        )
+    try:
+        if args.source:
+            result = _run_from_kafka(args, config)
+        else:
+            result = run_replay(
+                paths,
+                config=config,
+                store_url=args.store,
+                stage="full",
+                progress=not args.quiet,
+                symbol=args.symbol,
+                command="run",
+                collect=True,
+            )
     except (InputError, ConfigError, RecoveryError) as exc:
         raise UserError(str(exc)) from None
+    except Exception as exc:
+        message = kafka_failure(exc)
+        if message is None:
+            raise
+        raise UserError(f"the flow stopped: {message}") from None
     result.stats.render(console, title="Flow summary")
+
     if not config.cluster.is_lead:
         console.print("the report is written by process 0 of the cluster")
         return 0
@@ -98,9 +125,7 @@ def main(args: argparse.Namespace) -> int:
     points = [e for e in events if isinstance(e, EquityPoint)]
     fills = [e for e in events if isinstance(e, Fill)]
     if points:
-        plot_equity(
-            points, args.plot, fills=fills, title=f"Equity — {', '.join(p.name for p in paths)}"
-        )
+        plot_equity(points, args.plot, fills=fills, title=f"Equity — {_input_name(args, paths)}")
         console.print(f"report: {args.report}   equity plot: {args.plot}   store: {args.store}")
     else:
         console.print(f"report: {args.report} (no equity points: nothing traded)")
@@ -118,3 +143,40 @@ def _stored(store: str, run_id: str) -> tuple[list, dict[str, int], int, int]:
     finally:
         engine.dispose()
     return stored.events, stored.decisions_by_band, stored.dead_lettered, stored.late
+
+
+def _input_name(args: argparse.Namespace, paths: list[Path]) -> str:
+    return args.source or ", ".join(p.name for p in paths)
+
+
+def _run_from_kafka(args: argparse.Namespace, config: Any) -> Any:
+    """The flow fed by Kafka topics (``--source kafka://…``), to idleness or forever."""
+    from connectors.kafka.source import KafkaMarketSource
+    from flows.cli import UserError
+    from flows.runner import run_flow
+
+    if args.data:
+        raise UserError("--data and --source are alternatives: give one")
+    if args.until_idle is not None and not args.until_idle > 0:
+        raise UserError(f"--until-idle must be > 0 seconds, got {args.until_idle}")
+    try:
+        servers, topics = parse_kafka_url(args.source)
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+    source_config = config.kafka.model_copy(update={"bootstrap_servers": servers})
+    source = KafkaMarketSource(
+        source_config,
+        topics,
+        until_idle=args.until_idle,
+        symbol=args.symbol,
+        batch_size=config.source.batch_size,
+    )
+    return run_flow(
+        source,
+        config=config,
+        inputs=[args.source],
+        store_url=args.store,
+        collect=True,
+        command="run",
+        params={"until_idle": args.until_idle},
+    )

@@ -16,9 +16,9 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from connectors.kafka.config import KafkaConfig
 from connectors.prometheus.config import MetricsConfig
 from flows.cluster import ClusterSettings, RecoverySettings
-from connectors.kafka.config import KafkaConfig
 from operators.execution.trading_config import TradingConfig
 from operators.fusion.config import FusionConfig
 from operators.indicators.bank import DEFAULT_FEATURES

@@ -313,6 +313,8 @@ class TradingEngine:
         self.clock.candle_assets.add(batch.symbol)
         tf_ns = batch.timeframe.ns
         prices_ok = np.isfinite(batch.close) & (batch.close > 0) & (batch.low > 0)
+        if prices_ok.any():
+            self._saw_market(int(batch.ts_ns[prices_ok].max()) + tf_ns)
         for i in range(len(batch)):
             if not prices_ok[i]:
                 self.stats["dead_lettered"] += 1
@@ -327,9 +329,7 @@ class TradingEngine:
                     )
                 )
                 continue
-            known = int(batch.ts_ns[i]) + tf_ns
-            self._saw_market(known)
-            self.buffer.push(known, CANDLE, batch.symbol, (batch, i))
+            self.buffer.push(int(batch.ts_ns[i]) + tf_ns, CANDLE, batch.symbol, (batch, i))
         return letters
 
     def _push_features(self, batch: FeatureBatch) -> None:
@@ -793,6 +793,8 @@ class TradingEngine:
     # --- people ----------------------------------------------------------------------------
 
     def _expire_reviews(self, now: int) -> list[TradingEvent]:
+        if not self.reviews:
+            return []
         over = [fid for fid, r in self.reviews.items() if r.expires_ns <= now]
         events: list[TradingEvent] = []
         for fused_id in over:

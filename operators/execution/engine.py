@@ -118,6 +118,9 @@ TradingEvent = (
     | DeadLetter
 )
 
+_Bar = tuple[str, int, int, float, float, float, float, float]
+"""A buffered bar: asset, open time, timeframe length (ns), open, high, low, close, volume."""
+
 _TERMINAL = frozenset({OrderStatus.FILLED, OrderStatus.CANCELLED, OrderStatus.REJECTED})
 
 
@@ -315,8 +318,12 @@ class TradingEngine:
         prices_ok = np.isfinite(batch.close) & (batch.close > 0) & (batch.low > 0)
         if prices_ok.any():
             self._saw_market(int(batch.ts_ns[prices_ok].max()) + tf_ns)
-        for i in range(len(batch)):
-            if not prices_ok[i]:
+        symbol, usable = batch.symbol, prices_ok.tolist()
+        # plain Python values once per batch: the per-bar path never touches numpy scalars
+        columns = (batch.ts_ns, batch.open, batch.high, batch.low, batch.close, batch.volume)
+        rows = zip(*(column.tolist() for column in columns), strict=True)
+        for i, (open_ns, *prices) in enumerate(rows):
+            if not usable[i]:
                 self.stats["dead_lettered"] += 1
                 letters.append(
                     DeadLetter(
@@ -329,7 +336,8 @@ class TradingEngine:
                     )
                 )
                 continue
-            self.buffer.push(int(batch.ts_ns[i]) + tf_ns, CANDLE, batch.symbol, (batch, i))
+            bar: _Bar = (symbol, open_ns, tf_ns, *prices)
+            self.buffer.push(open_ns + tf_ns, CANDLE, symbol, bar)
         return letters
 
     def _push_features(self, batch: FeatureBatch) -> None:
@@ -384,8 +392,7 @@ class TradingEngine:
         events.extend(self._on_state_changes(self.guard.expire(now), now))
         events.extend(self._expire_reviews(now))
         if kind == CANDLE:
-            batch, i = payload
-            events.extend(self._on_bar(batch, i, now))
+            events.extend(self._on_bar(payload, now))
         elif kind == SIGNAL:
             if late:
                 self.stats["late_signals"] += 1
@@ -402,25 +409,23 @@ class TradingEngine:
 
     # --- market data -----------------------------------------------------------------------
 
-    def _on_bar(self, batch: CandleBatch, i: int, now: int) -> list[TradingEvent]:
-        asset = batch.symbol
+    def _on_bar(self, row: _Bar, now: int) -> list[TradingEvent]:
+        asset, open_ns, tf_ns, open_, high, low, close, volume = row
         market = self._market(asset)
-        open_ns = int(batch.ts_ns[i])
         if market.last_open_ns is not None and open_ns <= market.last_open_ns:
             self.stats["candles_out_of_order"] += 1
             return []
         self.stats["candles"] += 1
-        close = float(batch.close[i])
         spec = self.config.portfolio.instruments.spec(asset)
         bar = MarketBar(
             asset,
             open_ns,
-            open_ns + batch.timeframe.ns,
-            float(batch.open[i]),
-            float(batch.high[i]),
-            float(batch.low[i]),
+            open_ns + tf_ns,
+            open_,
+            high,
+            low,
             close,
-            spec.base_volume(float(batch.volume[i]), close),
+            spec.base_volume(volume, close),
         )
         events = self._on_execution(self.router.on_bar(bar), now)
         market.last_open_ns, market.last_close_ns = open_ns, bar.close_ns

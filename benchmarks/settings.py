@@ -85,6 +85,18 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _positive_list(text: str, option: str, kind: type[int] | type[float]) -> tuple:
+    """``"10,100"`` → ``(10, 100)``; a readable error naming ``option`` otherwise."""
+    noun = "integers" if kind is int else "numbers"
+    try:
+        values = tuple(kind(part) for part in text.split(","))
+    except ValueError:
+        raise ValueError(f"{option} must be {noun} separated by commas, got {text!r}") from None
+    if any(value <= 0 for value in values):
+        raise ValueError(f"{option} must be positive, got {text!r}")
+    return values
+
+
 def settings_from(args: argparse.Namespace) -> Settings:
     settings = QUICK if args.quick else Settings()
     if args.repeat is not None:
@@ -92,15 +104,7 @@ def settings_from(args: argparse.Namespace) -> Settings:
             raise ValueError(f"--repeat must be at least 1, got {args.repeat}")
         settings = replace(settings, repeat=args.repeat)
     if args.symbols:
-        try:
-            counts = tuple(int(part) for part in args.symbols.split(","))
-        except ValueError:
-            raise ValueError(
-                f"--symbols must be integers separated by commas, got {args.symbols!r}"
-            ) from None
-        if any(n < 1 for n in counts):
-            raise ValueError(f"--symbols must be positive, got {args.symbols!r}")
-        settings = replace(settings, scale_symbols=counts)
+        settings = replace(settings, scale_symbols=_positive_list(args.symbols, "--symbols", int))
     if args.no_nautilus:
         settings = replace(settings, nautilus=False)
     if args.only:
@@ -110,13 +114,5 @@ def settings_from(args: argparse.Namespace) -> Settings:
             raise ValueError(f"--only: unknown figure(s) {unknown}; known: {', '.join(FIGURES)}")
         settings = replace(settings, figures=figures)
     if args.rates:
-        try:
-            rates = tuple(float(part) for part in args.rates.split(","))
-        except ValueError:
-            raise ValueError(
-                f"--rates must be numbers separated by commas, got {args.rates!r}"
-            ) from None
-        if any(rate <= 0 for rate in rates):
-            raise ValueError(f"--rates must be positive, got {args.rates!r}")
-        settings = replace(settings, latency_rates=rates)
+        settings = replace(settings, latency_rates=_positive_list(args.rates, "--rates", float))
     return settings

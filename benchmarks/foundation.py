@@ -2,6 +2,7 @@
 indicators, next to the polars + TA-Lib vectorized pass over the same trades, in the same run.
 
     python -m benchmarks.foundation [--symbols 1] [--repeat 3] [--batch-size 50000]
+                                    [--per-bar 4] [--stage features|signals|full]
 
 Data: trades derived from the real BTC perpetual 1-minute bars (see benchmarks.workloads).
 One Bytewax worker (one core); polars is limited to one thread for a per-core comparison.
@@ -22,7 +23,7 @@ from rich.console import Console
 from rich.table import Table
 
 from benchmarks.baseline import vectorized_pass
-from benchmarks.flow_runs import run_flow, warm_up
+from benchmarks.flow_runs import STAGES, run_flow, warm_up
 from benchmarks.stats import median_seconds, summarize
 from benchmarks.workloads import derived_trades
 
@@ -34,6 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch-size", type=int, default=50_000)
     parser.add_argument("--per-bar", type=int, default=4)
     parser.add_argument("--bars", type=int, default=None, help="limit the bars used (smoke)")
+    parser.add_argument("--stage", choices=STAGES, default="features", help="where the flow stops")
     args = parser.parse_args(argv)
 
     console = Console()
@@ -43,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     warm_up([derived_trades(1, args.per_bar, 300).to_loaded()])
     runs, base_times = [], []
     for _ in range(args.repeat):
-        runs.append(run_flow([loaded], stage="features", batch_size=args.batch_size))
+        runs.append(run_flow([loaded], stage=args.stage, batch_size=args.batch_size))
         start = time.perf_counter()
         vectorized_pass(frame)
         base_times.append(time.perf_counter() - start)
@@ -53,8 +55,13 @@ def main(argv: list[str] | None = None) -> int:
     table.add_column("pipeline")
     table.add_column("median s", justify="right")
     table.add_column("trades/s", justify="right")
+    stops = {
+        "features": "replay → validate → candles 1m…4h → indicators",
+        "signals": "… → indicators → signal generators → fusion",
+        "full": "… → signals → fusion → risk, sizing, paper execution",
+    }
     table.add_row(
-        "Quorum flow: replay → validate → candles 1m…4h → indicators",
+        f"Quorum flow: {stops[args.stage]}",
         f"{flow['median_s']:.3f}",
         f"{flow['per_s']:,.0f}",
     )

@@ -42,8 +42,8 @@ def _table(title: str, *columns: str) -> Table:
     return table
 
 
-def _throughput(report: dict[str, Any], console: Console) -> None:
-    rows = report["throughput"]
+def _throughput(report: dict[str, Any], console: Console, key: str = "throughput") -> None:
+    rows = report.get(key, [])
     if not rows:
         return
     table = _table(
@@ -65,8 +65,14 @@ def _throughput(report: dict[str, Any], console: Console) -> None:
     console.print(table)
     baseline = rows[-1]
     if quorum_features is not None and "candles" not in baseline:
+        full = next((r["per_s"] for r in rows if r["stage"] == "full" and not r["store"]), None)
         console.print(
             f"Quorum (features stage) / vectorized pass: {quorum_features / baseline['per_s']:.2f}"
+            + (
+                ""
+                if full is None
+                else f"; full flow / vectorized pass: {full / baseline['per_s']:.3f}"
+            )
         )
 
 
@@ -76,7 +82,8 @@ def _scale(report: dict[str, Any], console: Console) -> None:
         return
     stages = list(points[0]["stages"])
     table = _table(
-        "1+3. Scale — derived trades (4 per real 1m bar of the BTC month) replicated to N symbols",
+        "1+3. Scale — derived trades (4 per real 1m bar of the BTC month) replicated to N symbols"
+        " (one process per N)",
         "N symbols",
         "bars/symbol",
         "trades",
@@ -231,6 +238,7 @@ def render(report: dict[str, Any], console: Console) -> None:
         "one Bytewax worker (per core)"
     )
     _throughput(report, console)
+    _throughput(report, console, "throughput_dense")
     _scale(report, console)
     _latency(report, console)
     _backtest(report, console)

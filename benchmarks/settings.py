@@ -7,6 +7,8 @@ Kept free of heavy imports: ``quorum --help`` loads every command's options.
 >>> configure(parser)
 >>> settings_from(parser.parse_args(["--quick", "--symbols", "10,20"])).scale_symbols
 (10, 20)
+>>> settings_from(parser.parse_args(["--only", "latency", "--rates", "1e5"])).latency_rates
+(100000.0,)
 """
 
 from __future__ import annotations
@@ -18,6 +20,9 @@ from typing import Literal
 
 Stage = Literal["features", "signals", "full"]
 
+FIGURES = ("throughput", "dense", "scale", "latency", "backtest", "nautilus")
+"""What the harness can measure; ``--only`` picks some."""
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -27,14 +32,17 @@ class Settings:
     month_bars: int | None = None
     """Bars of the BTC month used (None: all 45,031)."""
     per_bar: int = 4
-    scale_symbols: tuple[int, ...] = (10, 100, 1_000, 2_000)
+    dense_per_bar: int = 200
+    """Derived trades per bar of the realistic-density workload (figure 1b)."""
+    scale_symbols: tuple[int, ...] = (10, 100, 1_000, 2_000, 10_000)
     scale_trades: int = 1_000_000
     scale_min_bars: int = 120
     scale_stages: tuple[Stage, ...] = ("features", "full")
-    latency_rates: tuple[float, ...] = (1_000.0, 10_000.0, 20_000.0)
+    latency_rates: tuple[float, ...] = (1_000.0, 10_000.0, 20_000.0, 100_000.0)
     latency_seconds: float = 5.0
     latency_warmup_minutes: int = 240
     nautilus: bool = True
+    figures: tuple[str, ...] = FIGURES
 
 
 QUICK = Settings(
@@ -49,6 +57,7 @@ QUICK = Settings(
 SMOKE = Settings(
     repeat=1,
     month_bars=400,
+    dense_per_bar=20,
     scale_symbols=(3,),
     scale_trades=3_000,
     scale_min_bars=60,
@@ -68,6 +77,24 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--symbols", help="comma-separated symbol counts for the scale figures (e.g. 10,100)"
     )
     parser.add_argument("--no-nautilus", action="store_true", help="skip the Nautilus column")
+    parser.add_argument(
+        "--only", help=f"comma-separated figures to measure (of {', '.join(FIGURES)})"
+    )
+    parser.add_argument(
+        "--rates", help="comma-separated offered loads of the latency figure, trades/s"
+    )
+
+
+def _positive_list(text: str, option: str, kind: type[int] | type[float]) -> tuple:
+    """``"10,100"`` → ``(10, 100)``; a readable error naming ``option`` otherwise."""
+    noun = "integers" if kind is int else "numbers"
+    try:
+        values = tuple(kind(part) for part in text.split(","))
+    except ValueError:
+        raise ValueError(f"{option} must be {noun} separated by commas, got {text!r}") from None
+    if any(value <= 0 for value in values):
+        raise ValueError(f"{option} must be positive, got {text!r}")
+    return values
 
 
 def settings_from(args: argparse.Namespace) -> Settings:
@@ -77,15 +104,15 @@ def settings_from(args: argparse.Namespace) -> Settings:
             raise ValueError(f"--repeat must be at least 1, got {args.repeat}")
         settings = replace(settings, repeat=args.repeat)
     if args.symbols:
-        try:
-            counts = tuple(int(part) for part in args.symbols.split(","))
-        except ValueError:
-            raise ValueError(
-                f"--symbols must be integers separated by commas, got {args.symbols!r}"
-            ) from None
-        if any(n < 1 for n in counts):
-            raise ValueError(f"--symbols must be positive, got {args.symbols!r}")
-        settings = replace(settings, scale_symbols=counts)
+        settings = replace(settings, scale_symbols=_positive_list(args.symbols, "--symbols", int))
     if args.no_nautilus:
         settings = replace(settings, nautilus=False)
+    if args.only:
+        figures = tuple(part.strip() for part in args.only.split(","))
+        unknown = sorted(set(figures) - set(FIGURES))
+        if unknown:
+            raise ValueError(f"--only: unknown figure(s) {unknown}; known: {', '.join(FIGURES)}")
+        settings = replace(settings, figures=figures)
+    if args.rates:
+        settings = replace(settings, latency_rates=_positive_list(args.rates, "--rates", float))
     return settings

@@ -118,6 +118,9 @@ TradingEvent = (
     | DeadLetter
 )
 
+_Bar = tuple[str, int, int, float, float, float, float, float]
+"""A buffered bar: asset, open time, timeframe length (ns), open, high, low, close, volume."""
+
 _TERMINAL = frozenset({OrderStatus.FILLED, OrderStatus.CANCELLED, OrderStatus.REJECTED})
 
 
@@ -317,8 +320,14 @@ class TradingEngine:
         self.clock.candle_assets.add(batch.symbol)
         tf_ns = batch.timeframe.ns
         prices_ok = np.isfinite(batch.close) & (batch.close > 0) & (batch.low > 0)
-        for i in range(len(batch)):
-            if not prices_ok[i]:
+        if prices_ok.any():
+            self._saw_market(int(batch.ts_ns[prices_ok].max()) + tf_ns)
+        symbol, usable = batch.symbol, prices_ok.tolist()
+        # plain Python values once per batch: the per-bar path never touches numpy scalars
+        columns = (batch.ts_ns, batch.open, batch.high, batch.low, batch.close, batch.volume)
+        rows = zip(*(column.tolist() for column in columns), strict=True)
+        for i, (open_ns, *prices) in enumerate(rows):
+            if not usable[i]:
                 self.stats["dead_lettered"] += 1
                 letters.append(
                     DeadLetter(
@@ -331,9 +340,8 @@ class TradingEngine:
                     )
                 )
                 continue
-            known = int(batch.ts_ns[i]) + tf_ns
-            self._saw_market(known)
-            self.buffer.push(known, CANDLE, batch.symbol, (batch, i))
+            bar: _Bar = (symbol, open_ns, tf_ns, *prices)
+            self.buffer.push(open_ns + tf_ns, CANDLE, symbol, bar)
         return letters
 
     def _push_features(self, batch: FeatureBatch) -> None:
@@ -388,8 +396,7 @@ class TradingEngine:
         events.extend(self._on_state_changes(self.guard.expire(now), now))
         events.extend(self._expire_reviews(now))
         if kind == CANDLE:
-            batch, i = payload
-            events.extend(self._on_bar(batch, i, now))
+            events.extend(self._on_bar(payload, now))
         elif kind == SIGNAL:
             if late:
                 self.stats["late_signals"] += 1
@@ -406,25 +413,23 @@ class TradingEngine:
 
     # --- market data -----------------------------------------------------------------------
 
-    def _on_bar(self, batch: CandleBatch, i: int, now: int) -> list[TradingEvent]:
-        asset = batch.symbol
+    def _on_bar(self, row: _Bar, now: int) -> list[TradingEvent]:
+        asset, open_ns, tf_ns, open_, high, low, close, volume = row
         market = self._market(asset)
-        open_ns = int(batch.ts_ns[i])
         if market.last_open_ns is not None and open_ns <= market.last_open_ns:
             self.stats["candles_out_of_order"] += 1
             return []
         self.stats["candles"] += 1
-        close = float(batch.close[i])
         spec = self.config.portfolio.instruments.spec(asset)
         bar = MarketBar(
             asset,
             open_ns,
-            open_ns + batch.timeframe.ns,
-            float(batch.open[i]),
-            float(batch.high[i]),
-            float(batch.low[i]),
+            open_ns + tf_ns,
+            open_,
+            high,
+            low,
             close,
-            spec.base_volume(float(batch.volume[i]), close),
+            spec.base_volume(volume, close),
         )
         events = self._on_execution(self.router.on_bar(bar), now)
         market.last_open_ns, market.last_close_ns = open_ns, bar.close_ns
@@ -797,6 +802,8 @@ class TradingEngine:
     # --- people ----------------------------------------------------------------------------
 
     def _expire_reviews(self, now: int) -> list[TradingEvent]:
+        if not self.reviews:
+            return []
         over = [fid for fid, r in self.reviews.items() if r.expires_ns <= now]
         events: list[TradingEvent] = []
         for fused_id in over:

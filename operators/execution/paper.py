@@ -110,6 +110,8 @@ class PaperBroker(ExecutionRouter):
         return bool(work and work.reduce_only)
 
     def on_bar(self, bar: MarketBar) -> list[ExecutionEvent]:
+        if not self._working:
+            return []
         eligible = sorted(
             (
                 w

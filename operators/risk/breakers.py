@@ -52,11 +52,16 @@ class CircuitBreakers:
         self.peak_equity: Decimal | None = None
         self._alpha = 1.0 - 0.5 ** (1.0 / config.volatility_halflife_bars)
         self._vol: dict[str, _Volatility] = {}
+        self._quiet: tuple[int, Decimal] | None = None
+        """(day, equity) of the last call that breached nothing: the same pair again cannot
+        move the day start or the peak, so it breaches nothing either (equity is flat while
+        no position is open, which is most bars)."""
 
     def rebaseline(self, equity: Decimal) -> None:
         """Start the day and the peak again from ``equity`` (after a human reset)."""
         self.day_start_equity = equity
         self.peak_equity = equity
+        self._quiet = None
 
     def drawdown_pct(self, equity: Decimal) -> float:
         if self.peak_equity is None or self.peak_equity <= 0:
@@ -75,6 +80,8 @@ class CircuitBreakers:
         cfg = self.config
         changes: list[TradingStateChange | None] = []
         day = now_ns // NS_PER_DAY
+        if self._quiet is not None and self._quiet[0] == day and self._quiet[1] == equity:
+            return []
         if day != self.day:
             self.day = day
             self.day_start_equity = equity
@@ -102,6 +109,7 @@ class CircuitBreakers:
                     now_ns=now_ns,
                 )
             )
+        self._quiet = (day, equity) if not changes else None
         return [c for c in changes if c is not None]
 
     def on_close(

@@ -103,6 +103,8 @@ class TradingStateMachine:
 
     def expire(self, now_ns: int) -> TradingStateChange | None:
         """Drop the trips whose time is over."""
+        if not self.trips:  # the common case, checked once per bar
+            return None
         before = self.state
         over = [r for r, t in self.trips.items() if t.until_ns is not None and t.until_ns <= now_ns]
         if not over:

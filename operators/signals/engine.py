@@ -99,7 +99,10 @@ class SignalEngine:
             max_wait_pushes if max_wait_pushes is not None else 2 * len(self.timeframes)
         )
         self._waiting_pushes = 0
-        self.view = MarketView(view_depth)
+        history = max(
+            (g.history_depth() for g in generators if hasattr(g, "history_depth")), default=1
+        )
+        self.view = MarketView(view_depth, history)
         self._buffer: list[tuple[int, int, int, CandleRow]] = []
         self._sequence = 0
         self._last_close: dict[Timeframe, int] = {}

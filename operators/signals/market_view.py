@@ -12,6 +12,8 @@ import math
 from collections import deque
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from schemas.batches import FeatureBatch
 from schemas.common import Timeframe
 
@@ -88,6 +90,55 @@ def rows_of(batch: FeatureBatch) -> list[CandleRow]:
     ]
 
 
+class PriceRing:
+    """The last ``capacity`` highs, lows and closes of one timeframe, as float64 arrays.
+
+    One ring per symbol and timeframe serves every statistical generator: each reads the last
+    ``n`` values it needs instead of keeping its own window of rows (24 bytes per candle).
+
+    >>> ring = PriceRing(3)
+    >>> for price in [1.0, 2.0, 3.0, 4.0]:
+    ...     ring.push(price + 0.5, price - 0.5, price)
+    >>> ring.count, ring.last("close", 3).tolist(), ring.last("high", 2).tolist()
+    (4, [2.0, 3.0, 4.0], [3.5, 4.5])
+    >>> ring.last("close", 3) is not ring.last("close", 3)  # a fresh ordered copy each time
+    True
+    """
+
+    __slots__ = ("capacity", "close", "count", "high", "low")
+
+    def __init__(self, capacity: int) -> None:
+        if capacity < 1:
+            raise ValueError(f"capacity must be >= 1, got {capacity}")
+        self.capacity = capacity
+        self.high = np.zeros(capacity)
+        self.low = np.zeros(capacity)
+        self.close = np.zeros(capacity)
+        self.count = 0
+
+    def push(self, high: float, low: float, close: float) -> None:
+        i = self.count % self.capacity
+        self.high[i], self.low[i], self.close[i] = high, low, close
+        self.count += 1
+
+    def last(self, column: str, n: int) -> np.ndarray:
+        """The newest ``n`` values of ``column`` (``high``, ``low``, ``close``), oldest first."""
+        if not 0 < n <= min(self.count, self.capacity):
+            raise ValueError(f"{n} values asked, {min(self.count, self.capacity)} held")
+        values: np.ndarray = getattr(self, column)
+        end = self.count % self.capacity
+        start = end - n
+        if start >= 0:
+            return values[start:end].copy()
+        return np.concatenate((values[start:], values[:end]))
+
+    def __getstate__(self) -> tuple[int, int, np.ndarray, np.ndarray, np.ndarray]:
+        return self.capacity, self.count, self.high, self.low, self.close
+
+    def __setstate__(self, state: tuple[int, int, np.ndarray, np.ndarray, np.ndarray]) -> None:
+        self.capacity, self.count, self.high, self.low, self.close = state
+
+
 class MarketView:
     """The last few closed rows of each timeframe of one symbol, as of the engine's clock.
 
@@ -101,14 +152,28 @@ class MarketView:
     True
     """
 
-    def __init__(self, depth: int = 3) -> None:
+    def __init__(self, depth: int = 3, history: int = 256) -> None:
         if depth < 2:
             raise ValueError(f"depth must be >= 2 (crosses need the previous row), got {depth}")
         self.depth = depth
+        self.history = history
+        """Candles of prices each timeframe's :class:`PriceRing` holds."""
         self._rows: dict[Timeframe, deque[CandleRow]] = {}
+        self._rings: dict[Timeframe, PriceRing] = {}
 
     def push(self, row: CandleRow) -> None:
         self._rows.setdefault(row.timeframe, deque(maxlen=self.depth)).append(row)
+        ring = self._rings.get(row.timeframe)
+        if ring is None:
+            ring = self._rings[row.timeframe] = PriceRing(self.history)
+        ring.push(row.high, row.low, row.close)
+
+    def prices(self, timeframe: Timeframe, n: int) -> PriceRing | None:
+        """The timeframe's price ring once it holds ``n`` candles (None before)."""
+        if n > self.history:
+            raise ValueError(f"a window of {n} candles needs MarketView(history >= {n})")
+        ring = self._rings.get(timeframe)
+        return ring if ring is not None and ring.count >= n else None
 
     def latest(self, timeframe: Timeframe) -> CandleRow | None:
         rows = self._rows.get(timeframe)

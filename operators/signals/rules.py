@@ -58,15 +58,23 @@ def operand_value(operand: Operand, row: CandleRow | None) -> float:
         return float(operand.value)  # type: ignore[arg-type]
     if row is None:
         return math.nan
-    values = [row.value(name) for name in operand.names]
+    names = operand.names
+    if len(names) == 1:
+        return 0 + row.value(names[0])  # what sum([v]) / 1 gives, -0.0 included
+    values = [row.value(name) for name in names]
     return sum(values) / len(values)
 
 
 class _Node:
     """A compiled condition: evaluated once per trigger close (children always evaluated, so
-    every sequence keeps an aligned history)."""
+    every sequence keeps an aligned history). The operand values a signal reports are read
+    only when it fires (:meth:`collect`), not at every close."""
 
-    def evaluate(self, view: MarketView, values: Values) -> bool:
+    def evaluate(self, view: MarketView) -> bool:
+        raise NotImplementedError
+
+    def collect(self, view: MarketView, values: Values) -> None:
+        """Record the operand values this condition reads now (left to right)."""
         raise NotImplementedError
 
 
@@ -83,16 +91,16 @@ class _CompareNode(_Node):
         self.timeframe = spec.on or default_tf
         self.label = str(spec)
 
-    def evaluate(self, view: MarketView, values: Values) -> bool:
+    def evaluate(self, view: MarketView) -> bool:
         row = view.latest(self.timeframe)
         left = operand_value(self.spec.left, row)
         right = operand_value(self.spec.right, row)
-        values[f"{self.spec.left}@{self.timeframe.value}"] = left
-        if self.spec.right.kind != "number":
-            values[f"{self.spec.right}@{self.timeframe.value}"] = right
         if math.isnan(left) or math.isnan(right):
             return False
         return bool(self._OPS[self.spec.op](left, right))
+
+    def collect(self, view: MarketView, values: Values) -> None:
+        _collect_operands(self.spec.left, self.spec.right, self.timeframe, view, values)
 
 
 class _CrossNode(_Node):
@@ -100,14 +108,14 @@ class _CrossNode(_Node):
         self.spec = spec
         self.timeframe = spec.on or default_tf
 
-    def evaluate(self, view: MarketView, values: Values) -> bool:
+    def collect(self, view: MarketView, values: Values) -> None:
+        _collect_operands(self.spec.left, self.spec.right, self.timeframe, view, values)
+
+    def evaluate(self, view: MarketView) -> bool:
         latest, previous = view.latest(self.timeframe), view.previous(self.timeframe)
         now_l, now_r = operand_value(self.spec.left, latest), operand_value(self.spec.right, latest)
         was_l = operand_value(self.spec.left, previous)
         was_r = operand_value(self.spec.right, previous)
-        values[f"{self.spec.left}@{self.timeframe.value}"] = now_l
-        if self.spec.right.kind != "number":
-            values[f"{self.spec.right}@{self.timeframe.value}"] = now_r
         if any(math.isnan(v) for v in (now_l, now_r, was_l, was_r)):
             return False
         if self.spec.op == "crosses_above":
@@ -119,14 +127,18 @@ class _AllNode(_Node):
     def __init__(self, children: list[_Node]) -> None:
         self.children = children
 
-    def evaluate(self, view: MarketView, values: Values) -> bool:
-        results = [child.evaluate(view, values) for child in self.children]
+    def evaluate(self, view: MarketView) -> bool:
+        results = [child.evaluate(view) for child in self.children]
         return all(results)
+
+    def collect(self, view: MarketView, values: Values) -> None:
+        for child in self.children:
+            child.collect(view, values)
 
 
 class _AnyNode(_AllNode):
-    def evaluate(self, view: MarketView, values: Values) -> bool:
-        results = [child.evaluate(view, values) for child in self.children]
+    def evaluate(self, view: MarketView) -> bool:
+        results = [child.evaluate(view) for child in self.children]
         return any(results)
 
 
@@ -134,18 +146,30 @@ class _NotNode(_Node):
     def __init__(self, child: _Node) -> None:
         self.child = child
 
-    def evaluate(self, view: MarketView, values: Values) -> bool:
-        return not self.child.evaluate(view, values)
+    def evaluate(self, view: MarketView) -> bool:
+        return not self.child.evaluate(view)
+
+    def collect(self, view: MarketView, values: Values) -> None:
+        self.child.collect(view, values)
 
 
-class _SequenceNode(_Node):
+class _SequenceNode(_AllNode):
     def __init__(self, children: list[_Node], within: int) -> None:
-        self.children = children
+        super().__init__(children)
         self.history: deque[tuple[bool, ...]] = deque(maxlen=within)
 
-    def evaluate(self, view: MarketView, values: Values) -> bool:
-        self.history.append(tuple(child.evaluate(view, values) for child in self.children))
+    def evaluate(self, view: MarketView) -> bool:
+        self.history.append(tuple(child.evaluate(view) for child in self.children))
         return sequence_holds(list(self.history))
+
+
+def _collect_operands(
+    left: Operand, right: Operand, timeframe: Timeframe, view: MarketView, values: Values
+) -> None:
+    row = view.latest(timeframe)
+    values[f"{left}@{timeframe.value}"] = operand_value(left, row)
+    if right.kind != "number":
+        values[f"{right}@{timeframe.value}"] = operand_value(right, row)
 
 
 def sequence_holds(history: list[tuple[bool, ...]]) -> bool:
@@ -211,12 +235,18 @@ class PlaybookRule:
         self.origin = playbook.origin
         self.root = compile_condition(playbook.when, playbook.timeframe)
         self.was_true = False
+        self._applies: dict[str, bool] = {}
 
     def required_features(self) -> set[str]:
         return self.playbook.features()
 
     def applies_to(self, symbol: str) -> bool:
-        return any(fnmatch.fnmatchcase(symbol, pattern) for pattern in self.playbook.assets)
+        applies = self._applies.get(symbol)
+        if applies is None:
+            patterns = self.playbook.assets
+            applies = any(fnmatch.fnmatchcase(symbol, pattern) for pattern in patterns)
+            self._applies[symbol] = applies
+        return applies
 
     def confidence(self, view: MarketView) -> float:
         spec = self.playbook.confidence
@@ -229,12 +259,13 @@ class PlaybookRule:
         playbook = self.playbook
         if row.timeframe != playbook.timeframe or not self.applies_to(row.symbol):
             return []
-        values: Values = {}
-        holds = self.root.evaluate(view, values)
+        holds = self.root.evaluate(view)
         fire = holds and (playbook.trigger == "level" or not self.was_true)
         self.was_true = holds
         if not fire:
             return []
+        values: Values = {}
+        self.root.collect(view, values)
         meta: dict[str, Any] = {
             "playbook": playbook.name,
             "values": {k: (None if math.isnan(v) else v) for k, v in values.items()},

@@ -1,9 +1,10 @@
 """Statistical signal generators: z-score mean reversion, volatility breakout, trend strength.
 
-Each keeps its own short window of closes per timeframe (no dependency on how the indicator bank
-defines its columns), computes one statistic per closed candle, emits a signal at every close
-where the statistic is past its entry level, and derives the confidence from the statistic with
-the normal-CDF ramp ``ceiling · (2Φ(|s| / scale) − 1)`` (see
+Each reads the last ``window`` prices of the candle's timeframe from the view's shared
+:class:`~operators.signals.market_view.PriceRing` (no dependency on how the indicator bank
+defines its columns; no window of its own), computes one statistic per closed candle, emits a
+signal at every close where the statistic is past its entry level, and derives the confidence
+from the statistic with the normal-CDF ramp ``ceiling · (2Φ(|s| / scale) − 1)`` (see
 :func:`operators.signals.confidence.ramp_confidence`): stronger evidence, higher confidence,
 never above ``ceiling``.
 """
@@ -11,14 +12,13 @@ never above ``ceiling``.
 from __future__ import annotations
 
 import math
-from collections import deque
 from collections.abc import Iterable
 
 import numpy as np
 
 from operators.signals.base import build_signal
 from operators.signals.confidence import ramp_confidence
-from operators.signals.market_view import CandleRow, MarketView
+from operators.signals.market_view import CandleRow, MarketView, PriceRing
 from schemas.common import Direction, Timeframe
 from schemas.signals import Signal
 
@@ -77,7 +77,7 @@ def slope_t_statistic(closes: np.ndarray) -> tuple[float, float]:
 
 
 class _WindowedGenerator:
-    """Shared plumbing: a window of closed candles per timeframe, emission per close."""
+    """Shared plumbing: the window of closed candles of a timeframe, emission per close."""
 
     origin = "stat"
 
@@ -100,20 +100,18 @@ class _WindowedGenerator:
         self.ceiling = ceiling
         self.expires_after = expires_after
         self.timeframes = frozenset(timeframes)
-        self._candles: dict[Timeframe, deque[CandleRow]] = {}
 
     def required_features(self) -> set[str]:
         return set()
 
-    def _history(self, row: CandleRow) -> list[CandleRow] | None:
+    def history_depth(self) -> int:
+        """Candles of prices this generator reads back (the view's rings must hold as many)."""
+        return self.window
+
+    def _history(self, row: CandleRow, view: MarketView) -> PriceRing | None:
         if row.timeframe not in self.timeframes:
             return None
-        history = self._candles.setdefault(row.timeframe, deque(maxlen=self._depth()))
-        history.append(row)
-        return list(history) if len(history) == history.maxlen else None
-
-    def _depth(self) -> int:
-        return self.window
+        return view.prices(row.timeframe, self.history_depth())
 
     def _signal(
         self, row: CandleRow, statistic: float, direction: Direction, meta: dict[str, float]
@@ -128,8 +126,9 @@ class ZScoreReversion(_WindowedGenerator):
     >>> gen, view = ZScoreReversion(5, 1.5, 2.0, 0.6, 3, [Timeframe.H1]), MarketView()
     >>> out = []
     >>> for i, c in enumerate([10, 10.2, 9.9, 10.1, 12.0]):
-    ...     out = gen.on_candle(CandleRow("X", Timeframe.H1, i * Timeframe.H1.ns, c, c, c, c, 1),
-    ...                         view)
+    ...     row = CandleRow("X", Timeframe.H1, i * Timeframe.H1.ns, c, c, c, c, 1)
+    ...     view.push(row)  # the engine pushes every closed row before the generators run
+    ...     out = gen.on_candle(row, view)
     >>> out[0].direction.value, round(out[0].meta["z"], 3), round(out[0].confidence, 3)
     ('short', 1.984, 0.407)
     """
@@ -137,10 +136,10 @@ class ZScoreReversion(_WindowedGenerator):
     origin = "stat:zscore_reversion"
 
     def on_candle(self, row: CandleRow, view: MarketView) -> list[Signal]:
-        history = self._history(row)
+        history = self._history(row, view)
         if history is None:
             return []
-        closes = np.array([r.close for r in history])
+        closes = history.last("close", self.window)
         z = zscore(closes)
         if not abs(z) >= self.entry:
             return []
@@ -157,19 +156,19 @@ class VolatilityBreakout(_WindowedGenerator):
 
     origin = "stat:volatility_breakout"
 
-    def _depth(self) -> int:
+    def history_depth(self) -> int:
         return self.window + 1
 
     def on_candle(self, row: CandleRow, view: MarketView) -> list[Signal]:
-        history = self._history(row)
+        history = self._history(row, view)
         if history is None:
             return []
-        previous = history[:-1]
-        surprise = return_surprise(np.array([r.close for r in history]))
+        depth = self.window + 1
+        surprise = return_surprise(history.last("close", depth))
         if not abs(surprise) >= self.entry:
             return []
-        range_high = max(r.high for r in previous)
-        range_low = min(r.low for r in previous)
+        range_high = max(history.last("high", depth)[:-1].tolist())
+        range_low = min(history.last("low", depth)[:-1].tolist())
         if surprise > 0 and row.close > range_high:
             direction = Direction.LONG
         elif surprise < 0 and row.close < range_low:
@@ -190,10 +189,10 @@ class TrendStrength(_WindowedGenerator):
     origin = "stat:trend_strength"
 
     def on_candle(self, row: CandleRow, view: MarketView) -> list[Signal]:
-        history = self._history(row)
+        history = self._history(row, view)
         if history is None:
             return []
-        slope, t = slope_t_statistic(np.array([r.close for r in history]))
+        slope, t = slope_t_statistic(history.last("close", self.window))
         if not abs(t) >= self.entry or math.isinf(t):
             return []
         direction = Direction.LONG if t > 0 else Direction.SHORT

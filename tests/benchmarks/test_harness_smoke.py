@@ -49,6 +49,16 @@ def test_throughput_covers_every_stage_with_and_without_the_store(report) -> Non
     assert "vectorized" in rows[-1]["stage"]
 
 
+def test_the_realistic_density_workload_runs_every_stage(report) -> None:
+    rows = report["throughput_dense"]
+    assert [r["stage"] for r in rows if "candles" in r] == ["features", "signals", "full"]
+    trades = derived_trades(1, SMOKE.dense_per_bar, BARS).total_trades
+    assert all(row["items"] == trades for row in rows)
+    assert f"{SMOKE.dense_per_bar} trades per real 1m bar" in rows[0]["data"]
+    assert rows[0]["counters"]["candles:1m"] >= BARS - 1
+    assert "vectorized" in rows[-1]["stage"]
+
+
 def test_scale_point_runs_in_its_own_process_and_weighs_each_step(report) -> None:
     (point,) = report["scale"]
     assert point["symbols"] == 3 and point["trades"] == 3 * 4 * point["bars_per_symbol"]
@@ -88,7 +98,7 @@ def test_backtest_replays_the_real_minute_bars(report) -> None:
 
 def test_targets_are_reported_never_asserted(report) -> None:
     names = [t["target"] for t in report["targets"]]
-    assert len(names) == 6
+    assert len(names) == len(set(names)) == 12
     for row in report["targets"]:
         assert row["status"] == "not measured" or row["measured"] is not None
 

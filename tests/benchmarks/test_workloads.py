@@ -18,7 +18,7 @@ from schemas.batches import TradeBatch
 from schemas.common import NS_PER_MINUTE, Timeframe
 
 
-@pytest.mark.parametrize("per_bar", [4, 7])
+@pytest.mark.parametrize("per_bar", [4, 7, 200])
 def test_derived_trades_aggregate_back_to_the_real_bars(per_bar: int) -> None:
     workload = derived_trades(1, per_bar, 3_000)
     core = MultiTimeframeCandles.from_trades("BTC/USD", [Timeframe.M5], fill_empty=False)

@@ -5,35 +5,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
 from sqlalchemy import text
 
 from connectors.store.engine import open_store
 from flows.cli import main as cli_main
-
-
-@pytest.fixture(scope="module")
-def main_job(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    out = tmp_path_factory.mktemp("run")
-    paths = {
-        "store": out / "quorum.sqlite",
-        "report": out / "report.json",
-        "plot": out / "equity.png",
-    }
-    code = cli_main(
-        [
-            "run",
-            "--quiet",
-            "--store",
-            str(paths["store"]),
-            "--report",
-            str(paths["report"]),
-            "--plot",
-            str(paths["plot"]),
-        ]
-    )
-    assert code == 0
-    return paths
 
 
 def test_report_holds_the_figures_a_trader_reads(main_job: dict[str, Path]) -> None:

@@ -82,7 +82,9 @@ class MultiTimeframeCandles:
         builder = MinuteCandleBuilder(
             symbol, allowed_lateness_ns=allowed_lateness_ns, fill_empty=fill_empty
         )
-        return cls(CandleRollup(symbol, Timeframe.M1, targets), builder)
+        # The builder's filled minutes are published at 1m but kept out of the roll-ups, so every
+        # coarser candle equals the direct aggregation of the trades.
+        return cls(CandleRollup(symbol, Timeframe.M1, targets, skip_untraded=True), builder)
 
     @classmethod
     def from_candles(

@@ -7,9 +7,14 @@ and a whole multiple of it). Buckets are aligned to the Unix epoch in UTC.
 
 * A bucket closes when its last sub-candle arrives (``ts + source == bucket end``) or when a
   candle of a later bucket arrives (the bucket's last sub-candles were missing).
-* Buckets with no sub-candles produce no candle (the 1-minute builder already fills untraded
-  minutes); a bucket whose first sub-candles are missing, as at the start of the data, is
-  emitted as it is.
+* Buckets with no sub-candles produce no candle; a bucket whose first sub-candles are missing,
+  as at the start of the data, is emitted as it is.
+* ``skip_untraded=True`` (candles built from trades): sub-candles with ``trades == 0`` are the
+  1-minute builder's fill of untraded minutes at the previous close. They still tell the roll-up
+  that time has passed (a bucket closes on them), but they never enter a bucket's OHLCV: a
+  bucket's open is its first trade, its high and low span its trades only, and a bucket of
+  untraded minutes only produces no candle. The roll-ups then equal the direct aggregation of
+  the trades (an exchange's klines, polars ``group_by_dynamic`` on the trades).
 * :meth:`CandleRollup.flush` (end of stream) emits the open, partial buckets, as polars'
   ``group_by_dynamic`` does for the last window.
 * OHLCV: first open, highest high, lowest low, last close, summed volume and trade counts,
@@ -50,10 +55,16 @@ class CandleRollup:
     """
 
     def __init__(
-        self, symbol: str, source: Timeframe, targets: Iterable[Timeframe] | None = None
+        self,
+        symbol: str,
+        source: Timeframe,
+        targets: Iterable[Timeframe] | None = None,
+        *,
+        skip_untraded: bool = False,
     ) -> None:
         self.symbol = symbol
         self.source = Timeframe(source)
+        self.skip_untraded = skip_untraded
         self.targets = rollup_targets(self.source, targets)
         self._source_name = "replay"
         self._last_ts: int | None = None
@@ -84,7 +95,9 @@ class CandleRollup:
             self._pending[target] = copy_candles(rows.take(slice(n_closed, len(rows))))
             if n_closed:
                 done = slice(0, n_closed)
-                closed[target] = self._aggregate(rows.take(done), bucket[done], target)
+                built = self._aggregate(rows.take(done), bucket[done], target)
+                if len(built):
+                    closed[target] = built
         return closed
 
     def flush(self) -> dict[Timeframe, CandleBatch]:
@@ -93,11 +106,17 @@ class CandleRollup:
         for target in self.targets:
             rows = self._pending[target]
             if len(rows):
-                closed[target] = self._aggregate(rows, floor_to(rows.ts_ns, target.ns), target)
+                built = self._aggregate(rows, floor_to(rows.ts_ns, target.ns), target)
+                if len(built):
+                    closed[target] = built
                 self._pending[target] = CandleBatch.empty(self.symbol, self.source)
         return closed
 
     def _aggregate(self, rows: CandleBatch, bucket: np.ndarray, target: Timeframe) -> CandleBatch:
+        if self.skip_untraded:
+            traded = rows.trades > 0
+            if not traded.all():
+                rows, bucket = rows.take(traded), bucket[traded]
         columns = aggregate_sorted(
             bucket, rows.open, rows.high, rows.low, rows.close, rows.volume, rows.trades
         )

@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from operators.candles.instruments import InstrumentsConfig
 from operators.execution.trading_config import TradingConfig
 from operators.fusion.config import FusionConfig
 from operators.indicators.bank import DEFAULT_FEATURES
@@ -99,6 +100,7 @@ class QuorumConfig(Section):
 
     source: SourceConfig = SourceConfig()
     validation: ValidationConfig = ValidationConfig()
+    instruments: InstrumentsConfig = InstrumentsConfig()
     candles: CandlesConfig = CandlesConfig()
     features: FeaturesConfig = FeaturesConfig()
     signals: SignalsConfig = SignalsConfig()

@@ -40,7 +40,7 @@ from operators.validation.ops import ValidationTally, validate_candles, validate
 from schemas.batches import CandleBatch, FeatureBatch
 from schemas.common import Timeframe
 from schemas.market import BookTop, FeedHealth
-from schemas.records import DeadLetter
+from schemas.records import DeadLetter, QualityFlag
 from schemas.signals import FusedSignal, Signal
 from schemas.trading import Fill, Order, OrderStatus
 
@@ -95,6 +95,8 @@ def _count_into(stats: RunStats) -> Callable[[list[Any]], None]:
                 stats.count(f"features:{item.timeframe.value}", len(item))
             elif isinstance(item, DeadLetter):
                 stats.count(f"dead:{item.reason}")
+            elif isinstance(item, QualityFlag):
+                stats.count(f"flagged:{item.reason}")
             elif isinstance(item, LateTrades):
                 stats.count("late:trades", len(item))
             elif isinstance(item, Signal):
@@ -132,7 +134,9 @@ def build_flow(
     timeframes = config.candles.timeframes
     minute_targets = [tf for tf in timeframes if tf is not Timeframe.M1]
 
-    trades = validate_trades("validate_trades", market.trades, config.validation, outputs.tally)
+    trades = validate_trades(
+        "validate_trades", market.trades, config.validation, outputs.tally, config.instruments
+    )
     from_trades = build_candles(
         "candles",
         trades.valid,
@@ -141,7 +145,7 @@ def build_flow(
         fill_empty=config.candles.fill_empty_minutes,
     )
     candles_in = validate_candles(
-        "validate_candles", market.candles, config.validation, outputs.tally
+        "validate_candles", market.candles, config.validation, outputs.tally, config.instruments
     )
     rolled = roll_up("rollup_input", candles_in.valid)
     candles = op.merge("all_candles", from_trades.candles, candles_in.valid, rolled.candles)
@@ -166,6 +170,7 @@ def build_flow(
         op.map("features_out", features, _unkey),
         dead,
         late,
+        trades.flags,
     ]
     if stage != "features":
         actions = (

@@ -21,6 +21,22 @@ class DeadLetter(Frozen):
     ts: UtcDatetime | None = Field(default=None, description="Event time, when it could be read")
 
 
+class QualityFlag(Frozen):
+    """A record that looked suspect but was kept: counted and visible, never silently changed.
+
+    A venue's own trades are its market: a price far from the recent ones (the wick of a fast
+    move) is flagged with the reason and kept; it is rejected (a :class:`DeadLetter`) only under
+    an explicit policy or when a second source disagrees.
+    """
+
+    source: str = Field(description="Feed or file the record came from")
+    symbol: str | None = None
+    reason: str = Field(description="Machine-readable reason code, e.g. price_outlier")
+    detail: str = Field(description="Human-readable message naming the field, value and test")
+    raw: str = Field(description="The record as received (JSON)")
+    ts: UtcDatetime | None = Field(default=None, description="Event time of the record")
+
+
 class LateTrade(Frozen):
     """A trade that arrived behind the watermark of its symbol's candle builder."""
 

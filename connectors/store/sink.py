@@ -41,9 +41,15 @@ from bytewax.outputs import DynamicSink, StatelessSinkPartition
 from sqlalchemy.engine import Connection, Engine
 
 from connectors.store.engine import open_store
-from connectors.store.market import write_candles, write_dead_letters, write_features, write_late
+from connectors.store.market import (
+    write_candles,
+    write_dead_letters,
+    write_features,
+    write_late,
+    write_quality_flags,
+)
 from schemas.batches import CandleBatch, FeatureBatch
-from schemas.records import DeadLetter, LateTrade
+from schemas.records import DeadLetter, LateTrade, QualityFlag
 
 logger = logging.getLogger(__name__)
 
@@ -180,6 +186,10 @@ def _write_dead_letters(conn: Connection, items: list[DeadLetter], run_id: str) 
     return write_dead_letters(conn, run_id, items)
 
 
+def _write_quality_flags(conn: Connection, items: list[QualityFlag], run_id: str) -> int:
+    return write_quality_flags(conn, run_id, items)
+
+
 def _write_late_trades(conn: Connection, items: list[LateTrade], run_id: str) -> int:
     return write_late(conn, run_id, items)
 
@@ -188,3 +198,4 @@ register_writer(CandleBatch, _write_candle_batches)
 register_writer(FeatureBatch, _write_feature_batches)
 register_writer(DeadLetter, _write_dead_letters)
 register_writer(LateTrade, _write_late_trades)
+register_writer(QualityFlag, _write_quality_flags)

@@ -10,7 +10,10 @@ open time and adds the columns the great-expectations suite checks:
   repeats its predecessor's slot (a duplicate or a misaligned bar, counted separately).
 
 Slots are ``ts // timeframe``, so a bar stamped 30 s late still occupies its own minute and only
-the genuinely missing minutes count as gaps. :func:`profile_series` turns the same columns into
+the genuinely missing minutes count as gaps. With a market calendar
+(:mod:`operators.candles.calendars`) only the bars missing while the market was *open* count:
+a weekend between two FX bars or the night between two stock sessions is no gap, an hour
+missing inside a session is. :func:`profile_series` turns the same columns into
 counts for the report.
 """
 
@@ -19,8 +22,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+import numpy as np
 import polars as pl
 
+from operators.candles.calendars import MarketCalendar
 from schemas.common import Timeframe, ns_to_datetime
 
 PRICE_COLUMNS: tuple[str, ...] = ("open", "high", "low", "close")
@@ -50,7 +55,9 @@ def _ts_ns(frame: pl.DataFrame) -> pl.Expr:
     raise ValueError(f"column 'ts' must be a datetime or int nanoseconds, got dtype {dtype}")
 
 
-def prepare_series(frame: pl.DataFrame, timeframe: Timeframe) -> pl.DataFrame:
+def prepare_series(
+    frame: pl.DataFrame, timeframe: Timeframe, calendar: MarketCalendar | None = None
+) -> pl.DataFrame:
     """One series sorted by time, ``ts`` as int ns, NaN as null, plus the derived columns.
 
     >>> minute = 60_000_000_000
@@ -66,12 +73,25 @@ def prepare_series(frame: pl.DataFrame, timeframe: Timeframe) -> pl.DataFrame:
     ).sort("ts", maintain_order=True, nulls_last=True)
     bar = pl.col("ts").floordiv(step)
     bar_step = bar.diff()
+    if calendar is not None and not calendar.always_open:
+        bar_step = pl.when(bar_step > 0).then(_open_steps(prepared["ts"], step, calendar) + 1)
     return prepared.with_columns(
         pl.max_horizontal("open", "close").alias("max_oc"),
         pl.min_horizontal("open", "close").alias("min_oc"),
         (pl.col("ts") % step).alias("ts_offset_ns"),
         pl.when(bar_step > 0).then(bar_step).otherwise(None).alias("bar_step"),
     )
+
+
+def _open_steps(ts: pl.Series, step: int, calendar: MarketCalendar) -> pl.Series:
+    """Bars missing while the market was open between each row and the previous one."""
+    times = ts.to_numpy()
+    known = ~np.isnan(times) if times.dtype.kind == "f" else np.ones(len(times), dtype=bool)
+    values = np.where(known, times, 0).astype(np.int64)
+    ends = np.concatenate(([0], values[:-1] + step))
+    missing = calendar.open_between(ends, values) // step
+    missing[0] = 0
+    return pl.Series("open_steps", missing, dtype=pl.Int64)
 
 
 @dataclass(frozen=True, slots=True)

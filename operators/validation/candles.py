@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from operators.candles.calendars import MarketCalendar
 from operators.validation.config import ValidationConfig
 from operators.validation.reasons import ACCEPTED, Reason
 from operators.validation.timeguard import NO_REFERENCE, EventTimeGuard, reject_times
@@ -39,7 +40,8 @@ class CandleValidator:
     3. ``negative_volume``;
     4. ``inconsistent_ohlc`` — high < max(open, close) or low > min(open, close);
     5. ``misaligned_open_time`` — open time not a multiple of the timeframe (UTC epoch);
-    6. ``timestamp_out_of_range`` — as for trades (:mod:`.timeguard`), per timeframe;
+    6. ``timestamp_out_of_range`` — as for trades (:mod:`.timeguard`), per timeframe; with a
+       ``calendar`` only open-market time counts towards a jump;
     7. ``duplicate_open_time`` / ``non_increasing_open_time`` — open time equal to or before
        the latest accepted candle of the same timeframe.
 
@@ -52,15 +54,22 @@ class CandleValidator:
     (True, ['inconsistent_ohlc', 'duplicate_open_time'])
     """
 
-    def __init__(self, symbol: str, config: ValidationConfig | None = None) -> None:
+    def __init__(
+        self,
+        symbol: str,
+        config: ValidationConfig | None = None,
+        calendar: MarketCalendar | None = None,
+    ) -> None:
         self.symbol = symbol
         self.config = config or ValidationConfig()
+        self.calendar = calendar
         self.counts: Counter[str] = Counter()
         self._streams: dict[Timeframe, _TimeframeState] = {}
 
     def _state(self, timeframe: Timeframe) -> _TimeframeState:
         if timeframe not in self._streams:
-            self._streams[timeframe] = _TimeframeState(EventTimeGuard.from_config(self.config))
+            guard = EventTimeGuard.from_config(self.config, self.calendar)
+            self._streams[timeframe] = _TimeframeState(guard)
         return self._streams[timeframe]
 
     def validate(self, batch: CandleBatch) -> tuple[CandleBatch, list[DeadLetter]]:

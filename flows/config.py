@@ -22,7 +22,7 @@ from operators.fusion.config import FusionConfig
 from operators.indicators.bank import DEFAULT_FEATURES
 from operators.signals.config import SignalsConfig
 from operators.validation.config import ValidationConfig
-from schemas.common import ALL_TIMEFRAMES, Timeframe
+from schemas.common import INTRADAY_TIMEFRAMES, Timeframe
 
 DEFAULT_CONFIG_PATH = Path(__file__).with_name("quorum.yaml")
 
@@ -38,7 +38,11 @@ class Section(BaseModel):
 class CandlesConfig(Section):
     """Candle building: which timeframes, how late a trade may be, the empty-minute policy."""
 
-    timeframes: tuple[Timeframe, ...] = ALL_TIMEFRAMES
+    timeframes: tuple[Timeframe, ...] = Field(
+        default=INTRADAY_TIMEFRAMES,
+        description="Timeframes to build and publish (1m 5m 15m 1h 4h 1d 1w); days and weeks "
+        "follow each instrument's calendar",
+    )
     allowed_lateness_ms: int = Field(default=0, ge=0, le=3_600_000)
     fill_empty_minutes: bool = True
 

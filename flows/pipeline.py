@@ -82,6 +82,16 @@ def _is_side_item(item: Any) -> bool:
     return isinstance(item, BookTop | FeedHealth)
 
 
+def _wanted(timeframes: tuple[Timeframe, ...]) -> Callable[[CandleBatch], bool]:
+    """The configured timeframes; daily and weekly candles of daily input always pass (no
+    configured intraday timeframe can be built from them)."""
+
+    def wanted(batch: CandleBatch) -> bool:
+        return len(batch) > 0 and (batch.timeframe in timeframes or not batch.timeframe.intraday)
+
+    return wanted
+
+
 def _unkey(item: tuple[str, Any]) -> Any:
     return item[1]
 
@@ -143,15 +153,14 @@ def build_flow(
         minute_targets,
         allowed_lateness_ns=config.candles.allowed_lateness_ms * 1_000_000,
         fill_empty=config.candles.fill_empty_minutes,
+        instruments=config.instruments,
     )
     candles_in = validate_candles(
         "validate_candles", market.candles, config.validation, outputs.tally, config.instruments
     )
-    rolled = roll_up("rollup_input", candles_in.valid)
+    rolled = roll_up("rollup_input", candles_in.valid, timeframes, instruments=config.instruments)
     candles = op.merge("all_candles", from_trades.candles, candles_in.valid, rolled.candles)
-    candles = op.filter_value(
-        "wanted_timeframes", candles, lambda b: b.timeframe in timeframes and len(b) > 0
-    )
+    candles = op.filter_value("wanted_timeframes", candles, _wanted(timeframes))
     computed = compute_features("features", candles, config.feature_names())
     features = computed.features
 

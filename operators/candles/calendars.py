@@ -43,6 +43,9 @@ FOREX_WEEK = "24/5"
 CALENDAR_START = "1990-01-01"
 """First session of exchange calendars (``exchange-calendars`` defaults to 20 years back)."""
 
+NO_BUCKET = np.iinfo(np.int64).min
+"""Bucket of an instant that belongs to no trading day (the market was closed)."""
+
 _NS_PER_DAY = 86_400_000_000_000
 _NS_PER_WEEK = 7 * _NS_PER_DAY
 _MONDAY = 4 * _NS_PER_DAY  # 1970-01-05, the first Monday after the epoch
@@ -65,10 +68,30 @@ class MarketCalendar(ABC):
     def open_clock(self, ts_ns: np.ndarray) -> np.ndarray:
         """Open nanoseconds elapsed from a fixed origin to each instant (non-decreasing)."""
 
+    @abstractmethod
+    def day_start(self, ts_ns: np.ndarray) -> np.ndarray:
+        """Open time of the trading day holding each instant (``NO_BUCKET`` when closed)."""
+
+    @abstractmethod
+    def week_start(self, ts_ns: np.ndarray) -> np.ndarray:
+        """Open time of the trading week (from Monday) holding each instant, or ``NO_BUCKET``."""
+
+    @abstractmethod
+    def day_end(self, start_ns: np.ndarray) -> np.ndarray:
+        """Close of the trading days opening at ``start_ns``."""
+
+    @abstractmethod
+    def week_end(self, start_ns: np.ndarray) -> np.ndarray:
+        """Close of the trading weeks opening at ``start_ns``."""
+
     def open_between(self, start_ns: np.ndarray, end_ns: np.ndarray) -> np.ndarray:
         """Open time in ``[start, end)`` for each pair, ns (0 when ``end <= start``)."""
         start, end = np.asarray(start_ns, np.int64), np.asarray(end_ns, np.int64)
         return np.maximum(self.open_clock(end) - self.open_clock(start), 0)
+
+    def days_between(self, start_ns: np.ndarray, end_ns: np.ndarray) -> np.ndarray:
+        """Trading days that open in ``[start, end)`` (a 24/7 or FX day is 24 open hours)."""
+        return self.open_between(start_ns, end_ns) // _NS_PER_DAY
 
     def __reduce__(self) -> tuple[object, tuple[str]]:
         return calendar_for, (self.name,)
@@ -96,6 +119,19 @@ class AlwaysOpen(MarketCalendar):
     def open_clock(self, ts_ns: np.ndarray) -> np.ndarray:
         return np.asarray(ts_ns, dtype=np.int64)
 
+    def day_start(self, ts_ns: np.ndarray) -> np.ndarray:
+        return np.floor_divide(np.asarray(ts_ns, np.int64), _NS_PER_DAY) * _NS_PER_DAY
+
+    def week_start(self, ts_ns: np.ndarray) -> np.ndarray:
+        since_monday = np.asarray(ts_ns, np.int64) - _MONDAY
+        return np.floor_divide(since_monday, _NS_PER_WEEK) * _NS_PER_WEEK + _MONDAY
+
+    def day_end(self, start_ns: np.ndarray) -> np.ndarray:
+        return np.asarray(start_ns, np.int64) + _NS_PER_DAY
+
+    def week_end(self, start_ns: np.ndarray) -> np.ndarray:
+        return np.asarray(start_ns, np.int64) + _NS_PER_WEEK
+
 
 class ForexWeek(MarketCalendar):
     """FX: Sunday 17:00 → Friday 17:00, New York time.
@@ -110,11 +146,38 @@ class ForexWeek(MarketCalendar):
     _shift_ns = 7 * 3_600_000_000_000
     _open_per_week = 5 * _NS_PER_DAY
 
-    def _week_offset(self, ts_ns: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _shifted(self, ts_ns: np.ndarray) -> np.ndarray:
+        """New York wall time + 7 h, as naive ns: the FX week runs Monday 00:00 → Saturday."""
         utc = pd.to_datetime(np.asarray(ts_ns, dtype=np.int64).ravel(), unit="ns", utc=True)
-        local = utc.tz_convert(self.zone).tz_localize(None).as_unit("ns").asi8
-        local = local + self._shift_ns - _MONDAY
+        return utc.tz_convert(self.zone).tz_localize(None).as_unit("ns").asi8 + self._shift_ns
+
+    def _to_utc(self, shifted: np.ndarray) -> np.ndarray:
+        """Inverse of :meth:`_shifted` for the 17:00 New York boundaries (never ambiguous)."""
+        local = pd.to_datetime(shifted - self._shift_ns, unit="ns").tz_localize(self.zone)
+        return local.tz_convert("UTC").as_unit("ns").asi8
+
+    def _week_offset(self, ts_ns: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        local = self._shifted(ts_ns) - _MONDAY
         return np.floor_divide(local, _NS_PER_WEEK), np.mod(local, _NS_PER_WEEK)
+
+    def _bucket(self, ts_ns: np.ndarray, length: int, origin: int) -> np.ndarray:
+        ts = np.asarray(ts_ns, np.int64)
+        shifted = self._shifted(ts)
+        floor = np.floor_divide(shifted - origin, length) * length + origin
+        start = self._to_utc(floor).reshape(ts.shape)
+        return np.where(self.is_open(ts), start, NO_BUCKET)
+
+    def day_start(self, ts_ns: np.ndarray) -> np.ndarray:
+        return self._bucket(ts_ns, _NS_PER_DAY, 0)
+
+    def week_start(self, ts_ns: np.ndarray) -> np.ndarray:
+        return self._bucket(ts_ns, _NS_PER_WEEK, _MONDAY)
+
+    def day_end(self, start_ns: np.ndarray) -> np.ndarray:
+        return np.asarray(start_ns, np.int64) + _NS_PER_DAY  # no DST change inside an FX day
+
+    def week_end(self, start_ns: np.ndarray) -> np.ndarray:
+        return np.asarray(start_ns, np.int64) + self._open_per_week
 
     def is_open(self, ts_ns: np.ndarray) -> np.ndarray:
         _, offset = self._week_offset(ts_ns)
@@ -145,6 +208,13 @@ class ExchangeSessions(MarketCalendar):
         self.closes = pd.DatetimeIndex(calendar.closes).as_unit("ns").asi8
         lengths = self.closes - self.opens
         self._open_before = np.concatenate(([0], np.cumsum(lengths)))
+        self.labels = pd.DatetimeIndex(calendar.sessions).as_unit("ns").asi8  # session dates
+        week = np.floor_divide(self.labels - _MONDAY, _NS_PER_WEEK)
+        first = np.flatnonzero(np.diff(week, prepend=week[0] - 1))
+        last = np.append(first[1:] - 1, len(week) - 1)
+        runs = np.diff(np.append(first, len(week)))
+        self._week_open = np.repeat(self.opens[first], runs)
+        self._week_close = np.repeat(self.closes[last], runs)
 
     def _session(self, ts: np.ndarray) -> np.ndarray:
         return np.searchsorted(self.opens, ts, side="right") - 1
@@ -154,6 +224,39 @@ class ExchangeSessions(MarketCalendar):
         i = self._session(ts)
         inside = i >= 0
         return inside & (ts < self.closes[np.maximum(i, 0)])
+
+    def session_of(self, ts_ns: np.ndarray) -> np.ndarray:
+        """Index of the session holding each instant, or -1. A daily bar stamped at its
+        session's date (midnight UTC, as daily files are) belongs to that session."""
+        ts = np.asarray(ts_ns, dtype=np.int64)
+        i = self._session(ts)
+        inside = (i >= 0) & (ts < self.closes[np.maximum(i, 0)])
+        label = np.searchsorted(self.labels, ts)
+        labelled = (label < len(self.labels)) & (
+            self.labels[np.minimum(label, len(self.labels) - 1)] == ts
+        )
+        return np.where(inside, i, np.where(labelled, label, -1))
+
+    def days_between(self, start_ns: np.ndarray, end_ns: np.ndarray) -> np.ndarray:
+        start, end = np.asarray(start_ns, np.int64), np.asarray(end_ns, np.int64)
+        before_end = np.searchsorted(self.opens, end, side="left")
+        return np.maximum(before_end - np.searchsorted(self.opens, start, side="left"), 0)
+
+    def day_start(self, ts_ns: np.ndarray) -> np.ndarray:
+        i = self.session_of(ts_ns)
+        return np.where(i >= 0, self.opens[np.maximum(i, 0)], NO_BUCKET)
+
+    def week_start(self, ts_ns: np.ndarray) -> np.ndarray:
+        i = self.session_of(ts_ns)
+        return np.where(i >= 0, self._week_open[np.maximum(i, 0)], NO_BUCKET)
+
+    def day_end(self, start_ns: np.ndarray) -> np.ndarray:
+        i = np.searchsorted(self.opens, np.asarray(start_ns, np.int64))
+        return self.closes[np.minimum(i, len(self.closes) - 1)]
+
+    def week_end(self, start_ns: np.ndarray) -> np.ndarray:
+        i = np.searchsorted(self.opens, np.asarray(start_ns, np.int64))
+        return self._week_close[np.minimum(i, len(self.closes) - 1)]
 
     def open_clock(self, ts_ns: np.ndarray) -> np.ndarray:
         ts = np.asarray(ts_ns, dtype=np.int64)

@@ -26,6 +26,7 @@ import numpy as np
 import polars as pl
 
 from operators.candles.calendars import MarketCalendar
+from operators.candles.timeframes import WEEK_ORIGIN_NS
 from schemas.common import Timeframe, ns_to_datetime
 
 PRICE_COLUMNS: tuple[str, ...] = ("open", "high", "low", "close")
@@ -71,25 +72,31 @@ def prepare_series(
         _ts_ns(frame).alias("ts"),
         *(pl.col(c).cast(pl.Float64).fill_nan(None) for c in VALUE_COLUMNS),
     ).sort("ts", maintain_order=True, nulls_last=True)
-    bar = pl.col("ts").floordiv(step)
+    since_origin = pl.col("ts") - (WEEK_ORIGIN_NS if timeframe is Timeframe.W1 else 0)
+    bar = since_origin.floordiv(step)
     bar_step = bar.diff()
-    if calendar is not None and not calendar.always_open:
-        bar_step = pl.when(bar_step > 0).then(_open_steps(prepared["ts"], step, calendar) + 1)
+    if calendar is not None and not calendar.always_open and timeframe is not Timeframe.W1:
+        missing = _missing_open_bars(prepared["ts"], timeframe, calendar)
+        bar_step = pl.when(bar_step > 0).then(missing + 1)
     return prepared.with_columns(
         pl.max_horizontal("open", "close").alias("max_oc"),
         pl.min_horizontal("open", "close").alias("min_oc"),
-        (pl.col("ts") % step).alias("ts_offset_ns"),
+        (since_origin % step).alias("ts_offset_ns"),
         pl.when(bar_step > 0).then(bar_step).otherwise(None).alias("bar_step"),
     )
 
 
-def _open_steps(ts: pl.Series, step: int, calendar: MarketCalendar) -> pl.Series:
-    """Bars missing while the market was open between each row and the previous one."""
+def _missing_open_bars(ts: pl.Series, timeframe: Timeframe, calendar: MarketCalendar) -> pl.Series:
+    """Bars missing while the market was open between each row and the previous one (days:
+    the trading days that opened in between)."""
     times = ts.to_numpy()
     known = ~np.isnan(times) if times.dtype.kind == "f" else np.ones(len(times), dtype=bool)
     values = np.where(known, times, 0).astype(np.int64)
-    ends = np.concatenate(([0], values[:-1] + step))
-    missing = calendar.open_between(ends, values) // step
+    ends = np.concatenate(([0], values[:-1] + timeframe.ns))
+    if timeframe is Timeframe.D1:
+        missing = calendar.days_between(ends, values)
+    else:
+        missing = calendar.open_between(ends, values) // timeframe.ns
     missing[0] = 0
     return pl.Series("open_steps", missing, dtype=pl.Int64)
 
@@ -138,6 +145,7 @@ def profile_series(prepared: pl.DataFrame, timeframe: Timeframe) -> SeriesProfil
         | (col("volume") < 0)
     )
     missing = col("bar_step") - 1
+    origin = WEEK_ORIGIN_NS if timeframe is Timeframe.W1 else 0
     stats = prepared.select(
         pl.len().alias("rows"),
         col("ts").min().alias("first"),
@@ -152,7 +160,12 @@ def profile_series(prepared: pl.DataFrame, timeframe: Timeframe) -> SeriesProfil
     largest = (
         prepared.filter(col("bar_step") > 1)
         .sort("bar_step", descending=True, maintain_order=True)
-        .select((col("ts").floordiv(timeframe.ns) - col("bar_step") + 1) * timeframe.ns, missing)
+        .select(
+            (col("ts") - origin).floordiv(timeframe.ns) * timeframe.ns
+            + origin
+            - missing * timeframe.ns,
+            missing,
+        )
         .head(1)
         .rows()
     )

@@ -62,14 +62,18 @@ def run_replay(
     collect: bool = False,
     symbol: str | None = None,
     command: str = "run",
+    timeframe: str | None = None,
 ) -> RunResult:
     """Replay ``paths`` through the flow (up to ``stage``) and return the run's statistics.
 
     With ``store_url`` every record is written (idempotently) to that store; with ``collect``
-    the records are also returned in memory (``quorum features`` uses it).
+    the records are also returned in memory (``quorum features`` uses it). ``symbol`` and
+    ``timeframe`` name what a file cannot tell (``--symbol``, ``--timeframe``); a file name may
+    also start with a configured instrument's plain ticker.
     """
+    known = tuple(config.instruments.symbols)
     try:
-        loaded = [load_market_data(p, symbol) for p in paths]
+        loaded = [load_market_data(p, symbol, timeframe, known) for p in paths]
     except MarketDataFileError as exc:
         raise InputError(str(exc)) from None
     stats = RunStats()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -101,16 +101,22 @@ def _dead_letters(
 
 
 def _row_symbols(
-    path: Path, raw: pl.DataFrame, columns: Mapping[str, str], symbol: str | None
+    path: Path,
+    raw: pl.DataFrame,
+    columns: Mapping[str, str],
+    symbol: str | None,
+    known: Iterable[str] = (),
 ) -> ParsedColumn:
-    """The symbol of every row: from the symbol column, else the argument, else the name."""
+    """The symbol of every row: from the symbol column, else the argument, else the name
+    (a pair, or a plain ticker among the ``known`` instruments)."""
     if "symbol" in columns:
         return parse_symbols(path, raw[columns["symbol"]])
-    chosen = normalize_symbol(symbol) if symbol else symbol_from_filename(path)
+    chosen = normalize_symbol(symbol) if symbol else symbol_from_filename(path, known)
     if chosen is None:
         raise MarketDataFileError(
             f"{path.name}: cannot tell the symbol: the file has no 'symbol' column and its name "
-            "does not start with a pair (e.g. btc-usdt_… or btcusdt_…); pass the symbol"
+            "does not start with a pair (e.g. btc-usdt_… or btcusdt_…) or a configured "
+            "instrument (nvda_…); pass it with --symbol, e.g. --symbol NVDA"
         )
     nothing = np.zeros(raw.height, dtype=bool)
     return ParsedColumn("", np.full(raw.height, chosen, dtype=object), nothing, nothing, "")
@@ -147,8 +153,9 @@ def _parse_file(
     resolved: Mapping[str, str],
     parsers: Mapping[str, Parser],
     symbol: str | None,
+    known: Iterable[str] = (),
 ) -> _Table:
-    symbols = _row_symbols(path, raw, resolved, symbol)
+    symbols = _row_symbols(path, raw, resolved, symbol, known)
     if symbol and "symbol" in resolved:
         keep = _rows_of_symbol(path, symbols, symbol)
         raw, symbols = raw.filter(pl.Series(keep)), symbols.select(keep)
@@ -279,7 +286,9 @@ _TRADE_SCHEMA: dict[str, pl.DataType] = {
 }
 
 
-def load_trades(path: str | Path, symbol: str | None = None) -> LoadedTrades:
+def load_trades(
+    path: str | Path, symbol: str | None = None, known: Iterable[str] = ()
+) -> LoadedTrades:
     """Read a trades file (see the module docstring for the column and symbol rules).
 
     >>> from connectors.files import shipped_path
@@ -301,7 +310,7 @@ def load_trades(path: str | Path, symbol: str | None = None) -> LoadedTrades:
         parsers["buyer_maker"] = lambda p, s: parse_words(
             p, "buyer_maker", s, FLAG_WORDS, "is not true or false"
         )
-    table = _parse_file(path, raw, resolved, parsers, symbol)
+    table = _parse_file(path, raw, resolved, parsers, symbol, known)
     columns = dict(table.columns)
     n = len(columns["symbol"])
     columns.setdefault("trade_id", np.full(n, -1, dtype=np.int64))
@@ -340,7 +349,7 @@ def _infer_timeframes(path: Path, frame: pl.DataFrame) -> dict[str, Timeframe]:
             allowed = ", ".join(t.value for t in Timeframe)
             raise MarketDataFileError(
                 f"{path.name}: cannot infer the timeframe of {symbol}: its most common spacing "
-                f"is {step / 1e9:g} s, not one of {allowed}; pass the timeframe"
+                f"is {step / 1e9:g} s, not one of {allowed}; pass it with --timeframe"
             )
         found[symbol] = by_ns[step]
     missing = [s for s in frame["symbol"].unique().to_list() if s not in found]
@@ -348,7 +357,7 @@ def _infer_timeframes(path: Path, frame: pl.DataFrame) -> dict[str, Timeframe]:
         if len(set(found.values())) != 1:
             raise MarketDataFileError(
                 f"{path.name}: cannot infer the timeframe of {', '.join(sorted(missing))} "
-                "(fewer than two candles); pass the timeframe"
+                "(fewer than two candles); pass it with --timeframe"
             )
         only = next(iter(found.values()))
         found.update(dict.fromkeys(missing, only))
@@ -356,9 +365,15 @@ def _infer_timeframes(path: Path, frame: pl.DataFrame) -> dict[str, Timeframe]:
 
 
 def load_candles(
-    path: str | Path, symbol: str | None = None, timeframe: Timeframe | str | None = None
+    path: str | Path,
+    symbol: str | None = None,
+    timeframe: Timeframe | str | None = None,
+    known: Iterable[str] = (),
 ) -> LoadedCandles:
     """Read a candles file; the timeframe is inferred per symbol unless given.
+
+    ``known`` names plain tickers (``NVDA``) a file name may start with, e.g. the configured
+    instruments.
 
     >>> from connectors.files import shipped_path
     >>> c = load_candles(shipped_path("btc-perp_1m_2022-01"))
@@ -372,7 +387,7 @@ def load_candles(
     parsers: dict[str, Parser] = {"ts": parse_timestamp, "trades": parse_count}
     for name in ("open", "high", "low", "close", "volume"):
         parsers[name] = lambda p, s, name=name: parse_float(p, name, s)
-    table = _parse_file(path, raw, resolved, parsers, symbol)
+    table = _parse_file(path, raw, resolved, parsers, symbol, known)
     columns = dict(table.columns)
     n = len(columns["symbol"])
     columns.setdefault("volume", np.zeros(n, dtype=np.float64))
@@ -395,7 +410,10 @@ def load_candles(
 
 
 def load_market_data(
-    path: str | Path, symbol: str | None = None, timeframe: Timeframe | str | None = None
+    path: str | Path,
+    symbol: str | None = None,
+    timeframe: Timeframe | str | None = None,
+    known: Iterable[str] = (),
 ) -> LoadedFile:
     """Read a trades or candles file, whichever :func:`detect_kind` says it is.
 
@@ -404,5 +422,5 @@ def load_market_data(
     'candles'
     """
     if detect_kind(path) == "trades":
-        return load_trades(path, symbol)
-    return load_candles(path, symbol, timeframe)
+        return load_trades(path, symbol, known)
+    return load_candles(path, symbol, timeframe, known)

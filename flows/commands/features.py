@@ -5,13 +5,15 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from flows.file_options import add_file_options, chosen_timeframe
+
 HELP = "build candles on every timeframe and their indicator columns from a trades/candles file"
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("input", type=Path, help="trades or candles file (Parquet or CSV)")
     parser.add_argument("--out", type=Path, required=True, help="output Parquet file")
-    parser.add_argument("--symbol", help="symbol for a file without a symbol column")
+    add_file_options(parser)
     parser.add_argument("--config", type=Path, help="YAML configuration overriding the defaults")
     parser.add_argument("--store", help="also write candles and features to this store")
     parser.add_argument("--quiet", action="store_true", help="no progress bar or summary")
@@ -41,6 +43,7 @@ def main(args: argparse.Namespace) -> int:
             progress=not args.quiet,
             collect=True,
             symbol=args.symbol,
+            timeframe=chosen_timeframe(args),
             command="features",
         )
     except InputError as exc:

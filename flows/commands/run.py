@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from flows.file_options import add_file_options, chosen_timeframe
+
 HELP = "replay market data through the whole flow (backtest) and print the run report"
 
 DEFAULT_DATA = ("btc-perp_1m_2022-01",)
@@ -21,7 +23,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--store", default="quorum.sqlite", help="store path or SQLAlchemy URL")
     parser.add_argument("--report", type=Path, default=Path("report.json"), help="JSON report")
     parser.add_argument("--plot", type=Path, default=Path("equity.png"), help="equity plot")
-    parser.add_argument("--symbol", help="symbol for files without a symbol column")
+    add_file_options(parser)
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -57,6 +59,7 @@ def main(args: argparse.Namespace) -> int:
             stage="full",
             progress=not args.quiet,
             symbol=args.symbol,
+            timeframe=chosen_timeframe(args),
             command="run",
             collect=True,
         )

@@ -227,10 +227,11 @@ class ExchangeSessions(MarketCalendar):
 
     def session_of(self, ts_ns: np.ndarray) -> np.ndarray:
         """Index of the session holding each instant, or -1. A daily bar stamped at its
-        session's date (midnight UTC, as daily files are) belongs to that session."""
+        session's date (midnight UTC, as daily files are) or at its close belongs to that
+        session."""
         ts = np.asarray(ts_ns, dtype=np.int64)
         i = self._session(ts)
-        inside = (i >= 0) & (ts < self.closes[np.maximum(i, 0)])
+        inside = (i >= 0) & (ts <= self.closes[np.maximum(i, 0)])
         label = np.searchsorted(self.labels, ts)
         labelled = (label < len(self.labels)) & (
             self.labels[np.minimum(label, len(self.labels) - 1)] == ts

@@ -145,7 +145,14 @@ def _tag_rollup(closed: dict[Timeframe, CandleBatch]) -> list[_Tagged]:
 def _coarser(
     targets: tuple[Timeframe, ...] | None, source: Timeframe
 ) -> tuple[Timeframe, ...] | None:
-    return None if targets is None else tuple(t for t in targets if t.seconds > source.seconds)
+    """The targets a key of timeframe ``source`` can build; daily input always gets its weekly
+    roll-up (a list configured for intraday data names nothing coarser than a day)."""
+    if targets is None:
+        return None
+    coarser = {t for t in targets if t.seconds > source.seconds}
+    if not source.intraday:
+        coarser.update(rollup_targets(source))
+    return tuple(sorted(coarser, key=lambda t: t.seconds))
 
 
 def _calendar(instruments: InstrumentsConfig | None, symbol: str) -> MarketCalendar | None:

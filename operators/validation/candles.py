@@ -7,7 +7,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from operators.candles.calendars import MarketCalendar
+from operators.candles.calendars import NO_BUCKET, MarketCalendar
+from operators.candles.timeframes import is_aligned
 from operators.validation.config import ValidationConfig
 from operators.validation.reasons import ACCEPTED, Reason
 from operators.validation.timeguard import NO_REFERENCE, EventTimeGuard, reject_times
@@ -39,7 +40,8 @@ class CandleValidator:
     2. ``non_positive_price`` — a price ≤ 0; ``price_out_of_range`` — above ``max_price``;
     3. ``negative_volume``;
     4. ``inconsistent_ohlc`` — high < max(open, close) or low > min(open, close);
-    5. ``misaligned_open_time`` — open time not a multiple of the timeframe (UTC epoch);
+    5. ``misaligned_open_time`` — open time not a multiple of the timeframe (UTC epoch; weeks
+       from Monday); a day or week bar of a session market must fall on a trading day;
     6. ``timestamp_out_of_range`` — as for trades (:mod:`.timeguard`), per timeframe; with a
        ``calendar`` only open-market time counts towards a jump;
     7. ``duplicate_open_time`` / ``non_increasing_open_time`` — open time equal to or before
@@ -65,6 +67,12 @@ class CandleValidator:
         self.calendar = calendar
         self.counts: Counter[str] = Counter()
         self._streams: dict[Timeframe, _TimeframeState] = {}
+
+    def _misaligned(self, ts: np.ndarray, timeframe: Timeframe) -> np.ndarray:
+        calendar = self.calendar
+        if timeframe.intraday or calendar is None or calendar.always_open:
+            return ~is_aligned(ts, timeframe)
+        return calendar.day_start(ts) == NO_BUCKET  # vendors stamp days differently
 
     def _state(self, timeframe: Timeframe) -> _TimeframeState:
         if timeframe not in self._streams:
@@ -104,7 +112,7 @@ class CandleValidator:
         )
         self._reject_inconsistent(v, batch)
         v.reject(
-            ts % tf.ns != 0,
+            self._misaligned(ts, tf),
             Reason.MISALIGNED_OPEN_TIME,
             lambda i: (
                 f"ts {ns_to_datetime(int(ts[i])).isoformat()} is not on a {tf.value} boundary"

@@ -424,7 +424,7 @@ def test_unknown_spacing_asks_for_the_timeframe(tmp_path: Path) -> None:
     seven = 7 * 60_000_000_000
     path = _candles(tmp_path, "btcusdt_7m.parquet", [T0_NS + k * seven for k in range(4)])
     with pytest.raises(
-        MarketDataFileError, match=r"most common spacing is 420 s.*pass the timeframe"
+        MarketDataFileError, match=r"most common spacing is 420 s.*pass it with --timeframe"
     ):
         load_candles(path)
     assert load_candles(path, timeframe="1m").timeframes == {"BTC/USDT": Timeframe.M1}

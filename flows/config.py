@@ -11,7 +11,7 @@ An invalid configuration stops start-up with a message naming the file, the fiel
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -45,6 +45,9 @@ class CandlesConfig(Section):
     )
     allowed_lateness_ms: int = Field(default=0, ge=0, le=3_600_000)
     fill_empty_minutes: bool = True
+    quote_price: Literal["mid", "bid", "ask"] = Field(
+        default="mid", description="Price of candles built from a quotes file: mid, bid or ask"
+    )
 
     @field_validator("timeframes")
     @classmethod

@@ -73,7 +73,9 @@ def run_replay(
     """
     known = tuple(config.instruments.symbols)
     try:
-        loaded = [load_market_data(p, symbol, timeframe, known) for p in paths]
+        loaded = [
+            load_market_data(p, symbol, timeframe, known, config.candles.quote_price) for p in paths
+        ]
     except MarketDataFileError as exc:
         raise InputError(str(exc)) from None
     stats = RunStats()

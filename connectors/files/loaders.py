@@ -414,13 +414,20 @@ def load_market_data(
     symbol: str | None = None,
     timeframe: Timeframe | str | None = None,
     known: Iterable[str] = (),
+    quote_price: str = "mid",
 ) -> LoadedFile:
-    """Read a trades or candles file, whichever :func:`detect_kind` says it is.
+    """Read a trades, quotes or candles file, whichever :func:`detect_kind` says it is
+    (quotes become 1-minute candles of ``quote_price``: mid, bid or ask).
 
     >>> from connectors.files import shipped_path
     >>> load_market_data(shipped_path("xrp-eth_1m_2019-10")).kind
     'candles'
     """
-    if detect_kind(path) == "trades":
+    kind = detect_kind(path)
+    if kind == "trades":
         return load_trades(path, symbol, known)
+    if kind == "quotes":
+        from connectors.files.quotes import load_quotes  # it builds on this module
+
+        return load_quotes(path, symbol, known, quote_price)  # type: ignore[arg-type]
     return load_candles(path, symbol, timeframe, known)

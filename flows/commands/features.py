@@ -24,7 +24,7 @@ def main(args: argparse.Namespace) -> int:
 
     from flows.cli import UserError
     from flows.config import ConfigError, load_config
-    from flows.features_export import features_frame
+    from flows.features_export import features_frame, with_quote_spread
     from flows.runner import InputError, run_replay
     from schemas.batches import FeatureBatch
 
@@ -49,7 +49,9 @@ def main(args: argparse.Namespace) -> int:
     except InputError as exc:
         raise UserError(str(exc)) from None
     batches = [item for item in result.collected if isinstance(item, FeatureBatch)]
-    frame = features_frame(batches, config.feature_names())
+    frame = with_quote_spread(
+        features_frame(batches, config.feature_names()), args.input, args.symbol, config
+    )
     args.out.parent.mkdir(parents=True, exist_ok=True)
     frame.write_parquet(args.out)
     if not args.quiet:

@@ -48,6 +48,11 @@ class CandlesConfig(Section):
     quote_price: Literal["mid", "bid", "ask"] = Field(
         default="mid", description="Price of candles built from a quotes file: mid, bid or ask"
     )
+    adjust_prices: bool = Field(
+        default=False,
+        description="Stocks: apply a candle file's adjusted-close column (splits, dividends) "
+        "to open, high, low and close",
+    )
 
     @field_validator("timeframes")
     @classmethod

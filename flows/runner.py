@@ -74,7 +74,15 @@ def run_replay(
     known = tuple(config.instruments.symbols)
     try:
         loaded = [
-            load_market_data(p, symbol, timeframe, known, config.candles.quote_price) for p in paths
+            load_market_data(
+                p,
+                symbol,
+                timeframe,
+                known,
+                config.candles.quote_price,
+                config.candles.adjust_prices,
+            )
+            for p in paths
         ]
     except MarketDataFileError as exc:
         raise InputError(str(exc)) from None

@@ -369,11 +369,14 @@ def load_candles(
     symbol: str | None = None,
     timeframe: Timeframe | str | None = None,
     known: Iterable[str] = (),
+    adjust: bool = False,
 ) -> LoadedCandles:
     """Read a candles file; the timeframe is inferred per symbol unless given.
 
     ``known`` names plain tickers (``NVDA``) a file name may start with, e.g. the configured
-    instruments.
+    instruments. ``adjust`` applies the file's adjusted-close column (splits and dividends,
+    as stock data vendors publish it): open, high, low and close are multiplied by
+    ``adj_close / close``; volume is left as traded.
 
     >>> from connectors.files import shipped_path
     >>> c = load_candles(shipped_path("btc-perp_1m_2022-01"))
@@ -385,10 +388,21 @@ def load_candles(
     raw = read_frame(path)
     resolved = resolve_columns(path, raw.columns, CANDLE_COLUMNS)
     parsers: dict[str, Parser] = {"ts": parse_timestamp, "trades": parse_count}
-    for name in ("open", "high", "low", "close", "volume"):
+    prices = ("open", "high", "low", "close", "volume", *(("adj_close",) if adjust else ()))
+    if adjust and "adj_close" not in resolved:
+        raise MarketDataFileError(
+            f"{path.name}: candles.adjust_prices needs an adjusted-close column (accepted "
+            f"names: adj_close, adj close, adjusted_close, adjclose); found columns: "
+            f"{', '.join(raw.columns)}"
+        )
+    for name in prices:
         parsers[name] = lambda p, s, name=name: parse_float(p, name, s)
     table = _parse_file(path, raw, resolved, parsers, symbol, known)
     columns = dict(table.columns)
+    if adjust:
+        factor = columns.pop("adj_close") / columns["close"]
+        for name in ("open", "high", "low", "close"):
+            columns[name] = columns[name] * factor
     n = len(columns["symbol"])
     columns.setdefault("volume", np.zeros(n, dtype=np.float64))
     columns.setdefault("trades", np.zeros(n, dtype=np.int64))
@@ -415,6 +429,7 @@ def load_market_data(
     timeframe: Timeframe | str | None = None,
     known: Iterable[str] = (),
     quote_price: str = "mid",
+    adjust: bool = False,
 ) -> LoadedFile:
     """Read a trades, quotes or candles file, whichever :func:`detect_kind` says it is
     (quotes become 1-minute candles of ``quote_price``: mid, bid or ask).
@@ -430,4 +445,4 @@ def load_market_data(
         from connectors.files.quotes import load_quotes  # it builds on this module
 
         return load_quotes(path, symbol, known, quote_price)  # type: ignore[arg-type]
-    return load_candles(path, symbol, timeframe, known)
+    return load_candles(path, symbol, timeframe, known, adjust)

@@ -48,6 +48,9 @@ CANDLE_COLUMNS: tuple[ColumnSpec, ...] = (
     ColumnSpec("close", ("close",)),
     ColumnSpec("volume", ("volume", "vol"), required=False),
     ColumnSpec("trades", ("trades", "trade_count", "num_trades", "count"), required=False),
+    ColumnSpec(
+        "adj_close", ("adj_close", "adj close", "adjusted_close", "adjclose"), required=False
+    ),
     _SYMBOL,
 )
 """Fields of a candles file and the column names accepted for each."""

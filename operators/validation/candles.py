@@ -18,6 +18,8 @@ from schemas.common import Timeframe, ns_to_datetime
 from schemas.records import DeadLetter
 
 _PRICE_FIELDS = ("open", "high", "low", "close")
+MIN_JUMP_BARS = 10
+"""A candle stream may always skip this many bars (``max_time_jump`` is the floor otherwise)."""
 
 
 @dataclass(slots=True)
@@ -42,7 +44,8 @@ class CandleValidator:
     4. ``inconsistent_ohlc`` — high < max(open, close) or low > min(open, close);
     5. ``misaligned_open_time`` — open time not a multiple of the timeframe (UTC epoch; weeks
        from Monday); a day or week bar of a session market must fall on a trading day;
-    6. ``timestamp_out_of_range`` — as for trades (:mod:`.timeguard`), per timeframe; with a
+    6. ``timestamp_out_of_range`` — as for trades (:mod:`.timeguard`), per timeframe (a jump
+       of up to :data:`MIN_JUMP_BARS` bars always passes); with a
        ``calendar`` only open-market time counts towards a jump;
     7. ``duplicate_open_time`` / ``non_increasing_open_time`` — open time equal to or before
        the latest accepted candle of the same timeframe.
@@ -77,6 +80,9 @@ class CandleValidator:
     def _state(self, timeframe: Timeframe) -> _TimeframeState:
         if timeframe not in self._streams:
             guard = EventTimeGuard.from_config(self.config, self.calendar)
+            # A few missing bars are no jump whatever the timeframe: daily bars across a
+            # weekend or a holiday on a 24/7 clock must not need a calendar to pass.
+            guard.max_jump_ns = max(guard.max_jump_ns, MIN_JUMP_BARS * timeframe.ns)
             self._streams[timeframe] = _TimeframeState(guard)
         return self._streams[timeframe]
 

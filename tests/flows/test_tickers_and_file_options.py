@@ -88,3 +88,38 @@ def test_a_bad_timeframe_is_a_usage_error(tmp_path: Path, capsys) -> None:
     data = nvda_daily(tmp_path / "nvda_daily_1999.csv")
     assert features(tmp_path, str(data), "--symbol", "NVDA", "--timeframe", "2d") == 2
     assert "--timeframe: unknown timeframe '2d'" in capsys.readouterr().err
+
+
+def split_file(path: Path) -> Path:
+    """Four constructed sessions around a 2-for-1 split: the vendor's adj_close halves the past."""
+    path.write_text(
+        "date,open,high,low,close,adj_close,volume\n"
+        "2024-06-06,99,101,98,100,50,10\n"
+        "2024-06-07,100,104,99,102,51,12\n"
+        "2024-06-10,51,52,50,51.5,51.5,30\n"
+        "2024-06-11,51.5,53,51,52,52,28\n"
+    )
+    return path
+
+
+def test_adjusted_prices_apply_the_adjusted_close(tmp_path: Path) -> None:
+    data = split_file(tmp_path / "nvda_split.csv")
+    config = tmp_path / "adjusted.yaml"
+    config.write_text("candles:\n  adjust_prices: true\n")
+    args = (str(data), "--symbol", "NVDA", "--config", str(config))
+    assert features(tmp_path, *args) == 0
+    days = pl.read_parquet(tmp_path / "out.parquet").filter(pl.col("timeframe") == "1d")
+    assert days["close"].to_list() == [50.0, 51.0, 51.5, 52.0]
+    assert days["open"].to_list() == [49.5, 50.0, 51.0, 51.5]
+    assert days["volume"].to_list() == [10.0, 12.0, 30.0, 28.0]  # volume as traded
+    assert features(tmp_path, str(data), "--symbol", "NVDA") == 0  # not asked: raw prices
+    raw = pl.read_parquet(tmp_path / "out.parquet").filter(pl.col("timeframe") == "1d")
+    assert raw["close"].to_list() == [100.0, 102.0, 51.5, 52.0]
+
+
+def test_adjusting_without_the_column_names_it(tmp_path: Path, capsys) -> None:
+    data = nvda_daily(tmp_path / "nvda_daily.csv")
+    config = tmp_path / "adjusted.yaml"
+    config.write_text("candles:\n  adjust_prices: true\n")
+    assert features(tmp_path, str(data), "--symbol", "NVDA", "--config", str(config)) == 2
+    assert "needs an adjusted-close column" in capsys.readouterr().err

@@ -65,7 +65,7 @@ QUOTE_COLUMNS: tuple[ColumnSpec, ...] = (
 )
 """Fields of a quotes file (best bid and ask; FX has no trades) and the accepted names."""
 
-_ORDER_BOOK_COLUMNS = frozenset({"update_type", "first_update_id", "side", "level"})
+_ORDER_BOOK_COLUMNS = frozenset({"update_type", "first_update_id", "last_update_id", "level"})
 
 
 def _describe(columns: Sequence[str]) -> str:
@@ -160,7 +160,7 @@ def detect_kind(path: str | Path) -> Kind:
     quote_fields = {s.name for s in QUOTE_COLUMNS[1:3] if lower.intersection(s.aliases)}
     if quote_fields == {"bid", "ask"} and not lower & {"update_type", "first_update_id"}:
         return "quotes"
-    if lower & _ORDER_BOOK_COLUMNS and lower & {"bid", "ask", "price"}:
+    if lower & _ORDER_BOOK_COLUMNS:
         raise MarketDataFileError(
             f"{path.name}: looks like order-book data (columns {_describe(columns)}); "
             "replay reads trades, quotes (ts, bid, ask) or candles"

@@ -85,3 +85,18 @@ def test_crossed_and_broken_quotes_are_dead_lettered_with_the_reason(tmp_path: P
     reasons = sorted(letter.reason for letter in got.dead_letters)
     assert reasons == ["crossed_quote", "non_positive_price", "unparseable_value"]
     assert got.frame["open"].to_list() == [pytest.approx(1.09505)]
+
+
+@pytest.mark.parametrize(
+    ("name", "kind"),
+    [
+        ("xrp-eth_trades_2019-10", "trades"),
+        ("btcusdt_trades_2021-01-08", "trades"),
+        ("btc-perp_1m_2022-01", "candles"),
+        ("btcusdt_quotes_2021-01-08", "quotes"),
+    ],
+)
+def test_every_shipped_replay_file_is_told_apart(name: str, kind: str) -> None:
+    from connectors.files import detect_kind
+
+    assert detect_kind(shipped_path(name)) == kind

@@ -10,8 +10,8 @@ from pydantic import Field
 from schemas.common import Frozen, UtcDatetime
 
 
-class DeadLetter(Frozen):
-    """A record that failed validation: never dropped silently, never crashes the flow."""
+class JudgedRecord(Frozen):
+    """A record a validator judged, with the reason and the raw record (base of the two below)."""
 
     source: str = Field(description="Feed or file the record came from")
     symbol: str | None = None
@@ -21,20 +21,17 @@ class DeadLetter(Frozen):
     ts: UtcDatetime | None = Field(default=None, description="Event time, when it could be read")
 
 
-class QualityFlag(Frozen):
+class DeadLetter(JudgedRecord):
+    """A record that failed validation: never dropped silently, never crashes the flow."""
+
+
+class QualityFlag(JudgedRecord):
     """A record that looked suspect but was kept: counted and visible, never silently changed.
 
     A venue's own trades are its market: a price far from the recent ones (the wick of a fast
-    move) is flagged with the reason and kept; it is rejected (a :class:`DeadLetter`) only under
-    an explicit policy or when a second source disagrees.
+    move) is flagged with the reason (e.g. ``price_outlier``) and kept; it is rejected (a
+    :class:`DeadLetter`) only under an explicit policy or when a second source disagrees.
     """
-
-    source: str = Field(description="Feed or file the record came from")
-    symbol: str | None = None
-    reason: str = Field(description="Machine-readable reason code, e.g. price_outlier")
-    detail: str = Field(description="Human-readable message naming the field, value and test")
-    raw: str = Field(description="The record as received (JSON)")
-    ts: UtcDatetime | None = Field(default=None, description="Event time of the record")
 
 
 class LateTrade(Frozen):

@@ -18,24 +18,14 @@ import talib
 
 from flows.cli import main as cli_main
 from operators.candles import MultiTimeframeCandles, infer_timeframe
-from operators.candles.aggregate import concat_candles
 from operators.candles.calendars import calendar_for
 from schemas.batches import CandleBatch, TradeBatch
 from schemas.common import NS_PER_MINUTE, Timeframe
+from tests.candles.test_multi import run
 
 DATA = Path(__file__).resolve().parents[2] / "connectors" / "data"
 M = NS_PER_MINUTE
 OHLCV = ("open", "high", "low", "close", "volume")
-
-
-def run(core: MultiTimeframeCandles, batches: list) -> dict[Timeframe, CandleBatch]:
-    out: dict[Timeframe, list[CandleBatch]] = {t: [] for t in core.timeframes}
-    for batch in batches:
-        for timeframe, candles in core.update(batch).candles.items():
-            out[timeframe].append(candles)
-    for timeframe, candles in core.flush().candles.items():
-        out[timeframe].append(candles)
-    return {t: concat_candles(core.symbol, t, parts) for t, parts in out.items()}
 
 
 def candles_of(symbol: str, frame: pl.DataFrame) -> CandleBatch:

@@ -11,7 +11,7 @@ import numpy as np
 import polars as pl
 import talib
 
-from schemas.common import ALL_TIMEFRAMES
+from schemas.common import INTRADAY_TIMEFRAMES
 
 _EVERY = {"1m": "1m", "5m": "5m", "15m": "15m", "1h": "1h", "4h": "4h"}
 
@@ -58,7 +58,7 @@ def vectorized_pass(trades: pl.DataFrame) -> dict[str, int]:
         pl.col("price").last().alias("close"),
         pl.col("amount").sum().alias("volume"),
     )
-    for tf in ALL_TIMEFRAMES:
+    for tf in INTRADAY_TIMEFRAMES:
         candles = (
             minute
             if tf.value == "1m"

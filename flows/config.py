@@ -11,7 +11,7 @@ An invalid configuration stops start-up with a message naming the file, the fiel
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -19,13 +19,14 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from connectors.kafka.config import KafkaConfig
 from connectors.prometheus.config import MetricsConfig
 from flows.cluster import ClusterSettings, RecoverySettings
+from operators.candles.instruments import InstrumentsConfig
 from operators.execution.trading_config import TradingConfig
 from operators.fusion.config import FusionConfig
 from operators.indicators.bank import DEFAULT_FEATURES
 from operators.notify.config import NotifyConfig
 from operators.signals.config import SignalsConfig
 from operators.validation.config import ValidationConfig
-from schemas.common import ALL_TIMEFRAMES, Timeframe
+from schemas.common import INTRADAY_TIMEFRAMES, Timeframe
 
 DEFAULT_CONFIG_PATH = Path(__file__).with_name("quorum.yaml")
 
@@ -41,9 +42,21 @@ class Section(BaseModel):
 class CandlesConfig(Section):
     """Candle building: which timeframes, how late a trade may be, the empty-minute policy."""
 
-    timeframes: tuple[Timeframe, ...] = ALL_TIMEFRAMES
+    timeframes: tuple[Timeframe, ...] = Field(
+        default=INTRADAY_TIMEFRAMES,
+        description="Timeframes to build and publish (1m 5m 15m 1h 4h 1d 1w); days and weeks "
+        "follow each instrument's calendar",
+    )
     allowed_lateness_ms: int = Field(default=0, ge=0, le=3_600_000)
     fill_empty_minutes: bool = True
+    quote_price: Literal["mid", "bid", "ask"] = Field(
+        default="mid", description="Price of candles built from a quotes file: mid, bid or ask"
+    )
+    adjust_prices: bool = Field(
+        default=False,
+        description="Stocks: apply a candle file's adjusted-close column (splits, dividends) "
+        "to open, high, low and close",
+    )
 
     @field_validator("timeframes")
     @classmethod
@@ -103,6 +116,7 @@ class QuorumConfig(Section):
 
     source: SourceConfig = SourceConfig()
     validation: ValidationConfig = ValidationConfig()
+    instruments: InstrumentsConfig = InstrumentsConfig()
     candles: CandlesConfig = CandlesConfig()
     features: FeaturesConfig = FeaturesConfig()
     signals: SignalsConfig = SignalsConfig()

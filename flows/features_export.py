@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import polars as pl
 
 from schemas.batches import FeatureBatch
+
+if TYPE_CHECKING:
+    from flows.config import QuorumConfig
 
 BASE_COLUMNS = ("symbol", "timeframe", "ts", "open", "high", "low", "close", "volume")
 
@@ -50,4 +55,27 @@ def features_frame(batches: Iterable[FeatureBatch], names: Sequence[str]) -> pl.
         frame.sort("symbol", "tf_seconds", "ts")
         .drop("tf_seconds")
         .with_columns(pl.from_epoch("ts", time_unit="ns").dt.replace_time_zone("UTC"))
+    )
+
+
+def with_quote_spread(
+    frame: pl.DataFrame, path: Path, symbol: str | None, config: QuorumConfig
+) -> pl.DataFrame:
+    """For a quotes input, the ``spread`` feature: mean ask − bid of each intraday candle's
+    quotes (null on daily and weekly rows); other inputs are returned unchanged."""
+    from connectors.files import detect_kind
+    from connectors.files.quotes import load_quotes
+
+    if detect_kind(path) != "quotes" or frame.is_empty():
+        return frame
+    quotes = load_quotes(path, symbol, tuple(config.instruments.symbols))
+    spread = quotes.spread.with_columns(
+        pl.from_epoch("ts_ns", time_unit="ns").dt.replace_time_zone("UTC").alias("ts")
+    ).drop("ts_ns")
+    ts_type = frame.schema["ts"]
+    return frame.join(
+        spread.with_columns(pl.col("ts").cast(ts_type)),
+        on=["symbol", "timeframe", "ts"],
+        how="left",
+        maintain_order="left",
     )

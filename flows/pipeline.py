@@ -40,7 +40,7 @@ from operators.validation.ops import ValidationTally, validate_candles, validate
 from schemas.batches import CandleBatch, FeatureBatch
 from schemas.common import Timeframe
 from schemas.market import BookTop, FeedHealth
-from schemas.records import DeadLetter
+from schemas.records import DeadLetter, QualityFlag
 from schemas.signals import FusedSignal, Signal
 from schemas.trading import Fill, Order, OrderStatus
 
@@ -88,6 +88,16 @@ def _is_side_item(item: Any) -> bool:
     return isinstance(item, BookTop | FeedHealth)
 
 
+def _wanted(timeframes: tuple[Timeframe, ...]) -> Callable[[CandleBatch], bool]:
+    """The configured timeframes; daily and weekly candles of daily input always pass (no
+    configured intraday timeframe can be built from them)."""
+
+    def wanted(batch: CandleBatch) -> bool:
+        return len(batch) > 0 and (batch.timeframe in timeframes or not batch.timeframe.intraday)
+
+    return wanted
+
+
 def _unkey(item: tuple[str, Any]) -> Any:
     return item[1]
 
@@ -101,6 +111,8 @@ def _count_into(stats: RunStats) -> Callable[[list[Any]], None]:
                 stats.count(f"features:{item.timeframe.value}", len(item))
             elif isinstance(item, DeadLetter):
                 stats.count(f"dead:{item.reason}")
+            elif isinstance(item, QualityFlag):
+                stats.count(f"flagged:{item.reason}")
             elif isinstance(item, LateTrades):
                 stats.count("late:trades", len(item))
             elif isinstance(item, Signal):
@@ -138,22 +150,23 @@ def build_flow(
     timeframes = config.candles.timeframes
     minute_targets = [tf for tf in timeframes if tf is not Timeframe.M1]
 
-    trades = validate_trades("validate_trades", market.trades, config.validation, outputs.tally)
+    trades = validate_trades(
+        "validate_trades", market.trades, config.validation, outputs.tally, config.instruments
+    )
     from_trades = build_candles(
         "candles",
         trades.valid,
         minute_targets,
         allowed_lateness_ns=config.candles.allowed_lateness_ms * 1_000_000,
         fill_empty=config.candles.fill_empty_minutes,
+        instruments=config.instruments,
     )
     candles_in = validate_candles(
-        "validate_candles", market.candles, config.validation, outputs.tally
+        "validate_candles", market.candles, config.validation, outputs.tally, config.instruments
     )
-    rolled = roll_up("rollup_input", candles_in.valid)
+    rolled = roll_up("rollup_input", candles_in.valid, timeframes, instruments=config.instruments)
     candles = op.merge("all_candles", from_trades.candles, candles_in.valid, rolled.candles)
-    candles = op.filter_value(
-        "wanted_timeframes", candles, lambda b: b.timeframe in timeframes and len(b) > 0
-    )
+    candles = op.filter_value("wanted_timeframes", candles, _wanted(timeframes))
     computed = compute_features("features", candles, config.feature_names())
     features = computed.features
 
@@ -174,6 +187,7 @@ def build_flow(
         late,
         # live feeds' status, transitions and counters, for /v1/health and the dashboard
         op.filter("feed_health", items.trues, lambda item: isinstance(item, FeedHealth)),
+        trades.flags,
     ]
     if stage != "features":
         actions = (
@@ -189,17 +203,15 @@ def build_flow(
         audit_trail("audit", everything, outputs.audit)
     if outputs.collect is not None:
         op.output("collect", everything, CallbackSink(outputs.collect))
-    if outputs.notify is not None or outputs.metrics is not None:
-        feed_health = op.filter("feed_health", items.trues, lambda x: isinstance(x, FeedHealth))
-        observed = op.merge("observed", everything, feed_health)
-        if outputs.notify is not None:
-            op.output("notify", observed, outputs.notify)
-        if outputs.metrics is not None:
-            op.output("metrics", observed, outputs.metrics)
-    if outputs.kafka is not None:  # live quotes and feed health are published too
+    if outputs.notify is not None:
+        op.output("notify", everything, outputs.notify)
+    if outputs.metrics is not None:
+        op.output("metrics", everything, outputs.metrics)
+    if outputs.kafka is not None:  # live quotes are published too (feed health is a record)
         from connectors.kafka.sink import publish
 
-        publish("kafka", op.merge("kafka_records", everything, items.trues), outputs.kafka)
+        quotes = op.filter("quotes", items.trues, lambda item: isinstance(item, BookTop))
+        publish("kafka", op.merge("kafka_records", everything, quotes), outputs.kafka)
     return flow
 
 

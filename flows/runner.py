@@ -76,16 +76,30 @@ def run_replay(
     symbol: str | None = None,
     command: str = "run",
     run_id: str | None = None,
+    timeframe: str | None = None,
 ) -> RunResult:
     """Replay ``paths`` through the flow (up to ``stage``) and return the run's statistics.
 
     With ``store_url`` every record is written (idempotently) to that store; with ``collect``
     the records are also returned in memory (``quorum features`` uses it). The flow runs on
     ``config.cluster``'s workers and resumes from ``config.recovery``'s directory (whose run id
-    wins over ``run_id``).
+    wins over ``run_id``). ``symbol`` and ``timeframe`` name what a file cannot tell
+    (``--symbol``, ``--timeframe``); a file name may also start with a configured instrument's
+    plain ticker.
     """
+    known = tuple(config.instruments.symbols)
     try:
-        loaded = [load_market_data(p, symbol) for p in paths]
+        loaded = [
+            load_market_data(
+                p,
+                symbol,
+                timeframe,
+                known,
+                config.candles.quote_price,
+                config.candles.adjust_prices,
+            )
+            for p in paths
+        ]
     except MarketDataFileError as exc:
         raise InputError(str(exc)) from None
     stats = RunStats()

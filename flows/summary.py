@@ -67,6 +67,7 @@ class RunStats:
             "features": self.total("features"),
             "dead_lettered": self.total("dead"),
             "dead_letter_reasons": self.group("dead"),
+            "flagged": self.group("flagged"),
             "late": self.total("late"),
             "signals": self.group("signals"),
             "decisions": self.group("decisions"),
@@ -92,6 +93,10 @@ class RunStats:
         table.add_row(
             "dead-lettered", f"{sum(dead.values()):,}" + (f" ({detail})" if detail else "")
         )
+        flagged = self.group("flagged")
+        if flagged:
+            detail = ", ".join(f"{k} {v:,}" for k, v in flagged.items())
+            table.add_row("flagged, kept", f"{sum(flagged.values()):,} ({detail})")
         table.add_row("late trades", f"{self.total('late'):,}")
         for origin, n in self.group("signals").items():
             table.add_row(f"signals {origin}", f"{n:,}")

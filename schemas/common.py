@@ -61,13 +61,25 @@ class Frozen(BaseModel):
 
 
 class Timeframe(StrEnum):
-    """Candle timeframes Quorum builds, aligned to UTC epoch boundaries."""
+    """Candle timeframes Quorum builds.
+
+    Intraday timeframes are aligned to UTC epoch boundaries; ``1d`` and ``1w`` follow the
+    market's calendar (``operators/candles/calendars.py``: a crypto day starts at UTC midnight,
+    an FX day at the 17:00 New York close, a stock day is its exchange session; weeks start on
+    Monday).
+    """
 
     M1 = "1m"
     M5 = "5m"
     M15 = "15m"
     H1 = "1h"
     H4 = "4h"
+    D1 = "1d"
+    W1 = "1w"
+
+    @property
+    def intraday(self) -> bool:
+        return self.seconds < 86_400
 
     @property
     def seconds(self) -> int:
@@ -91,8 +103,18 @@ class Timeframe(StrEnum):
             raise ValueError(f"unknown timeframe {text!r}; expected one of {allowed}") from None
 
 
-_TIMEFRAME_SECONDS = {"1m": 60, "5m": 300, "15m": 900, "1h": 3600, "4h": 14400}
+_TIMEFRAME_SECONDS = {
+    "1m": 60,
+    "5m": 300,
+    "15m": 900,
+    "1h": 3600,
+    "4h": 14400,
+    "1d": 86_400,
+    "1w": 604_800,
+}
 ALL_TIMEFRAMES: tuple[Timeframe, ...] = tuple(Timeframe)
+INTRADAY_TIMEFRAMES: tuple[Timeframe, ...] = tuple(t for t in Timeframe if t.intraday)
+"""The default candle timeframes (1m … 4h); ``1d`` and ``1w`` are configured when wanted."""
 
 
 class Side(StrEnum):

@@ -10,8 +10,8 @@ from pydantic import Field
 from schemas.common import Frozen, UtcDatetime
 
 
-class DeadLetter(Frozen):
-    """A record that failed validation: never dropped silently, never crashes the flow."""
+class JudgedRecord(Frozen):
+    """A record a validator judged, with the reason and the raw record (base of the two below)."""
 
     source: str = Field(description="Feed or file the record came from")
     symbol: str | None = None
@@ -19,6 +19,19 @@ class DeadLetter(Frozen):
     detail: str = Field(description="Human-readable message naming the field and value")
     raw: str = Field(description="The raw record as received (JSON or text)")
     ts: UtcDatetime | None = Field(default=None, description="Event time, when it could be read")
+
+
+class DeadLetter(JudgedRecord):
+    """A record that failed validation: never dropped silently, never crashes the flow."""
+
+
+class QualityFlag(JudgedRecord):
+    """A record that looked suspect but was kept: counted and visible, never silently changed.
+
+    A venue's own trades are its market: a price far from the recent ones (the wick of a fast
+    move) is flagged with the reason (e.g. ``price_outlier``) and kept; it is rejected (a
+    :class:`DeadLetter`) only under an explicit policy or when a second source disagrees.
+    """
 
 
 class LateTrade(Frozen):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -101,16 +101,22 @@ def _dead_letters(
 
 
 def _row_symbols(
-    path: Path, raw: pl.DataFrame, columns: Mapping[str, str], symbol: str | None
+    path: Path,
+    raw: pl.DataFrame,
+    columns: Mapping[str, str],
+    symbol: str | None,
+    known: Iterable[str] = (),
 ) -> ParsedColumn:
-    """The symbol of every row: from the symbol column, else the argument, else the name."""
+    """The symbol of every row: from the symbol column, else the argument, else the name
+    (a pair, or a plain ticker among the ``known`` instruments)."""
     if "symbol" in columns:
         return parse_symbols(path, raw[columns["symbol"]])
-    chosen = normalize_symbol(symbol) if symbol else symbol_from_filename(path)
+    chosen = normalize_symbol(symbol) if symbol else symbol_from_filename(path, known)
     if chosen is None:
         raise MarketDataFileError(
             f"{path.name}: cannot tell the symbol: the file has no 'symbol' column and its name "
-            "does not start with a pair (e.g. btc-usdt_… or btcusdt_…); pass the symbol"
+            "does not start with a pair (e.g. btc-usdt_… or btcusdt_…) or a configured "
+            "instrument (nvda_…); pass it with --symbol, e.g. --symbol NVDA"
         )
     nothing = np.zeros(raw.height, dtype=bool)
     return ParsedColumn("", np.full(raw.height, chosen, dtype=object), nothing, nothing, "")
@@ -147,8 +153,9 @@ def _parse_file(
     resolved: Mapping[str, str],
     parsers: Mapping[str, Parser],
     symbol: str | None,
+    known: Iterable[str] = (),
 ) -> _Table:
-    symbols = _row_symbols(path, raw, resolved, symbol)
+    symbols = _row_symbols(path, raw, resolved, symbol, known)
     if symbol and "symbol" in resolved:
         keep = _rows_of_symbol(path, symbols, symbol)
         raw, symbols = raw.filter(pl.Series(keep)), symbols.select(keep)
@@ -279,7 +286,9 @@ _TRADE_SCHEMA: dict[str, pl.DataType] = {
 }
 
 
-def load_trades(path: str | Path, symbol: str | None = None) -> LoadedTrades:
+def load_trades(
+    path: str | Path, symbol: str | None = None, known: Iterable[str] = ()
+) -> LoadedTrades:
     """Read a trades file (see the module docstring for the column and symbol rules).
 
     >>> from connectors.files import shipped_path
@@ -301,7 +310,7 @@ def load_trades(path: str | Path, symbol: str | None = None) -> LoadedTrades:
         parsers["buyer_maker"] = lambda p, s: parse_words(
             p, "buyer_maker", s, FLAG_WORDS, "is not true or false"
         )
-    table = _parse_file(path, raw, resolved, parsers, symbol)
+    table = _parse_file(path, raw, resolved, parsers, symbol, known)
     columns = dict(table.columns)
     n = len(columns["symbol"])
     columns.setdefault("trade_id", np.full(n, -1, dtype=np.int64))
@@ -340,7 +349,7 @@ def _infer_timeframes(path: Path, frame: pl.DataFrame) -> dict[str, Timeframe]:
             allowed = ", ".join(t.value for t in Timeframe)
             raise MarketDataFileError(
                 f"{path.name}: cannot infer the timeframe of {symbol}: its most common spacing "
-                f"is {step / 1e9:g} s, not one of {allowed}; pass the timeframe"
+                f"is {step / 1e9:g} s, not one of {allowed}; pass it with --timeframe"
             )
         found[symbol] = by_ns[step]
     missing = [s for s in frame["symbol"].unique().to_list() if s not in found]
@@ -348,7 +357,7 @@ def _infer_timeframes(path: Path, frame: pl.DataFrame) -> dict[str, Timeframe]:
         if len(set(found.values())) != 1:
             raise MarketDataFileError(
                 f"{path.name}: cannot infer the timeframe of {', '.join(sorted(missing))} "
-                "(fewer than two candles); pass the timeframe"
+                "(fewer than two candles); pass it with --timeframe"
             )
         only = next(iter(found.values()))
         found.update(dict.fromkeys(missing, only))
@@ -356,9 +365,18 @@ def _infer_timeframes(path: Path, frame: pl.DataFrame) -> dict[str, Timeframe]:
 
 
 def load_candles(
-    path: str | Path, symbol: str | None = None, timeframe: Timeframe | str | None = None
+    path: str | Path,
+    symbol: str | None = None,
+    timeframe: Timeframe | str | None = None,
+    known: Iterable[str] = (),
+    adjust: bool = False,
 ) -> LoadedCandles:
     """Read a candles file; the timeframe is inferred per symbol unless given.
+
+    ``known`` names plain tickers (``NVDA``) a file name may start with, e.g. the configured
+    instruments. ``adjust`` applies the file's adjusted-close column (splits and dividends,
+    as stock data vendors publish it): open, high, low and close are multiplied by
+    ``adj_close / close``; volume is left as traded.
 
     >>> from connectors.files import shipped_path
     >>> c = load_candles(shipped_path("btc-perp_1m_2022-01"))
@@ -370,10 +388,21 @@ def load_candles(
     raw = read_frame(path)
     resolved = resolve_columns(path, raw.columns, CANDLE_COLUMNS)
     parsers: dict[str, Parser] = {"ts": parse_timestamp, "trades": parse_count}
-    for name in ("open", "high", "low", "close", "volume"):
+    prices = ("open", "high", "low", "close", "volume", *(("adj_close",) if adjust else ()))
+    if adjust and "adj_close" not in resolved:
+        raise MarketDataFileError(
+            f"{path.name}: candles.adjust_prices needs an adjusted-close column (accepted "
+            f"names: adj_close, adj close, adjusted_close, adjclose); found columns: "
+            f"{', '.join(raw.columns)}"
+        )
+    for name in prices:
         parsers[name] = lambda p, s, name=name: parse_float(p, name, s)
-    table = _parse_file(path, raw, resolved, parsers, symbol)
+    table = _parse_file(path, raw, resolved, parsers, symbol, known)
     columns = dict(table.columns)
+    if adjust:
+        factor = columns.pop("adj_close") / columns["close"]
+        for name in ("open", "high", "low", "close"):
+            columns[name] = columns[name] * factor
     n = len(columns["symbol"])
     columns.setdefault("volume", np.zeros(n, dtype=np.float64))
     columns.setdefault("trades", np.zeros(n, dtype=np.int64))
@@ -395,14 +424,25 @@ def load_candles(
 
 
 def load_market_data(
-    path: str | Path, symbol: str | None = None, timeframe: Timeframe | str | None = None
+    path: str | Path,
+    symbol: str | None = None,
+    timeframe: Timeframe | str | None = None,
+    known: Iterable[str] = (),
+    quote_price: str = "mid",
+    adjust: bool = False,
 ) -> LoadedFile:
-    """Read a trades or candles file, whichever :func:`detect_kind` says it is.
+    """Read a trades, quotes or candles file, whichever :func:`detect_kind` says it is
+    (quotes become 1-minute candles of ``quote_price``: mid, bid or ask).
 
     >>> from connectors.files import shipped_path
     >>> load_market_data(shipped_path("xrp-eth_1m_2019-10")).kind
     'candles'
     """
-    if detect_kind(path) == "trades":
-        return load_trades(path, symbol)
-    return load_candles(path, symbol, timeframe)
+    kind = detect_kind(path)
+    if kind == "trades":
+        return load_trades(path, symbol, known)
+    if kind == "quotes":
+        from connectors.files.quotes import load_quotes  # it builds on this module
+
+        return load_quotes(path, symbol, known, quote_price)  # type: ignore[arg-type]
+    return load_candles(path, symbol, timeframe, known, adjust)

@@ -11,7 +11,7 @@ import polars as pl
 
 from connectors.files.errors import MarketDataFileError
 
-Kind = Literal["trades", "candles"]
+Kind = Literal["trades", "candles", "quotes"]
 
 PARQUET_SUFFIXES = (".parquet", ".pq")
 CSV_SUFFIXES = (".csv",)
@@ -48,11 +48,24 @@ CANDLE_COLUMNS: tuple[ColumnSpec, ...] = (
     ColumnSpec("close", ("close",)),
     ColumnSpec("volume", ("volume", "vol"), required=False),
     ColumnSpec("trades", ("trades", "trade_count", "num_trades", "count"), required=False),
+    ColumnSpec(
+        "adj_close", ("adj_close", "adj close", "adjusted_close", "adjclose"), required=False
+    ),
     _SYMBOL,
 )
 """Fields of a candles file and the column names accepted for each."""
 
-_ORDER_BOOK_COLUMNS = frozenset({"bid", "ask", "update_type", "first_update_id"})
+QUOTE_COLUMNS: tuple[ColumnSpec, ...] = (
+    _TS,
+    ColumnSpec("bid", ("bid", "bid_price", "bid_px")),
+    ColumnSpec("ask", ("ask", "ask_price", "ask_px")),
+    ColumnSpec("bid_size", ("bid_size", "bid_qty", "bid_amount"), required=False),
+    ColumnSpec("ask_size", ("ask_size", "ask_qty", "ask_amount"), required=False),
+    _SYMBOL,
+)
+"""Fields of a quotes file (best bid and ask; FX has no trades) and the accepted names."""
+
+_ORDER_BOOK_COLUMNS = frozenset({"update_type", "first_update_id", "last_update_id", "level"})
 
 
 def _describe(columns: Sequence[str]) -> str:
@@ -134,20 +147,23 @@ def read_frame(path: Path) -> pl.DataFrame:
 
 
 def detect_kind(path: str | Path) -> Kind:
-    """``"trades"`` or ``"candles"``, from the file's columns (only the header is read).
+    """``"trades"``, ``"candles"`` or ``"quotes"``, from the file's columns (header only).
 
     >>> from connectors.files import shipped_path
     >>> detect_kind(shipped_path("alts-btc_5m_2018-01")), detect_kind(shipped_path(
-    ...     "btcusdt_trades_2021-01-08"))
-    ('candles', 'trades')
+    ...     "btcusdt_trades_2021-01-08")), detect_kind(shipped_path("btcusdt_quotes_2021-01-08"))
+    ('candles', 'trades', 'quotes')
     """
     path = check_path(path)
     columns = read_columns(path)
     lower = {c.strip().lower() for c in columns}
+    quote_fields = {s.name for s in QUOTE_COLUMNS[1:3] if lower.intersection(s.aliases)}
+    if quote_fields == {"bid", "ask"} and not lower & {"update_type", "first_update_id"}:
+        return "quotes"
     if lower & _ORDER_BOOK_COLUMNS:
         raise MarketDataFileError(
             f"{path.name}: looks like order-book data (columns {_describe(columns)}); "
-            "replay reads trades or candles"
+            "replay reads trades, quotes (ts, bid, ask) or candles"
         )
     has = {s.name for s in TRADE_COLUMNS + CANDLE_COLUMNS if lower.intersection(s.aliases)}
     if {"open", "high", "low", "close"} <= has:

@@ -33,11 +33,15 @@ class ShippedFile:
         return DATA_DIR / self.filename
 
     def load(self) -> LoadedFile:
-        """Load a trades or candles file (quotes and depth are not replay data)."""
+        """Load a trades, candles or quotes file (depth is not replay data)."""
         if self.kind == "trades":
             return load_trades(self.path, self.symbol)
         if self.kind == "candles":
             return load_candles(self.path, self.symbol)
+        if self.kind == "quotes":
+            from connectors.files.quotes import load_quotes
+
+            return load_quotes(self.path, self.symbol)
         raise MarketDataFileError(f"{self.filename}: {self.kind} data is not replay data")
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 
 KNOWN_QUOTES: tuple[str, ...] = (
@@ -39,21 +40,26 @@ def normalize_symbol(text: str) -> str:
     return name
 
 
-def symbol_from_filename(path: str | Path) -> str | None:
+def symbol_from_filename(path: str | Path, known: Iterable[str] = ()) -> str | None:
     """The symbol a file name states, or None when it states none.
 
     The rule: the part of the file name before the first ``_`` names the instrument
     (``xrp-eth_trades_2019-10.parquet`` → ``XRP/ETH``, ``btcusdt_trades_….parquet`` →
     ``BTC/USDT``, ``btc-perp_1m_….parquet`` → ``BTC-PERP``). It must read as a pair or a
-    derivative (see :func:`normalize_symbol`); a bare word such as ``data`` or ``btc`` states
-    no symbol.
+    derivative (see :func:`normalize_symbol`), or be one of the ``known`` plain tickers (the
+    configured instruments: ``nvda_daily.csv`` → ``NVDA``); a bare word such as ``data`` or
+    ``btc`` states no symbol.
 
     >>> symbol_from_filename("xrp-eth_trades_2019-10.parquet"), symbol_from_filename("data.csv")
     ('XRP/ETH', None)
+    >>> symbol_from_filename("nvda_1999-2014.csv"), symbol_from_filename("nvda_x.csv", ["NVDA"])
+    (None, 'NVDA')
     """
     token = Path(path).name.split(".")[0].split("_")[0]
     if not token:
         return None
+    if token.upper() in {name.upper() for name in known}:
+        return token.upper()
     symbol = normalize_symbol(token)
     if "/" in symbol or any(symbol.endswith(f"-{s}") for s in DERIVATIVE_SUFFIXES):
         return symbol

@@ -57,7 +57,7 @@ from connectors.store.engine import metadata, upsert
 from operators.indicators.bank import DEFAULT_FEATURES as BANK_DEFAULT_FEATURES
 from schemas.batches import CandleBatch, FeatureBatch
 from schemas.common import datetime_to_ns
-from schemas.records import DeadLetter, LateTrade
+from schemas.records import DeadLetter, LateTrade, QualityFlag
 
 DEFAULT_FEATURES: tuple[str, ...] = BANK_DEFAULT_FEATURES
 """Indicators with a column of their own in ``features`` (the indicator bank's defaults); any
@@ -93,22 +93,33 @@ features = Table(
     Column("extra", JSON, comment="features without a column of their own: {name: value}"),
 )
 
-dead_letters = Table(
-    "dead_letters",
+
+def _record_columns(table: str) -> list[Column | UniqueConstraint]:
+    """Columns of a table of records judged by the validators (dead letters, quality flags)."""
+    return [
+        Column(
+            "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+        ),
+        Column("run_id", String(_NAME), nullable=False),
+        Column("source", String(_NAME), nullable=False),
+        Column("symbol", String(_SYMBOL)),
+        Column("reason", String(_NAME), nullable=False),
+        Column("detail", Text, nullable=False),
+        Column("raw", Text, nullable=False),
+        Column("raw_hash", String(64), nullable=False, comment="sha256 of raw, hex"),
+        Column("ts", BigInteger, comment="event time when it could be read, ns"),
+        Column("recorded_at", BigInteger, nullable=False, comment="first write, ns"),
+        UniqueConstraint("run_id", "source", "reason", "raw_hash", name=f"uq_{table}_dedupe"),
+    ]
+
+
+dead_letters = Table("dead_letters", metadata, *_record_columns("dead_letters"))
+
+quality_flags = Table(
+    "quality_flags",
     metadata,
-    Column(
-        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
-    ),
-    Column("run_id", String(_NAME), nullable=False),
-    Column("source", String(_NAME), nullable=False),
-    Column("symbol", String(_SYMBOL)),
-    Column("reason", String(_NAME), nullable=False),
-    Column("detail", Text, nullable=False),
-    Column("raw", Text, nullable=False),
-    Column("raw_hash", String(64), nullable=False, comment="sha256 of raw, hex"),
-    Column("ts", BigInteger, comment="event time when it could be read, ns"),
-    Column("recorded_at", BigInteger, nullable=False, comment="first write, ns"),
-    UniqueConstraint("run_id", "source", "reason", "raw_hash", name="uq_dead_letters_dedupe"),
+    *_record_columns("quality_flags"),
+    comment="records kept despite a doubt (a price outlier under outlier_policy: flag)",
 )
 
 late_trades = Table(
@@ -313,23 +324,47 @@ def write_dead_letters(
     >>> write_dead_letters(engine, "r1", [bad, bad]), len(read_dead_letters(engine))
     (2, 1)
     """
+    return _write_judged(conn_or_engine, dead_letters, run_id, letters)
+
+
+def write_quality_flags(
+    conn_or_engine: Connection | Engine, run_id: str, flags: Iterable[QualityFlag]
+) -> int:
+    """Record quality flags once per ``(run_id, source, reason, sha256(raw))``; rows sent.
+
+    >>> from connectors.store.engine import open_store
+    >>> engine = open_store("sqlite://")
+    >>> flag = QualityFlag(source="replay", reason="price_outlier", detail="z 12 > 10; kept",
+    ...                    raw='{"price": 1.0}')
+    >>> write_quality_flags(engine, "r1", [flag, flag]), len(read_quality_flags(engine))
+    (2, 1)
+    """
+    return _write_judged(conn_or_engine, quality_flags, run_id, flags)
+
+
+def _write_judged(
+    conn_or_engine: Connection | Engine,
+    table: Table,
+    run_id: str,
+    records: Iterable[DeadLetter | QualityFlag],
+) -> int:
     now = time.time_ns()
     rows = [
         {
             "run_id": run_id,
-            "source": letter.source,
-            "symbol": letter.symbol,
-            "reason": letter.reason,
-            "detail": storable_text(letter.detail),
-            "raw": storable_text(letter.raw),
-            "raw_hash": _sha256(letter.raw),
-            "ts": None if letter.ts is None else datetime_to_ns(letter.ts),
+            "source": record.source,
+            "symbol": record.symbol,
+            "reason": record.reason,
+            "detail": storable_text(record.detail),
+            "raw": storable_text(record.raw),
+            "raw_hash": _sha256(record.raw),
+            "ts": None if record.ts is None else datetime_to_ns(record.ts),
             "recorded_at": now,
         }
-        for letter in letters
+        for record in records
     ]
     return upsert(
-        conn_or_engine, dead_letters, rows, ("run_id", "source", "reason", "raw_hash"), update=False
+        conn_or_engine, table, rows, ("run_id", "source", "reason", "raw_hash"), update=False
     )
 
 
@@ -634,10 +669,23 @@ def read_dead_letters(
     conn_or_engine: Connection | Engine, run_id: str | None = None
 ) -> pl.DataFrame:
     """Dead letters in recording order, optionally of one run."""
-    stmt = select(dead_letters).order_by(dead_letters.c.id)
+    return _read_judged(conn_or_engine, dead_letters, run_id)
+
+
+def read_quality_flags(
+    conn_or_engine: Connection | Engine, run_id: str | None = None
+) -> pl.DataFrame:
+    """Quality flags (records kept despite a doubt) in recording order, optionally of one run."""
+    return _read_judged(conn_or_engine, quality_flags, run_id)
+
+
+def _read_judged(
+    conn_or_engine: Connection | Engine, table: Table, run_id: str | None
+) -> pl.DataFrame:
+    stmt = select(table).order_by(table.c.id)
     if run_id is not None:
-        stmt = stmt.where(dead_letters.c.run_id == run_id)
-    schema = {c.name: _polars_type(c) for c in dead_letters.columns}
+        stmt = stmt.where(table.c.run_id == run_id)
+    schema = {c.name: _polars_type(c) for c in table.columns}
     return _with_datetimes(_frame(conn_or_engine, stmt, schema), "ts", "recorded_at")
 
 

@@ -42,10 +42,16 @@ from sqlalchemy.engine import Connection, Engine
 
 from connectors.store.engine import open_store
 from connectors.store.feed_health import write_feed_health
-from connectors.store.market import write_candles, write_dead_letters, write_features, write_late
+from connectors.store.market import (
+    write_candles,
+    write_dead_letters,
+    write_features,
+    write_late,
+    write_quality_flags,
+)
 from schemas.batches import CandleBatch, FeatureBatch
 from schemas.market import FeedHealth
-from schemas.records import DeadLetter, LateTrade
+from schemas.records import DeadLetter, LateTrade, QualityFlag
 
 logger = logging.getLogger(__name__)
 
@@ -186,6 +192,10 @@ def _write_feed_health(conn: Connection, items: list[FeedHealth], run_id: str) -
     return write_feed_health(conn, run_id, items)
 
 
+def _write_quality_flags(conn: Connection, items: list[QualityFlag], run_id: str) -> int:
+    return write_quality_flags(conn, run_id, items)
+
+
 def _write_late_trades(conn: Connection, items: list[LateTrade], run_id: str) -> int:
     return write_late(conn, run_id, items)
 
@@ -195,3 +205,4 @@ register_writer(FeatureBatch, _write_feature_batches)
 register_writer(DeadLetter, _write_dead_letters)
 register_writer(LateTrade, _write_late_trades)
 register_writer(FeedHealth, _write_feed_health)
+register_writer(QualityFlag, _write_quality_flags)

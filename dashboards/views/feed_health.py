@@ -8,7 +8,7 @@ import streamlit as st
 
 from api.reads.ops import store_health
 from connectors.store.feed_health import recent_events
-from connectors.store.market import read_dead_letters
+from connectors.store.market import read_dead_letters, read_quality_flags
 from dashboards.store import require_engine
 from dashboards.ui import live, utc
 from schemas.common import ns_to_datetime
@@ -95,6 +95,14 @@ def _health() -> None:
         letters = read_dead_letters(engine).tail(50)
         st.dataframe(
             letters.select("recorded_at", "source", "symbol", "reason", "detail", "raw"),
+            hide_index=True,
+            width="stretch",
+        )
+    flags = read_quality_flags(engine)
+    if len(flags):
+        st.subheader(f"Kept despite a doubt: {len(flags):,} quality flags", anchor=False)
+        st.dataframe(
+            flags.tail(50).select("recorded_at", "source", "symbol", "reason", "detail", "raw"),
             hide_index=True,
             width="stretch",
         )

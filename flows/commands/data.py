@@ -50,6 +50,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--timeframe",
         help="only this timeframe, e.g. 1m (required for a --file without a timeframe column)",
     )
+    check.add_argument(
+        "--config",
+        type=Path,
+        metavar="YAML",
+        help="run configuration whose instruments give each symbol's market calendar "
+        "(bars missing while the market is closed are no gap)",
+    )
     check.add_argument("--json", type=Path, metavar="PATH", help="also write the report as JSON")
     check.set_defaults(_data_action=_check)
 
@@ -80,10 +87,15 @@ def _check(args: argparse.Namespace) -> int:
     else:
         frame, origin = _store_candles(args.store, args.symbol, timeframe)
 
+    from flows.config import ConfigError, load_config
     from operators.quality import check_candles
 
     try:
-        report = check_candles(frame)
+        instruments = load_config(args.config).instruments
+    except ConfigError as exc:
+        raise UserError(str(exc)) from None
+    try:
+        report = check_candles(frame, instruments=instruments)
     except ValueError as exc:
         raise UserError(f"{origin}: {exc}") from None
     _print_report(report, origin)

@@ -9,6 +9,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from flows.file_options import add_file_options, chosen_timeframe
+
 HELP = "evaluate signals and fused scores against forward returns (table, plot, JSON)"
 
 DEFAULT_STORE = "quorum.sqlite"
@@ -24,6 +26,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
         metavar="FILE",
         help=f"files to replay when the store has no signals (default: shipped {DEFAULT_DATA})",
     )
+    add_file_options(parser)
     parser.add_argument("--config", type=Path, help="YAML configuration overriding the defaults")
     parser.add_argument("--plot", type=Path, metavar="PNG", help="write reliability/hit-rate plot")
     parser.add_argument("--json", type=Path, metavar="FILE", help="write the figures as JSON")
@@ -70,6 +73,8 @@ def _replay_into_store(args: argparse.Namespace) -> None:
             store_url=args.store,
             stage="full",
             progress=not args.quiet,
+            symbol=args.symbol,
+            timeframe=chosen_timeframe(args),
             command="evaluate",
         )
     except InputError as exc:

@@ -5,13 +5,15 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from flows.file_options import add_file_options, chosen_timeframe
+
 HELP = "build candles on every timeframe and their indicator columns from a trades/candles file"
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("input", type=Path, help="trades or candles file (Parquet or CSV)")
     parser.add_argument("--out", type=Path, required=True, help="output Parquet file")
-    parser.add_argument("--symbol", help="symbol for a file without a symbol column")
+    add_file_options(parser)
     parser.add_argument("--config", type=Path, help="YAML configuration overriding the defaults")
     parser.add_argument("--store", help="also write candles and features to this store")
     parser.add_argument("--quiet", action="store_true", help="no progress bar or summary")
@@ -22,7 +24,7 @@ def main(args: argparse.Namespace) -> int:
 
     from flows.cli import UserError
     from flows.config import ConfigError, load_config
-    from flows.features_export import features_frame
+    from flows.features_export import features_frame, with_quote_spread
     from flows.runner import InputError, run_replay
     from schemas.batches import FeatureBatch
 
@@ -41,12 +43,15 @@ def main(args: argparse.Namespace) -> int:
             progress=not args.quiet,
             collect=True,
             symbol=args.symbol,
+            timeframe=chosen_timeframe(args),
             command="features",
         )
     except InputError as exc:
         raise UserError(str(exc)) from None
     batches = [item for item in result.collected if isinstance(item, FeatureBatch)]
-    frame = features_frame(batches, config.feature_names())
+    frame = with_quote_spread(
+        features_frame(batches, config.feature_names()), args.input, args.symbol, config
+    )
     args.out.parent.mkdir(parents=True, exist_ok=True)
     frame.write_parquet(args.out)
     if not args.quiet:

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from flows.commands import deployment
+from flows.file_options import add_file_options, chosen_timeframe
 from flows.kafka_options import (
     add_kafka_option,
     add_kafka_source_options,
@@ -31,7 +32,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--store", default="quorum.sqlite", help="store path or SQLAlchemy URL")
     parser.add_argument("--report", type=Path, default=Path("report.json"), help="JSON report")
     parser.add_argument("--plot", type=Path, default=Path("equity.png"), help="equity plot")
-    parser.add_argument("--symbol", help="symbol for files without a symbol column")
+    add_file_options(parser)
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     deployment.add_arguments(parser)
     add_kafka_option(parser)
@@ -82,6 +83,7 @@ def main(args: argparse.Namespace) -> int:
                 stage="full",
                 progress=not args.quiet,
                 symbol=args.symbol,
+                timeframe=chosen_timeframe(args),
                 command="run",
                 collect=True,
             )

@@ -14,7 +14,8 @@ closed. Rules, in event time (UTC, epoch-aligned minutes ``[t, t + 60 s)``):
 * **empty minutes** between two traded minutes become zero-volume candles with
   open = high = low = close = the previous close and ``trades == 0``, as exchanges publish them
   (``fill_empty=False`` leaves them out); there is no candle before the first trade and none
-  after the last one;
+  after the last one; with a market ``calendar``, minutes while the market is closed are never
+  filled (a night or a weekend is not a run of empty minutes);
 * :meth:`MinuteCandleBuilder.flush` (end of stream) closes the open minutes.
 
 Accepted trades wait in the state until their minute closes; the minute is then aggregated in
@@ -37,6 +38,7 @@ from operators.candles.aggregate import (
     concat_trades,
     copy_trades,
 )
+from operators.candles.calendars import MarketCalendar
 from operators.candles.timeframes import floor_to, format_ns
 from schemas.batches import CandleBatch, TradeBatch
 from schemas.common import NS_PER_MINUTE, Timeframe, ns_to_datetime
@@ -117,13 +119,19 @@ class MinuteCandleBuilder:
     """
 
     def __init__(
-        self, symbol: str, *, allowed_lateness_ns: int = 0, fill_empty: bool = True
+        self,
+        symbol: str,
+        *,
+        allowed_lateness_ns: int = 0,
+        fill_empty: bool = True,
+        calendar: MarketCalendar | None = None,
     ) -> None:
         if allowed_lateness_ns < 0:
             raise ValueError(f"allowed_lateness_ns must be >= 0, got {allowed_lateness_ns}")
         self.symbol = symbol
         self.allowed_lateness_ns = int(allowed_lateness_ns)
         self.fill_empty = fill_empty
+        self.calendar = None if calendar is None or calendar.always_open else calendar
         self.late_total = 0
         self._source = "replay"
         self._max_ts: int | None = None
@@ -262,6 +270,9 @@ class MinuteCandleBuilder:
             return columns
         row = np.full(len(grid), -1, dtype=np.int64)  # row of columns for each minute, -1 = none
         row[(columns.ts_ns - start) // NS_PER_MINUTE] = np.arange(len(columns))
+        if self.calendar is not None:  # closed minutes are not empty minutes: no candle
+            keep = (row >= 0) | self.calendar.is_open(grid)
+            grid, row = grid[keep], row[keep]
         traded = row >= 0
         # Index -1 picks the appended value: the close before this range for leading gaps.
         carried = np.append(columns.close, self._last_close)[np.maximum.accumulate(row)]

@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from operators.candles.aggregate import concat_candles
+from operators.candles.calendars import MarketCalendar
 from operators.candles.minute import LateTrades, MinuteCandleBuilder
 from operators.candles.rollup import CandleRollup
 from schemas.batches import CandleBatch, TradeBatch
@@ -77,19 +78,30 @@ class MultiTimeframeCandles:
         *,
         allowed_lateness_ns: int = 0,
         fill_empty: bool = True,
+        calendar: MarketCalendar | None = None,
     ) -> MultiTimeframeCandles:
-        """Trades → 1m → ``targets`` (default: 5m, 15m, 1h, 4h)."""
+        """Trades → 1m → ``targets`` (default: 5m, 15m, 1h, 4h) on the market's ``calendar``."""
         builder = MinuteCandleBuilder(
-            symbol, allowed_lateness_ns=allowed_lateness_ns, fill_empty=fill_empty
+            symbol,
+            allowed_lateness_ns=allowed_lateness_ns,
+            fill_empty=fill_empty,
+            calendar=calendar,
         )
-        return cls(CandleRollup(symbol, Timeframe.M1, targets), builder)
+        # The builder's filled minutes are published at 1m but kept out of the roll-ups, so every
+        # coarser candle equals the direct aggregation of the trades.
+        rollup = CandleRollup(symbol, Timeframe.M1, targets, skip_untraded=True, calendar=calendar)
+        return cls(rollup, builder)
 
     @classmethod
     def from_candles(
-        cls, symbol: str, source: Timeframe, targets: Iterable[Timeframe] | None = None
+        cls,
+        symbol: str,
+        source: Timeframe,
+        targets: Iterable[Timeframe] | None = None,
+        calendar: MarketCalendar | None = None,
     ) -> MultiTimeframeCandles:
         """Closed ``source`` candles → themselves plus ``targets`` (default: all coarser)."""
-        return cls(CandleRollup(symbol, source, targets))
+        return cls(CandleRollup(symbol, source, targets, calendar=calendar))
 
     @property
     def symbol(self) -> str:

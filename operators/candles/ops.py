@@ -40,6 +40,8 @@ import bytewax.operators as op
 from bytewax.dataflow import operator
 from bytewax.operators import KeyedStream, StatefulBatchLogic
 
+from operators.candles.calendars import MarketCalendar
+from operators.candles.instruments import InstrumentsConfig
 from operators.candles.minute import LateTrades
 from operators.candles.multi import MultiTimeframeCandles, MultiTimeframeUpdate
 from operators.candles.rollup import CandleRollup
@@ -140,6 +142,23 @@ def _tag_rollup(closed: dict[Timeframe, CandleBatch]) -> list[_Tagged]:
     return [(_CANDLES, batch) for batch in closed.values()]
 
 
+def _coarser(
+    targets: tuple[Timeframe, ...] | None, source: Timeframe
+) -> tuple[Timeframe, ...] | None:
+    """The targets a key of timeframe ``source`` can build; daily input always gets its weekly
+    roll-up (a list configured for intraday data names nothing coarser than a day)."""
+    if targets is None:
+        return None
+    coarser = {t for t in targets if t.seconds > source.seconds}
+    if not source.intraday:
+        coarser.update(rollup_targets(source))
+    return tuple(sorted(coarser, key=lambda t: t.seconds))
+
+
+def _calendar(instruments: InstrumentsConfig | None, symbol: str) -> MarketCalendar | None:
+    return None if instruments is None else instruments.instrument_for(symbol).market_calendar
+
+
 def _event_time(ts_ns: int) -> datetime | None:
     try:
         return ns_to_datetime(ts_ns)
@@ -158,6 +177,7 @@ def build_candles(
     targets: Iterable[Timeframe] | None = None,
     allowed_lateness_ns: int = 0,
     fill_empty: bool = True,
+    instruments: InstrumentsConfig | None = None,
 ) -> CandleStreams:
     """Trade batches keyed by symbol → closed 1m candles and their roll-ups, in event time.
 
@@ -172,6 +192,8 @@ def build_candles(
     :arg allowed_lateness_ns: How long a minute stays open after the newest trade passed its
         end.
     :arg fill_empty: Emit zero-volume candles for untraded minutes between traded ones.
+    :arg instruments: Each symbol's market calendar (closed minutes are never filled; days,
+        weeks and session candles); default: every symbol 24/7.
     :returns: :class:`CandleStreams` with ``candles``, ``late`` and ``dead``.
     """
     chosen = rollup_targets(Timeframe.M1, targets)  # a bad target fails when the flow is built
@@ -180,7 +202,11 @@ def build_candles(
 
     def make_core(batch: _Batch) -> _Core:
         return MultiTimeframeCandles.from_trades(
-            batch.symbol, chosen, allowed_lateness_ns=allowed_lateness_ns, fill_empty=fill_empty
+            batch.symbol,
+            chosen,
+            allowed_lateness_ns=allowed_lateness_ns,
+            fill_empty=fill_empty,
+            calendar=_calendar(instruments, batch.symbol),
         )
 
     tagged = op.stateful_batch(
@@ -201,6 +227,7 @@ def roll_up(
     up: KeyedStream[CandleBatch],
     targets: Iterable[Timeframe] | None = None,
     source: Timeframe | None = None,
+    instruments: InstrumentsConfig | None = None,
 ) -> RollupStreams:
     """Closed candle batches keyed by symbol → closed candles of coarser timeframes.
 
@@ -209,19 +236,23 @@ def roll_up(
 
     :arg step_id: Unique ID.
     :arg up: ``CandleBatch`` items keyed by symbol, one source timeframe, in time order.
-    :arg targets: Coarser timeframes to build (default: every timeframe coarser than the
-        source).
+    :arg targets: Timeframes to build (default: every intraday timeframe coarser than the
+        source; 1w for daily input). Without ``source``, those not coarser than a key's own
+        timeframe are skipped (a configured list serves 1m and 5m inputs alike).
     :arg source: Timeframe of the input; by default the first batch's ``timeframe``.
+    :arg instruments: Each symbol's market calendar (days, weeks, sessions); default 24/7.
     :returns: :class:`RollupStreams` with ``candles`` and ``dead``.
     """
-    chosen = None if targets is None else tuple(targets)
+    chosen = None if targets is None else tuple(Timeframe(t) for t in targets)
     if source is not None:
         rollup_targets(source, chosen)  # a bad target fails when the flow is built
 
     def make_core(batch: _Batch) -> _Core:
         if not isinstance(batch, CandleBatch):
             raise TypeError(f"roll_up takes CandleBatch items, got {type(batch).__name__}")
-        return CandleRollup(batch.symbol, source or batch.timeframe, chosen)
+        wanted = chosen if source is not None else _coarser(chosen, batch.timeframe)
+        calendar = _calendar(instruments, batch.symbol)
+        return CandleRollup(batch.symbol, source or batch.timeframe, wanted, calendar=calendar)
 
     tagged = op.stateful_batch(
         "cores",

@@ -3,13 +3,20 @@
 :class:`CandleRollup` is the pure core behind the ``roll_up`` operator: one per symbol, fed
 closed :class:`~schemas.batches.CandleBatch` es of its source timeframe (1m, or e.g. 5m) in
 time order, returning closed candles for each target (5m, 15m, 1h, 4h: coarser than the source
-and a whole multiple of it). Buckets are aligned to the Unix epoch in UTC.
+and a whole multiple of it; 1d, 1w). Intraday buckets are aligned to the Unix epoch in UTC;
+days and weeks follow the market calendar (:class:`~operators.candles.timeframes.Buckets`),
+and on a session market a candle of closed hours belongs to no bucket.
 
-* A bucket closes when its last sub-candle arrives (``ts + source == bucket end``) or when a
+* A bucket closes when its last sub-candle arrives (it ends at the bucket's end) or when a
   candle of a later bucket arrives (the bucket's last sub-candles were missing).
-* Buckets with no sub-candles produce no candle (the 1-minute builder already fills untraded
-  minutes); a bucket whose first sub-candles are missing, as at the start of the data, is
-  emitted as it is.
+* Buckets with no sub-candles produce no candle; a bucket whose first sub-candles are missing,
+  as at the start of the data, is emitted as it is.
+* ``skip_untraded=True`` (candles built from trades): sub-candles with ``trades == 0`` are the
+  1-minute builder's fill of untraded minutes at the previous close. They still tell the roll-up
+  that time has passed (a bucket closes on them), but they never enter a bucket's OHLCV: a
+  bucket's open is its first trade, its high and low span its trades only, and a bucket of
+  untraded minutes only produces no candle. The roll-ups then equal the direct aggregation of
+  the trades (an exchange's klines, polars ``group_by_dynamic`` on the trades).
 * :meth:`CandleRollup.flush` (end of stream) emits the open, partial buckets, as polars'
   ``group_by_dynamic`` does for the last window.
 * OHLCV: first open, highest high, lowest low, last close, summed volume and trade counts,
@@ -29,7 +36,8 @@ from collections.abc import Iterable
 import numpy as np
 
 from operators.candles.aggregate import aggregate_sorted, concat_candles, copy_candles
-from operators.candles.timeframes import floor_to, format_ns, rollup_targets
+from operators.candles.calendars import NO_BUCKET, MarketCalendar
+from operators.candles.timeframes import Buckets, format_ns, is_aligned, rollup_targets
 from schemas.batches import CandleBatch
 from schemas.common import Timeframe
 
@@ -50,11 +58,20 @@ class CandleRollup:
     """
 
     def __init__(
-        self, symbol: str, source: Timeframe, targets: Iterable[Timeframe] | None = None
+        self,
+        symbol: str,
+        source: Timeframe,
+        targets: Iterable[Timeframe] | None = None,
+        *,
+        skip_untraded: bool = False,
+        calendar: MarketCalendar | None = None,
     ) -> None:
         self.symbol = symbol
         self.source = Timeframe(source)
+        self.skip_untraded = skip_untraded
         self.targets = rollup_targets(self.source, targets)
+        self.calendar = calendar
+        self._buckets = {t: Buckets(t, calendar) for t in self.targets}
         self._source_name = "replay"
         self._last_ts: int | None = None
         self._pending = {t: CandleBatch.empty(symbol, self.source) for t in self.targets}
@@ -74,17 +91,27 @@ class CandleRollup:
         self._last_ts = int(candles.ts_ns[-1])
         closed: dict[Timeframe, CandleBatch] = {}
         for target in self.targets:
+            buckets = self._buckets[target]
             rows = concat_candles(
                 self.symbol, self.source, [self._pending[target], candles], self._source_name
             )
-            bucket = floor_to(rows.ts_ns, target.ns)
+            bucket = buckets.start(rows.ts_ns)
+            outside = bucket == NO_BUCKET
+            if outside.any():  # closed hours: in no candle of this timeframe
+                rows, bucket = rows.take(~outside), bucket[~outside]
+                if len(rows) == 0:
+                    self._pending[target] = rows
+                    continue
             last_bucket = int(bucket[-1])
-            complete = int(rows.ts_ns[-1]) + self.source.ns == last_bucket + target.ns
+            ends = int(rows.ts_ns[-1]) + self.source.ns
+            complete = ends >= int(buckets.end(np.array([last_bucket]))[0])
             n_closed = len(rows) if complete else int(np.searchsorted(bucket, last_bucket))
             self._pending[target] = copy_candles(rows.take(slice(n_closed, len(rows))))
             if n_closed:
                 done = slice(0, n_closed)
-                closed[target] = self._aggregate(rows.take(done), bucket[done], target)
+                built = self._aggregate(rows.take(done), bucket[done], target)
+                if len(built):
+                    closed[target] = built
         return closed
 
     def flush(self) -> dict[Timeframe, CandleBatch]:
@@ -93,11 +120,17 @@ class CandleRollup:
         for target in self.targets:
             rows = self._pending[target]
             if len(rows):
-                closed[target] = self._aggregate(rows, floor_to(rows.ts_ns, target.ns), target)
+                built = self._aggregate(rows, self._buckets[target].start(rows.ts_ns), target)
+                if len(built):
+                    closed[target] = built
                 self._pending[target] = CandleBatch.empty(self.symbol, self.source)
         return closed
 
     def _aggregate(self, rows: CandleBatch, bucket: np.ndarray, target: Timeframe) -> CandleBatch:
+        if self.skip_untraded:
+            traded = rows.trades > 0
+            if not traded.all():
+                rows, bucket = rows.take(traded), bucket[traded]
         columns = aggregate_sorted(
             bucket, rows.open, rows.high, rows.low, rows.close, rows.volume, rows.trades
         )
@@ -116,7 +149,7 @@ class CandleRollup:
         ts = candles.ts_ns
         if len(ts) == 0:
             return
-        misaligned = ts % self.source.ns != 0
+        misaligned = ~is_aligned(ts, self.source)
         if misaligned.any():
             raise ValueError(
                 f"candle at {format_ns(ts[np.argmax(misaligned)])} is not aligned to "

@@ -18,6 +18,7 @@ from typing import Any
 
 import polars as pl
 
+from operators.candles.instruments import InstrumentsConfig
 from operators.quality.profile import (
     PRICE_COLUMNS,
     VALUE_COLUMNS,
@@ -142,8 +143,15 @@ def _series(frame: pl.DataFrame) -> Iterable[tuple[str, str, pl.DataFrame]]:
         yield str(symbol), str(timeframe), group.drop("symbol", "timeframe")
 
 
-def check_candles(frame: pl.DataFrame, suite: CandleSuite | None = None) -> QualityReport:
+def check_candles(
+    frame: pl.DataFrame,
+    suite: CandleSuite | None = None,
+    instruments: InstrumentsConfig | None = None,
+) -> QualityReport:
     """Check every (symbol, timeframe) series of a candle frame (e.g. from ``read_candles``).
+
+    With ``instruments`` a series' gaps are judged on its symbol's market calendar: bars
+    missing while the market was closed are no gap.
 
     ``ts`` may be a datetime or int nanoseconds. An empty frame, a missing column or an unknown
     timeframe is a ``ValueError`` naming it.
@@ -166,7 +174,10 @@ def check_candles(frame: pl.DataFrame, suite: CandleSuite | None = None) -> Qual
         except ValueError as exc:
             raise ValueError(f"series {symbol}: {exc}") from None
         suite = suite or CandleSuite()
-        prepared = prepare_series(group, timeframe)
+        calendar = None if instruments is None else instruments.instrument_for(symbol)
+        prepared = prepare_series(
+            group, timeframe, None if calendar is None else calendar.market_calendar
+        )
         series.append(
             SeriesReport(
                 symbol=symbol,

@@ -10,7 +10,10 @@ open time and adds the columns the great-expectations suite checks:
   repeats its predecessor's slot (a duplicate or a misaligned bar, counted separately).
 
 Slots are ``ts // timeframe``, so a bar stamped 30 s late still occupies its own minute and only
-the genuinely missing minutes count as gaps. :func:`profile_series` turns the same columns into
+the genuinely missing minutes count as gaps. With a market calendar
+(:mod:`operators.candles.calendars`) only the bars missing while the market was *open* count:
+a weekend between two FX bars or the night between two stock sessions is no gap, an hour
+missing inside a session is. :func:`profile_series` turns the same columns into
 counts for the report.
 """
 
@@ -19,8 +22,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+import numpy as np
 import polars as pl
 
+from operators.candles.calendars import MarketCalendar
+from operators.candles.timeframes import WEEK_ORIGIN_NS
 from schemas.common import Timeframe, ns_to_datetime
 
 PRICE_COLUMNS: tuple[str, ...] = ("open", "high", "low", "close")
@@ -50,7 +56,9 @@ def _ts_ns(frame: pl.DataFrame) -> pl.Expr:
     raise ValueError(f"column 'ts' must be a datetime or int nanoseconds, got dtype {dtype}")
 
 
-def prepare_series(frame: pl.DataFrame, timeframe: Timeframe) -> pl.DataFrame:
+def prepare_series(
+    frame: pl.DataFrame, timeframe: Timeframe, calendar: MarketCalendar | None = None
+) -> pl.DataFrame:
     """One series sorted by time, ``ts`` as int ns, NaN as null, plus the derived columns.
 
     >>> minute = 60_000_000_000
@@ -64,14 +72,33 @@ def prepare_series(frame: pl.DataFrame, timeframe: Timeframe) -> pl.DataFrame:
         _ts_ns(frame).alias("ts"),
         *(pl.col(c).cast(pl.Float64).fill_nan(None) for c in VALUE_COLUMNS),
     ).sort("ts", maintain_order=True, nulls_last=True)
-    bar = pl.col("ts").floordiv(step)
+    since_origin = pl.col("ts") - (WEEK_ORIGIN_NS if timeframe is Timeframe.W1 else 0)
+    bar = since_origin.floordiv(step)
     bar_step = bar.diff()
+    if calendar is not None and not calendar.always_open and timeframe is not Timeframe.W1:
+        missing = _missing_open_bars(prepared["ts"], timeframe, calendar)
+        bar_step = pl.when(bar_step > 0).then(missing + 1)
     return prepared.with_columns(
         pl.max_horizontal("open", "close").alias("max_oc"),
         pl.min_horizontal("open", "close").alias("min_oc"),
-        (pl.col("ts") % step).alias("ts_offset_ns"),
+        (since_origin % step).alias("ts_offset_ns"),
         pl.when(bar_step > 0).then(bar_step).otherwise(None).alias("bar_step"),
     )
+
+
+def _missing_open_bars(ts: pl.Series, timeframe: Timeframe, calendar: MarketCalendar) -> pl.Series:
+    """Bars missing while the market was open between each row and the previous one (days:
+    the trading days that opened in between)."""
+    times = ts.to_numpy()
+    known = ~np.isnan(times) if times.dtype.kind == "f" else np.ones(len(times), dtype=bool)
+    values = np.where(known, times, 0).astype(np.int64)
+    ends = np.concatenate(([0], values[:-1] + timeframe.ns))
+    if timeframe is Timeframe.D1:
+        missing = calendar.days_between(ends, values)
+    else:
+        missing = calendar.open_between(ends, values) // timeframe.ns
+    missing[0] = 0
+    return pl.Series("open_steps", missing, dtype=pl.Int64)
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,6 +145,7 @@ def profile_series(prepared: pl.DataFrame, timeframe: Timeframe) -> SeriesProfil
         | (col("volume") < 0)
     )
     missing = col("bar_step") - 1
+    origin = WEEK_ORIGIN_NS if timeframe is Timeframe.W1 else 0
     stats = prepared.select(
         pl.len().alias("rows"),
         col("ts").min().alias("first"),
@@ -132,7 +160,12 @@ def profile_series(prepared: pl.DataFrame, timeframe: Timeframe) -> SeriesProfil
     largest = (
         prepared.filter(col("bar_step") > 1)
         .sort("bar_step", descending=True, maintain_order=True)
-        .select((col("ts").floordiv(timeframe.ns) - col("bar_step") + 1) * timeframe.ns, missing)
+        .select(
+            (col("ts") - origin).floordiv(timeframe.ns) * timeframe.ns
+            + origin
+            - missing * timeframe.ns,
+            missing,
+        )
         .head(1)
         .rows()
     )

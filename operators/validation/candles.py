@@ -7,6 +7,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from operators.candles.calendars import NO_BUCKET, MarketCalendar
+from operators.candles.timeframes import is_aligned
 from operators.validation.config import ValidationConfig
 from operators.validation.reasons import ACCEPTED, Reason
 from operators.validation.timeguard import NO_REFERENCE, EventTimeGuard, reject_times
@@ -16,6 +18,8 @@ from schemas.common import Timeframe, ns_to_datetime
 from schemas.records import DeadLetter
 
 _PRICE_FIELDS = ("open", "high", "low", "close")
+MIN_JUMP_BARS = 10
+"""A candle stream may always skip this many bars (``max_time_jump`` is the floor otherwise)."""
 
 
 @dataclass(slots=True)
@@ -38,8 +42,11 @@ class CandleValidator:
     2. ``non_positive_price`` — a price ≤ 0; ``price_out_of_range`` — above ``max_price``;
     3. ``negative_volume``;
     4. ``inconsistent_ohlc`` — high < max(open, close) or low > min(open, close);
-    5. ``misaligned_open_time`` — open time not a multiple of the timeframe (UTC epoch);
-    6. ``timestamp_out_of_range`` — as for trades (:mod:`.timeguard`), per timeframe;
+    5. ``misaligned_open_time`` — open time not a multiple of the timeframe (UTC epoch; weeks
+       from Monday); a day or week bar of a session market must fall on a trading day;
+    6. ``timestamp_out_of_range`` — as for trades (:mod:`.timeguard`), per timeframe (a jump
+       of up to :data:`MIN_JUMP_BARS` bars always passes); with a
+       ``calendar`` only open-market time counts towards a jump;
     7. ``duplicate_open_time`` / ``non_increasing_open_time`` — open time equal to or before
        the latest accepted candle of the same timeframe.
 
@@ -52,15 +59,31 @@ class CandleValidator:
     (True, ['inconsistent_ohlc', 'duplicate_open_time'])
     """
 
-    def __init__(self, symbol: str, config: ValidationConfig | None = None) -> None:
+    def __init__(
+        self,
+        symbol: str,
+        config: ValidationConfig | None = None,
+        calendar: MarketCalendar | None = None,
+    ) -> None:
         self.symbol = symbol
         self.config = config or ValidationConfig()
+        self.calendar = calendar
         self.counts: Counter[str] = Counter()
         self._streams: dict[Timeframe, _TimeframeState] = {}
 
+    def _misaligned(self, ts: np.ndarray, timeframe: Timeframe) -> np.ndarray:
+        calendar = self.calendar
+        if timeframe.intraday or calendar is None or calendar.always_open:
+            return ~is_aligned(ts, timeframe)
+        return calendar.day_start(ts) == NO_BUCKET  # vendors stamp days differently
+
     def _state(self, timeframe: Timeframe) -> _TimeframeState:
         if timeframe not in self._streams:
-            self._streams[timeframe] = _TimeframeState(EventTimeGuard.from_config(self.config))
+            guard = EventTimeGuard.from_config(self.config, self.calendar)
+            # A few missing bars are no jump whatever the timeframe: daily bars across a
+            # weekend or a holiday on a 24/7 clock must not need a calendar to pass.
+            guard.max_jump_ns = max(guard.max_jump_ns, MIN_JUMP_BARS * timeframe.ns)
+            self._streams[timeframe] = _TimeframeState(guard)
         return self._streams[timeframe]
 
     def validate(self, batch: CandleBatch) -> tuple[CandleBatch, list[DeadLetter]]:
@@ -95,7 +118,7 @@ class CandleValidator:
         )
         self._reject_inconsistent(v, batch)
         v.reject(
-            ts % tf.ns != 0,
+            self._misaligned(ts, tf),
             Reason.MISALIGNED_OPEN_TIME,
             lambda i: (
                 f"ts {ns_to_datetime(int(ts[i])).isoformat()} is not on a {tf.value} boundary"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -26,8 +27,11 @@ class ValidationConfig(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     min_timestamp: UtcDatetime = Field(
-        default=datetime(2009, 1, 1, tzinfo=UTC),
-        description="Event times before this are implausible (no crypto market existed)",
+        default=datetime(1970, 1, 1, tzinfo=UTC),
+        description=(
+            "Event times before this are implausible; no asset class sets a minimum year, a "
+            "symbol's own range comes from its instrument (instruments.symbols.X.min_timestamp)"
+        ),
     )
     max_timestamp: UtcDatetime = Field(
         default=datetime(2100, 1, 1, tzinfo=UTC),
@@ -67,6 +71,28 @@ class ValidationConfig(BaseModel):
             "Floor of the scale as a fraction of the median, so a window of identical prices "
             "(MAD 0) does not flag every tick"
         ),
+    )
+
+    outlier_policy: Literal["flag", "reject"] = Field(
+        default="flag",
+        description=(
+            "What a price outlier becomes: 'flag' keeps the venue's trade and records a "
+            "quality flag (rejected only when a second source disagrees); 'reject' "
+            "dead-letters it"
+        ),
+    )
+    second_source_threshold_bps: float = Field(
+        default=50.0,
+        gt=0,
+        description=(
+            "A flagged price further than this (basis points of the mid) from another "
+            "source's latest price of the symbol is rejected as disputed"
+        ),
+    )
+    second_source_max_skew: timedelta = Field(
+        default=timedelta(seconds=5),
+        ge=timedelta(0),
+        description="How far apart in event time two sources' prices may be to be compared",
     )
 
     @model_validator(mode="after")

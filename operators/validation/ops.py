@@ -31,11 +31,12 @@ import bytewax.operators as op
 from bytewax.dataflow import Stream, operator
 from bytewax.operators import KeyedStream
 
+from operators.candles.instruments import InstrumentsConfig
 from operators.validation.candles import CandleValidator
 from operators.validation.config import ValidationConfig
 from operators.validation.trades import TradeValidator
 from schemas.batches import CandleBatch, TradeBatch
-from schemas.records import DeadLetter
+from schemas.records import DeadLetter, QualityFlag
 
 
 class ValidationTally:
@@ -75,6 +76,8 @@ class ValidatedTrades:
 
     valid: KeyedStream[TradeBatch]
     dead: Stream[DeadLetter]
+    flags: Stream[QualityFlag]
+    """Trades kept despite a doubt (a price outlier under ``outlier_policy: flag``)."""
 
 
 @dataclass(frozen=True)
@@ -88,20 +91,38 @@ class ValidatedCandles:
 Validator = TradeValidator | CandleValidator
 
 
-def _checker(factory: type[Validator], config: ValidationConfig, tally: ValidationTally | None):
-    """The stateful step's mapper: (validator | None, batch) → (validator, [good?, *dead])."""
+def _checker(
+    factory: type[Validator],
+    config: ValidationConfig,
+    tally: ValidationTally | None,
+    instruments: InstrumentsConfig | None,
+):
+    """The stateful step's mapper: (validator | None, batch) → (validator, [good?, *dead]).
+
+    A symbol's validator takes its instrument's calendar and bounds (see
+    :mod:`operators.candles.instruments`); without instruments every symbol is 24/7.
+    """
+
+    def make(symbol: str) -> Validator:
+        if instruments is None:
+            return factory(symbol, config)
+        instrument = instruments.instrument_for(symbol)
+        bounded = ValidationConfig.model_validate({**config.model_dump(), **instrument.bounds()})
+        return factory(symbol, bounded, instrument.market_calendar)
 
     def check(
         validator: Validator | None, batch: TradeBatch | CandleBatch
-    ) -> tuple[Validator, Iterable[TradeBatch | CandleBatch | DeadLetter]]:
+    ) -> tuple[Validator, Iterable[TradeBatch | CandleBatch | DeadLetter | QualityFlag]]:
         if validator is None:
-            validator = factory(batch.symbol, config)
+            validator = make(batch.symbol)
         before = Counter(validator.counts)
         good, dead = validator.validate(batch)  # type: ignore[arg-type]
         if tally is not None:
             tally.add(batch.symbol, validator.counts - before)
-        out: list[TradeBatch | CandleBatch | DeadLetter] = [good] if len(good) else []
+        out: list[TradeBatch | CandleBatch | DeadLetter | QualityFlag] = [good] if len(good) else []
         out.extend(dead)
+        if isinstance(validator, TradeValidator):
+            out.extend(validator.flags)
         return validator, out
 
     return check
@@ -111,7 +132,11 @@ def _is_dead(item: tuple[str, object]) -> bool:
     return isinstance(item[1], DeadLetter)
 
 
-def _value(item: tuple[str, DeadLetter]) -> DeadLetter:
+def _is_record(item: tuple[str, object]) -> bool:
+    return isinstance(item[1], DeadLetter | QualityFlag)
+
+
+def _value(item: tuple[str, DeadLetter | QualityFlag]) -> DeadLetter | QualityFlag:
     return item[1]
 
 
@@ -121,15 +146,22 @@ def validate_trades(
     up: KeyedStream[TradeBatch],
     config: ValidationConfig | None = None,
     tally: ValidationTally | None = None,
+    instruments: InstrumentsConfig | None = None,
 ) -> ValidatedTrades:
-    """Validate keyed trade batches: ``.valid`` keyed good batches, ``.dead`` dead letters.
+    """Validate keyed trade batches: ``.valid`` keyed good batches, ``.dead`` dead letters,
+    ``.flags`` quality flags of kept trades.
 
     Empty results are not emitted (a batch whose rows are all bad yields dead letters only).
     """
-    checker = _checker(TradeValidator, config or ValidationConfig(), tally)
+    checker = _checker(TradeValidator, config or ValidationConfig(), tally, instruments)
     checked = op.stateful_flat_map("check", up, checker)
-    split = op.branch("split", checked, _is_dead)
-    return ValidatedTrades(valid=split.falses, dead=op.map("dead", split.trues, _value))
+    split = op.branch("split", checked, _is_record)
+    records = op.branch("split_records", split.trues, _is_dead)
+    return ValidatedTrades(
+        valid=split.falses,
+        dead=op.map("dead", records.trues, _value),
+        flags=op.map("flags", records.falses, _value),
+    )
 
 
 @operator
@@ -138,9 +170,10 @@ def validate_candles(
     up: KeyedStream[CandleBatch],
     config: ValidationConfig | None = None,
     tally: ValidationTally | None = None,
+    instruments: InstrumentsConfig | None = None,
 ) -> ValidatedCandles:
     """Validate keyed candle batches: ``.valid`` keyed good batches, ``.dead`` dead letters."""
-    checker = _checker(CandleValidator, config or ValidationConfig(), tally)
+    checker = _checker(CandleValidator, config or ValidationConfig(), tally, instruments)
     checked = op.stateful_flat_map("check", up, checker)
     split = op.branch("split", checked, _is_dead)
     return ValidatedCandles(valid=split.falses, dead=op.map("dead", split.trues, _value))

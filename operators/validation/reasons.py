@@ -30,7 +30,11 @@ class Reason(StrEnum):
     # history
     DUPLICATE_TRADE_ID = "duplicate_trade_id"
     PRICE_OUTLIER = "price_outlier"
+    DISPUTED_PRICE = "disputed_price"
 
+
+FLAGGED = "flagged"
+"""Prefix of the counts of rows kept with a quality flag (``flagged:price_outlier``)."""
 
 ACCEPTED = "accepted"
 """Key under which the validators count the rows they let through."""

@@ -8,6 +8,10 @@ builder's watermark into the future and send every later trade to the late strea
 Rows going *backwards* in time are not rejected here: the candle builder's watermark routes
 them to its late stream, where they are counted and kept.
 
+With a market calendar (:mod:`operators.candles.calendars`) the jump is measured in *open* time:
+the weekend between two FX bars, the night between two stock sessions are neither a jump nor
+an outlier; only time that passed while the market was open counts.
+
 A genuine gap longer than ``max_time_jump`` (an outage, two files replayed back to back) would
 otherwise reject the rest of the stream. So after ``resync_after`` consecutive jumped rows whose
 times lie within ``max_time_jump`` of each other, the guard takes the latest of them as the new
@@ -22,6 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from operators.candles.calendars import MarketCalendar
 from operators.validation.config import ValidationConfig
 from operators.validation.reasons import Reason
 from operators.validation.verdicts import Verdicts
@@ -57,7 +62,15 @@ class EventTimeGuard:
     40
     """
 
-    def __init__(self, min_ns: int, max_ns: int, max_jump_ns: int, resync_after: int) -> None:
+    def __init__(
+        self,
+        min_ns: int,
+        max_ns: int,
+        max_jump_ns: int,
+        resync_after: int,
+        calendar: MarketCalendar | None = None,
+    ) -> None:
+        self.calendar = None if calendar is None or calendar.always_open else calendar
         self.min_ns = int(min_ns)
         self.max_ns = int(max_ns)
         self.max_jump_ns = min(int(max_jump_ns), _MAX_JUMP_NS)
@@ -68,12 +81,15 @@ class EventTimeGuard:
         self._run_high = 0
 
     @classmethod
-    def from_config(cls, config: ValidationConfig) -> EventTimeGuard:
+    def from_config(
+        cls, config: ValidationConfig, calendar: MarketCalendar | None = None
+    ) -> EventTimeGuard:
         return cls(
             datetime_to_ns(config.min_timestamp),
             datetime_to_ns(config.max_timestamp),
             int(config.max_time_jump.total_seconds() * 1e9),
             config.resync_after,
+            calendar,
         )
 
     def check(self, ts_ns: np.ndarray, candidates: np.ndarray) -> TimeCheck:
@@ -120,7 +136,11 @@ class EventTimeGuard:
         return np.maximum(before, start)
 
     def _jumped(self, ts: np.ndarray, reference: np.ndarray) -> np.ndarray:
-        return (reference != NO_REFERENCE) & (ts > reference + self.max_jump_ns)
+        known = reference != NO_REFERENCE
+        if self.calendar is None:
+            return known & (ts > reference + self.max_jump_ns)
+        open_since = self.calendar.open_between(np.where(known, reference, ts), ts)
+        return known & (open_since > self.max_jump_ns)
 
     def _jumps(self, ts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Row i jumped iff ts[i] > (latest accepted time before it) + max_jump.
@@ -145,11 +165,17 @@ class EventTimeGuard:
         latest = NO_REFERENCE if self.latest_ns is None else self.latest_ns
         for i, t in enumerate(ts.tolist()):
             reference[i] = latest
-            if latest != NO_REFERENCE and t > latest + self.max_jump_ns:
+            if latest != NO_REFERENCE and self._open_span(latest, t) > self.max_jump_ns:
                 jumped[i] = True
             else:
                 latest = max(latest, t)
         return jumped, reference
+
+    def _open_span(self, start: int, end: int) -> int:
+        """Time from ``start`` to ``end`` that counts for a jump (open time with a calendar)."""
+        if self.calendar is None:
+            return end - start
+        return int(self.calendar.open_between(np.array([start]), np.array([end]))[0])
 
     def _track_run(self, ts: np.ndarray, jumped: np.ndarray) -> int | None:
         """Count consecutive jumped rows; a long, consistent run becomes the new present.
@@ -165,7 +191,8 @@ class EventTimeGuard:
             first = int(np.flatnonzero(~jumped)[-1]) + 1
         for i in range(first, ts.size):
             t = int(ts[i])
-            if self._run and max(self._run_high, t) - min(self._run_low, t) > self.max_jump_ns:
+            low, high = min(self._run_low, t), max(self._run_high, t)
+            if self._run and self._open_span(low, high) > self.max_jump_ns:
                 self._run = 0  # not one regime: start counting again from this row
             if self._run == 0:
                 self._run_low = self._run_high = t

@@ -8,14 +8,17 @@ from typing import Any
 
 import numpy as np
 
+from operators.candles.calendars import MarketCalendar
 from operators.validation.config import ValidationConfig
 from operators.validation.dedupe import RecentIds
 from operators.validation.outliers import PriceOutlierDetector
-from operators.validation.reasons import ACCEPTED, Reason
+from operators.validation.reasons import ACCEPTED, FLAGGED, Reason
+from operators.validation.sources import SourcePrices
 from operators.validation.timeguard import EventTimeGuard, reject_times
-from operators.validation.verdicts import Verdicts
+from operators.validation.verdicts import Verdicts, row_json
 from schemas.batches import TradeBatch
-from schemas.records import DeadLetter
+from schemas.common import ns_to_datetime
+from schemas.records import DeadLetter, QualityFlag
 
 _provably_clean: Any = None
 
@@ -46,9 +49,15 @@ class TradeValidator:
     2. ``non_positive_price`` / ``non_positive_amount`` — zero or negative;
     3. ``price_out_of_range`` / ``amount_out_of_range`` — above ``max_price``/``max_amount``;
     4. ``timestamp_out_of_range`` — before ``min_timestamp``, after ``max_timestamp`` or more
-       than ``max_time_jump`` past the latest accepted trade (:mod:`.timeguard`);
+       than ``max_time_jump`` past the latest accepted trade (:mod:`.timeguard`), counting
+       only the time the ``calendar``'s market was open;
     5. ``duplicate_trade_id`` — id seen recently for the symbol (:mod:`.dedupe`);
-    6. ``price_outlier`` — robust z-score above the threshold (:mod:`.outliers`).
+    6. price outliers — robust z-score above the threshold (:mod:`.outliers`). A venue's own
+       trade is kept by default (``outlier_policy: flag``): it is counted under
+       ``flagged:price_outlier`` and described by a :class:`~schemas.records.QualityFlag`
+       (:attr:`flags`). It is dead-lettered as ``disputed_price`` when another source of
+       the symbol contradicts it (:mod:`.sources`), and as ``price_outlier`` under
+       ``outlier_policy: reject``.
 
     Trades going backwards in time pass: the candle builder's watermark sends them to its late
     stream. Every check is vectorized over the batch with numpy; a batch with no bad row (the
@@ -70,13 +79,23 @@ class TradeValidator:
     {'non_finite_price': 1, 'non_positive_amount': 1, 'accepted': 1}
     """
 
-    def __init__(self, symbol: str, config: ValidationConfig | None = None) -> None:
+    def __init__(
+        self,
+        symbol: str,
+        config: ValidationConfig | None = None,
+        calendar: MarketCalendar | None = None,
+    ) -> None:
         self.symbol = symbol
         self.config = config or ValidationConfig()
         self.counts: Counter[str] = Counter()
-        self._time = EventTimeGuard.from_config(self.config)
+        self._time = EventTimeGuard.from_config(self.config, calendar)
         self._ids = RecentIds(self.config.dedupe_window)
         self._prices = PriceOutlierDetector.from_config(self.config)
+        self._sources = SourcePrices(
+            self.config.second_source_threshold_bps,
+            int(self.config.second_source_max_skew.total_seconds() * 1e9),
+        )
+        self._flags: list[QualityFlag] = []
 
     def __deepcopy__(self, memo: dict[int, object]) -> TradeValidator:
         """Bytewax snapshots state by deep copy every epoch; the config is frozen: share it."""
@@ -86,29 +105,26 @@ class TradeValidator:
         clone._time = copy.deepcopy(self._time, memo)
         clone._ids = copy.deepcopy(self._ids, memo)
         clone._prices = copy.deepcopy(self._prices, memo)
+        clone._sources = copy.deepcopy(self._sources, memo)
+        clone._flags = list(self._flags)
         return clone
+
+    @property
+    def flags(self) -> list[QualityFlag]:
+        """Quality flags of the trades the last :meth:`validate` call kept despite a doubt."""
+        return list(self._flags)
 
     def validate(self, batch: TradeBatch) -> tuple[TradeBatch, list[DeadLetter]]:
         """The good rows of ``batch`` (in their order) and one dead letter per bad row."""
         if batch.symbol != self.symbol:
             raise ValueError(f"validator of {self.symbol} got a batch of {batch.symbol}")
         v = Verdicts(len(batch))
+        self._flags = []
         if self._provably_clean(batch):
             self._time.note_no_jumps()
         else:
             self._check_rows(batch, v)
-        price = batch.price
-        cfg = self.config
-        out = self._prices.check(price, v.ok)
-        v.reject(
-            out.flagged,
-            Reason.PRICE_OUTLIER,
-            lambda i: (
-                f"price {price[i]} has robust z-score {out.z[i]:.1f} > {cfg.outlier_threshold} "
-                f"(|price − median {out.median[i]:.10g}| / scale {out.scale[i]:.3g}, over the "
-                f"last {cfg.outlier_window} accepted prices)"
-            ),
-        )
+        self._judge_outliers(batch, v)
         self.counts.update(v.counts())
         if v.all_ok:
             self._accept(batch)
@@ -116,6 +132,46 @@ class TradeValidator:
         good = batch.take(v.ok)
         self._accept(good)
         return good, v.dead_letters(batch)
+
+    def _judge_outliers(self, batch: TradeBatch, v: Verdicts) -> None:
+        """Check 6: flag (and keep), or reject, the prices far from the recent ones."""
+        price, cfg = batch.price, self.config
+        out = self._prices.check(price, v.ok)
+        if not out.flagged.any():
+            return
+
+        def describe(i: int) -> str:
+            return (
+                f"price {price[i]} has robust z-score {out.z[i]:.1f} > {cfg.outlier_threshold} "
+                f"(|price − median {out.median[i]:.10g}| / scale {out.scale[i]:.3g}, over the "
+                f"last {cfg.outlier_window} accepted prices)"
+            )
+
+        if cfg.outlier_policy == "reject":
+            v.reject(out.flagged, Reason.PRICE_OUTLIER, describe)
+            return
+        disputed = out.flagged & self._sources.disputes(batch.source, batch.ts_ns, price)
+        v.reject(
+            disputed,
+            Reason.DISPUTED_PRICE,
+            lambda i: (
+                f"{describe(i)}; another source of {self.symbol} disagrees by more "
+                f"than {cfg.second_source_threshold_bps:g} bps"
+            ),
+        )
+        kept = np.flatnonzero(out.flagged & ~disputed)
+        self.counts[f"{FLAGGED}:{Reason.PRICE_OUTLIER.value}"] += int(kept.size)
+        self._flags.extend(
+            QualityFlag(
+                source=batch.source,
+                symbol=self.symbol,
+                reason=Reason.PRICE_OUTLIER.value,
+                detail=f"{describe(i)}; kept (outlier_policy: flag)",
+                raw=row_json(batch, i),
+                ts=ns_to_datetime(int(batch.ts_ns[i])),
+            )
+            for i in kept.tolist()
+        )
 
     def _check_rows(self, batch: TradeBatch, v: Verdicts) -> None:
         """Checks 1-5, vectorized, row by row verdicts (the path for batches with bad rows)."""
@@ -167,4 +223,5 @@ class TradeValidator:
     def _accept(self, good: TradeBatch) -> None:
         self._time.accept(good.ts_ns)
         self._ids.remember(good.trade_id)
+        self._sources.remember(good.source, good.ts_ns, good.price)
         self.counts[ACCEPTED] += len(good)

@@ -6,7 +6,7 @@ import numpy as np
 import polars as pl
 import pytest
 
-from operators.candles import MinuteCandleBuilder, MultiTimeframeCandles, infer_timeframe
+from operators.candles import MultiTimeframeCandles, infer_timeframe
 from operators.candles.aggregate import concat_candles
 from schemas.batches import CandleBatch, TradeBatch
 from schemas.common import NS_PER_MINUTE, NS_PER_SECOND, Timeframe
@@ -23,17 +23,6 @@ def run(core: MultiTimeframeCandles, batches: list) -> dict[Timeframe, CandleBat
     for timeframe, candles in core.flush().candles.items():
         out[timeframe].append(candles)
     return {t: concat_candles(core.symbol, t, parts) for t, parts in out.items()}
-
-
-def as_frame(candles: CandleBatch) -> pl.DataFrame:
-    return pl.DataFrame(
-        {
-            "ts": pl.from_epoch(pl.Series(candles.ts_ns), time_unit="ns").dt.replace_time_zone(
-                "UTC"
-            ),
-            **{c: getattr(candles, c) for c in ("open", "high", "low", "close", "volume")},
-        }
-    )
 
 
 def polars_rollup(frame: pl.DataFrame, timeframe: Timeframe) -> pl.DataFrame:
@@ -70,29 +59,58 @@ def test_real_trades_to_every_timeframe_equal_polars_on_the_reference_minutes(
         assert_same(got[timeframe], polars_rollup(xrp_reference, timeframe))
 
 
-def test_filled_minutes_roll_up_consistently_and_split_invariantly(xrp_trades: TradeBatch) -> None:
-    whole = run(MultiTimeframeCandles.from_trades("XRP/ETH"), [xrp_trades])
-    minutes = whole[Timeframe.M1]
-    single = MinuteCandleBuilder("XRP/ETH")
-    alone = concat_candles(
-        "XRP/ETH", Timeframe.M1, [single.update(xrp_trades).candles, single.flush().candles]
-    )
-    np.testing.assert_array_equal(minutes.close, alone.close)
-    np.testing.assert_array_equal(minutes.ts_ns, alone.ts_ns)
-    for timeframe in ALL[1:]:
-        assert_same(whole[timeframe], polars_rollup(as_frame(minutes), timeframe))
-        np.testing.assert_array_equal(
-            whole[timeframe].trades,
-            np.add.reduceat(
-                minutes.trades, np.flatnonzero(np.diff(minutes.ts_ns // timeframe.ns, prepend=-1))
+def polars_from_trades(trades: TradeBatch, timeframe: Timeframe) -> pl.DataFrame:
+    """How an exchange builds its klines: the trades themselves, grouped by UTC window."""
+    frame = pl.DataFrame(
+        {
+            "ts": pl.from_epoch(pl.Series(trades.ts_ns), time_unit="ns").dt.replace_time_zone(
+                "UTC"
             ),
-        )
-    split = run(MultiTimeframeCandles.from_trades("XRP/ETH"), batches_of(xrp_trades, 7))
-    for timeframe in ALL:
-        for column in ("ts_ns", "open", "high", "low", "close", "volume", "trades"):
-            np.testing.assert_array_equal(
-                getattr(split[timeframe], column), getattr(whole[timeframe], column)
-            )
+            "price": trades.price,
+            "amount": trades.amount,
+        }
+    ).sort("ts", maintain_order=True)
+    return frame.group_by_dynamic("ts", every=timeframe.value, closed="left", label="left").agg(
+        pl.col("price").first().alias("open"),
+        pl.col("price").max().alias("high"),
+        pl.col("price").min().alias("low"),
+        pl.col("price").last().alias("close"),
+        pl.col("amount").sum().alias("volume"),
+        pl.len().alias("trades"),
+    )
+
+
+@pytest.mark.parametrize("batch_size", [len, lambda _: 7, lambda _: 1_000])
+def test_filled_minutes_are_published_at_1m_but_never_leak_into_roll_ups(
+    xrp_trades: TradeBatch, batch_size
+) -> None:
+    """An illiquid pair: every roll-up equals polars on the trades, the 1m fill stays at 1m."""
+    got = run(
+        MultiTimeframeCandles.from_trades("XRP/ETH"),
+        batches_of(xrp_trades, batch_size(xrp_trades)),
+    )
+    minutes = got[Timeframe.M1]
+    traded = minutes.trades > 0
+    assert (~traded).sum() > 0  # the pair is illiquid: filled minutes are published at 1m
+    assert np.all(minutes.volume[~traded] == 0)
+    np.testing.assert_array_equal(minutes.open[1:][~traded[1:]], minutes.close[:-1][~traded[1:]])
+    for timeframe in ALL[1:]:
+        expected = polars_from_trades(xrp_trades, timeframe)
+        assert_same(got[timeframe], expected)
+        np.testing.assert_array_equal(got[timeframe].trades, expected["trades"].to_numpy())
+
+
+def test_a_bucket_of_untraded_minutes_only_gives_no_candle() -> None:
+    core = MultiTimeframeCandles.from_trades("X/Y", [Timeframe.M5])
+    trades = TradeBatch.from_columns(
+        "X/Y", [4 * M, 11 * M, 12 * M], [5.0, 9.0, 8.0], [1.0, 1.0, 1.0]
+    )
+    got = run(core, [trades])
+    assert got[Timeframe.M1].ts_ns.tolist() == [t * M for t in range(4, 13)]
+    five = got[Timeframe.M5]
+    assert five.ts_ns.tolist() == [0, 10 * M]  # 5m..10m held only filled minutes
+    assert five.open.tolist() == [5.0, 9.0] and five.low.tolist() == [5.0, 8.0]
+    assert five.trades.tolist() == [1, 2]
 
 
 def test_flush_joins_buckets_closed_by_the_last_minutes_and_the_partial_one() -> None:

@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from operators.candles.timeframes import WEEK_ORIGIN_NS
 from operators.quality.profile import SeriesProfile, prepare_series, profile_series
 from schemas.common import Timeframe, datetime_to_ns
 
@@ -123,8 +124,9 @@ def test_missing_bars_equal_removed_interior_bars(
     kept = [i for i in range(n) if i not in interior]
     runs = [i for i in sorted(interior) if i - 1 not in interior]
     longest = max((_run_length(interior, start) for start in runs), default=0)
+    origin = WEEK_ORIGIN_NS if timeframe is Timeframe.W1 else 0  # weeks start on Monday
     frame = pl.DataFrame(
-        {"ts": [(1_000 + i) * timeframe.ns for i in kept], "open": 1.0, "high": 1.0}
+        {"ts": [origin + (1_000 + i) * timeframe.ns for i in kept], "open": 1.0, "high": 1.0}
     ).with_columns(low=1.0, close=1.0, volume=0.0)
     p = profile_series(prepare_series(frame, timeframe), timeframe)
     assert (p.missing_bars, p.gaps, p.largest_gap_bars) == (len(interior), len(runs), longest)
@@ -132,7 +134,7 @@ def test_missing_bars_equal_removed_interior_bars(
     if runs:
         assert p.largest_gap_start is not None
         start = next(s for s in runs if _run_length(interior, s) == longest)
-        assert datetime_to_ns(p.largest_gap_start) == (1_000 + start) * timeframe.ns
+        assert datetime_to_ns(p.largest_gap_start) == origin + (1_000 + start) * timeframe.ns
 
 
 def _run_length(indices: set[int], start: int) -> int:

@@ -100,13 +100,13 @@ def test_shipped_file_without_symbol_in_name_uses_its_declared_symbol() -> None:
         load_candles(shipped_path("btc_1m_2017-11"))
 
 
-def test_quotes_and_depth_files_are_refused_with_the_reason() -> None:
-    with pytest.raises(MarketDataFileError, match="order-book data"):
-        detect_kind(shipped_path("btcusdt_quotes_2021-01-08"))
+def test_depth_files_are_refused_with_the_reason_and_quotes_are_read() -> None:
+    assert detect_kind(shipped_path("btcusdt_quotes_2021-01-08")) == "quotes"
     with pytest.raises(MarketDataFileError, match="order-book data"):
         detect_kind(shipped_path("btcusdt_depth-updates_2022-11"))
     with pytest.raises(MarketDataFileError, match="not replay data"):
-        SHIPPED_DATA["btcusdt_quotes_2021-01-08"].load()
+        SHIPPED_DATA["btcusdt_depth-updates_2022-11"].load()
+    assert SHIPPED_DATA["btcusdt_quotes_2021-01-08"].load().symbols == ("BTC/USDT",)
 
 
 def test_unknown_shipped_name_lists_the_available_ones() -> None:
@@ -424,7 +424,7 @@ def test_unknown_spacing_asks_for_the_timeframe(tmp_path: Path) -> None:
     seven = 7 * 60_000_000_000
     path = _candles(tmp_path, "btcusdt_7m.parquet", [T0_NS + k * seven for k in range(4)])
     with pytest.raises(
-        MarketDataFileError, match=r"most common spacing is 420 s.*pass the timeframe"
+        MarketDataFileError, match=r"most common spacing is 420 s.*pass it with --timeframe"
     ):
         load_candles(path)
     assert load_candles(path, timeframe="1m").timeframes == {"BTC/USDT": Timeframe.M1}

@@ -36,13 +36,13 @@ KINDS: dict[str, tuple[str, str, str | None, int | None, str | None]] = {
     "zero_amount": ("100", "0", None, None, Reason.NON_POSITIVE_AMOUNT),
     "huge_price": ("1e300", "1", None, None, Reason.PRICE_OUT_OF_RANGE),
     "huge_amount": ("100", "1e300", None, None, Reason.AMOUNT_OUT_OF_RANGE),
-    "before_2009": ("100", "1", "2001-01-01T00:00:00Z", None, Reason.TIMESTAMP_OUT_OF_RANGE),
+    "before_1970": ("100", "1", "1969-01-01T00:00:00Z", None, Reason.TIMESTAMP_OUT_OF_RANGE),
     "far_future": ("100", "1", "2021-02-08T00:00:00Z", None, Reason.TIMESTAMP_OUT_OF_RANGE),
     "duplicate_id": ("100", "1", None, 0, Reason.DUPLICATE_TRADE_ID),
     "outlier": ("1000000", "1", None, None, Reason.PRICE_OUTLIER),
 }
 
-CONFIG = ValidationConfig(outlier_min_history=5, resync_after=10_000)
+CONFIG = ValidationConfig(outlier_min_history=5, resync_after=10_000, outlier_policy="reject")
 
 
 def write_rows(folder: Path, kinds: list[str], order: list[int]) -> Path:

@@ -16,6 +16,7 @@ from schemas.batches import TradeBatch
 SECOND = 1_000_000_000
 T0 = 1_610_064_000 * SECOND  # 2021-01-08T00:00:00Z
 NAN, INF = float("nan"), float("inf")
+REJECT = ValidationConfig(outlier_policy="reject")  # outliers dead-lettered, not flagged
 
 
 def trades(
@@ -76,9 +77,9 @@ def test_value_checks(price: float, amount: float, reason: Reason, detail: str) 
     assert validator.counts == {ACCEPTED: 2, reason.value: 1}
 
 
-def test_timestamps_before_2009_after_2100_or_far_ahead_are_out_of_range() -> None:
+def test_timestamps_before_1970_after_2100_or_far_ahead_are_out_of_range() -> None:
     validator = TradeValidator("BTC/USDT")
-    ancient = 1_000_000_000 * SECOND  # 2001
+    ancient = -1_000_000_000 * SECOND  # 1938: no market data predates the epoch here
     year_2150 = 5_680_000_000 * SECOND
     ahead = T0 + 3 * 86_400 * SECOND  # 3 days past the previous trade
     good, dead = validator.validate(
@@ -86,7 +87,7 @@ def test_timestamps_before_2009_after_2100_or_far_ahead_are_out_of_range() -> No
     )
     assert good.ts_ns.tolist() == [T0, T0 + SECOND]
     assert [d.reason for d in dead] == [Reason.TIMESTAMP_OUT_OF_RANGE.value] * 3
-    assert "is before min_timestamp 2009-01-01T00:00:00+00:00" in dead[0].detail
+    assert "is before min_timestamp 1970-01-01T00:00:00+00:00" in dead[0].detail
     assert "is after max_timestamp 2100-01-01T00:00:00+00:00" in dead[1].detail
     assert dead[2].detail == (
         "ts 2021-01-11T00:00:00+00:00 is more than max_time_jump 1 day, 0:00:00 after the latest "
@@ -157,7 +158,7 @@ def test_dedupe_memory_is_bounded_by_the_window() -> None:
 
 
 def test_price_outlier_is_flagged_with_its_statistic() -> None:
-    validator = TradeValidator("BTC/USDT")
+    validator = TradeValidator("BTC/USDT", REJECT)
     validator.validate(steady(200))
     good, dead = validator.validate(trades([100.02, 250.0, 99.97], ids=[500, 501, 502]))
     assert good.price.tolist() == [100.02, 99.97]
@@ -169,7 +170,9 @@ def test_price_outlier_is_flagged_with_its_statistic() -> None:
 
 
 def test_no_outlier_judgement_before_minimum_history() -> None:
-    validator = TradeValidator("BTC/USDT", ValidationConfig(outlier_min_history=20))
+    validator = TradeValidator(
+        "BTC/USDT", ValidationConfig(outlier_min_history=20, outlier_policy="reject")
+    )
     good, dead = validator.validate(trades([100.0] * 10 + [1000.0] + [100.0] * 9))
     assert len(good) == 20 and dead == []
     good, dead = validator.validate(trades([5000.0], ids=[99]))
@@ -177,7 +180,9 @@ def test_no_outlier_judgement_before_minimum_history() -> None:
 
 
 def test_flat_window_with_zero_mad_uses_the_relative_floor() -> None:
-    validator = TradeValidator("X/Y", ValidationConfig(outlier_min_relative_scale=1e-3))
+    validator = TradeValidator(
+        "X/Y", ValidationConfig(outlier_min_relative_scale=1e-3, outlier_policy="reject")
+    )
     validator.validate(trades([0.0014] * 100, symbol="X/Y"))
     # floor: 0.1 % of the median → threshold 10 means 1 % away
     good, dead = validator.validate(
@@ -188,7 +193,9 @@ def test_flat_window_with_zero_mad_uses_the_relative_floor() -> None:
 
 
 def test_a_real_level_shift_is_accepted_after_resync() -> None:
-    validator = TradeValidator("BTC/USDT", ValidationConfig(resync_after=20))
+    validator = TradeValidator(
+        "BTC/USDT", ValidationConfig(resync_after=20, outlier_policy="reject")
+    )
     validator.validate(steady(300))
     crash = steady(60, start_id=1000, t0=T0 + 300 * SECOND, price=70.0)  # -30 % and stays
     good, dead = validator.validate(crash)
@@ -210,7 +217,7 @@ def test_empty_batch_and_all_bad_batch() -> None:
 
 
 def test_state_pickles_and_continues_identically() -> None:
-    original = TradeValidator("BTC/USDT")
+    original = TradeValidator("BTC/USDT", REJECT)
     original.validate(steady(100))
     copy = pickle.loads(pickle.dumps(original))
     probe = trades([100.01, 300.0, 100.0], ids=[5, 500, 501], ts=[T0 + 200 * SECOND] * 3)

@@ -60,8 +60,8 @@ from typing import Any
 import numpy as np
 
 from operators.execution.costs import CostEstimate, estimate_costs
+from operators.execution.live import router_for
 from operators.execution.ordering import EventBuffer
-from operators.execution.paper import PaperBroker
 from operators.execution.records import (
     ManualAction,
     ManualActionKind,
@@ -94,6 +94,7 @@ from schemas.trading import (
     RiskReason,
     TradingState,
 )
+from schemas.venue import VenueReport
 
 ZERO = Decimal(0)
 
@@ -101,7 +102,14 @@ ZERO = Decimal(0)
 QUOTE, CANDLE, FEATURE, SIGNAL, MANUAL = range(5)
 
 TradingInput = (
-    FusedSignal | FusionProgress | FeedHealth | CandleBatch | FeatureBatch | BookTop | ManualAction
+    FusedSignal
+    | FusionProgress
+    | FeedHealth
+    | CandleBatch
+    | FeatureBatch
+    | BookTop
+    | ManualAction
+    | VenueReport
 )
 TradingEvent = (
     FusedSignal
@@ -165,7 +173,8 @@ class TradingEngine:
     """Pure trading core: feed it with :meth:`push` / :meth:`process`, end with :meth:`flush`.
 
     ``atr`` seeds the ATR per asset (tests, or a warm start); live values come from the
-    feature stream. ``router`` defaults to the :class:`~operators.execution.paper.PaperBroker`.
+    feature stream. ``router`` defaults to what ``trading.mode`` asks for: the paper broker
+    (:class:`~operators.execution.paper.PaperBroker`) or the live router (:mod:`.live`).
     The whole object is picklable: it is the Bytewax step's state.
     """
 
@@ -180,7 +189,7 @@ class TradingEngine:
         self.bar_ns = config.execution_timeframe.ns
         self.book = PortfolioBook(config.portfolio.initial_cash)
         self.guard = RiskGuard(config.risk, self.bar_ns)
-        self.router = router or PaperBroker(config.execution, config.portfolio.instruments)
+        self.router = router or router_for(config)
         self.buffer = EventBuffer()
         self.clock = _Clock()
         self.markets: dict[str, _AssetMarket] = {}
@@ -225,6 +234,10 @@ class TradingEngine:
             self.buffer.push(known, QUOTE, item.symbol, item)
         elif isinstance(item, ManualAction):
             self.buffer.push(datetime_to_ns(item.ts), MANUAL, item.action_id, item)
+        elif isinstance(item, VenueReport):
+            # The venue's word is news now: applied at once, never held behind market data.
+            now = self.clock.now_ns or datetime_to_ns(item.ts)
+            return self._on_execution(self.router.on_report(item), now)
         else:
             self.stats["dead_lettered"] += 1
             return [
@@ -243,6 +256,7 @@ class TradingEngine:
         for item in items:
             events.extend(self.push(item))
         events.extend(self.release())
+        events.extend(self.router.records())
         return events
 
     def release(self) -> list[TradingEvent]:
@@ -267,6 +281,7 @@ class TradingEngine:
                 self.clock.last_equity_ns = now
                 events.append(self.book.equity_point(now))
             events.append(TradingSummary(ts=ns_to_datetime(now), counters=self.summary()))
+        events.extend(self.router.records())
         return events
 
     def on_manual_action(self, action: ManualAction) -> list[TradingEvent]:

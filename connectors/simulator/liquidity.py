@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import numpy as np
+
 from connectors.simulator.catalogue import Market
 from connectors.simulator.matching import BPS, Book, MatchingConfig, TapeTrade
 from connectors.simulator.tape import MS_PER_MINUTE
@@ -72,16 +74,27 @@ class TapeLiquidity:
                 return _dec(market.bars.column("close", rows)[0])
         return None
 
-    def trades_since_last(self, market_id: str, now_ms: int) -> list[TapeTrade]:
-        """Recorded trades printed since the previous call for ``market_id``."""
+    def trades_since_last(
+        self, market_id: str, now_ms: int, buy_below: float | None, sell_above: float | None
+    ) -> list[TapeTrade]:
+        """Recorded trades printed since the previous call for ``market_id`` that could fill a
+        resting order: at or below ``buy_below`` or at or above ``sell_above`` (None: no
+        resting order on that side, the trades are skipped)."""
         market = self.markets[market_id]
         if market.trades is None:
             return []
         tape = market.trades.trades
         g0, g1 = self._cursors[market_id], tape.count_at_or_before(now_ms)
         self._cursors[market_id] = max(g0, g1)
-        if g1 <= g0:
+        if g1 <= g0 or (buy_below is None and sell_above is None):
             return []
         _, rows = tape.rows(g0, g1)
         prices, sizes = tape.column("price", rows), tape.column("qty", rows)
-        return [TapeTrade(_dec(p), _dec(q)) for p, q in zip(prices, sizes, strict=True)]
+        wanted = np.zeros(len(prices), dtype=bool)
+        if buy_below is not None:
+            wanted |= prices <= buy_below
+        if sell_above is not None:
+            wanted |= prices >= sell_above
+        return [
+            TapeTrade(_dec(p), _dec(q)) for p, q in zip(prices[wanted], sizes[wanted], strict=True)
+        ]

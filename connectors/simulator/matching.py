@@ -266,6 +266,10 @@ class MatchingEngine:
             if o.account == account and o.is_open and (symbol is None or o.symbol == symbol)
         ]
 
+    def open_orders_in(self, symbol: str) -> list[SimOrder]:
+        """Every account's open orders in ``symbol``."""
+        return [o for o in self.orders.values() if o.symbol == symbol and o.is_open]
+
     def trades(self, account: str, symbol: str) -> Iterator[tuple[SimOrder, SimFill]]:
         for order in self.orders.values():
             if order.account == account and order.symbol == symbol:
@@ -275,7 +279,7 @@ class MatchingEngine:
     # --- the clock moved ----------------------------------------------------------------------
     def on_market(self, symbol: str, trades: list[TapeTrade], now_ms: int) -> None:
         """Recorded trades printed and the quote moved: resting limit orders may fill."""
-        resting = [o for o in self.orders.values() if o.symbol == symbol and o.is_open]
+        resting = self.open_orders_in(symbol)
         if not resting:
             return
         for order in sorted(resting, key=lambda o: o.order_id):

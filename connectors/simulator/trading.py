@@ -149,7 +149,14 @@ class TradingApi:
         """The clock moved: resting orders meet the trades and quotes printed since."""
         now = self.clock.now_ms()
         for market_id in self.markets:
-            self.engine.on_market(market_id, self.liquidity.trades_since_last(market_id, now), now)
+            resting = self.engine.open_orders_in(market_id)
+            buys = [float(o.price) for o in resting if o.side == "BUY" and o.price]
+            sells = [float(o.price) for o in resting if o.side == "SELL" and o.price]
+            trades = self.liquidity.trades_since_last(
+                market_id, now, max(buys) if buys else None, min(sells) if sells else None
+            )
+            if trades:
+                self.engine.on_market(market_id, trades, now)
 
     @staticmethod
     def _json(

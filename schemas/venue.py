@@ -34,8 +34,8 @@ class VenueCommand(Frozen):
     venue: str
     order_id: str = Field(description="The idempotency key, sent as clientOrderId")
     asset: str
-    side: Side
-    quantity: Decimal = Field(gt=0)
+    side: Side | None = Field(default=None, description="None for a cancel of an unknown order")
+    quantity: Decimal = Field(default=Decimal(0), ge=0)
     order_type: OrderType = OrderType.MARKET
     limit_price: Decimal | None = None
     time_in_force: str | None = None
@@ -57,6 +57,7 @@ class VenueReport(Frozen):
     kind: ReportKind
     order_id: str = Field(description="Our order id (the venue's clientOrderId)")
     venue_order_id: str | None = None
+    asset: str | None = None
     status: OrderStatus | None = None
     filled_quantity: Decimal | None = Field(default=None, ge=0)
     reason: str = ""

@@ -46,6 +46,16 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--poll-interval", type=float, default=2.0, help="seconds between REST polls (ccxt)"
     )
     parser.add_argument("--quiet", action="store_true", help="no health lines or summary")
+    parser.add_argument(
+        "--mode",
+        choices=("paper", "live"),
+        default=None,
+        help="paper (default) or live: orders go to the venue (the simulator with --simulator); "
+        "keys from QUORUM_<VENUE>_API_KEY / _API_SECRET (or _FILE)",
+    )
+    parser.add_argument(
+        "--dry-run", action="store_true", help="live mode: record what would be sent, fill on paper"
+    )
 
 
 def _check_args(args: argparse.Namespace) -> None:
@@ -132,6 +142,10 @@ def main(args: argparse.Namespace) -> int:
             "assets": list(args.symbols),
         }
     }
+    if args.mode is not None:
+        overrides["trading"]["mode"] = args.mode
+    if args.dry_run:
+        overrides["trading"]["live"] = {"dry_run": True}
     if args.timeframes:
         overrides["candles"] = {"timeframes": args.timeframes}
     try:
@@ -146,11 +160,14 @@ def main(args: argparse.Namespace) -> int:
         if unknown:
             sim.stop()
             raise UserError(f"the simulator does not serve {unknown}; it serves {sorted(served)}")
+    venues = None
     try:
         try:
             inner = _source(args, sim.rest_url if sim else None, sim.ws_url if sim else None)
         except ValueError as exc:
             raise UserError(str(exc)) from None
+        if config.trading.mode == "live":
+            venues = _start_venues(args, config, sim)
         source = SideChannelSource(inner, _health_printer(args.quiet), forward_side=True)
         stats = RunStats()
         store = _open_store(args.store, args) if args.store else None
@@ -158,10 +175,16 @@ def main(args: argparse.Namespace) -> int:
             store=store[0] if store else None,
             audit=AuditChainSink(url_for(args.store)) if store else None,
             stats=stats,
+            collect=venues.collect if venues else None,
         )
         inbox = ManualActionInbox(url_for(args.store), run_for=args.duration) if store else None
         flow = build_flow(
-            source, config=config, outputs=outputs, flow_id="quorum_live", manual_actions=inbox
+            source,
+            config=config,
+            outputs=outputs,
+            flow_id="quorum_live",
+            manual_actions=inbox,
+            venue_reports=venues.source if venues else None,
         )
         try:
             run_main(flow)
@@ -171,12 +194,39 @@ def main(args: argparse.Namespace) -> int:
             stats.finish()
             if store is not None:
                 _close_store(store, stats)
+        if not args.quiet:
+            _summary(stats, source, args)
+            if venues is not None:
+                from rich.console import Console
+
+                venues.render(Console())
     finally:
+        if venues is not None:
+            venues.stop()
         if sim is not None:
             sim.stop()
-    if not args.quiet:
-        _summary(stats, source, args)
     return 0
+
+
+def _start_venues(args: argparse.Namespace, config: Any, sim: Any) -> Any:
+    """Connect the live venue (the simulator's account with ``--simulator``)."""
+    from connectors.ccxt_router import CredentialsError
+    from flows.cli import UserError
+    from flows.live_trading import start_venues
+
+    live = config.trading.live
+    try:
+        return start_venues(
+            live.venue,
+            args.exchange,
+            tuple(args.symbols),
+            rest_url=sim.rest_url if sim else None,
+            ws_url=sim.ws_url if sim else None,
+            dry_run=live.dry_run,
+            run_for=args.duration,
+        )
+    except (CredentialsError, RuntimeError, TimeoutError) as exc:
+        raise UserError(f"live trading: {exc}") from None
 
 
 def _root_cause(exc: BaseException) -> str:

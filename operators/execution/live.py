@@ -107,6 +107,7 @@ class LiveRouter(ExecutionRouter):
         self._day = -1
         self._day_notional = ZERO
         self._commands = 0
+        self._unknown: set[str] = set()
 
     # --- interface -------------------------------------------------------------------------
 
@@ -196,16 +197,7 @@ class LiveRouter(ExecutionRouter):
         live = self._orders.get(report.order_id)
         now_ns = _ns(report)
         if live is None:
-            self._records.append(
-                ReconcileIssue(
-                    venue=report.venue,
-                    kind=IssueKind.UNKNOWN_ORDER,
-                    detail=f"{report.kind.value} report for an order the ledger does not know",
-                    action="reported",
-                    order_id=report.order_id,
-                    ts=report.ts,
-                )
-            )
+            self._unknown_order(report, now_ns)
             return []
         if report.venue_order_id:
             live.venue_order_id = report.venue_order_id
@@ -228,6 +220,43 @@ class LiveRouter(ExecutionRouter):
             events = [live.order]
         self._compare(now_ns)
         return events
+
+    def _unknown_order(self, report: VenueReport, now_ns: int) -> None:
+        """A venue order the ledger does not know: reported once, cancelled if configured."""
+        if report.order_id in self._unknown:
+            return
+        self._unknown.add(report.order_id)
+        working = report.status in (OrderStatus.NEW, OrderStatus.PARTIALLY_FILLED)
+        action = "reported"
+        send = dispatcher(self.config.venue)
+        if working and self.config.cancel_unknown_orders and report.asset and send is not None:
+            action = "cancelled"
+            command = VenueCommand(
+                command_id=f"{report.order_id}:cancel",
+                kind=CommandKind.CANCEL,
+                venue=self.config.venue,
+                order_id=report.order_id,
+                asset=report.asset,
+                notional=ZERO,
+                reason="unknown to the ledger (reconciliation)",
+                ts=ns_to_datetime(now_ns),
+            )
+            self._records.append(command)
+            send(command)
+        state = report.status.value if report.status else report.kind.value
+        self._records.append(
+            ReconcileIssue(
+                venue=report.venue,
+                kind=IssueKind.UNKNOWN_ORDER,
+                detail=(
+                    f"venue order {report.venue_order_id or '?'} ({report.order_id}, "
+                    f"{report.asset or '?'}, {state}) is not in the ledger"
+                ),
+                action=action,
+                order_id=report.order_id,
+                ts=report.ts,
+            )
+        )
 
     def _fill(self, live: _LiveOrder, report: VenueReport, now_ns: int) -> list[ExecutionEvent]:
         trade_id = report.trade_id or ""

@@ -20,7 +20,7 @@ from connectors.ccxt_router import (
     load_credentials,
 )
 from operators.execution.dispatch import register_dispatcher, unregister_dispatcher
-from schemas.trading import Fill
+from schemas.trading import Fill, Order, RiskDecision
 from schemas.venue import ExecutionComparison, ReconcileIssue, VenueCommand
 
 SIMULATOR_KEY = "simulator"
@@ -38,6 +38,8 @@ class LiveVenues:
     fills: list[Fill] = field(default_factory=list)
     comparisons: list[ExecutionComparison] = field(default_factory=list)
     issues: list[ReconcileIssue] = field(default_factory=list)
+    refusals: list[RiskDecision] = field(default_factory=list)
+    rejected: list[Order] = field(default_factory=list)
 
     def collect(self, items: list[Any]) -> None:
         for item in items:
@@ -49,6 +51,10 @@ class LiveVenues:
                 self.comparisons.append(item)
             elif isinstance(item, ReconcileIssue):
                 self.issues.append(item)
+            elif isinstance(item, RiskDecision) and not item.approved:
+                self.refusals.append(item)
+            elif isinstance(item, Order) and item.status.value == "rejected":
+                self.rejected.append(item)
 
     def stop(self) -> None:
         for gateway in self.gateways:
@@ -87,6 +93,10 @@ class LiveVenues:
                     "-" if c.difference_bps is None else f"{c.difference_bps:+.2f}",
                 )
             console.print(table)
+        for refusal in self.refusals:
+            console.print(f"[risk] {refusal.asset}: {refusal.reason.value} ({refusal.detail})")
+        for order in self.rejected:
+            console.print(f"[rejected] {order.order_id}: {order.reason}")
         for issue in self.issues:
             console.print(f"[reconcile] {issue.kind.value}: {issue.detail} → {issue.action}")
 

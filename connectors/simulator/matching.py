@@ -5,7 +5,8 @@ Pure and synchronous (the REST handlers and the clock's ticks call it under one 
 * **Liquidity** is the latest recorded quote (``BTC/USDT``) or, for a market without quotes, a
   synthetic one around the last recorded trade / bar close (``synthetic_spread_bps`` wide, each
   side ``synthetic_quantity`` deep). Behind the top level the book has ``depth_levels - 1``
-  more levels of the same size, each ``level_step_bps`` worse: a large order walks the book.
+  more levels, each ``level_step_bps`` worse and ``depth_growth`` times larger than the one
+  before (recorded tops are thin): a large order walks the book.
   Each order sees the book as recorded (our own fills do not deplete it: the tape replays).
 * **Market** orders walk the book; what the book cannot take expires (Binance's ``EXPIRED``
   with a partial fill). **Limit** orders take what is marketable up to the limit (taker), then
@@ -54,12 +55,15 @@ class MatchingConfig:
 
     taker_bps: Decimal = Decimal(10)
     maker_bps: Decimal = Decimal(10)
-    depth_levels: int = 5
+    depth_levels: int = 10
     level_step_bps: Decimal = Decimal(1)
+    depth_growth: Decimal = Decimal(2)
     synthetic_spread_bps: Decimal = Decimal(2)
     synthetic_quantity: Decimal = Decimal(5)
 
     def __post_init__(self) -> None:
+        if self.depth_growth < 1:
+            raise ValueError(f"depth_growth must be >= 1, got {self.depth_growth}")
         if self.depth_levels < 1:
             raise ValueError(f"depth_levels must be >= 1, got {self.depth_levels}")
         for name in ("taker_bps", "maker_bps", "level_step_bps", "synthetic_spread_bps"):
@@ -355,7 +359,7 @@ class MatchingEngine:
                 price = (raw / book.tick).to_integral_value(rounding) * book.tick
             if limit is not None and (price > limit if buy else price < limit):
                 return
-            yield price, size
+            yield price, size * self.config.depth_growth**i
 
     def _fill(
         self, order: SimOrder, price: Decimal, quantity: Decimal, maker: bool, now_ms: int

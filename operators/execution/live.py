@@ -43,6 +43,7 @@ anomalies leave through :meth:`LiveRouter.records`.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -52,17 +53,19 @@ from operators.execution.dispatch import dispatcher
 from operators.execution.live_config import LiveConfig
 from operators.execution.paper import PaperBroker, _update
 from operators.execution.router import ExecutionEvent, ExecutionRouter, MarketBar
+from operators.execution.smart_routing import VenueQuote, route
 from operators.execution.trading_config import TradingConfig
 from operators.portfolio.instruments import Instruments, to_decimal
 from schemas.common import NS_PER_SECOND, Side, datetime_to_ns, ns_to_datetime
 from schemas.market import BookTop
-from schemas.trading import Fill, Liquidity, Order, OrderStatus, OrderType
+from schemas.trading import ExecAlgo, Fill, Liquidity, Order, OrderStatus, OrderType
 from schemas.venue import (
     CommandKind,
     ExecutionComparison,
     IssueKind,
     ReconcileIssue,
     ReportKind,
+    RouteDecision,
     VenueCommand,
     VenueReport,
 )
@@ -74,6 +77,16 @@ _TERMINAL = frozenset({OrderStatus.FILLED, OrderStatus.CANCELLED, OrderStatus.RE
 
 
 @dataclass(slots=True)
+class _Child:
+    """One order at one venue: a whole order, a slice, or a venue's share of a slice."""
+
+    venue: str
+    quantity: Decimal
+    done: bool = False
+    cancel_sent: bool = False
+
+
+@dataclass(slots=True)
 class _LiveOrder:
     order: Order
     reduce_only: bool
@@ -82,17 +95,26 @@ class _LiveOrder:
     fees: Decimal = ZERO
     trade_ids: set[str] = field(default_factory=set)
     cancel_sent: bool = False
-    venue_order_id: str | None = None
+    children: dict[str, _Child] = field(default_factory=dict)
+    released: Decimal = ZERO
     paper_quantity: Decimal = ZERO
     paper_notional: Decimal = ZERO
     paper_fees: Decimal = ZERO
     compared: bool = False
 
+    @property
+    def sliced(self) -> bool:
+        return self.order.algo is not ExecAlgo.IMMEDIATE
+
+    @property
+    def working_children(self) -> list[tuple[str, _Child]]:
+        return [(cid, c) for cid, c in self.children.items() if not c.done]
+
 
 class LiveRouter(ExecutionRouter):
-    """Orders to a venue through its dispatcher; reports back through :meth:`on_report`.
+    """Orders to venues through their dispatchers; reports back through :meth:`on_report`.
 
-    Picklable: it holds the venue's name, never a connection.
+    Picklable: it holds venue names, never a connection.
     """
 
     def __init__(
@@ -100,14 +122,17 @@ class LiveRouter(ExecutionRouter):
     ) -> None:
         self.config = config
         self.execution = execution
+        self.instruments = instruments
         self.paper = PaperBroker(execution, instruments)
         self._orders: dict[str, _LiveOrder] = {}
+        self._parents: dict[str, str] = {}  # child (client order) id -> order id
         self._records: list[Any] = []
         self._marks: dict[str, Decimal] = {}
+        self._quotes: dict[tuple[str, str], BookTop] = {}
         self._day = -1
         self._day_notional = ZERO
-        self._commands = 0
         self._unknown: set[str] = set()
+        self._routes = 0
 
     # --- interface -------------------------------------------------------------------------
 
@@ -123,20 +148,30 @@ class LiveRouter(ExecutionRouter):
             return [_update(order, now_ns, status=OrderStatus.REJECTED, reason=refusal)]
         paper_events = self.paper.submit(order, now_ns, reduce_only=reduce_only)
         if self.config.dry_run:
-            self._records.append(self._command(CommandKind.PLACE, order, notional, now_ns))
+            self._records.append(
+                self._command(
+                    CommandKind.PLACE,
+                    order,
+                    order.order_id,
+                    self.config.venue,
+                    order.quantity,
+                    notional,
+                    now_ns,
+                )
+            )
             self._day_notional += notional
             return paper_events
         if order.order_id in self._orders:
             return [_update(order, now_ns, status=OrderStatus.REJECTED, reason="duplicate id")]
-        send = dispatcher(self.config.venue)
-        if send is None:
-            reason = f"no connection to venue {self.config.venue}"
+        missing = [v for v in self._venue_names() if dispatcher(v) is None]
+        if missing:
+            reason = f"no connection to venue {', '.join(missing)}"
             return [_update(order, now_ns, status=OrderStatus.REJECTED, reason=reason)]
-        command = self._command(CommandKind.PLACE, order, notional, now_ns)
-        self._records.append(command)
-        self._orders[order.order_id] = _LiveOrder(order, reduce_only)
+        live = _LiveOrder(order, reduce_only)
+        self._orders[order.order_id] = live
         self._day_notional += notional
-        send(command)
+        if not live.sliced:
+            self._release(live, order.quantity, now_ns)
         return [order]
 
     def cancel(self, order_id: str, now_ns: int, reason: str) -> list[ExecutionEvent]:
@@ -146,18 +181,33 @@ class LiveRouter(ExecutionRouter):
         live = self._orders.get(order_id)
         if live is None or live.order.status in _TERMINAL:
             return []
-        send = dispatcher(self.config.venue)
-        if send is not None and not live.cancel_sent:
-            live.cancel_sent = True
-            command = self._command(CommandKind.CANCEL, live.order, ZERO, now_ns, reason)
-            self._records.append(command)
-            send(command)
-        live.order = _update(live.order, now_ns, reason=f"cancel sent: {reason}")
+        live.cancel_sent = True
+        for child_id, child in live.working_children:
+            send = dispatcher(child.venue)
+            if send is not None and not child.cancel_sent:
+                child.cancel_sent = True
+                command = self._command(
+                    CommandKind.CANCEL,
+                    live.order,
+                    child_id,
+                    child.venue,
+                    child.quantity,
+                    ZERO,
+                    now_ns,
+                    reason,
+                )
+                self._records.append(command)
+                send(command)
+        if not live.working_children:  # nothing at a venue (a sliced order between slices)
+            live.order = _update(live.order, now_ns, status=OrderStatus.CANCELLED, reason=reason)
+        else:
+            live.order = _update(live.order, now_ns, reason=f"cancel sent: {reason}")
         return [live.order]
 
     def on_quote(self, quote: BookTop) -> None:
         self.paper.on_quote(quote)
-        self._marks[quote.symbol] = (quote.bid + quote.ask) / 2
+        self._marks[quote.symbol] = to_decimal((quote.bid + quote.ask) / 2)
+        self._quotes[(quote.source, quote.symbol)] = quote
 
     def on_bar(self, bar: MarketBar) -> list[ExecutionEvent]:
         self._marks[bar.asset] = to_decimal(bar.close)
@@ -170,13 +220,19 @@ class LiveRouter(ExecutionRouter):
                 live.paper_quantity += event.quantity
                 live.paper_notional += event.price * event.quantity
                 live.paper_fees += event.fee
-        for live in self._orders.values():
-            if live.order.asset == bar.asset and live.order.status not in _TERMINAL:
-                live.bars += 1
-                if live.bars >= self.execution.order_timeout_bars and not live.cancel_sent:
-                    self.cancel(live.order.order_id, bar.close_ns, "timed out at the venue")
+        events: list[ExecutionEvent] = []
+        for live in list(self._orders.values()):
+            if live.order.asset != bar.asset or live.order.status in _TERMINAL:
+                continue
+            if bar.open_ns < datetime_to_ns(live.order.created_at):
+                continue  # a bar that opened before the order existed
+            live.bars += 1
+            if live.sliced and not live.cancel_sent:
+                self._release(live, self._slice(live, bar), bar.close_ns)
+            if live.bars >= self.execution.order_timeout_bars and not live.cancel_sent:
+                events.extend(self.cancel(live.order.order_id, bar.close_ns, "timed out"))
         self._compare(bar.close_ns)
-        return []
+        return events
 
     def working_orders(self) -> list[Order]:
         if self.config.dry_run:
@@ -190,36 +246,142 @@ class LiveRouter(ExecutionRouter):
     def known_order_ids(self) -> set[str]:
         return set(self._orders)
 
+    # --- routing and slicing ---------------------------------------------------------------
+
+    def _venue_names(self) -> list[str]:
+        return [v.name for v in self.config.venues] or [self.config.venue]
+
+    def _slice(self, live: _LiveOrder, bar: MarketBar) -> Decimal:
+        """This bar's slice: TWAP's cumulative target or POV's share of the bar's volume."""
+        order, cfg = live.order, self.execution
+        left = order.quantity - live.released
+        if order.algo is ExecAlgo.TWAP:
+            target = order.quantity * min(live.bars, cfg.twap_slices) / cfg.twap_slices
+            wanted = target - live.released
+        else:
+            wanted = Decimal(repr(cfg.pov_rate_pct / 100 * max(bar.volume, 0.0)))
+        return self.instruments.spec(order.asset).round_quantity(max(min(wanted, left), ZERO))
+
+    def _release(self, live: _LiveOrder, quantity: Decimal, now_ns: int) -> None:
+        """Send ``quantity`` of ``live``: routed over the venues, one child per venue."""
+        if quantity <= 0:
+            return
+        order = live.order
+        names = self._venue_names()
+        if len(names) == 1:
+            allocations = {names[0]: quantity}
+        else:
+            plan = route(
+                order.side.value,
+                quantity,
+                self._venue_quotes(order.asset, now_ns),
+                latency_bps_per_ms=self.config.latency_bps_per_ms,
+                fallback=names[0],
+            )
+            allocations = plan.allocations
+            self._routes += 1
+            self._records.append(
+                RouteDecision(
+                    decision_id=f"route-{order.order_id}-{self._routes}",
+                    order_id=order.order_id,
+                    asset=order.asset,
+                    side=order.side,
+                    quantity=quantity,
+                    allocations=allocations,
+                    inputs=plan.inputs,
+                    reason=plan.reason,
+                    ts=ns_to_datetime(now_ns),
+                )
+            )
+        live.released += quantity
+        for venue, share in allocations.items():
+            child_id = self._child_id(live, venue, len(allocations))
+            live.children[child_id] = _Child(venue, share)
+            self._parents[child_id] = order.order_id
+            command = self._command(
+                CommandKind.PLACE,
+                order,
+                child_id,
+                venue,
+                share,
+                share * self._mark(order),
+                now_ns,
+            )
+            self._records.append(command)
+            send = dispatcher(venue)
+            assert send is not None  # checked at submission
+            send(command)
+
+    def _child_id(self, live: _LiveOrder, venue: str, parts: int) -> str:
+        """The client order id: the order id for a whole order at one venue; else a short
+        deterministic id (a replayed slice gets the same one, so the venue dedupes it)."""
+        if not live.sliced and parts == 1 and not live.children:
+            return live.order.order_id
+        key = f"{live.order.order_id}|{len(live.children)}|{venue}"
+        return "q" + hashlib.blake2b(key.encode(), digest_size=12).hexdigest()
+
+    def _mark(self, order: Order) -> Decimal:
+        return order.limit_price or self._marks.get(order.asset) or ZERO
+
+    def _venue_quotes(self, asset: str, now_ns: int) -> dict[str, VenueQuote]:
+        max_age = self.execution.quote_max_age_seconds * NS_PER_SECOND
+        quotes = {}
+        for spec in self.config.venues:
+            quote = self._quotes.get((spec.name, asset))
+            if quote is None or not 0 <= now_ns - datetime_to_ns(quote.ts) <= max_age:
+                continue
+            quotes[spec.name] = VenueQuote(
+                spec.name,
+                to_decimal(quote.bid),
+                to_decimal(quote.bid_size),
+                to_decimal(quote.ask),
+                to_decimal(quote.ask_size),
+                spec.fee_bps,
+                spec.latency_ms,
+            )
+        return quotes
+
     # --- venue reports ---------------------------------------------------------------------
 
     def on_report(self, report: VenueReport) -> list[ExecutionEvent]:
         """A venue report → fills and order updates (duplicates yield nothing)."""
-        live = self._orders.get(report.order_id)
+        parent = self._parents.get(report.order_id)
+        live = self._orders.get(parent) if parent is not None else None
         now_ns = _ns(report)
         if live is None:
             self._unknown_order(report, now_ns)
             return []
-        if report.venue_order_id:
-            live.venue_order_id = report.venue_order_id
+        child = live.children[report.order_id]
         events: list[ExecutionEvent] = []
         if report.kind is ReportKind.FILL:
             events = self._fill(live, report, now_ns)
         elif report.kind is ReportKind.REJECT:
-            if live.order.status not in _TERMINAL:
-                reason = f"venue rejected: {report.reason}"
-                live.order = _update(live.order, now_ns, status=OrderStatus.REJECTED, reason=reason)
-                events = [live.order]
-        elif (
-            report.kind is ReportKind.STATUS
-            and report.status in _TERMINAL
-            and report.status is not OrderStatus.FILLED  # filled is what the fills say
-            and live.order.status not in _TERMINAL
-        ):
-            reason = report.reason or f"{report.status.value} at the venue"
-            live.order = _update(live.order, now_ns, status=report.status, reason=reason)
-            events = [live.order]
+            child.done = True
+            events = self._finish(
+                live, OrderStatus.REJECTED, f"venue rejected: {report.reason}", now_ns, stop=True
+            )
+        elif report.kind is ReportKind.STATUS and report.status in _TERMINAL:
+            child.done = True
+            if report.status is not OrderStatus.FILLED and (live.cancel_sent or not live.sliced):
+                reason = report.reason or f"{report.status.value} at the venue"
+                events = self._finish(live, report.status, reason, now_ns, stop=False)
         self._compare(now_ns)
         return events
+
+    def _finish(
+        self, live: _LiveOrder, status: OrderStatus, reason: str, now_ns: int, *, stop: bool
+    ) -> list[ExecutionEvent]:
+        """End ``live`` once no child works at a venue (``stop``: no further slices either)."""
+        if stop:
+            live.cancel_sent = True
+        if live.order.status in _TERMINAL or live.working_children:
+            return []
+        if live.sliced and not live.cancel_sent and live.released < live.order.quantity:
+            return []
+        if status is OrderStatus.REJECTED and live.order.filled_quantity > 0:
+            status = OrderStatus.CANCELLED
+        live.order = _update(live.order, now_ns, status=status, reason=reason)
+        return [live.order]
 
     def _unknown_order(self, report: VenueReport, now_ns: int) -> None:
         """A venue order the ledger does not know: reported once, cancelled if configured."""
@@ -259,7 +421,7 @@ class LiveRouter(ExecutionRouter):
         )
 
     def _fill(self, live: _LiveOrder, report: VenueReport, now_ns: int) -> list[ExecutionEvent]:
-        trade_id = report.trade_id or ""
+        trade_id = f"{report.venue}:{report.trade_id}" if report.trade_id else ""
         if not trade_id or trade_id in live.trade_ids:
             return []
         assert report.price is not None and report.quantity is not None
@@ -283,7 +445,7 @@ class LiveRouter(ExecutionRouter):
         mid = self._marks.get(order.asset)
         sign = 1 if order.side is Side.BUY else -1
         fill = Fill(
-            fill_id=f"{report.venue}:{trade_id}",
+            fill_id=trade_id,
             order_id=order.order_id,
             asset=order.asset,
             side=order.side,
@@ -331,18 +493,25 @@ class LiveRouter(ExecutionRouter):
         return None
 
     def _command(
-        self, kind: CommandKind, order: Order, notional: Decimal, now_ns: int, reason: str = ""
+        self,
+        kind: CommandKind,
+        order: Order,
+        client_id: str,
+        venue: str,
+        quantity: Decimal,
+        notional: Decimal,
+        now_ns: int,
+        reason: str = "",
     ) -> VenueCommand:
-        self._commands += 1
         limit = order.order_type is OrderType.LIMIT
         return VenueCommand(
-            command_id=f"{order.order_id}:{kind.value}",
+            command_id=f"{client_id}:{kind.value}",
             kind=kind,
-            venue=self.config.venue,
-            order_id=order.order_id,
+            venue=venue,
+            order_id=client_id,
             asset=order.asset,
             side=order.side,
-            quantity=order.quantity,
+            quantity=quantity,
             order_type=order.order_type,
             limit_price=order.limit_price,
             time_in_force="GTC" if limit else None,

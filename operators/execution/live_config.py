@@ -15,6 +15,16 @@ from decimal import Decimal
 from pydantic import BaseModel, ConfigDict, Field
 
 
+class VenueSpec(BaseModel):
+    """One venue smart order routing may use, with what using it costs."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str = Field(min_length=1, description="Venue name (its gateway)")
+    fee_bps: Decimal = Field(default=Decimal(10), ge=0, description="Taker fee, basis points")
+    latency_ms: float = Field(default=50.0, ge=0, description="Expected order round trip")
+
+
 class LiveConfig(BaseModel):
     """How ``trading.mode: live`` sends orders."""
 
@@ -42,6 +52,19 @@ class LiveConfig(BaseModel):
     cancel_unknown_orders: bool = Field(
         default=False,
         description="Reconciliation cancels open venue orders the ledger does not know",
+    )
+    venues: tuple[VenueSpec, ...] = Field(
+        default=(),
+        description=(
+            "Two or more venues quoting the same asset: each slice is routed by expected "
+            "all-in price (quote, fee, depth, latency) and split when one venue's depth is "
+            "short; empty = everything to `venue`"
+        ),
+    )
+    latency_bps_per_ms: Decimal = Field(
+        default=Decimal("0.01"),
+        ge=0,
+        description="Expected adverse price drift per millisecond of a venue's latency",
     )
     compare_with_paper: bool = Field(
         default=True,

@@ -21,7 +21,7 @@ BOOK = Book(D("100"), D("2"), D("101"), D("2"))
 
 def engine(book: Book | None = BOOK, usdt: str = "1000", btc: str = "10") -> MatchingEngine:
     return MatchingEngine(
-        MatchingConfig(depth_levels=2, level_step_bps=D(100)),
+        MatchingConfig(depth_levels=2, level_step_bps=D(100), depth_growth=D(1)),
         lambda symbol, now: book,
         {"k": {"USDT": D(usdt), "BTC": D(btc)}},
     )

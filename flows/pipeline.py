@@ -32,6 +32,7 @@ from flows.summary import RunStats
 from operators.audit.events import audit_trail
 from operators.candles.minute import LateTrades
 from operators.candles.ops import build_candles, roll_up
+from operators.divergence import DataQualityEvent
 from operators.execution.operator import trading_core
 from operators.features import compute_features
 from operators.fusion import fuse
@@ -78,8 +79,9 @@ class FlowOutputs:
 
 
 def _is_side_item(item: Any) -> bool:
-    """Quotes and feed-health records of live sources: for the trading core, not the candles."""
-    return isinstance(item, BookTop | FeedHealth)
+    """Quotes, feed-health and data-quality records of live sources: for the trading core, not
+    the candles."""
+    return isinstance(item, BookTop | FeedHealth | DataQualityEvent)
 
 
 def _unkey(item: tuple[str, Any]) -> Any:

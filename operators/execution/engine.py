@@ -59,6 +59,7 @@ from typing import Any
 
 import numpy as np
 
+from operators.divergence import DataQualityEvent, EntryBlocker
 from operators.execution.costs import CostEstimate, estimate_costs
 from operators.execution.live import router_for
 from operators.execution.ordering import EventBuffer
@@ -110,6 +111,7 @@ TradingInput = (
     | BookTop
     | ManualAction
     | VenueReport
+    | DataQualityEvent
 )
 TradingEvent = (
     FusedSignal
@@ -198,6 +200,8 @@ class TradingEngine:
         self.reviews: dict[str, _Review] = {}
         self.feed_blocked: dict[str, str] = {}
         """Symbols whose live feed is not healthy (stale, disconnected, catching up): no entries."""
+        self.divergence = EntryBlocker()
+        """Symbols whose venues disagree on the price (dual-source check): no entries."""
         self.stats: Counter[str] = Counter()
         self._ids = 0
         for asset, value in (atr or {}).items():
@@ -222,6 +226,8 @@ class TradingEngine:
                 self.feed_blocked.pop(item.symbol, None)
             else:
                 self.feed_blocked[item.symbol] = f"{item.source} feed {item.status.value}"
+        elif isinstance(item, DataQualityEvent):
+            self.divergence.update(item)  # like feed health: the venues' state now
         elif isinstance(item, FusionProgress):
             known = datetime_to_ns(item.ts)
             progress = self.clock.signal_progress
@@ -630,6 +636,9 @@ class TradingEngine:
         if blocked is not None:
             detail = f"no new entries in {asset}: {blocked}"
             return [self._refuse(intent_id, asset, RiskReason.STALE_DATA, detail, now)]
+        if self.divergence.blocks(asset):
+            detail = f"no new entries in {asset}: {self.divergence.reason(asset)}"
+            return [self._refuse(intent_id, asset, RiskReason.DATA_QUALITY, detail, now)]
         market = self._market(asset)
         if market.close is None:
             detail = f"no candle for {asset} yet"

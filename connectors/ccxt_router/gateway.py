@@ -407,6 +407,11 @@ class VenueGateway:
         if fee.get("currency") == base:  # a fee taken in the base asset, in quote terms
             cost *= price
         liquidity = trade.get("takerOrMaker")
+        stamp = trade.get("timestamp")
+        if isinstance(stamp, int | float):  # the venue's time of the fill
+            fields: dict[str, Any] = {"ts": datetime.fromtimestamp(stamp / 1000, UTC)}
+        else:
+            fields = {}
         self._report(
             ReportKind.FILL,
             client_id,
@@ -419,6 +424,7 @@ class VenueGateway:
             liquidity=Liquidity(liquidity) if liquidity in ("maker", "taker") else None,
             asset=symbol,
             source=source,
+            **fields,
         )
 
     # --- streams and reconciliation -----------------------------------------------------------

@@ -8,6 +8,7 @@ to the paper estimate at the end.
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -93,10 +94,14 @@ class LiveVenues:
                     "-" if c.difference_bps is None else f"{c.difference_bps:+.2f}",
                 )
             console.print(table)
-        for refusal in self.refusals:
-            console.print(f"[risk] {refusal.asset}: {refusal.reason.value} ({refusal.detail})")
-        for order in self.rejected:
-            console.print(f"[rejected] {order.order_id}: {order.reason}")
+        refused = Counter(r.reason.value for r in self.refusals)
+        for reason, count in sorted(refused.items()):
+            last = next(r for r in reversed(self.refusals) if r.reason.value == reason)
+            console.print(f"[risk] {count} entries refused: {reason} (last: {last.detail})")
+        rejected = Counter(o.reason.split(":")[0] for o in self.rejected)
+        for reason, count in sorted(rejected.items()):
+            last = next(o for o in reversed(self.rejected) if o.reason.startswith(reason))
+            console.print(f"[rejected] {count} orders: {last.reason}")
         for issue in self.issues:
             console.print(f"[reconcile] {issue.kind.value}: {issue.detail} → {issue.action}")
 

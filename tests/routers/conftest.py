@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+import numpy as np
 import pytest
 
 from connectors.ccxt_router import VenueConfig, VenueCredentials, VenueGateway
@@ -20,10 +21,14 @@ from operators.execution.dispatch import register_dispatcher, unregister_dispatc
 from operators.execution.live import LiveRouter
 from operators.execution.live_config import LiveConfig
 from operators.portfolio.instruments import Instruments
-from schemas.common import Side
+from schemas.batches import CandleBatch
+from schemas.common import Side, ns_to_datetime
+from schemas.signals import FusedSignal, FusionProgress
 from schemas.trading import OrderType
 from schemas.venue import CommandKind, VenueCommand, VenueReport
 
+T0_NS = 1_641_000_000_000_000_000 // 60_000_000_000 * 60_000_000_000
+MIN_NS = 60_000_000_000
 START_MS = 1_610_064_000_000  # 2021-01-08 00:00 UTC: BTC/USDT's recorded trades start here
 DEADLINE = 20.0
 VENUE = "sim-binance"
@@ -118,3 +123,22 @@ class Reports:
     def wait(self, predicate: Callable[[list[VenueReport]], Any], what: str) -> list[VenueReport]:
         wait_for(lambda: predicate(self.poll()), what)
         return self.items
+
+
+def open_decision_inputs() -> tuple[CandleBatch, FusedSignal, FusionProgress, np.ndarray]:
+    """Five flat BTC/USDT minutes, an OPEN long decision at the third, fusion's progress past
+    the fourth: what the trading core needs to send one entry."""
+    minutes = T0_NS + MIN_NS * np.arange(5)
+    candles = CandleBatch.from_columns(
+        "BTC/USDT", "1m", minutes, [100.0] * 5, [101.0] * 5, [99.0] * 5, [100.0] * 5, [1e6] * 5
+    )
+    signal = FusedSignal(
+        fused_id="fs-1",
+        asset="BTC/USDT",
+        score=0.8,
+        direction="long",
+        decision="open",
+        timestamp=ns_to_datetime(int(minutes[2])),
+    )
+    progress = FusionProgress(asset="BTC/USDT", ts=ns_to_datetime(int(minutes[3])))
+    return candles, signal, progress, minutes

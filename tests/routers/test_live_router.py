@@ -8,7 +8,6 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-import numpy as np
 import pytest
 
 from operators.execution import TradingConfig, TradingEngine
@@ -19,9 +18,7 @@ from operators.execution.live_config import LiveConfig
 from operators.execution.records import ManualAction, ManualActionKind
 from operators.execution.router import MarketBar
 from operators.portfolio.instruments import Instruments
-from schemas.batches import CandleBatch
 from schemas.common import Side, ns_to_datetime
-from schemas.signals import FusedSignal, FusionProgress
 from schemas.trading import Fill, Order, OrderStatus, TradingState
 from schemas.venue import (
     CommandKind,
@@ -30,6 +27,8 @@ from schemas.venue import (
     VenueCommand,
     VenueReport,
 )
+
+from .conftest import open_decision_inputs
 
 VENUE = "unit-venue"
 T0 = 1_641_000_000_000_000_000 // 60_000_000_000 * 60_000_000_000
@@ -171,19 +170,7 @@ def test_trading_core_on_the_live_router_books_venue_fills_and_halts_at_the_venu
 ) -> None:
     config = TradingConfig.model_validate({"mode": "live", "live": {"venue": VENUE}})
     engine = TradingEngine(config, atr={"BTC/USDT": 1.0})
-    minutes = T0 + MIN * np.arange(5)
-    candles = CandleBatch.from_columns(
-        "BTC/USDT", "1m", minutes, [100.0] * 5, [101.0] * 5, [99.0] * 5, [100.0] * 5, [1e6] * 5
-    )
-    signal = FusedSignal(
-        fused_id="fs-1",
-        asset="BTC/USDT",
-        score=0.8,
-        direction="long",
-        decision="open",
-        timestamp=ns_to_datetime(int(minutes[2])),
-    )
-    progress = FusionProgress(asset="BTC/USDT", ts=ns_to_datetime(int(minutes[3])))
+    candles, signal, progress, minutes = open_decision_inputs()
     events = engine.process([candles, signal, progress])
     (command,) = [e for e in events if isinstance(e, VenueCommand)]
     assert command.order_id == "ord:fs-1:entry" and command.kind is CommandKind.PLACE

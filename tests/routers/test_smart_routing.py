@@ -6,7 +6,6 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-import numpy as np
 import pytest
 
 from operators.divergence import DataQualityEvent
@@ -18,12 +17,12 @@ from operators.execution.live_config import LiveConfig
 from operators.execution.router import MarketBar
 from operators.execution.smart_routing import VenueQuote, route
 from operators.portfolio.instruments import Instruments
-from schemas.batches import CandleBatch
 from schemas.common import Side, ns_to_datetime
 from schemas.market import BookTop
-from schemas.signals import FusedSignal, FusionProgress
 from schemas.trading import ExecAlgo, Order, OrderStatus, RiskDecision, RiskReason
 from schemas.venue import ReportKind, RouteDecision, VenueCommand, VenueReport
+
+from .conftest import open_decision_inputs
 
 T0 = 1_641_000_000_000_000_000 // 60_000_000_000 * 60_000_000_000
 MIN = 60_000_000_000
@@ -148,10 +147,7 @@ def test_twap_sends_one_child_per_bar(sent: list[VenueCommand]) -> None:
 
 def test_venues_disagreeing_block_new_entries() -> None:
     engine = TradingEngine(TradingConfig(), atr={"BTC/USDT": 1.0})
-    minutes = T0 + MIN * np.arange(5)
-    candles = CandleBatch.from_columns(
-        "BTC/USDT", "1m", minutes, [100.0] * 5, [101.0] * 5, [99.0] * 5, [100.0] * 5, [1e6] * 5
-    )
+    candles, signal, progress, minutes = open_decision_inputs()
     disagree = DataQualityEvent(
         kind="price_divergence",
         symbol="BTC/USDT",
@@ -163,15 +159,6 @@ def test_venues_disagreeing_block_new_entries() -> None:
         blocks_entries=True,
         detail="binance and ccxt:kraken differ by 99.5 bps",
     )
-    signal = FusedSignal(
-        fused_id="fs-1",
-        asset="BTC/USDT",
-        score=0.8,
-        direction="long",
-        decision="open",
-        timestamp=ns_to_datetime(int(minutes[2])),
-    )
-    progress = FusionProgress(asset="BTC/USDT", ts=ns_to_datetime(int(minutes[4])))
     events = engine.process([disagree, candles, signal, progress])
     (refusal,) = [e for e in events if isinstance(e, RiskDecision)]
     assert refusal.reason is RiskReason.DATA_QUALITY and "99.5 bps" in refusal.detail

@@ -20,12 +20,13 @@ from dashboards.views import (
     reviews,
     run_report,
     signals_board,
+    venues,
 )
 
 # Navigation groups; the first page (signals) is the default.
 SECTIONS = {
     "Signals": (signals_board, charts, fusion, reviews),
-    "Trading": (portfolio, run_report, controls),
+    "Trading": (portfolio, run_report, controls, venues),
     "Operations": (feed_health, audit_log),
 }
 

@@ -32,6 +32,7 @@ from flows.summary import RunStats
 from operators.audit.events import audit_trail
 from operators.candles.minute import LateTrades
 from operators.candles.ops import build_candles, roll_up
+from operators.divergence import DataQualityEvent
 from operators.execution.operator import trading_core
 from operators.features import compute_features
 from operators.fusion import fuse
@@ -84,8 +85,9 @@ class FlowOutputs:
 
 
 def _is_side_item(item: Any) -> bool:
-    """Quotes and feed-health records of live sources: for the trading core, not the candles."""
-    return isinstance(item, BookTop | FeedHealth)
+    """Quotes, feed-health and data-quality records of live sources: for the trading core, not
+    the candles."""
+    return isinstance(item, BookTop | FeedHealth | DataQualityEvent)
 
 
 def _wanted(timeframes: tuple[Timeframe, ...]) -> Callable[[CandleBatch], bool]:
@@ -136,13 +138,16 @@ def build_flow(
     stage: Stage = "full",
     flow_id: str = "quorum",
     manual_actions: Source[Any] | None = None,
+    venue_reports: Source[Any] | None = None,
 ) -> Dataflow:
     """Declare the whole flow over ``source`` (replay or live: same items, same steps).
 
     ``source`` emits ``TradeBatch`` / ``CandleBatch`` (one symbol each) and ``DeadLetter``
     items. ``stage`` stops the flow early (``features`` for ``quorum features``).
     ``manual_actions`` (live runs) feeds people's decisions, e.g. approved reviews from
-    :class:`~connectors.store.inbox.ManualActionInbox`, into the trading core.
+    :class:`~connectors.store.inbox.ManualActionInbox`, into the trading core;
+    ``venue_reports`` (``trading.mode: live``) feeds the venues' acknowledgements and fills
+    (:class:`~connectors.ccxt_router.VenueReportSource`) into it.
     """
     flow = Dataflow(flow_id)
     items = op.branch("side_items", op.input("source", flow, source), _is_side_item)
@@ -193,6 +198,11 @@ def build_flow(
         actions = (
             None if manual_actions is None else op.input("manual_actions", flow, manual_actions)
         )
+        if venue_reports is not None:
+            reports = op.input("venue_reports", flow, venue_reports)
+            actions = (
+                reports if actions is None else op.merge("people_and_venues", actions, reports)
+            )
         records.extend(_decision_streams(features, candles, config, stage, actions, items.trues))
     everything = op.merge("records", *records)
     if outputs.stats is not None:

@@ -27,6 +27,8 @@ from connectors.simulator.clock import ManualClock, ScaledClock
 from connectors.simulator.faults import Faults
 from connectors.simulator.rest import RestApi
 from connectors.simulator.tape import MS_PER_MINUTE
+from connectors.simulator.trading import TradingApi
+from connectors.simulator.user_stream import UserStreams
 from connectors.simulator.ws import HubSettings, StreamHub
 
 T = TypeVar("T")
@@ -83,6 +85,8 @@ class ExchangeSimulator:
         )
         self.faults = Faults()
         self.rest = RestApi(self.markets, self.clock, self.faults)
+        self.trading = TradingApi(self.markets, self.clock)
+        self.user_streams = UserStreams(self.trading)
         self.hub: StreamHub | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
@@ -151,7 +155,11 @@ class ExchangeSimulator:
 
     def tick(self, timeout: float = 10.0) -> int:
         """Publish everything due at the current time; returns the frames queued."""
-        return self._call(self._hub().tick(), timeout)
+        return self._call(self._tick(), timeout)
+
+    def drop_user_streams(self, timeout: float = 10.0) -> int:
+        """Abort every user-data stream connection (execution reports stop until a reconnect)."""
+        return self._call(self._async(self.user_streams.drop_all), timeout)
 
     def drop_connections(self, timeout: float = 10.0) -> int:
         """Abort every WebSocket connection without a close frame (a network failure)."""
@@ -221,12 +229,14 @@ class ExchangeSimulator:
                 max_incoming_per_second=cfg.max_incoming_per_second,
             ),
         )
-        runner = web.AppRunner(self.rest.app(), access_log=None)
+        app = self.rest.app()
+        self.trading.install(app)
+        runner = web.AppRunner(app, access_log=None)
         await runner.setup()
         site = web.TCPSite(runner, cfg.host, cfg.rest_port)
         await site.start()
         server: Server = await serve(
-            self.hub.handle, cfg.host, cfg.ws_port, ping_interval=None, compression=None
+            self._route_ws, cfg.host, cfg.ws_port, ping_interval=None, compression=None
         )
         try:
             self.rest_port = runner.addresses[0][1]
@@ -243,7 +253,19 @@ class ExchangeSimulator:
             await server.wait_closed()
             await runner.cleanup()
 
+    async def _route_ws(self, ws: Any) -> None:
+        path = ws.request.path if ws.request is not None else "/"
+        if self.user_streams.handles(path):
+            await self.user_streams.handle(ws)
+        else:
+            await self._hub().handle(ws)
+
+    async def _tick(self) -> int:
+        frames = await self._hub().tick()
+        self.trading.on_tick()
+        return frames
+
     async def _tick_forever(self) -> None:
         while True:
-            await self._hub().tick()
+            await self._tick()
             await asyncio.sleep(self.config.tick_interval)

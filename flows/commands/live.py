@@ -63,6 +63,16 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="with --kafka: only publish the exchange data (quorum.v1.trades, .candles, "
         ".quotes); process it elsewhere with quorum run --source kafka://…",
     )
+    parser.add_argument(
+        "--mode",
+        choices=("paper", "live"),
+        default=None,
+        help="paper (default) or live: orders go to the venue (the simulator with --simulator); "
+        "keys from QUORUM_<VENUE>_API_KEY / _API_SECRET (or _FILE)",
+    )
+    parser.add_argument(
+        "--dry-run", action="store_true", help="live mode: record what would be sent, fill on paper"
+    )
 
 
 def _check_args(args: argparse.Namespace) -> None:
@@ -155,6 +165,10 @@ def main(args: argparse.Namespace) -> int:
             "assets": list(args.symbols),
         }
     }
+    if args.mode is not None:
+        overrides["trading"]["mode"] = args.mode
+    if args.dry_run:
+        overrides["trading"]["live"] = {"dry_run": True}
     if args.timeframes:
         overrides["candles"] = {"timeframes": args.timeframes}
     if args.metrics_port is not None:
@@ -173,11 +187,14 @@ def main(args: argparse.Namespace) -> int:
         if unknown:
             sim.stop()
             raise UserError(f"the simulator does not serve {unknown}; it serves {sorted(served)}")
+    venues = None
     try:
         try:
             inner = _source(args, sim.rest_url if sim else None, sim.ws_url if sim else None)
         except ValueError as exc:
             raise UserError(str(exc)) from None
+        if config.trading.mode == "live":
+            venues = _start_venues(args, config, sim)
         source = SideChannelSource(inner, _health_printer(args.quiet), forward_side=True)
         stats = RunStats()
         store = _open_store(args.store, args, run_id) if args.store else None
@@ -197,13 +214,19 @@ def main(args: argparse.Namespace) -> int:
             notify=notify_sink(notifier, config.notifications),
             metrics=None if metrics is None else metrics.sink,
             kafka=_kafka_sink(config),
+            collect=venues.collect if venues else None,
         )
         inbox = ManualActionInbox(url_for(args.store), run_for=args.duration) if store else None
         if args.ingest_only:
             flow = _ingest_flow(source, outputs)
         else:
             flow = build_flow(
-                source, config=config, outputs=outputs, flow_id="quorum_live", manual_actions=inbox
+                source,
+                config=config,
+                outputs=outputs,
+                flow_id="quorum_live",
+                manual_actions=inbox,
+                venue_reports=venues.source if venues else None,
             )
         try:
             execute(flow, config.cluster, config.recovery, recovery)
@@ -219,11 +242,17 @@ def main(args: argparse.Namespace) -> int:
             stats.finish()
             if store is not None:
                 _close_store(store, stats)
+        if not args.quiet:
+            _summary(stats, source, args)
+            if venues is not None:
+                from rich.console import Console
+
+                venues.render(Console())
     finally:
+        if venues is not None:
+            venues.stop()
         if sim is not None:
             sim.stop()
-    if not args.quiet:
-        _summary(stats, source, args)
     return 0
 
 
@@ -247,6 +276,27 @@ def _ingest_flow(source: Any, outputs: Any) -> Any:
     from flows.ingest import build_ingest_flow
 
     return build_ingest_flow(source, outputs.kafka, outputs.stats, flow_id="quorum_ingest")
+
+
+def _start_venues(args: argparse.Namespace, config: Any, sim: Any) -> Any:
+    """Connect the live venue (the simulator's account with ``--simulator``)."""
+    from connectors.ccxt_router import CredentialsError
+    from flows.cli import UserError
+    from flows.live_trading import start_venues
+
+    live = config.trading.live
+    try:
+        return start_venues(
+            live.venue,
+            args.exchange,
+            tuple(args.symbols),
+            rest_url=sim.rest_url if sim else None,
+            ws_url=sim.ws_url if sim else None,
+            dry_run=live.dry_run,
+            run_for=args.duration,
+        )
+    except (CredentialsError, RuntimeError, TimeoutError) as exc:
+        raise UserError(f"live trading: {exc}") from None
 
 
 def _root_cause(exc: BaseException) -> str:

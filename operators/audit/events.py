@@ -31,6 +31,7 @@ from operators.execution.records import ManualActionResult, ReviewTicket
 from operators.risk.state import TradingStateChange
 from schemas.signals import FusedSignal
 from schemas.trading import Fill, Order, OrderIntent, RiskDecision
+from schemas.venue import ExecutionComparison, ReconcileIssue, RouteDecision, VenueCommand
 
 AUDIT_KEY = "audit"
 
@@ -66,6 +67,10 @@ register_audit_kind(Fill, "fill", "ts")
 register_audit_kind(ManualActionResult, "manual_action", "ts")
 register_audit_kind(TradingStateChange, "trading_state", "timestamp")
 register_audit_kind(ReviewTicket, "review", "updated_at")
+register_audit_kind(VenueCommand, "venue_command", "ts")
+register_audit_kind(ReconcileIssue, "reconcile_issue", "ts")
+register_audit_kind(RouteDecision, "route_decision", "ts")
+register_audit_kind(ExecutionComparison, "execution_comparison", "ts")
 
 
 @operator

@@ -59,9 +59,10 @@ from typing import Any
 
 import numpy as np
 
+from operators.divergence import DataQualityEvent, EntryBlocker
 from operators.execution.costs import CostEstimate, estimate_costs
+from operators.execution.live import router_for
 from operators.execution.ordering import EventBuffer
-from operators.execution.paper import PaperBroker
 from operators.execution.records import (
     ManualAction,
     ManualActionKind,
@@ -94,6 +95,7 @@ from schemas.trading import (
     RiskReason,
     TradingState,
 )
+from schemas.venue import VenueReport
 
 ZERO = Decimal(0)
 
@@ -101,7 +103,15 @@ ZERO = Decimal(0)
 QUOTE, CANDLE, FEATURE, SIGNAL, MANUAL = range(5)
 
 TradingInput = (
-    FusedSignal | FusionProgress | FeedHealth | CandleBatch | FeatureBatch | BookTop | ManualAction
+    FusedSignal
+    | FusionProgress
+    | FeedHealth
+    | CandleBatch
+    | FeatureBatch
+    | BookTop
+    | ManualAction
+    | VenueReport
+    | DataQualityEvent
 )
 TradingEvent = (
     FusedSignal
@@ -168,7 +178,8 @@ class TradingEngine:
     """Pure trading core: feed it with :meth:`push` / :meth:`process`, end with :meth:`flush`.
 
     ``atr`` seeds the ATR per asset (tests, or a warm start); live values come from the
-    feature stream. ``router`` defaults to the :class:`~operators.execution.paper.PaperBroker`.
+    feature stream. ``router`` defaults to what ``trading.mode`` asks for: the paper broker
+    (:class:`~operators.execution.paper.PaperBroker`) or the live router (:mod:`.live`).
     The whole object is picklable: it is the Bytewax step's state.
     """
 
@@ -183,7 +194,7 @@ class TradingEngine:
         self.bar_ns = config.execution_timeframe.ns
         self.book = PortfolioBook(config.portfolio.initial_cash)
         self.guard = RiskGuard(config.risk, self.bar_ns)
-        self.router = router or PaperBroker(config.execution, config.portfolio.instruments)
+        self.router = router or router_for(config)
         self.buffer = EventBuffer()
         self.clock = _Clock()
         self.markets: dict[str, _AssetMarket] = {}
@@ -192,6 +203,8 @@ class TradingEngine:
         self.reviews: dict[str, _Review] = {}
         self.feed_blocked: dict[str, str] = {}
         """Symbols whose live feed is not healthy (stale, disconnected, catching up): no entries."""
+        self.divergence = EntryBlocker()
+        """Symbols whose venues disagree on the price (dual-source check): no entries."""
         self.stats: Counter[str] = Counter()
         self._ids = 0
         for asset, value in (atr or {}).items():
@@ -216,6 +229,8 @@ class TradingEngine:
                 self.feed_blocked.pop(item.symbol, None)
             else:
                 self.feed_blocked[item.symbol] = f"{item.source} feed {item.status.value}"
+        elif isinstance(item, DataQualityEvent):
+            self.divergence.update(item)  # like feed health: the venues' state now
         elif isinstance(item, FusionProgress):
             known = datetime_to_ns(item.ts)
             progress = self.clock.signal_progress
@@ -232,6 +247,10 @@ class TradingEngine:
                 # market to reach the wall-clock time a person pressed it at.
                 return self._dispatch(self.clock.now_ns, MANUAL, item)
             self.buffer.push(datetime_to_ns(item.ts), MANUAL, item.action_id, item)
+        elif isinstance(item, VenueReport):
+            # The venue's word is news now: applied at once, never held behind market data.
+            now = self.clock.now_ns or datetime_to_ns(item.ts)
+            return self._on_execution(self.router.on_report(item), now)
         else:
             self.stats["dead_lettered"] += 1
             return [
@@ -250,6 +269,7 @@ class TradingEngine:
         for item in items:
             events.extend(self.push(item))
         events.extend(self.release())
+        events.extend(self.router.records())
         return events
 
     def release(self) -> list[TradingEvent]:
@@ -274,6 +294,7 @@ class TradingEngine:
                 self.clock.last_equity_ns = now
                 events.append(self.book.equity_point(now))
             events.append(TradingSummary(ts=ns_to_datetime(now), counters=self.summary()))
+        events.extend(self.router.records())
         return events
 
     def on_manual_action(self, action: ManualAction) -> list[TradingEvent]:
@@ -624,6 +645,9 @@ class TradingEngine:
         if blocked is not None:
             detail = f"no new entries in {asset}: {blocked}"
             return [self._refuse(intent_id, asset, RiskReason.STALE_DATA, detail, now)]
+        if self.divergence.blocks(asset):
+            detail = f"no new entries in {asset}: {self.divergence.reason(asset)}"
+            return [self._refuse(intent_id, asset, RiskReason.DATA_QUALITY, detail, now)]
         market = self._market(asset)
         if market.close is None:
             detail = f"no candle for {asset} yet"

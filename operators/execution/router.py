@@ -17,9 +17,11 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
+from typing import Any
 
 from schemas.market import BookTop
 from schemas.trading import Fill, Order
+from schemas.venue import VenueReport
 
 ExecutionEvent = Order | Fill
 """What a router reports: an order's new state, or a fill."""
@@ -62,3 +64,11 @@ class ExecutionRouter(ABC):
     @abstractmethod
     def working_orders(self) -> list[Order]:
         """Orders not yet filled, cancelled or rejected."""
+
+    def on_report(self, report: VenueReport) -> list[ExecutionEvent]:
+        """A venue's report on an order (live routers); a simulated venue has none."""
+        return []
+
+    def records(self) -> list[Any]:
+        """Records to output and audit beside the events (commands sent, anomalies), drained."""
+        return []

@@ -22,6 +22,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from operators.execution.config import ExecutionConfig
+from operators.execution.live_config import LiveConfig
 from operators.portfolio.config import PortfolioConfig
 from operators.risk.config import RiskConfig
 from schemas.common import Timeframe
@@ -64,4 +65,9 @@ class TradingConfig(BaseModel):
         ),
     )
     signal_wait_seconds: float | None = Field(default=None, gt=0)
+    mode: Literal["paper", "live"] = Field(
+        default="paper",
+        description="paper: the paper broker fills orders; live: orders go to trading.live.venue",
+    )
+    live: LiveConfig = Field(default=LiveConfig(), description="Live execution (mode: live)")
     max_buffered_events: int = Field(default=5_000_000, ge=1000)

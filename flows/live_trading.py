@@ -1,0 +1,135 @@
+"""``quorum live --mode live``: the venue gateways beside the flow, and what the run report shows.
+
+:func:`start_venues` connects the configured venue (the simulator's Binance with
+``--simulator``), registers its dispatcher for the live router and returns the source of its
+reports; :class:`LiveVenues` collects the flow's venue records and renders the venue fills next
+to the paper estimate at the end.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from connectors.ccxt_router import (
+    VenueConfig,
+    VenueCredentials,
+    VenueGateway,
+    VenueReportSource,
+    load_credentials,
+)
+from operators.execution.dispatch import register_dispatcher, unregister_dispatcher
+from schemas.trading import Fill, Order, RiskDecision
+from schemas.venue import ExecutionComparison, ReconcileIssue, VenueCommand
+
+SIMULATOR_KEY = "simulator"
+SIMULATOR_SECRET = "simulator-secret"  # the simulator's loopback demo account, not a secret
+
+
+@dataclass
+class LiveVenues:
+    """The running gateways and what the flow said about them."""
+
+    gateways: list[VenueGateway]
+    source: VenueReportSource
+    dry_run: bool
+    commands: list[VenueCommand] = field(default_factory=list)
+    fills: list[Fill] = field(default_factory=list)
+    comparisons: list[ExecutionComparison] = field(default_factory=list)
+    issues: list[ReconcileIssue] = field(default_factory=list)
+    refusals: list[RiskDecision] = field(default_factory=list)
+    rejected: list[Order] = field(default_factory=list)
+
+    def collect(self, items: list[Any]) -> None:
+        for item in items:
+            if isinstance(item, VenueCommand):
+                self.commands.append(item)
+            elif isinstance(item, Fill):
+                self.fills.append(item)
+            elif isinstance(item, ExecutionComparison):
+                self.comparisons.append(item)
+            elif isinstance(item, ReconcileIssue):
+                self.issues.append(item)
+            elif isinstance(item, RiskDecision) and not item.approved:
+                self.refusals.append(item)
+            elif isinstance(item, Order) and item.status.value == "rejected":
+                self.rejected.append(item)
+
+    def stop(self) -> None:
+        for gateway in self.gateways:
+            unregister_dispatcher(gateway.config.name)
+            gateway.stop()
+
+    def render(self, console: Any) -> None:
+        from rich.table import Table
+
+        sent = "recorded (dry run)" if self.dry_run else "sent"
+        console.print(
+            f"venue commands {sent}: {len(self.commands)}; fills booked: {len(self.fills)}; "
+            f"reconciliation issues: {len(self.issues)}"
+        )
+        for gateway in self.gateways:
+            s = gateway.stats
+            console.print(
+                f"venue {gateway.config.name}: placed {s.placed}, attempts {s.place_attempts}, "
+                f"found by lookup {s.found_by_lookup}, rate limited {s.rate_limited}, "
+                f"rejected {s.rejected}, stream reconnects {s.stream_disconnects}, "
+                f"reconciliations {s.reconciliations}"
+            )
+        if self.comparisons:
+            table = Table(title="venue fills vs the paper estimate")
+            for name in ("order", "side", "venue qty", "venue avg", "paper qty", "paper avg"):
+                table.add_column(name)
+            table.add_column("venue − paper (bps, + = cost)", justify="right")
+            for c in self.comparisons:
+                table.add_row(
+                    c.order_id,
+                    c.side.value,
+                    str(c.venue_quantity),
+                    _price(c.venue_average_price),
+                    str(c.paper_quantity),
+                    _price(c.paper_average_price),
+                    "-" if c.difference_bps is None else f"{c.difference_bps:+.2f}",
+                )
+            console.print(table)
+        refused = Counter(r.reason.value for r in self.refusals)
+        for reason, count in sorted(refused.items()):
+            last = next(r for r in reversed(self.refusals) if r.reason.value == reason)
+            console.print(f"[risk] {count} entries refused: {reason} (last: {last.detail})")
+        rejected = Counter(o.reason.split(":")[0] for o in self.rejected)
+        for reason, count in sorted(rejected.items()):
+            last = next(o for o in reversed(self.rejected) if o.reason.startswith(reason))
+            console.print(f"[rejected] {count} orders: {last.reason}")
+        for issue in self.issues:
+            console.print(f"[reconcile] {issue.kind.value}: {issue.detail} → {issue.action}")
+
+
+def _price(value: Decimal | None) -> str:
+    return "-" if value is None else f"{value:.2f}"
+
+
+def start_venues(
+    venue: str,
+    exchange: str,
+    symbols: tuple[str, ...],
+    *,
+    rest_url: str | None,
+    ws_url: str | None,
+    dry_run: bool,
+    run_for: float | None,
+) -> LiveVenues:
+    """Connect ``venue`` (credentials from the environment; the demo account on the simulator)
+    and register its dispatcher. Raises ``CredentialsError``/``RuntimeError`` with the reason."""
+    config = VenueConfig(name=venue, exchange=exchange, rest_url=rest_url, ws_url=ws_url)
+    if rest_url is not None:
+        credentials = VenueCredentials(venue=venue, api_key=SIMULATOR_KEY, secret=SIMULATOR_SECRET)
+    else:
+        credentials = load_credentials(venue)
+    gateways: list[VenueGateway] = []
+    if not dry_run:
+        gateway = VenueGateway(config, credentials, symbols).start()
+        register_dispatcher(venue, gateway.send)
+        gateways.append(gateway)
+    return LiveVenues(gateways, VenueReportSource(gateways, run_for=run_for), dry_run)

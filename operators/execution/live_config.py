@@ -1,0 +1,72 @@
+"""Live execution settings: which venue, the notional caps, dry run, reconciliation policy.
+
+>>> LiveConfig(max_order_notional=0)
+Traceback (most recent call last):
+...
+pydantic_core._pydantic_core.ValidationError: 1 validation error for LiveConfig
+max_order_notional
+  Input should be greater than 0 ...
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class VenueSpec(BaseModel):
+    """One venue smart order routing may use, with what using it costs."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str = Field(min_length=1, description="Venue name (its gateway)")
+    fee_bps: Decimal = Field(default=Decimal(10), ge=0, description="Taker fee, basis points")
+    latency_ms: float = Field(default=50.0, ge=0, description="Expected order round trip")
+
+
+class LiveConfig(BaseModel):
+    """How ``trading.mode: live`` sends orders."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    venue: str = Field(
+        default="binance", min_length=1, description="Venue the orders go to (its gateway name)"
+    )
+    dry_run: bool = Field(
+        default=False,
+        description=(
+            "Record every command that would be sent (audited) and fill them on paper instead"
+        ),
+    )
+    max_order_notional: Decimal = Field(
+        default=Decimal(25_000),
+        gt=0,
+        description="An entry above this notional (quote currency) is refused before sending",
+    )
+    max_daily_notional: Decimal = Field(
+        default=Decimal(250_000),
+        gt=0,
+        description="Entries stop once the UTC day's sent notional would exceed this",
+    )
+    cancel_unknown_orders: bool = Field(
+        default=False,
+        description="Reconciliation cancels open venue orders the ledger does not know",
+    )
+    venues: tuple[VenueSpec, ...] = Field(
+        default=(),
+        description=(
+            "Two or more venues quoting the same asset: each slice is routed by expected "
+            "all-in price (quote, fee, depth, latency) and split when one venue's depth is "
+            "short; empty = everything to `venue`"
+        ),
+    )
+    latency_bps_per_ms: Decimal = Field(
+        default=Decimal("0.01"),
+        ge=0,
+        description="Expected adverse price drift per millisecond of a venue's latency",
+    )
+    compare_with_paper: bool = Field(
+        default=True,
+        description="Work every live order on paper too and report the venue fill next to it",
+    )

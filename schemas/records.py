@@ -1,8 +1,7 @@
-"""Bookkeeping records: dead letters, late data, audit chain and billing ledger."""
+"""Bookkeeping records: dead letters, late data and the audit chain (billing: schemas.billing)."""
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Any
 
 from pydantic import Field
@@ -41,18 +40,3 @@ class AuditRecord(Frozen):
     payload: dict[str, Any]
     prev_hash: str
     hash: str
-
-
-class LedgerEntry(Frozen):
-    """A billing ledger line (charge, credit or usage) for a subscriber."""
-
-    entry_id: str
-    subscriber: str
-    kind: str = Field(description="subscription | usage | credit | refund")
-    amount: Decimal = Field(description="In the ledger currency; credits are negative")
-    currency: str = "usd"
-    ts: UtcDatetime
-    reference: str | None = None
-
-
-Charge = LedgerEntry

@@ -15,6 +15,7 @@ from connectors.replay import ReplaySource
 from connectors.store.audit import AuditChainSink
 from connectors.store.engine import open_store
 from connectors.store.market import finish_run, start_run
+from connectors.store.metering import MeteringSink
 from connectors.store.sink import StoreSink, StoreWriter
 from flows.config import QuorumConfig
 from flows.pipeline import FlowOutputs, Stage, build_flow
@@ -86,14 +87,20 @@ def run_replay(
     run_id = None
     sink = None
     audit = None
+    metering = None
     engine = None
     if store_url is not None:
         engine = open_store(store_url)
         run_id = start_run(engine, command, {"paths": [str(p) for p in paths], "stage": stage})
         sink = StoreSink(store_url, StoreWriter(run_id))
         audit = AuditChainSink(store_url)
+        metering = MeteringSink(store_url)
     outputs = FlowOutputs(
-        store=sink, audit=audit, collect=collected.extend if collect else None, stats=stats
+        store=sink,
+        audit=audit,
+        metering=metering,
+        collect=collected.extend if collect else None,
+        stats=stats,
     )
     flow = build_flow(source, config=config, outputs=outputs, stage=stage)
     if bar is not None:

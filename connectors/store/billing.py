@@ -145,6 +145,57 @@ ledger_entries = Table(
 )
 
 
+billing_invoices = Table(
+    "billing_invoices",
+    metadata,
+    Column("invoice_id", String(_ID), primary_key=True),
+    Column("customer_id", String(_NAME), nullable=False),
+    Column("month", String(7), nullable=False),
+    Column("total_minor", BigInteger, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("lines", JSON, nullable=False),
+    Column("stripe_invoice_id", String(_ID)),
+    Index("ix_billing_invoices_month", "month"),
+)
+
+billing_statements = Table(
+    "billing_statements",
+    metadata,
+    Column("author", String(_NAME), primary_key=True),
+    Column("month", String(7), primary_key=True),
+    Column("payable_minor", BigInteger, nullable=False),
+    Column("statement", JSON, nullable=False),
+)
+
+billing_portfolios = Table(
+    "billing_portfolios",
+    metadata,
+    Column("customer_id", String(_NAME), primary_key=True),
+    Column(
+        "run_id", String(_ID), nullable=False, comment="the paper/live run the customer follows"
+    ),
+    Column("capital_minor", BigInteger, nullable=False, comment="starting capital = first mark"),
+)
+
+billing_marks = Table(
+    "billing_marks",
+    metadata,
+    Column("customer_id", String(_NAME), primary_key=True),
+    Column("month", String(7), primary_key=True, comment="state after this month's close"),
+    Column("mark_minor", BigInteger, nullable=False),
+    Column("fees_charged_minor", BigInteger, nullable=False),
+)
+
+billing_closes = Table(
+    "billing_closes",
+    metadata,
+    Column("month", String(7), primary_key=True),
+    Column("digest", String(64), nullable=False, comment="hash of the invoices and postings"),
+    Column("closed_at", BigInteger, nullable=False),
+    Column("kpis", JSON, nullable=False),
+)
+
+
 class CatalogueConflictError(RuntimeError):
     """A catalogue version already stored with other content."""
 

@@ -12,6 +12,7 @@ import streamlit as st
 from dashboards.config import current
 from dashboards.views import (
     audit_log,
+    billing,
     charts,
     feed_health,
     fusion,
@@ -26,6 +27,7 @@ SECTIONS = {
     "Signals": (signals_board, charts, fusion, reviews),
     "Trading": (portfolio, run_report),
     "Operations": (feed_health, audit_log),
+    "Billing": (billing,),
 }
 
 

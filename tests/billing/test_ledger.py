@@ -12,14 +12,17 @@ from connectors.store.billing import (
     check_ledger,
     ledger_entries,
     read_postings,
+    read_usage,
     reversal_of,
     write_postings,
+    write_usage,
 )
 from connectors.store.engine import open_store
 from operators.billing.ledger import invoice_posting, payment_posting, refund_posting
 from operators.billing.money import allocate
-from schemas.billing import Charge, Invoice, LedgerEntry, Posting
+from schemas.billing import Charge, Invoice, LedgerEntry, Posting, UsageEvent
 from tests.billing.conftest import day
+from tests.store.conftest import postgres_url  # noqa: F401 - the PostgreSQL fixture
 
 
 def _invoice(customer: str = "ana", amount: int = 9900) -> Invoice:
@@ -33,9 +36,13 @@ def _invoice(customer: str = "ana", amount: int = 9900) -> Invoice:
     )
 
 
-@pytest.fixture
-def engine(tmp_path):
-    engine = open_store(tmp_path / "ledger.sqlite")
+@pytest.fixture(params=["sqlite", "postgresql"])
+def engine(request, tmp_path):
+    """The ledger on SQLite and on PostgreSQL (a private schema; skipped when absent)."""
+    if request.param == "sqlite":
+        engine = open_store(tmp_path / "ledger.sqlite")
+    else:
+        engine = open_store(request.getfixturevalue("postgres_url"))
     yield engine
     engine.dispose()
 
@@ -98,6 +105,23 @@ def test_check_finds_an_edited_entry(engine) -> None:
     check = check_ledger(engine)
     assert not check.ok
     assert any("does not balance" in p for p in check.problems)
+
+
+def test_usage_is_written_once_per_customer_and_signal(engine) -> None:
+    use = UsageEvent(
+        usage_id="use-1",
+        customer_id="cy",
+        signal_id="f1",
+        asset="BTC-PERP",
+        decision="open",
+        plan_id="per_signal",
+        price_minor=50,
+        delivered_at=day(2),
+        attribution={"ml:online@15m": 1.0},
+    )
+    assert write_usage(engine, [use, use]) == 1
+    write_usage(engine, [use.model_copy(update={"price_minor": 99})])  # a replay never reprices
+    assert [(u.usage_id, u.price_minor) for u in read_usage(engine)] == [("use-1", 50)]
 
 
 def test_allocate_never_loses_a_cent() -> None:

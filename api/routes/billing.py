@@ -27,7 +27,7 @@ from api.context import AppContext, app_context
 from api.cursor import Cursor
 from api.errors import error_responses
 from api.keys import ApiKey
-from api.models import FusedSignalOut
+from api.models import ErrorResponse, FusedSignalOut
 from api.reads import signals as reads
 from connectors.store.billing import (
     billing_customers,
@@ -76,7 +76,7 @@ class FeedOut(_Out):
 def _catalogue(conn: Connection) -> Catalogue:
     catalogue = load_stored_catalogue(conn)
     if catalogue is None:
-        raise HTTPException(503, "billing is not set up on this store (no catalogue stored)")
+        raise HTTPException(404, "billing is not set up on this store (no catalogue stored)")
     return catalogue
 
 
@@ -121,7 +121,7 @@ def _customer_plan(ctx: AppContext, key: ApiKey) -> tuple[Catalogue, Plan]:
 @router.get(
     "/plans",
     response_model=list[Plan],
-    responses=error_responses(),
+    responses=error_responses(404),
     summary="Plans with entitlements and prices (per period and per signal)",
 )
 def plans(
@@ -135,7 +135,7 @@ def plans(
 @router.get(
     "/subscription",
     response_model=SubscriptionOut,
-    responses=error_responses(),
+    responses=error_responses(404),
     summary="The caller's subscription and the plan in force now",
 )
 def subscription(
@@ -151,7 +151,7 @@ def subscription(
 @router.get(
     "/usage",
     response_model=UsageOut,
-    responses=error_responses(),
+    responses=error_responses(404),
     summary="The caller's metered deliveries with their prices, before they are invoiced",
 )
 def usage(
@@ -182,7 +182,7 @@ def usage(
 @router.get(
     "/invoices",
     response_model=list[Invoice],
-    responses=error_responses(),
+    responses=error_responses(404),
     summary="The caller's invoices (fees paid: subscription, usage, performance)",
 )
 def invoices(
@@ -211,7 +211,7 @@ def invoices(
 @router.get(
     "/statements",
     response_model=list[dict[str, Any]],
-    responses=error_responses(),
+    responses=error_responses(404),
     summary="Author statements of a month (admin)",
 )
 def statements(
@@ -330,7 +330,10 @@ async def feed_stream(
 @router.post(
     "/webhooks/stripe",
     status_code=200,
-    include_in_schema=True,
+    responses={
+        400: {"model": ErrorResponse, "description": "Signature or payload rejected"},
+        404: {"model": ErrorResponse, "description": "Stripe is not configured on this server"},
+    },
     summary="Stripe's webhook endpoint (signature-verified, idempotent by event id)",
 )
 async def stripe_webhook(
@@ -342,7 +345,7 @@ async def stripe_webhook(
     try:
         config = StripeConfig.from_env()
     except StripeConfigError as exc:
-        raise HTTPException(503, str(exc)) from None
+        raise HTTPException(404, f"Stripe webhooks are not enabled here: {exc}") from None
     payload = await request.body()
     signature = request.headers.get("Stripe-Signature")
     try:

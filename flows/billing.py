@@ -345,3 +345,41 @@ def check(engine: Engine, stripe: StripeBilling | None) -> CheckReport:
                         f"booked {booked}"
                     )
     return CheckReport(ledger.postings, len(invoices), problems, stripe is not None)
+
+
+# --- Stripe sync -------------------------------------------------------------------------------
+
+
+@dataclass
+class SyncReport:
+    meter: str
+    products: dict[str, str]
+    customers: dict[str, str]
+
+
+def sync_stripe(engine: Engine, stripe: StripeBilling) -> SyncReport:
+    """Mirror the stored catalogue (meter, products, prices) and the customers in Stripe.
+
+    Every call carries a key derived from what it creates, so a sync run again creates nothing
+    new; customers get their Stripe id recorded in the store.
+    """
+    catalogue = stored_catalogue(engine)
+    meter = stripe.ensure_meter(catalogue)
+    products = {p.plan_id: stripe.ensure_plan(catalogue, p, meter).product for p in catalogue.plans}
+    with engine.connect() as conn:
+        rows = conn.execute(select(billing_customers).order_by(billing_customers.c.customer_id))
+        customers = [dict(r._mapping) for r in rows]
+    synced: dict[str, str] = {}
+    for row in customers:
+        stripe_id = row["stripe_customer_id"] or stripe.create_customer(
+            row["customer_id"], row["name"], row["email"]
+        )
+        if row["stripe_customer_id"] is None:
+            with engine.begin() as conn:
+                conn.execute(
+                    update(billing_customers)
+                    .where(billing_customers.c.customer_id == row["customer_id"])
+                    .values(stripe_customer_id=stripe_id)
+                )
+        synced[row["customer_id"]] = stripe_id
+    return SyncReport(meter, products, synced)

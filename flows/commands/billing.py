@@ -5,6 +5,8 @@
 * ``quorum billing customers`` lists customers with their subscriptions;
 * ``quorum billing close --month YYYY-MM [--stripe]`` closes a month (idempotent);
 * ``quorum billing statement --month YYYY-MM [--author NAME]`` prints author statements;
+* ``quorum billing sync`` mirrors the catalogue (meter, products, prices) and the customers
+  in Stripe, idempotently;
 * ``quorum billing check [--ledger-only]`` exits 0 only when the ledger balances and agrees
   with Stripe (``QUORUM_STRIPE_*`` settings), 1 naming each disagreement;
 * ``quorum billing demo [--store demo.sqlite]`` runs the shipped month with three customers
@@ -44,9 +46,18 @@ def configure(parser: argparse.ArgumentParser) -> None:
     check.add_argument(
         "--ledger-only", action="store_true", help="do not ask Stripe (no QUORUM_STRIPE_* set)"
     )
+    sub.add_parser("sync", help="mirror the catalogue and customers in Stripe (idempotent)")
     demo = sub.add_parser("demo", help="a month of three customers and two authors, closed")
     demo.add_argument("--json", type=Path, help="also write the demo's figures as JSON")
-    for action in (plans, sub.choices["customers"], close, statement, check, demo):
+    for action in (
+        plans,
+        sub.choices["customers"],
+        close,
+        statement,
+        check,
+        sub.choices["sync"],
+        demo,
+    ):
         action.add_argument(
             "--store",
             default="demo.sqlite" if action is demo else DEFAULT_STORE,
@@ -293,6 +304,25 @@ def _check(args: argparse.Namespace) -> int:
     return 1
 
 
+def _sync(args: argparse.Namespace) -> int:
+    from flows.billing import BillingError, sync_stripe
+    from flows.cli import UserError
+
+    stripe = _stripe()
+    engine = _open(args.store)
+    try:
+        report = sync_stripe(engine, stripe)
+    except BillingError as exc:
+        raise UserError(str(exc)) from None
+    finally:
+        engine.dispose()
+    print(
+        f"Stripe meter {report.meter}; {len(report.products)} products; customers: "
+        + ", ".join(f"{c}={s}" for c, s in report.customers.items())
+    )
+    return 0
+
+
 def _demo(args: argparse.Namespace) -> int:
     from connectors.files import shipped_path
     from connectors.store.engine import url_for
@@ -346,5 +376,6 @@ def main(args: argparse.Namespace) -> int:
         "close": _close,
         "statement": _statement,
         "check": _check,
+        "sync": _sync,
         "demo": _demo,
     }[args.billing_command](args)

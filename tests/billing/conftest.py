@@ -2,18 +2,25 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import json
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from connectors.store.billing import store_catalogue, upsert_customer, upsert_subscription
 from connectors.store.engine import open_store
+from connectors.stripe.config import StripeConfig
 from operators.billing.catalogue import load_catalogue
 from schemas.billing import Subscription, SubscriptionStatus
 from schemas.common import Direction, Timeframe
 from schemas.signals import Contribution, Decision, FusedSignal
+from tests.billing.stripe_server import API_KEY, start_server
 
 JAN = datetime(2022, 1, 1, tzinfo=UTC)
+SECRET = "whsec_test_quorum"
 
 
 def day(n: int, hour: int = 0) -> datetime:
@@ -93,3 +100,34 @@ def billing_store(tmp_path):
         upsert_subscription(engine, sub)
     yield url, engine
     engine.dispose()
+
+
+@pytest.fixture
+def stripe_server():
+    server, url = start_server()
+    yield (
+        server.fake,
+        StripeConfig(api_key=API_KEY, api_base=url, webhook_secret=SECRET, max_network_retries=0),
+    )
+    server.shutdown()
+
+
+def sign(payload: bytes, secret: str = SECRET, at: int | None = None) -> str:
+    """A ``Stripe-Signature`` header as Stripe computes it (v1 = HMAC-SHA256 of ts.payload)."""
+    at = int(time.time()) if at is None else at
+    mac = hmac.new(secret.encode(), f"{at}.".encode() + payload, hashlib.sha256).hexdigest()
+    return f"t={at},v1={mac}"
+
+
+def event(event_id: str, kind: str, obj: dict, created: int) -> bytes:
+    return json.dumps(
+        {
+            "id": event_id,
+            "object": "event",
+            "type": kind,
+            "created": created,
+            "api_version": "2024-06-20",
+            "livemode": False,
+            "data": {"object": obj},
+        }
+    ).encode()

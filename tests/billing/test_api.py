@@ -16,8 +16,7 @@ from connectors.store.signals import write_fused
 from operators.billing.catalogue import load_catalogue
 from operators.billing.metering import Roster, meter
 from schemas.signals import Decision
-from tests.billing.conftest import contribution, fused, subscription
-from tests.billing.test_stripe import SECRET, event, sign
+from tests.billing.conftest import SECRET, contribution, event, fused, sign, subscription
 
 NOW = datetime(2022, 1, 20, 12, tzinfo=UTC)
 CAT = load_catalogue()

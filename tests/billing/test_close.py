@@ -22,8 +22,7 @@ from flows.cli import main
 from operators.billing.catalogue import load_catalogue
 from operators.billing.metering import Roster, meter
 from schemas.signals import Decision
-from tests.billing.conftest import day, fused, subscription
-from tests.billing.test_stripe import SECRET, event, sign, stripe_server  # noqa: F401
+from tests.billing.conftest import SECRET, day, event, fused, sign, subscription
 
 ROOT = Path(__file__).resolve().parents[2]
 CAT = load_catalogue()
@@ -59,7 +58,7 @@ def test_close_is_idempotent_and_refuses_a_changed_month(billing_store) -> None:
     assert balances(engine)["receivable:ana"] == {"usd": 9900}
 
 
-def test_check_agrees_with_stripe_only_when_payments_are_booked(billing_store, stripe_server):  # noqa: F811
+def test_check_agrees_with_stripe_only_when_payments_are_booked(billing_store, stripe_server):
     _, config = stripe_server
     _, engine = billing_store
     billing = StripeBilling(config)
@@ -142,3 +141,27 @@ def test_demo_month_on_the_shipped_data(tmp_path) -> None:
     assert totals["cy"] > 0 and totals["cy"] % 50 == 0  # per-signal
     assert figures["kpis"]["trials_converted"] == 1 and figures["kpis"]["churned"] == 1
     assert {s["author"] for s in figures["statements"]} == {"ana", "bo"}
+
+
+def test_cli_sync_then_close_to_stripe_and_check(
+    billing_store,
+    stripe_server,
+    monkeypatch,
+    capsys,
+) -> None:
+    fake, config = stripe_server
+    url, engine = billing_store
+    monkeypatch.setenv("QUORUM_STRIPE_API_KEY", config.api_key.get_secret_value())
+    monkeypatch.setenv("QUORUM_STRIPE_API_BASE", config.api_base)
+    monkeypatch.setenv("QUORUM_STRIPE_WEBHOOK_SECRET", SECRET)
+    monkeypatch.setenv("QUORUM_STRIPE_MAX_NETWORK_RETRIES", "0")
+    _meter(engine, [fused("f1", day(3), Decision.OPEN)])
+    for _ in range(2):  # a second sync creates nothing new
+        assert main(["billing", "sync", "--store", url]) == 0
+    assert len(fake.of_type("customer")) == 3 and len(fake.of_type("product")) == 4
+    assert main(["billing", "close", "--month", "2022-01", "--stripe", "--store", url]) == 0
+    assert main(["billing", "check", "--store", url]) == 0
+    assert "ledger and Stripe" in capsys.readouterr().out
+    fake.objects[next(iter(i["id"] for i in fake.of_type("invoice")))]["total"] += 1
+    assert main(["billing", "check", "--store", url]) == 1
+    assert "Stripe total" in capsys.readouterr().err

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import json
 import time
 from datetime import UTC, datetime
 
@@ -22,42 +19,10 @@ from connectors.stripe.config import StripeConfig, StripeConfigError
 from connectors.stripe.webhooks import WebhookRejectedError, handle_webhook
 from operators.billing.catalogue import load_catalogue
 from schemas.billing import Charge, Invoice, SubscriptionStatus, UsageEvent
-from tests.billing.conftest import day, subscription
-from tests.billing.stripe_server import API_KEY, start_server
+from tests.billing.conftest import SECRET, day, event, sign, subscription
+from tests.billing.stripe_server import API_KEY
 
-SECRET = "whsec_test_quorum"
 CAT = load_catalogue()
-
-
-@pytest.fixture
-def stripe_server():
-    server, url = start_server()
-    yield (
-        server.fake,
-        StripeConfig(api_key=API_KEY, api_base=url, webhook_secret=SECRET, max_network_retries=0),
-    )
-    server.shutdown()
-
-
-def sign(payload: bytes, secret: str = SECRET, at: int | None = None) -> str:
-    """A ``Stripe-Signature`` header as Stripe computes it (v1 = HMAC-SHA256 of ts.payload)."""
-    at = int(time.time()) if at is None else at
-    mac = hmac.new(secret.encode(), f"{at}.".encode() + payload, hashlib.sha256).hexdigest()
-    return f"t={at},v1={mac}"
-
-
-def event(event_id: str, kind: str, obj: dict, created: int) -> bytes:
-    return json.dumps(
-        {
-            "id": event_id,
-            "object": "event",
-            "type": kind,
-            "created": created,
-            "api_version": "2024-06-20",
-            "livemode": False,
-            "data": {"object": obj},
-        }
-    ).encode()
 
 
 def test_catalogue_customers_usage_invoices_and_portal(stripe_server) -> None:

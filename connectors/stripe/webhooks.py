@@ -52,6 +52,13 @@ subscription_event_marks = Table(
 )
 
 
+_MONEY_EVENTS = {
+    "invoice.paid": ("amount_paid", payment_posting),
+    "charge.refunded": ("amount_refunded", refund_posting),
+}
+"""Events that move money: the amount field and the posting they become."""
+
+
 class WebhookRejectedError(ValueError):
     """The payload or its signature is not Stripe's: answer 400, change nothing."""
 
@@ -106,39 +113,16 @@ def _apply(conn: Connection, event: Any) -> str:
     obj: dict[str, Any] = event.data.object.to_dict()
     if event.type.startswith("customer.subscription."):
         return _apply_subscription(conn, event, obj)
-    if event.type == "invoice.paid":
+    booking = _MONEY_EVENTS.get(event.type)
+    if booking is not None:
+        amount_field, build = booking
         customer = _quorum_customer(conn, obj)
-        if customer is None or not obj.get("amount_paid"):
+        if customer is None or not obj.get(amount_field):
             return "ignored"
-        write_postings(
-            conn,
-            [
-                payment_posting(
-                    obj["id"],
-                    customer,
-                    int(obj["amount_paid"]),
-                    _at(event.created),
-                    obj["currency"],
-                )
-            ],
+        posting = build(
+            obj["id"], customer, int(obj[amount_field]), _at(event.created), obj["currency"]
         )
-        return "applied"
-    if event.type == "charge.refunded":
-        customer = _quorum_customer(conn, obj)
-        if customer is None or not obj.get("amount_refunded"):
-            return "ignored"
-        write_postings(
-            conn,
-            [
-                refund_posting(
-                    obj["id"],
-                    customer,
-                    int(obj["amount_refunded"]),
-                    _at(event.created),
-                    obj["currency"],
-                )
-            ],
-        )
+        write_postings(conn, [posting])
         return "applied"
     return "ignored"
 

@@ -76,21 +76,42 @@ def invoice_posting(invoice: Invoice, ts: datetime) -> Posting | None:
     )
 
 
+def _transfer(
+    posting_id: str,
+    kind: str,
+    memo: str,
+    debit: str,
+    credit: str,
+    amount: int,
+    ts: datetime,
+    currency: str,
+) -> Posting:
+    """A two-line posting: Dr ``debit``, Cr ``credit`` by ``amount``."""
+    return Posting(
+        posting_id=posting_id,
+        ts=ts,
+        kind=kind,
+        memo=memo,
+        entries=(
+            LedgerEntry(account=debit, amount_minor=amount, currency=currency),
+            LedgerEntry(account=credit, amount_minor=-amount, currency=currency),
+        ),
+    )
+
+
 def payment_posting(
     payment_id: str, customer_id: str, amount_minor: int, ts: datetime, currency: str = "usd"
 ) -> Posting:
     """Dr cash, Cr the customer's receivable: an invoice paid."""
-    return Posting(
-        posting_id=f"payment:{payment_id}",
-        ts=ts,
-        kind="payment",
-        memo=f"payment {payment_id} from {customer_id}",
-        entries=(
-            LedgerEntry(account=CASH, amount_minor=amount_minor, currency=currency),
-            LedgerEntry(
-                account=receivable(customer_id), amount_minor=-amount_minor, currency=currency
-            ),
-        ),
+    return _transfer(
+        f"payment:{payment_id}",
+        "payment",
+        f"payment {payment_id} from {customer_id}",
+        CASH,
+        receivable(customer_id),
+        amount_minor,
+        ts,
+        currency,
     )
 
 
@@ -98,15 +119,15 @@ def refund_posting(
     refund_id: str, customer_id: str, amount_minor: int, ts: datetime, currency: str = "usd"
 ) -> Posting:
     """Dr refunds, Cr cash: money given back to a customer."""
-    return Posting(
-        posting_id=f"refund:{refund_id}",
-        ts=ts,
-        kind="refund",
-        memo=f"refund {refund_id} to {customer_id}",
-        entries=(
-            LedgerEntry(account=REFUNDS, amount_minor=amount_minor, currency=currency),
-            LedgerEntry(account=CASH, amount_minor=-amount_minor, currency=currency),
-        ),
+    return _transfer(
+        f"refund:{refund_id}",
+        "refund",
+        f"refund {refund_id} to {customer_id}",
+        REFUNDS,
+        CASH,
+        amount_minor,
+        ts,
+        currency,
     )
 
 

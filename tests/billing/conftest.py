@@ -131,3 +131,21 @@ def event(event_id: str, kind: str, obj: dict, created: int) -> bytes:
             "data": {"object": obj},
         }
     ).encode()
+
+
+def meter_into(engine, signals, subscriptions=None) -> None:
+    """Meter ``signals`` for ana (Pro), cy (per signal) and bea (Basic) into the store."""
+    from connectors.store.billing import write_usage
+    from operators.billing.catalogue import load_catalogue
+    from operators.billing.metering import Roster, meter
+
+    roster = Roster(
+        load_catalogue(),
+        subscriptions
+        or [
+            subscription("ana", "pro"),
+            subscription("cy", "per_signal"),
+            subscription("bea", "basic"),
+        ],
+    )
+    write_usage(engine, [u for s in signals for u in meter(s, roster)])

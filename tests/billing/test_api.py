@@ -11,15 +11,11 @@ from fastapi.testclient import TestClient
 from api.app import create_app
 from api.keys import create_key
 from api.settings import ApiSettings
-from connectors.store.billing import write_usage
 from connectors.store.signals import write_fused
-from operators.billing.catalogue import load_catalogue
-from operators.billing.metering import Roster, meter
 from schemas.signals import Decision
-from tests.billing.conftest import SECRET, contribution, event, fused, sign, subscription
+from tests.billing.conftest import SECRET, contribution, event, fused, meter_into, sign
 
 NOW = datetime(2022, 1, 20, 12, tzinfo=UTC)
-CAT = load_catalogue()
 
 
 @pytest.fixture
@@ -39,15 +35,7 @@ def api(billing_store):
         ),
     ]
     write_fused(engine, signals)
-    roster = Roster(
-        CAT,
-        [
-            subscription("ana", "pro"),
-            subscription("cy", "per_signal"),
-            subscription("bea", "basic"),
-        ],
-    )
-    write_usage(engine, [u for s in signals for u in meter(s, roster)])
+    meter_into(engine, signals)
     keys = {
         owner: create_key(engine, owner, ["signals:read"]).key
         for owner in ("ana", "bea", "cy", "desk")

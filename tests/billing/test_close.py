@@ -13,36 +13,22 @@ from connectors.store.billing import (
     balances,
     read_postings,
     upsert_customer,
-    write_usage,
 )
 from connectors.stripe.client import StripeBilling
 from connectors.stripe.webhooks import handle_webhook
 from flows.billing import BillingError, check, close
 from flows.cli import main
 from operators.billing.catalogue import load_catalogue
-from operators.billing.metering import Roster, meter
 from schemas.signals import Decision
-from tests.billing.conftest import SECRET, day, event, fused, sign, subscription
+from tests.billing.conftest import SECRET, day, event, fused, meter_into, sign
 
 ROOT = Path(__file__).resolve().parents[2]
 CAT = load_catalogue()
 
 
-def _meter(engine, signals) -> None:
-    roster = Roster(
-        CAT,
-        [
-            subscription("ana", "pro"),
-            subscription("cy", "per_signal"),
-            subscription("bea", "basic"),
-        ],
-    )
-    write_usage(engine, [u for s in signals for u in meter(s, roster)])
-
-
 def test_close_is_idempotent_and_refuses_a_changed_month(billing_store) -> None:
     _, engine = billing_store
-    _meter(engine, [fused(f"f{i}", day(3 + i), Decision.OPEN) for i in range(4)])
+    meter_into(engine, [fused(f"f{i}", day(3 + i), Decision.OPEN) for i in range(4)])
     first = close(engine, "2022-01")
     totals = {i.customer_id: i.total_minor for i in first.result.invoices}
     assert totals == {"ana": 9900, "bea": 2900, "cy": 200}
@@ -50,7 +36,7 @@ def test_close_is_idempotent_and_refuses_a_changed_month(billing_store) -> None:
     postings = read_postings(engine)
     again = close(engine, "2022-01")
     assert again.already_closed and read_postings(engine) == postings
-    _meter(engine, [fused("late", day(20), Decision.OPEN)])
+    meter_into(engine, [fused("late", day(20), Decision.OPEN)])
     with pytest.raises(BillingError, match="already closed with other figures"):
         close(engine, "2022-01")
     report = check(engine, None)
@@ -72,7 +58,7 @@ def test_check_agrees_with_stripe_only_when_payments_are_booked(billing_store, s
             created_at=day(1),
             stripe_customer_id=stripe_id,
         )
-    _meter(engine, [fused("f1", day(3), Decision.OPEN)])
+    meter_into(engine, [fused("f1", day(3), Decision.OPEN)])
     report = close(engine, "2022-01", stripe=billing)
     assert len(report.pushed_to_stripe) == 3
     assert close(engine, "2022-01", stripe=billing).pushed_to_stripe == report.pushed_to_stripe
@@ -88,7 +74,7 @@ def test_check_agrees_with_stripe_only_when_payments_are_booked(billing_store, s
 
 def test_cli_close_and_check(billing_store, capsys) -> None:
     url, engine = billing_store
-    _meter(engine, [fused("f1", day(3), Decision.OPEN)])
+    meter_into(engine, [fused("f1", day(3), Decision.OPEN)])
 
     def quorum(*args: str) -> tuple[int, str, str]:
         code = main(["billing", *args, "--store", url])
@@ -155,7 +141,7 @@ def test_cli_sync_then_close_to_stripe_and_check(
     monkeypatch.setenv("QUORUM_STRIPE_API_BASE", config.api_base)
     monkeypatch.setenv("QUORUM_STRIPE_WEBHOOK_SECRET", SECRET)
     monkeypatch.setenv("QUORUM_STRIPE_MAX_NETWORK_RETRIES", "0")
-    _meter(engine, [fused("f1", day(3), Decision.OPEN)])
+    meter_into(engine, [fused("f1", day(3), Decision.OPEN)])
     for _ in range(2):  # a second sync creates nothing new
         assert main(["billing", "sync", "--store", url]) == 0
     assert len(fake.of_type("customer")) == 3 and len(fake.of_type("product")) == 4

@@ -8,25 +8,13 @@ import pytest
 
 from operators.billing.catalogue import load_catalogue
 from operators.billing.entitlements import Denial, check_delivery, plan_in_force, visible
-from schemas.billing import Channel, Subscription, SubscriptionStatus
-from schemas.common import Direction, Timeframe
-from schemas.signals import Contribution, Decision, FusedSignal
+from schemas.billing import Channel, SubscriptionStatus
+from schemas.common import Direction
+from schemas.signals import Decision, FusedSignal
+from tests.billing.conftest import contribution, subscription
 
 CAT = load_catalogue()
 T0 = datetime(2022, 1, 10, 12, tzinfo=UTC)
-
-
-def _contribution(origin: str, timeframe: str) -> Contribution:
-    return Contribution(
-        origin=origin,
-        timeframe=Timeframe(timeframe),
-        direction=Direction.LONG,
-        confidence=0.8,
-        weight=1.0,
-        signed=0.8,
-        share=0.4,
-        signal_id=f"s-{origin}-{timeframe}",
-    )
 
 
 def _signal(
@@ -62,7 +50,7 @@ def _day(n: int) -> datetime:
         # basic shows only 1h/4h contributions: a 15m-only signal is withheld
         (
             "basic",
-            _signal(contribs=[_contribution("rules:rsi_reversal_short", "15m")]),
+            _signal(contribs=[contribution("rules:rsi_reversal_short", "15m", 0.4)]),
             Channel.API,
             T0 + timedelta(hours=1),
             Denial.SOURCES,
@@ -79,7 +67,10 @@ def test_no_plan_is_denied_everywhere() -> None:
 
 def test_visible_keeps_only_entitled_contributions() -> None:
     sig = _signal(
-        contribs=[_contribution("stat:zscore_reversion", "1h"), _contribution("ml:online", "15m")]
+        contribs=[
+            contribution("stat:zscore_reversion", "1h", 0.4),
+            contribution("ml:online", "15m", 0.4),
+        ]
     )
     shown = visible(CAT.plan("basic").entitlements, sig)
     assert [c.origin for c in shown.contributions] == ["stat:zscore_reversion"]
@@ -87,13 +78,11 @@ def test_visible_keeps_only_entitled_contributions() -> None:
 
 
 def test_plan_in_force_over_a_subscription_life() -> None:
-    sub = Subscription(
-        subscription_id="s1",
-        customer_id="c1",
-        plan_id="pro",
+    sub = subscription(
+        "c1",
+        "pro",
         status=SubscriptionStatus.CANCELED,
-        started_at=_day(1),
-        trial_ends_at=_day(8),
+        trial_days=7,
         past_due_since=_day(12),
         ended_at=_day(25),
     )
@@ -112,13 +101,6 @@ def test_plan_in_force_over_a_subscription_life() -> None:
 
 
 def test_a_trial_that_never_converts_expires() -> None:
-    sub = Subscription(
-        subscription_id="s2",
-        customer_id="c2",
-        plan_id="basic",
-        status=SubscriptionStatus.TRIALING,
-        started_at=_day(1),
-        trial_ends_at=_day(15),
-    )
+    sub = subscription("c2", "basic", status=SubscriptionStatus.TRIALING, trial_days=14)
     assert plan_in_force(CAT, sub, _day(14)).plan_id == "basic"
     assert plan_in_force(CAT, sub, _day(15)) is None

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from sqlalchemy.engine import Engine
 
@@ -28,7 +28,7 @@ from api.keys import api_keys
 from api.metrics import Metrics
 from api.middleware import LatencyMiddleware
 from api.ratelimit import RateLimiter, SharedRateLimiter
-from api.routes import audit, controls, ops, reviews, signals, trading
+from api.routes import audit, billing, controls, ops, reviews, signals, trading
 from api.settings import ApiSettings
 from connectors.store.engine import open_store
 
@@ -71,6 +71,7 @@ def create_app(settings: ApiSettings | None = None, *, engine: Engine | None = N
             {"name": "trading control", "description": "The kill switch (trading:control)"},
             {"name": "audit", "description": "The hash-chained audit log (admin)"},
             {"name": "operations", "description": "Health and Prometheus metrics"},
+            {"name": "billing", "description": "Plans, usage, invoices and the entitled feed"},
         ],
     )
     app.state.quorum = AppContext(
@@ -80,7 +81,9 @@ def create_app(settings: ApiSettings | None = None, *, engine: Engine | None = N
         metrics=metrics,
     )
     install_handlers(app)
-    for module in (signals, reviews, trading, controls, audit, ops):
+    # customer keys get signals only through the entitled billing feed
+    app.include_router(signals.router, dependencies=[Depends(billing.not_a_customer)])
+    for module in (reviews, trading, controls, audit, ops, billing):
         app.include_router(module.router)
     app.add_middleware(LatencyMiddleware, metrics=metrics.requests)
     if settings.cors_origins:  # off unless origins are listed: no browser may call by default

@@ -12,6 +12,7 @@ import streamlit as st
 from dashboards.config import current
 from dashboards.views import (
     audit_log,
+    billing,
     charts,
     controls,
     feed_health,
@@ -28,6 +29,7 @@ SECTIONS = {
     "Signals": (signals_board, charts, fusion, reviews),
     "Trading": (portfolio, run_report, controls, venues),
     "Operations": (feed_health, audit_log),
+    "Billing": (billing,),
 }
 
 

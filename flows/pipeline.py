@@ -8,6 +8,7 @@
          features (indicator banks) ─► signals (rules · statistics · river) ─► fusion
                                                                                 ▼
                            risk guards ─► sizing ─► paper execution ─► store + audit chain
+                                                                    + billing metering
 
 Every bad record on the way goes to the dead-letter stream with its reason; late trades go to
 their own stream; everything lands in the store through one idempotent sink. The same flow runs
@@ -73,6 +74,8 @@ class FlowOutputs:
     store: DynamicSink[Any] | None = None
     audit: Any = None
     """Audit-chain sink (``AuditChainSink``); receives the audited records of the full flow."""
+    metering: DynamicSink[Any] | None = None
+    """Billing metering sink (``MeteringSink``); receives the fused signals of the full flow."""
     collect: Callable[[list[Any]], None] | None = None
     kafka: Any = None
     """Kafka sink (``connectors.kafka.sink.KafkaSink``): every record, one topic per kind."""
@@ -211,6 +214,9 @@ def build_flow(
         op.output("store", _late_records(everything), outputs.store)
     if outputs.audit is not None and stage == "full":
         audit_trail("audit", everything, outputs.audit)
+    if outputs.metering is not None and stage == "full":
+        fused = op.filter("fused_only", everything, lambda item: isinstance(item, FusedSignal))
+        op.output("metering", fused, outputs.metering)
     if outputs.collect is not None:
         op.output("collect", everything, CallbackSink(outputs.collect))
     if outputs.notify is not None:

@@ -17,6 +17,7 @@ from connectors.replay import ReplaySource
 from connectors.store.audit import AuditChainSink
 from connectors.store.engine import open_store
 from connectors.store.market import finish_run, new_run_id, start_run
+from connectors.store.metering import MeteringSink
 from connectors.store.sink import StoreSink, StoreWriter
 from flows.cluster import cluster_run_id, execute, prepare_recovery
 from flows.config import QuorumConfig
@@ -154,6 +155,7 @@ def run_flow(
     )
     sink = None
     audit = None
+    metering = None
     engine = None
     if store_url is not None:
         engine = open_store(store_url)
@@ -162,11 +164,13 @@ def run_flow(
         )
         sink = crash_after_env(StoreSink(store_url, StoreWriter(run_id)))
         audit = AuditChainSink(store_url, run_id=run_id)
+        metering = MeteringSink(store_url)
     notifier = start_notifier(config.notifications, store_url)
     metrics = start_flow_metrics(config.metrics, live=False)
     outputs = FlowOutputs(
         store=sink,
         audit=audit,
+        metering=metering,
         collect=collected.extend if collect else None,
         stats=stats,
         kafka=_kafka_sink(config),

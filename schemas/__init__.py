@@ -1,6 +1,7 @@
 """Canonical records of Quorum (pydantic v2, frozen, UTC). Units: see :mod:`schemas.common`."""
 
 from schemas.batches import CandleBatch, FeatureBatch, TradeBatch
+from schemas.billing import Charge, LedgerEntry, Posting, UsageEvent
 from schemas.common import (
     ALL_TIMEFRAMES,
     NS_PER_MINUTE,
@@ -32,7 +33,7 @@ from schemas.operations import (
     TradingStateChange,
     TradingSummary,
 )
-from schemas.records import AuditRecord, Charge, DeadLetter, LateTrade, LedgerEntry
+from schemas.records import AuditRecord, DeadLetter, LateTrade
 from schemas.signals import (
     CalibrationBin,
     Contribution,
@@ -92,6 +93,7 @@ __all__ = [
     "OrderStatus",
     "OrderType",
     "Position",
+    "Posting",
     "Quote",
     "ReviewStatus",
     "ReviewTicket",
@@ -106,6 +108,7 @@ __all__ = [
     "TradingState",
     "TradingStateChange",
     "TradingSummary",
+    "UsageEvent",
     "UtcDatetime",
     "datetime_to_ns",
     "make_signal_id",

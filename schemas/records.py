@@ -1,8 +1,7 @@
-"""Bookkeeping records: dead letters, late data, audit chain and billing ledger."""
+"""Bookkeeping records: dead letters, late data and the audit chain (billing: schemas.billing)."""
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Any
 
 from pydantic import Field
@@ -60,21 +59,6 @@ class AuditRecord(Frozen):
     key_id: str | None = Field(
         default=None, description="Id of the audit key the hash is an HMAC with (None: sha256)"
     )
-
-
-class LedgerEntry(Frozen):
-    """A billing ledger line (charge, credit or usage) for a subscriber."""
-
-    entry_id: str
-    subscriber: str
-    kind: str = Field(description="subscription | usage | credit | refund")
-    amount: Decimal = Field(description="In the ledger currency; credits are negative")
-    currency: str = "usd"
-    ts: UtcDatetime
-    reference: str | None = None
-
-
-Charge = LedgerEntry
 
 
 class AuditCheckpoint(Frozen):

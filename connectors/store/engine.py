@@ -20,6 +20,8 @@ TABLE_MODULES: tuple[str, ...] = (
     "connectors.store.audit",
     "connectors.store.feed_health",
     "connectors.store.venue",
+    "connectors.store.billing",
+    "connectors.stripe.webhooks",
 )
 """Modules that declare tables; imported by :func:`open_store` (missing ones are skipped)."""
 

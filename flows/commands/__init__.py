@@ -19,4 +19,5 @@ COMMANDS: tuple[str, ...] = (
     "notify",
     "schemas",
     "kafka",
+    "billing",
 )

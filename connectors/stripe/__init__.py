@@ -1,0 +1,1 @@
+"""Stripe billing through the official ``stripe`` SDK: catalogue, customers, usage, webhooks."""

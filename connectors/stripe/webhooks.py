@@ -1,0 +1,175 @@
+"""Stripe webhooks: verified by the SDK, applied once per event id, out of order safely.
+
+``handle_webhook(engine, payload, signature, config)`` verifies the ``Stripe-Signature``
+header with ``stripe.Webhook.construct_event`` (``webhook_tolerance_seconds``, 300 by default),
+then, in one transaction, records the event id in ``stripe_events`` and applies it:
+
+* ``customer.subscription.created|updated|deleted`` → the subscription state machine
+  (:func:`operators.billing.subscriptions.transition`), unless an event created later has
+  already been applied to that subscription (out of order: recorded, ignored);
+* ``invoice.paid`` → a payment posting (Dr cash, Cr the customer's receivable);
+* ``charge.refunded`` → a refund posting.
+
+An event id seen before changes nothing. Other event types are recorded and ignored.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import stripe
+from sqlalchemy import BigInteger, Column, String, Table, select, update
+from sqlalchemy.engine import Connection, Engine
+
+from connectors.store.billing import (
+    billing_customers,
+    billing_subscriptions,
+    read_subscriptions,
+    upsert_subscription,
+    write_postings,
+)
+from connectors.store.engine import metadata
+from connectors.stripe.config import StripeConfig
+from operators.billing.ledger import payment_posting, refund_posting
+from operators.billing.subscriptions import transition
+from schemas.common import ns_to_datetime
+
+stripe_events = Table(
+    "stripe_events",
+    metadata,
+    Column("event_id", String(96), primary_key=True),
+    Column("type", String(96), nullable=False),
+    Column("created", BigInteger, nullable=False, comment="Stripe's created, s since the epoch"),
+    Column("outcome", String(32), nullable=False, comment="applied | stale | ignored"),
+)
+
+subscription_event_marks = Table(
+    "stripe_subscription_marks",
+    metadata,
+    Column("subscription_id", String(96), primary_key=True),
+    Column("last_event_created", BigInteger, nullable=False),
+)
+
+
+_MONEY_EVENTS = {
+    "invoice.paid": ("amount_paid", payment_posting),
+    "charge.refunded": ("amount_refunded", refund_posting),
+}
+"""Events that move money: the amount field and the posting they become."""
+
+
+class WebhookRejectedError(ValueError):
+    """The payload or its signature is not Stripe's: answer 400, change nothing."""
+
+
+@dataclass(frozen=True)
+class WebhookResult:
+    event_id: str
+    type: str
+    outcome: str
+    """applied | duplicate | stale | ignored"""
+
+
+def verify(payload: bytes, signature: str | None, config: StripeConfig) -> Any:
+    """The event, when ``signature`` is Stripe's for ``payload`` within the tolerance."""
+    try:
+        return stripe.Webhook.construct_event(
+            payload,
+            signature,
+            config.webhook_secret.get_secret_value(),
+            tolerance=config.webhook_tolerance_seconds,
+        )
+    except stripe.SignatureVerificationError as exc:
+        raise WebhookRejectedError(f"webhook signature rejected: {exc.user_message}") from None
+    except ValueError as exc:
+        raise WebhookRejectedError(f"webhook payload is not a Stripe event: {exc}") from None
+
+
+def handle_webhook(
+    engine: Engine, payload: bytes, signature: str | None, config: StripeConfig
+) -> WebhookResult:
+    event = verify(payload, signature, config)
+    with engine.begin() as conn:
+        seen = conn.execute(
+            select(stripe_events.c.event_id).where(stripe_events.c.event_id == event.id)
+        ).first()
+        if seen is not None:
+            return WebhookResult(event.id, event.type, "duplicate")
+        outcome = _apply(conn, event)
+        conn.execute(
+            stripe_events.insert().values(
+                event_id=event.id, type=event.type, created=int(event.created), outcome=outcome
+            )
+        )
+    return WebhookResult(event.id, event.type, outcome)
+
+
+def _at(seconds: int) -> Any:
+    return ns_to_datetime(int(seconds) * 1_000_000_000)
+
+
+def _apply(conn: Connection, event: Any) -> str:
+    obj: dict[str, Any] = event.data.object.to_dict()
+    if event.type.startswith("customer.subscription."):
+        return _apply_subscription(conn, event, obj)
+    booking = _MONEY_EVENTS.get(event.type)
+    if booking is not None:
+        amount_field, build = booking
+        customer = _quorum_customer(conn, obj)
+        if customer is None or not obj.get(amount_field):
+            return "ignored"
+        posting = build(
+            obj["id"], customer, int(obj[amount_field]), _at(event.created), obj["currency"]
+        )
+        write_postings(conn, [posting])
+        return "applied"
+    return "ignored"
+
+
+def _quorum_customer(conn: Connection, obj: dict[str, Any]) -> str | None:
+    """The Quorum customer of a Stripe object, by its ``customer`` id."""
+    return conn.execute(
+        select(billing_customers.c.customer_id).where(
+            billing_customers.c.stripe_customer_id == obj.get("customer")
+        )
+    ).scalar_one_or_none()
+
+
+def _apply_subscription(conn: Connection, event: Any, obj: dict[str, Any]) -> str:
+    sub_id = (obj.get("metadata") or {}).get("quorum_subscription_id")
+    if sub_id is None:
+        return "ignored"
+    mark = conn.execute(
+        select(subscription_event_marks.c.last_event_created).where(
+            subscription_event_marks.c.subscription_id == sub_id
+        )
+    ).scalar_one_or_none()
+    if mark is not None and int(event.created) < mark:
+        return "stale"
+    current = next((s for s in read_subscriptions(conn) if s.subscription_id == sub_id), None)
+    if current is None:
+        return "ignored"
+    status = "canceled" if event.type == "customer.subscription.deleted" else obj.get("status", "")
+    changed = transition(current, status, _at(event.created))
+    if mark is None:
+        conn.execute(
+            subscription_event_marks.insert().values(
+                subscription_id=sub_id, last_event_created=int(event.created)
+            )
+        )
+    else:
+        conn.execute(
+            update(subscription_event_marks)
+            .where(subscription_event_marks.c.subscription_id == sub_id)
+            .values(last_event_created=int(event.created))
+        )
+    if changed is None:
+        return "ignored"
+    stripe_id = conn.execute(
+        select(billing_subscriptions.c.stripe_subscription_id).where(
+            billing_subscriptions.c.subscription_id == sub_id
+        )
+    ).scalar_one_or_none()
+    upsert_subscription(conn, changed, stripe_subscription_id=stripe_id or obj["id"])
+    return "applied"

@@ -18,6 +18,7 @@ TABLE_MODULES: tuple[str, ...] = (
     "connectors.store.signals",
     "connectors.store.trading",
     "connectors.store.audit",
+    "connectors.store.llm",
 )
 """Modules that declare tables; imported by :func:`open_store` (missing ones are skipped)."""
 

@@ -26,7 +26,7 @@ from api.keys import api_keys
 from api.metrics import Metrics
 from api.middleware import LatencyMiddleware
 from api.ratelimit import RateLimiter
-from api.routes import audit, ops, reviews, signals, trading
+from api.routes import audit, explanations, ops, reviews, signals, trading
 from api.settings import ApiSettings
 from connectors.store.engine import open_store
 
@@ -77,7 +77,7 @@ def create_app(settings: ApiSettings | None = None, *, engine: Engine | None = N
         metrics=metrics,
     )
     install_handlers(app)
-    for module in (signals, reviews, trading, audit, ops):
+    for module in (signals, explanations, reviews, trading, audit, ops):
         app.include_router(module.router)
     app.add_middleware(LatencyMiddleware, metrics=metrics.requests)
     return app

@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from connectors.llm.config import LlmConfig
 from operators.execution.trading_config import TradingConfig
 from operators.fusion.config import FusionConfig
 from operators.indicators.bank import DEFAULT_FEATURES
@@ -104,6 +105,7 @@ class QuorumConfig(Section):
     signals: SignalsConfig = SignalsConfig()
     fusion: FusionConfig = FusionConfig()
     trading: TradingConfig = TradingConfig()
+    llm: LlmConfig = LlmConfig()
 
     def feature_names(self) -> tuple[str, ...]:
         """Default indicator columns + configured extras + what the later stages need."""

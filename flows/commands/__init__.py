@@ -15,4 +15,5 @@ COMMANDS: tuple[str, ...] = (
     "serve",
     "dashboard",
     "bench",
+    "explain",
 )

@@ -14,13 +14,21 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 
 from connectors.llm.config import LlmConfig
 from operators.execution.trading_config import TradingConfig
 from operators.fusion.config import FusionConfig
 from operators.indicators.bank import DEFAULT_FEATURES
 from operators.signals.config import SignalsConfig
+from operators.signals.text.config import TextConfig
 from operators.validation.config import ValidationConfig
 from schemas.common import ALL_TIMEFRAMES, Timeframe
 
@@ -106,6 +114,15 @@ class QuorumConfig(Section):
     fusion: FusionConfig = FusionConfig()
     trading: TradingConfig = TradingConfig()
     llm: LlmConfig = LlmConfig()
+    text: TextConfig = TextConfig()
+
+    @field_validator("text")
+    @classmethod
+    def _text_timeframe_is_built(cls, value: TextConfig, info: ValidationInfo) -> TextConfig:
+        candles = info.data.get("candles")
+        if candles is not None:
+            value.check_timeframes(candles.timeframes)
+        return value
 
     def feature_names(self) -> tuple[str, ...]:
         """Default indicator columns + configured extras + what the later stages need."""

@@ -63,6 +63,11 @@ class LlmConfig(BaseModel):
     output_price_per_1k: Decimal = Field(
         default=Decimal("0"), ge=0, description="price of 1,000 completion tokens"
     )
+    store: str = Field(
+        default="quorum.sqlite",
+        description="store for the answer cache, usage ledger and llm_call audit records when "
+        "no run store is at hand (headline scoring before a replay)",
+    )
 
     @field_validator("base_url")
     @classmethod

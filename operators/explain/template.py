@@ -10,7 +10,8 @@ configured one fails or is over budget.
 ...                             "confidence": 0.8, "weight": 1.2, "share": 0.62}]}
 >>> draft = template_explanation(facts)
 >>> draft.summary
-'REVIEW long BTC-PERP at 2022-01-05 10:00 UTC: fused score +0.620 from 1 source; rules:rsi@15m weighs most (+0.620).'
+'REVIEW long BTC-PERP at 2022-01-05 10:00 UTC: fused score +0.620 from 1 source;
+ rules:rsi@15m weighs most (+0.620).'
 >>> draft.points[-1]
 'Review: approved.'
 """

@@ -16,4 +16,5 @@ COMMANDS: tuple[str, ...] = (
     "dashboard",
     "bench",
     "explain",
+    "playbooks",
 )

@@ -10,7 +10,6 @@ The trading core never waits for it.
 
 from __future__ import annotations
 
-import os
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -21,14 +20,12 @@ from sqlalchemy import select
 from sqlalchemy.engine import Connection, Engine
 
 from api.reads.signals import fused_detail
-from connectors.llm.client import LlmClient
 from connectors.llm.config import LlmConfig
-from connectors.store.audit import append_events
+from connectors.llm.factory import build_assistant
 from connectors.store.llm import LlmStore
 from connectors.store.market import candles
 from connectors.store.signals import fused_signals
 from connectors.store.trading import order_intents, risk_decisions
-from operators.explain.assistant import Assistant
 from operators.explain.explainer import Explainer
 from operators.explain.facts import Bar, GuardVerdict, decision_facts
 from schemas.common import Timeframe, datetime_to_ns
@@ -44,16 +41,7 @@ def build_explainer(config: LlmConfig, engine: Engine) -> Explainer:
     """The template explainer, or the model behind the assistant's guarded path."""
     if not config.enabled:
         return Explainer()
-    client = LlmClient(config)
-    secret = os.environ.get(config.api_key_env, "")
-    assistant = Assistant(
-        config,
-        client,
-        LlmStore(engine),
-        lambda events: append_events(engine, events),
-        secrets=[secret] if secret else [],
-    )
-    return Explainer(assistant)
+    return Explainer(build_assistant(config, engine))
 
 
 def _recent_bars(conn: Connection, asset: str, until_ns: int) -> tuple[list[Bar], str | None]:

@@ -11,7 +11,6 @@ configuration must list under ``signals.rules.paths`` for the flow to load it.
 from __future__ import annotations
 
 import math
-import os
 import tempfile
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -20,13 +19,10 @@ from typing import Any
 
 from sqlalchemy.engine import Engine
 
-from connectors.llm.client import LlmClient
-from connectors.store.audit import append_events
+from connectors.llm.factory import build_assistant
 from connectors.store.engine import open_store
-from connectors.store.llm import LlmStore
 from connectors.store.playbook_drafts import Draft, DraftQueue
 from flows.config import QuorumConfig, load_config
-from operators.explain.assistant import Assistant
 from operators.explain.outputs import PlaybookDraftText
 from operators.explain.playbook_draft import check_draft, draft_inputs
 from operators.explain.prompts import DRAFT_PLAYBOOK
@@ -44,15 +40,7 @@ ALONE = {
 
 def draft_with_model(request: str, config: QuorumConfig, engine: Engine) -> tuple[str, str]:
     """``(yaml, source)`` drafted by the configured model (raises ``LlmError`` on failure)."""
-    llm = config.llm
-    secret = os.environ.get(llm.api_key_env, "")
-    assistant = Assistant(
-        llm,
-        LlmClient(llm),
-        LlmStore(engine),
-        lambda events: append_events(engine, events),
-        secrets=[secret] if secret else [],
-    )
+    assistant = build_assistant(config.llm, engine)
     inputs = draft_inputs(
         request, config.signals.timeframes, EXAMPLE_PLAYBOOK.read_text(encoding="utf-8")
     )

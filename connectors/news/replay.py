@@ -29,25 +29,11 @@ class ReplayedNews:
 
 
 def _llm_scorer(llm: LlmConfig, fallback: VaderScorer) -> Any:
-    import os
-
-    from connectors.llm.client import LlmClient
-    from connectors.store.audit import append_events
+    from connectors.llm.factory import build_assistant
     from connectors.store.engine import open_store
-    from connectors.store.llm import LlmStore
-    from operators.explain.assistant import Assistant
     from operators.signals.text.llm_scorer import LlmHeadlineScorer
 
-    engine = open_store(llm.store)
-    secret = os.environ.get(llm.api_key_env, "")
-    assistant = Assistant(
-        llm,
-        LlmClient(llm),
-        LlmStore(engine),
-        lambda events: append_events(engine, events),
-        secrets=[secret] if secret else [],
-    )
-    return LlmHeadlineScorer(assistant, fallback)
+    return LlmHeadlineScorer(build_assistant(llm, open_store(llm.store)), fallback)
 
 
 def replay_news(config: TextConfig, llm: LlmConfig) -> ReplayedNews:

@@ -49,12 +49,13 @@ def test_the_schema_documents_every_route() -> None:
         "/v1/signals/latest",
         "/v1/signals/stream",
         "/v1/signals/{fused_id}",
+        "/v1/signals/{fused_id}/explanation",
         "/v1/reviews/{fused_id}/decision",
         "/v1/audit/verify",
         "/v1/health",
         "/metrics",
     } <= paths
-    assert len(OPERATIONS) == 16
+    assert len(OPERATIONS) == 17
 
 
 @pytest.mark.parametrize(("method", "path"), OPERATIONS)

@@ -12,8 +12,10 @@ import threading
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from tests.loopback_http import LoopbackServer, send_json
 
 
 @dataclass
@@ -67,8 +69,10 @@ def rate_limited() -> Reply:
     )
 
 
-class OpenAiCompatibleServer:
+class OpenAiCompatibleServer(LoopbackServer):
     """Start with ``with OpenAiCompatibleServer() as server: server.base_url``."""
+
+    path_prefix = "/v1"
 
     def __init__(self, default: Callable[[dict[str, Any]], Reply] | None = None) -> None:
         self.script: deque[Reply] = deque()
@@ -99,28 +103,10 @@ class OpenAiCompatibleServer:
 
             def _send(self, reply: Reply) -> None:
                 payload = reply.raw if reply.raw is not None else json.dumps(reply.body).encode()
-                self.send_response(reply.status)
-                self.send_header("content-type", "application/json")
-                self.send_header("content-length", str(len(payload)))
-                for name, value in reply.headers.items():
-                    self.send_header(name, value)
-                self.end_headers()
-                self.wfile.write(payload)
+                send_json(self, reply.status, payload, reply.headers)
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    @property
-    def base_url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}/v1"
-
-    def __enter__(self) -> OpenAiCompatibleServer:
-        self._thread.start()
-        return self
+        super().__init__(Handler)
 
     def __exit__(self, *exc: object) -> None:
         self.release.set()
-        self._server.shutdown()
-        self._server.server_close()
+        super().__exit__(*exc)

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlparse
+
+from tests.loopback_http import LoopbackServer, send_json
 
 
 def api_post(post_id: int, minute: int, title: str, codes: list[str], **votes: int) -> dict:
@@ -24,8 +25,10 @@ def api_post(post_id: int, minute: int, title: str, codes: list[str], **votes: i
     }
 
 
-class NewsServer:
+class NewsServer(LoopbackServer):
     """Serves ``pages`` (lists of posts, newest page first) at /api/v1/posts/?page=N."""
+
+    path_prefix = "/api/v1"
 
     def __init__(self) -> None:
         self.pages: list[list[dict[str, Any]]] = [[]]
@@ -45,13 +48,12 @@ class NewsServer:
                     self._send(owner.status if owner.status != 200 else 404, {"detail": "no"})
                     return
                 page = int(query.get("page", ["1"])[0])
-                host, port = owner._server.server_address[:2]
                 more = page < len(owner.pages)
                 token = query.get("auth_token", [""])[0]
                 body = {
                     "count": sum(len(p) for p in owner.pages),
                     "next": (
-                        f"http://{host}:{port}/api/v1/posts/?auth_token={token}&page={page + 1}"
+                        f"{owner.base_url}/posts/?auth_token={token}&page={page + 1}"
                         if more
                         else None
                     ),
@@ -61,26 +63,6 @@ class NewsServer:
                 self._send(200, body)
 
             def _send(self, status: int, body: Any) -> None:
-                payload = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("content-type", "application/json")
-                self.send_header("content-length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
+                send_json(self, status, json.dumps(body).encode())
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    @property
-    def base_url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}/api/v1"
-
-    def __enter__(self) -> NewsServer:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        super().__init__(Handler)

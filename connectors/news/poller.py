@@ -8,6 +8,7 @@ message names the endpoint and status but never the token.
 
 from __future__ import annotations
 
+import logging
 import os
 from collections import deque
 from typing import Any
@@ -18,6 +19,33 @@ from connectors.news.config import NewsPollerConfig
 from connectors.news.parse import NewsFormatError, post_from_feed
 from schemas.news import NewsPost
 from schemas.records import DeadLetter
+
+
+class _HideToken(logging.Filter):
+    """httpx logs each request's URL at INFO: the token travels in the query, so mask it."""
+
+    def __init__(self, token: str) -> None:
+        super().__init__()
+        self.token = token
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.args:
+            args = record.args if isinstance(record.args, tuple) else (record.args,)
+            record.args = tuple(
+                str(a).replace(self.token, "[REDACTED]") if self.token in str(a) else a
+                for a in args
+            )
+        if isinstance(record.msg, str) and self.token in record.msg:
+            record.msg = record.msg.replace(self.token, "[REDACTED]")
+        return True
+
+
+def _hide_in_logs(token: str) -> None:
+    httpx_logger = logging.getLogger("httpx")
+    if token and not any(
+        isinstance(f, _HideToken) and f.token == token for f in httpx_logger.filters
+    ):
+        httpx_logger.addFilter(_HideToken(token))
 
 
 class NewsFeedError(RuntimeError):
@@ -36,6 +64,7 @@ class NewsPoller:
     ) -> None:
         self.config = config
         self._token = os.environ.get(config.auth_token_env, "")
+        _hide_in_logs(self._token)
         self._seen_order: deque[str] = deque(seen or [], maxlen=config.remember)
         self._seen = set(self._seen_order)
         self._http = httpx.Client(timeout=config.timeout_seconds, transport=transport)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 
 from connectors.llm import LlmClient, LlmConfig, LlmError, LlmFailure
@@ -102,7 +104,8 @@ def test_server_errors_and_unreachable_server(server):
     assert caught.value.kind is LlmFailure.UNAVAILABLE
 
 
-def test_the_key_is_sent_as_bearer_and_never_shown(server, monkeypatch):
+def test_the_key_is_sent_as_bearer_and_never_shown(server, monkeypatch, caplog):
+    caplog.set_level(logging.DEBUG)
     monkeypatch.setenv("QUORUM_TEST_LLM_KEY", "sk-from-env-abcdefghijklmnop")
     client = LlmClient(
         LlmConfig(
@@ -114,3 +117,4 @@ def test_the_key_is_sent_as_bearer_and_never_shown(server, monkeypatch):
         client.complete("s", "u")
     assert b"Bearer sk-from-env-abcdefghijklmnop" in server.raw_requests[0]
     assert "sk-from-env" not in str(caught.value) and "sk-from-env" not in repr(client)
+    assert "HTTP Request" in caplog.text and "sk-from-env" not in caplog.text

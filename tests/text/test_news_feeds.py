@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
 import bytewax.operators as op
@@ -74,7 +75,8 @@ def _config(server: NewsServer, **extra) -> NewsPollerConfig:
     )
 
 
-def test_poller_follows_pages_and_returns_each_post_once(server, monkeypatch):
+def test_poller_follows_pages_and_returns_each_post_once(server, monkeypatch, caplog):
+    caplog.set_level(logging.DEBUG)
     monkeypatch.setenv("QUORUM_TEST_NEWS_TOKEN", TOKEN)
     server.pages = [
         [api_post(3, 40, "XMR fees reduced by 41%", ["XMR"], positive=14)],
@@ -94,6 +96,7 @@ def test_poller_follows_pages_and_returns_each_post_once(server, monkeypatch):
     assert [p.post_id for p in poller.poll()[0]] == ["4"]
     resumed = NewsPoller(_config(server), seen=poller.state())
     assert resumed.poll()[0] == []
+    assert "HTTP Request" in caplog.text and TOKEN not in caplog.text  # httpx logs URLs
 
 
 def test_poller_errors_name_the_endpoint_never_the_token(server, monkeypatch):

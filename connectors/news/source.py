@@ -37,7 +37,8 @@ class _NewsPartition(StatefulSourcePartition[Any, list[str]]):
             if self._polls_left <= 0:
                 raise StopIteration
             self._polls_left -= 1
-        self._next = datetime.now(UTC) + self._interval
+        last = self._polls_left == 0
+        self._next = datetime.now(UTC) + (timedelta(0) if last else self._interval)
         try:
             posts, dead = self._poller.poll()
         except NewsFeedError as exc:

@@ -14,9 +14,17 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 
 from connectors.kafka.config import KafkaConfig
+from connectors.llm.config import LlmConfig
 from connectors.prometheus.config import MetricsConfig
 from flows.cluster import ClusterSettings, RecoverySettings
 from operators.candles.instruments import InstrumentsConfig
@@ -25,6 +33,7 @@ from operators.fusion.config import FusionConfig
 from operators.indicators.bank import DEFAULT_FEATURES
 from operators.notify.config import NotifyConfig
 from operators.signals.config import SignalsConfig
+from operators.signals.text.config import TextConfig
 from operators.validation.config import ValidationConfig
 from schemas.common import INTRADAY_TIMEFRAMES, Timeframe
 
@@ -127,6 +136,16 @@ class QuorumConfig(Section):
     cluster: ClusterSettings = ClusterSettings()
     recovery: RecoverySettings = RecoverySettings()
     kafka: KafkaConfig = KafkaConfig()
+    llm: LlmConfig = LlmConfig()
+    text: TextConfig = TextConfig()
+
+    @field_validator("text")
+    @classmethod
+    def _text_timeframe_is_built(cls, value: TextConfig, info: ValidationInfo) -> TextConfig:
+        candles = info.data.get("candles")
+        if candles is not None:
+            value.check_timeframes(candles.timeframes)
+        return value
 
     def feature_names(self) -> tuple[str, ...]:
         """Default indicator columns + configured extras + what the later stages need."""

@@ -38,6 +38,7 @@ from operators.execution.operator import trading_core
 from operators.features import compute_features
 from operators.fusion import fuse
 from operators.signals import dead_letters_of, generate_signals, signals_of
+from operators.signals.text.wiring import add_text_source
 from operators.validation.ops import ValidationTally, validate_candles, validate_trades
 from schemas.batches import CandleBatch, FeatureBatch
 from schemas.common import Timeframe
@@ -256,18 +257,21 @@ def _decision_streams(
     in the full flow the fused stream reaches the outputs through it, once.
     """
     batches = generate_signals("signals", features, config.signals)
-    fusion = fuse("fusion", batches, config.fusion)
+    text = add_text_source(features.flow(), batches, config)
+    fusion = fuse("fusion", text.batches, config.fusion)
+    timeline = text.guard(fusion.timeline)
     streams = [
-        signals_of("signal_records", batches),
+        signals_of("signal_records", text.batches),
         dead_letters_of("signal_dead", batches),
         fusion.reliability,
+        *text.dead,
     ]
     if stage != "full":
-        return [*streams, fusion.fused]
+        return [*streams, op.filter("fused", timeline, lambda i: isinstance(i, FusedSignal))]
     inputs = [
         op.map("trading_candles", candles, _unkey),
         op.map("trading_features", features, _unkey),
-        fusion.timeline,
+        timeline,
     ]
     if manual_actions is not None:
         inputs.append(manual_actions)

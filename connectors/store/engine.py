@@ -22,6 +22,7 @@ TABLE_MODULES: tuple[str, ...] = (
     "connectors.store.venue",
     "connectors.store.billing",
     "connectors.stripe.webhooks",
+    "connectors.store.llm",
 )
 """Modules that declare tables; imported by :func:`open_store` (missing ones are skipped)."""
 

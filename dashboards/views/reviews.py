@@ -16,9 +16,12 @@ from api.keys import Scope
 from api.models import ReviewDecisionIn, ReviewItem
 from api.reads.signals import fused_detail, review_page
 from api.reviews import AlreadyDecidedError, ConcurrentWriteError, NotQueuedError, decide
+from connectors.store.llm import LlmStore
 from dashboards.auth import Identity, sign_in_panel
 from dashboards.store import require_engine
 from dashboards.ui import utc
+from flows.explain import explain_one
+from operators.explain.explainer import Explainer
 
 TITLE = "Reviews"
 ICON = ":material/rate_review:"
@@ -53,6 +56,20 @@ def _decide(item: ReviewItem, decision: str, reviewer: Identity, comment: str) -
         f"{record.payload['decision']} {item.fused_id} (audit record {record.seq})"
     )
     st.rerun()
+
+
+def _show_explanation(fused_id: str) -> None:
+    """The decision's explanation (stored by the explanation job, else the template's)."""
+    explanation = LlmStore(require_engine()).explanation(fused_id)
+    if explanation is None:
+        explanation = explain_one(require_engine(), Explainer(), fused_id)
+    if explanation is None:
+        return
+    st.markdown(f"**Explanation** ({explanation.explainer}): {explanation.summary}")
+    for point in explanation.points:
+        st.markdown(f"- {point}")
+    if explanation.fallback_reason:
+        st.caption(f"template used because the model failed: {explanation.fallback_reason}")
 
 
 def render() -> None:
@@ -96,6 +113,7 @@ def render() -> None:
                     ],
                     hide_index=True,
                 )
+            _show_explanation(chosen)
         if reviewer is None or not reviewer.allows(Scope.REVIEW):
             st.info("Read-only: sign in with an API key that has the `review` scope to decide.")
         else:

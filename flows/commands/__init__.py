@@ -20,4 +20,6 @@ COMMANDS: tuple[str, ...] = (
     "schemas",
     "kafka",
     "billing",
+    "explain",
+    "playbooks",
 )

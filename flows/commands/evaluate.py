@@ -91,6 +91,7 @@ def main(args: argparse.Namespace) -> int:
     from connectors.store.signals import read_fused, read_signals
     from flows.cli import UserError
     from flows.evaluate import evaluate, plot_report, render_table
+    from flows.text_evaluation import configured_posts, text_caveat
 
     if args.fused_horizon < 1 or args.bins < 1:
         raise UserError("--fused-horizon and --bins must be positive")
@@ -120,6 +121,9 @@ def main(args: argparse.Namespace) -> int:
     )
     console = Console()
     console.print(render_table(report))
+    caveat = text_caveat(signals, posts=configured_posts(args.config))
+    if caveat:
+        console.print(caveat)
     if args.plot:
         args.plot.parent.mkdir(parents=True, exist_ok=True)
         console.print(f"plot written to {plot_report(report, args.plot)}")

@@ -48,6 +48,7 @@ def main(args: argparse.Namespace) -> int:
     from flows.cli import UserError
     from flows.cluster import RecoveryError
     from flows.config import ConfigError, load_config
+    from flows.explain import explain_reviews, render_daily_summary, summary_json
     from flows.report import build_report, plot_equity, render_report
     from flows.runner import InputError, run_replay
     from operators.portfolio.book import EquityPoint
@@ -117,11 +118,14 @@ def main(args: argparse.Namespace) -> int:
         late=late,
     )
     render_report(report, console)
+    summary = explain_reviews(events, config, args.store)
+    render_daily_summary(summary, console)
     args.report.parent.mkdir(parents=True, exist_ok=True)
     payload = {
         "run_id": result.run_id,
         "flow": result.stats.as_dict(),
         **report.model_dump(mode="json"),
+        "daily_summary": summary_json(summary),
     }
     args.report.write_text(json.dumps(payload, indent=2))
     points = [e for e in events if isinstance(e, EquityPoint)]

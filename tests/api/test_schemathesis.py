@@ -49,13 +49,14 @@ def test_the_schema_documents_every_route() -> None:
         "/v1/signals/latest",
         "/v1/signals/stream",
         "/v1/signals/{fused_id}",
+        "/v1/signals/{fused_id}/explanation",
         "/v1/reviews/{fused_id}/decision",
         "/v1/audit/verify",
         "/v1/trading/state",
         "/v1/health",
         "/metrics",
     } <= paths
-    assert len(OPERATIONS) == 25  # 17 + 8 billing routes
+    assert len(OPERATIONS) == 26  # 17 + 8 billing routes + 1 explanation route
 
 
 @pytest.mark.parametrize(("method", "path"), OPERATIONS)

@@ -78,15 +78,11 @@ def main(args: argparse.Namespace) -> int:
     from connectors.llm.client import LlmError
     from connectors.store.engine import open_store
     from connectors.store.playbook_drafts import DraftDecisionError, DraftQueue
-    from flows.cli import UserError
-    from flows.config import ConfigError, load_config
+    from flows.cli import UserError, load_user_config
     from flows.playbook_drafts import approve, draft_with_model, queue_draft
 
     console = Console()
-    try:
-        config = load_config(args.config)
-    except ConfigError as exc:
-        raise UserError(str(exc)) from None
+    config = load_user_config(args.config)
     engine = open_store(args.store)
     if args.action in ("draft", "submit"):
         data = list(args.data) if args.data else [shipped_path(DEFAULT_DATA)]

@@ -4,6 +4,12 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from connectors.store.playbook_drafts import Draft
 
 HELP = "draft or submit a playbook: validated, evaluated alone, queued for a person's approval"
 
@@ -43,12 +49,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
             )
 
 
-def _show(draft: object, console: object) -> None:
-    from rich.console import Console
-
-    from connectors.store.playbook_drafts import Draft
-
-    assert isinstance(draft, Draft) and isinstance(console, Console)
+def _show(draft: Draft, console: Console) -> None:
     console.print(
         f"[bold]{draft.draft_id}[/] {draft.name or '(unnamed)'} — {draft.status} "
         f"(source {draft.source})",

@@ -7,12 +7,27 @@ import importlib
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from flows.commands import COMMANDS
+
+if TYPE_CHECKING:
+    from flows.config import QuorumConfig
 
 
 class UserError(Exception):
     """A problem the user can fix (bad file, bad config): printed without a traceback."""
+
+
+def load_user_config(path: Path | None) -> QuorumConfig:
+    """The configuration for a command; an invalid one is a :class:`UserError`."""
+    from flows.config import ConfigError, load_config
+
+    try:
+        return load_config(path)
+    except ConfigError as exc:
+        raise UserError(str(exc)) from None
 
 
 def build_parser() -> argparse.ArgumentParser:

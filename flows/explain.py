@@ -32,6 +32,8 @@ from schemas.common import Timeframe, datetime_to_ns
 from schemas.explain import Explanation
 
 if TYPE_CHECKING:
+    from rich.console import Console
+
     from flows.config import QuorumConfig
 
 CANDLE_PREFERENCE = (Timeframe.H1, Timeframe.M15, Timeframe.H4, Timeframe.M5, Timeframe.M1)
@@ -143,11 +145,8 @@ def daily_summary(explanations: Iterable[Explanation]) -> list[DaySummary]:
     return list(days.values())
 
 
-def render_daily_summary(days: Sequence[DaySummary], console: object) -> None:
+def render_daily_summary(days: Sequence[DaySummary], console: Console) -> None:
     """Print the daily summary (rich console): each day's REVIEW decisions, one line each."""
-    from rich.console import Console
-
-    assert isinstance(console, Console)
     if not days:
         console.print("Daily summary: no decision needed a person.")
         return

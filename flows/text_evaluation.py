@@ -38,11 +38,14 @@ def text_caveat(signals: pl.DataFrame, *, posts: int | None = None) -> str | Non
 
 
 def configured_posts(config_path: Path | None) -> int | None:
-    """How many posts the configuration's news files hold (None: no text source)."""
+    """How many posts the configuration's news files hold (None: no text source or no config)."""
     from connectors.news.files import read_posts
-    from flows.config import load_config
+    from flows.config import ConfigError, load_config
 
-    config = load_config(config_path)
+    try:
+        config = load_config(config_path)
+    except ConfigError:
+        return None
     if not config.text.enabled:
         return None
     ids = {p.post_id for path in config.text.news for p in read_posts(path)[0]}

@@ -121,9 +121,8 @@ def main(args: argparse.Namespace) -> int:
     )
     console = Console()
     console.print(render_table(report))
-    caveat = text_caveat(signals, posts=configured_posts(args.config))
-    if caveat:
-        console.print(caveat)
+    if text_caveat(signals) is not None:  # the store holds text signals: say what they are worth
+        console.print(text_caveat(signals, posts=configured_posts(args.config)))
     if args.plot:
         args.plot.parent.mkdir(parents=True, exist_ok=True)
         console.print(f"plot written to {plot_report(report, args.plot)}")

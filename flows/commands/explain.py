@@ -28,8 +28,7 @@ def main(args: argparse.Namespace) -> int:
 
     from connectors.store.engine import open_store
     from connectors.store.signals import fused_signals
-    from flows.cli import UserError
-    from flows.config import ConfigError, load_config
+    from flows.cli import load_user_config
     from flows.explain import (
         build_explainer,
         daily_summary,
@@ -39,10 +38,7 @@ def main(args: argparse.Namespace) -> int:
     )
 
     console = Console()
-    try:
-        config = load_config(args.config)
-    except ConfigError as exc:
-        raise UserError(str(exc)) from None
+    config = load_user_config(args.config)
     engine = open_store(args.store)
     if args.ids:
         ids = list(args.ids)

@@ -4,6 +4,12 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from connectors.store.playbook_drafts import Draft
 
 HELP = "draft or submit a playbook: validated, evaluated alone, queued for a person's approval"
 
@@ -43,12 +49,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
             )
 
 
-def _show(draft: object, console: object) -> None:
-    from rich.console import Console
-
-    from connectors.store.playbook_drafts import Draft
-
-    assert isinstance(draft, Draft) and isinstance(console, Console)
+def _show(draft: Draft, console: Console) -> None:
     console.print(
         f"[bold]{draft.draft_id}[/] {draft.name or '(unnamed)'} — {draft.status} "
         f"(source {draft.source})",
@@ -78,15 +79,11 @@ def main(args: argparse.Namespace) -> int:
     from connectors.llm.client import LlmError
     from connectors.store.engine import open_store
     from connectors.store.playbook_drafts import DraftDecisionError, DraftQueue
-    from flows.cli import UserError
-    from flows.config import ConfigError, load_config
+    from flows.cli import UserError, load_user_config
     from flows.playbook_drafts import approve, draft_with_model, queue_draft
 
     console = Console()
-    try:
-        config = load_config(args.config)
-    except ConfigError as exc:
-        raise UserError(str(exc)) from None
+    config = load_user_config(args.config)
     engine = open_store(args.store)
     if args.action in ("draft", "submit"):
         data = list(args.data) if args.data else [shipped_path(DEFAULT_DATA)]

@@ -141,3 +141,14 @@ def test_run_step_explains_the_runs_reviews_into_a_daily_summary(small_store: Pa
     render_daily_summary(days, console)
     assert "2022-01-05 — 1 (1 template)" in console.export_text()
     assert summary_json(days)[0]["explanations"][0]["fused_id"] == FUSED_ID
+
+
+def test_explain_command_explains_what_is_missing_then_nothing(small_store: Path, capsys):
+    from flows.cli import main as cli
+
+    assert cli(["explain", "--store", str(small_store)]) == 0
+    assert "2022-01-05 — 1 (1 template)" in capsys.readouterr().out
+    assert cli(["explain", "--store", str(small_store)]) == 0
+    assert "no decision needed a person" in capsys.readouterr().out
+    assert cli(["explain", "--store", str(small_store), "--id", FUSED_ID, "sig-nope"]) == 1
+    assert "1 id(s) not in the store" in capsys.readouterr().out

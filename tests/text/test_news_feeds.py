@@ -131,3 +131,14 @@ def test_polling_source_emits_scored_posts_into_a_flow(server):
     assert [(s.post.post_id, s.scorer) for s in scored] == [("5", "vader+votes")]
     assert scored[0].score > 0.5
     assert [type(i) for i in out if not isinstance(i, ScoredPost)] == [DeadLetter]
+
+
+def test_evaluate_caveat_counts_the_configured_posts(tmp_path: Path):
+    from flows.text_evaluation import configured_posts
+
+    root = Path(__file__).resolve().parents[2]
+    assert configured_posts(root / "flows" / "profiles" / "alts-5m-news.yaml") == 59
+    assert configured_posts(None) is None
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("text: {news: [missing.jsonl]}\n")
+    assert configured_posts(broken) is None

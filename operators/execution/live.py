@@ -389,6 +389,25 @@ class LiveRouter(ExecutionRouter):
         live.order = _update(live.order, now_ns, status=status, reason=reason)
         return [live.order]
 
+    def _issue(
+        self,
+        report: VenueReport,
+        kind: IssueKind,
+        detail: str,
+        action: str = "reported",
+        order_id: str | None = None,
+    ) -> None:
+        self._records.append(
+            ReconcileIssue(
+                venue=report.venue,
+                kind=kind,
+                detail=detail,
+                action=action,
+                order_id=order_id,
+                ts=report.ts,
+            )
+        )
+
     def _check_balances(self, report: VenueReport) -> None:
         """The venue's base-asset balances against the fills booked since the first snapshot.
 
@@ -406,18 +425,11 @@ class LiveRouter(ExecutionRouter):
             gap = moved - booked
             if gap != 0 and self._balance_gaps.get(asset) != gap:
                 self._balance_gaps[asset] = gap
-                self._records.append(
-                    ReconcileIssue(
-                        venue=report.venue,
-                        kind=IssueKind.BALANCE,
-                        detail=(
-                            f"{asset} at the venue moved {moved} since the first snapshot; "
-                            f"the ledger booked {booked} (difference {gap})"
-                        ),
-                        action="reported",
-                        order_id=None,
-                        ts=report.ts,
-                    )
+                self._issue(
+                    report,
+                    IssueKind.BALANCE,
+                    f"{asset} at the venue moved {moved} since the first snapshot; "
+                    f"the ledger booked {booked} (difference {gap})",
                 )
             elif gap == 0:
                 self._balance_gaps.pop(asset, None)
@@ -445,18 +457,13 @@ class LiveRouter(ExecutionRouter):
             self._records.append(command)
             send(command)
         state = report.status.value if report.status else report.kind.value
-        self._records.append(
-            ReconcileIssue(
-                venue=report.venue,
-                kind=IssueKind.UNKNOWN_ORDER,
-                detail=(
-                    f"venue order {report.venue_order_id or '?'} ({report.order_id}, "
-                    f"{report.asset or '?'}, {state}) is not in the ledger"
-                ),
-                action=action,
-                order_id=report.order_id,
-                ts=report.ts,
-            )
+        self._issue(
+            report,
+            IssueKind.UNKNOWN_ORDER,
+            f"venue order {report.venue_order_id or '?'} ({report.order_id}, "
+            f"{report.asset or '?'}, {state}) is not in the ledger",
+            action,
+            report.order_id,
         )
 
     def _fill(self, live: _LiveOrder, report: VenueReport, now_ns: int) -> list[ExecutionEvent]:
@@ -466,18 +473,12 @@ class LiveRouter(ExecutionRouter):
         assert report.price is not None and report.quantity is not None
         order = live.order
         if order.filled_quantity + report.quantity > order.quantity:
-            self._records.append(
-                ReconcileIssue(
-                    venue=report.venue,
-                    kind=IssueKind.MISSED_FILL,
-                    detail=(
-                        f"fill {trade_id} of {report.quantity} would overfill {order.order_id} "
-                        f"({order.filled_quantity} of {order.quantity} filled): not booked"
-                    ),
-                    action="reported",
-                    order_id=order.order_id,
-                    ts=report.ts,
-                )
+            self._issue(
+                report,
+                IssueKind.MISSED_FILL,
+                f"fill {trade_id} of {report.quantity} would overfill {order.order_id} "
+                f"({order.filled_quantity} of {order.quantity} filled): not booked",
+                order_id=order.order_id,
             )
             return []
         live.trade_ids.add(trade_id)

@@ -78,6 +78,8 @@ class LiveVenues:
                 f"rejected {s.rejected}, stream reconnects {s.stream_disconnects}, "
                 f"reconciliations {s.reconciliations}"
             )
+            for error in s.errors[-5:]:
+                console.print(f"[venue {gateway.config.name}] {error}")
         if self.comparisons:
             table = Table(title="venue fills vs the paper estimate")
             for name in ("order", "side", "venue qty", "venue avg", "paper qty", "paper avg"):

@@ -50,6 +50,7 @@ class ReportKind(StrEnum):
     STATUS = "status"
     FILL = "fill"
     REJECT = "reject"
+    BALANCES = "balances"
 
 
 class VenueReport(Frozen):
@@ -67,6 +68,9 @@ class VenueReport(Frozen):
     fee: Decimal = Field(default=Decimal(0), ge=0, description="In quote currency")
     fee_currency: str | None = None
     liquidity: Liquidity | None = None
+    balances: dict[str, Decimal] | None = Field(
+        default=None, description="Asset → total at the venue (a balances report)"
+    )
     source: str = Field(default="stream", description="stream, rest or reconcile")
     ts: UtcDatetime
 

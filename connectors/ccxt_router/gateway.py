@@ -18,7 +18,9 @@ flow takes its reports back with :meth:`VenueGateway.drain` (see :mod:`.source`)
   router books every fill once whichever path delivered it.
 * **Reconciliation** on start, after every user-stream reconnect and every
   ``reconcile_every_seconds``: the venue's open orders (reported, so the router can flag the
-  ones the ledger does not know), its fills over ``lookback_seconds`` and its balances.
+  ones the ledger does not know), its fills over ``lookback_seconds`` and its balances, for
+  the symbols it trades (ccxt's limiter spaces these by Binance's weights: about 1.5 s a
+  symbol).
 """
 
 from __future__ import annotations
@@ -281,10 +283,11 @@ class VenueGateway:
                 if await self._look_up(command):
                     return
             except ccxt.InvalidOrder as exc:
-                if "Duplicate order" in str(exc) and await self._look_up(command):
+                if "Duplicate order" not in str(exc):
+                    self._reject(command, exc)
                     return
-                self._reject(command, exc)
-                return
+                if await self._look_up(command):  # it is there: report it, never resend
+                    return
             except ccxt.BaseError as exc:
                 self._reject(command, exc)
                 return
@@ -351,10 +354,9 @@ class VenueGateway:
 
     def _report(self, kind: ReportKind, order_id: str, **fields: Any) -> None:
         self.stats.reports += 1
+        fields.setdefault("ts", self._now())
         self._out.append(
-            VenueReport(
-                venue=self.config.name, kind=kind, order_id=order_id, ts=self._now(), **fields
-            )
+            VenueReport(venue=self.config.name, kind=kind, order_id=order_id, **fields)
         )
 
     def _order(self, order: dict[str, Any], source: str) -> None:
@@ -445,29 +447,38 @@ class VenueGateway:
                 continue
             delay = self.config.retry_wait_seconds
             for item in items:
-                if method == "watch_orders":
-                    self._order(item, "stream")
-                else:
-                    await self._trade(item, "stream")
+                try:
+                    if method == "watch_orders":
+                        self._order(item, "stream")
+                    else:
+                        await self._trade(item, "stream")
+                except Exception as exc:  # one bad message never stops the stream
+                    self.stats.errors.append(f"{method}: {venue_reason(exc)}")
 
     async def _every(self, seconds: float) -> None:
         while True:
             await asyncio.sleep(seconds)
-            with contextlib.suppress(ccxt_pro().BaseError):
+            try:
                 await self.reconcile("periodic")
+            except Exception as exc:  # keep reconciling; say why this round failed
+                self.stats.errors.append(f"reconcile: {venue_reason(exc)}")
 
     async def reconcile(self, reason: str) -> None:
         """Report the venue's open orders, recent fills and balances (see the module doc)."""
         # the venue's clock, not ours: fills are stamped with it
         since = int(await self.exchange.fetch_time() - self.config.lookback_seconds * 1000)
-        for order in await self.exchange.fetch_open_orders():
-            self.symbols.add(order["symbol"])
-            self._order(order, "reconcile")
         for symbol in sorted(self.symbols):
+            # per symbol: Binance weighs openOrders without a symbol 80, with one 6
+            for order in await self.exchange.fetch_open_orders(symbol):
+                self._order(order, "reconcile")
             for trade in await self.exchange.fetch_my_trades(symbol, since):
                 await self._trade(trade, "reconcile")
         balance = await self.exchange.fetch_balance()
-        self.stats.balances = {
-            asset: str(total) for asset, total in (balance.get("total") or {}).items() if total
+        totals = {
+            asset: Decimal(str(total))
+            for asset, total in (balance.get("total") or {}).items()
+            if total is not None
         }
+        self.stats.balances = {asset: str(total) for asset, total in totals.items() if total}
+        self._report(ReportKind.BALANCES, "", balances=totals, source="reconcile")
         self.stats.reconciliations += 1

@@ -133,6 +133,9 @@ class LiveRouter(ExecutionRouter):
         self._day_notional = ZERO
         self._unknown: set[str] = set()
         self._routes = 0
+        self._balance_start: dict[str, Decimal] = {}
+        self._booked_base: dict[str, Decimal] = {}  # base asset -> signed quantity booked
+        self._balance_gaps: dict[str, Decimal] = {}
 
     # --- interface -------------------------------------------------------------------------
 
@@ -345,9 +348,12 @@ class LiveRouter(ExecutionRouter):
 
     def on_report(self, report: VenueReport) -> list[ExecutionEvent]:
         """A venue report → fills and order updates (duplicates yield nothing)."""
+        now_ns = _ns(report)
+        if report.kind is ReportKind.BALANCES:
+            self._check_balances(report)
+            return []
         parent = self._parents.get(report.order_id)
         live = self._orders.get(parent) if parent is not None else None
-        now_ns = _ns(report)
         if live is None:
             self._unknown_order(report, now_ns)
             return []
@@ -383,6 +389,51 @@ class LiveRouter(ExecutionRouter):
         live.order = _update(live.order, now_ns, status=status, reason=reason)
         return [live.order]
 
+    def _issue(
+        self,
+        report: VenueReport,
+        kind: IssueKind,
+        detail: str,
+        action: str = "reported",
+        order_id: str | None = None,
+    ) -> None:
+        self._records.append(
+            ReconcileIssue(
+                venue=report.venue,
+                kind=kind,
+                detail=detail,
+                action=action,
+                order_id=order_id,
+                ts=report.ts,
+            )
+        )
+
+    def _check_balances(self, report: VenueReport) -> None:
+        """The venue's base-asset balances against the fills booked since the first snapshot.
+
+        A difference means a fill the ledger has not booked (or one it booked that the venue
+        does not have): reported once per distinct difference, never corrected silently.
+        """
+        totals = report.balances or {}
+        if not self._balance_start:
+            self._balance_start = dict(totals)
+            return
+        for asset, booked in sorted(self._booked_base.items()):
+            if asset not in totals or asset not in self._balance_start:
+                continue
+            moved = totals[asset] - self._balance_start[asset]
+            gap = moved - booked
+            if gap != 0 and self._balance_gaps.get(asset) != gap:
+                self._balance_gaps[asset] = gap
+                self._issue(
+                    report,
+                    IssueKind.BALANCE,
+                    f"{asset} at the venue moved {moved} since the first snapshot; "
+                    f"the ledger booked {booked} (difference {gap})",
+                )
+            elif gap == 0:
+                self._balance_gaps.pop(asset, None)
+
     def _unknown_order(self, report: VenueReport, now_ns: int) -> None:
         """A venue order the ledger does not know: reported once, cancelled if configured."""
         if report.order_id in self._unknown:
@@ -406,18 +457,13 @@ class LiveRouter(ExecutionRouter):
             self._records.append(command)
             send(command)
         state = report.status.value if report.status else report.kind.value
-        self._records.append(
-            ReconcileIssue(
-                venue=report.venue,
-                kind=IssueKind.UNKNOWN_ORDER,
-                detail=(
-                    f"venue order {report.venue_order_id or '?'} ({report.order_id}, "
-                    f"{report.asset or '?'}, {state}) is not in the ledger"
-                ),
-                action=action,
-                order_id=report.order_id,
-                ts=report.ts,
-            )
+        self._issue(
+            report,
+            IssueKind.UNKNOWN_ORDER,
+            f"venue order {report.venue_order_id or '?'} ({report.order_id}, "
+            f"{report.asset or '?'}, {state}) is not in the ledger",
+            action,
+            report.order_id,
         )
 
     def _fill(self, live: _LiveOrder, report: VenueReport, now_ns: int) -> list[ExecutionEvent]:
@@ -427,18 +473,12 @@ class LiveRouter(ExecutionRouter):
         assert report.price is not None and report.quantity is not None
         order = live.order
         if order.filled_quantity + report.quantity > order.quantity:
-            self._records.append(
-                ReconcileIssue(
-                    venue=report.venue,
-                    kind=IssueKind.MISSED_FILL,
-                    detail=(
-                        f"fill {trade_id} of {report.quantity} would overfill {order.order_id} "
-                        f"({order.filled_quantity} of {order.quantity} filled): not booked"
-                    ),
-                    action="reported",
-                    order_id=order.order_id,
-                    ts=report.ts,
-                )
+            self._issue(
+                report,
+                IssueKind.MISSED_FILL,
+                f"fill {trade_id} of {report.quantity} would overfill {order.order_id} "
+                f"({order.filled_quantity} of {order.quantity} filled): not booked",
+                order_id=order.order_id,
             )
             return []
         live.trade_ids.add(trade_id)
@@ -459,6 +499,9 @@ class LiveRouter(ExecutionRouter):
         )
         live.notional += report.price * report.quantity
         live.fees += report.fee
+        base = order.asset.split("/")[0]
+        signed = report.quantity if order.side is Side.BUY else -report.quantity
+        self._booked_base[base] = self._booked_base.get(base, ZERO) + signed
         filled = order.filled_quantity + report.quantity
         status = order.status
         if status not in _TERMINAL or status is OrderStatus.FILLED:

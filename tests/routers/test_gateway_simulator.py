@@ -70,6 +70,10 @@ def test_market_order_fills_are_booked_once_whatever_path_reports_them(
         ),
         "the REST answer's fills",
     )
+    reports.wait(  # and the user-data stream's, stamped with the venue's time
+        lambda rs: any(r.kind is ReportKind.FILL and r.source == "stream" for r in rs),
+        "the stream's fills",
+    )
     gateway.send(VenueCommand.model_validate({**place("ord-m1", "0.05").model_dump()}))
     events = _book(router, reports.poll())
     assert sim.trading.engine.placements == 1  # the resent command was the same order
@@ -206,3 +210,32 @@ def test_unknown_open_order_is_reported_and_cancelled_by_configuration(
         (IssueKind.UNKNOWN_ORDER, "placed-by-hand", "cancelled")
     ]
     wait_for(lambda: stray.status == "CANCELED", "the stray order's cancel")
+
+
+def test_a_fill_the_ledger_never_booked_shows_as_a_balance_difference(
+    sim: ExchangeSimulator, make_gateway
+) -> None:
+    gateway = make_gateway(reconcile_every_seconds=0.3)
+    router = live_router(gateway)
+    _submit(router, "ord-b1", "0.01")
+    venue = wait_for(lambda: _venue_order(sim, "ord-b1"), "our order at the venue")
+    Reports(gateway).wait(lambda rs: _book(router, rs) is not None and venue.executed > 0, "fill")
+    before = gateway.stats.reconciliations
+    sim.trading.engine.place(  # someone trades on the same account by hand
+        "simulator",
+        "BTCUSDT",
+        "BTC",
+        "USDT",
+        side="BUY",
+        kind="MARKET",
+        quantity=Decimal("0.002"),
+        client_id="by-hand",
+        now_ms=sim.now_ms(),
+    )
+    wait_for(lambda: gateway.stats.reconciliations >= before + 2, "two reconciliations", 60.0)
+    _book(router, gateway.drain())
+    issues = [r for r in router.records() if isinstance(r, ReconcileIssue)]
+    kinds = {(i.kind, i.order_id) for i in issues}
+    assert (IssueKind.UNKNOWN_ORDER, "by-hand") in kinds
+    (balance,) = [i for i in issues if i.kind is IssueKind.BALANCE]
+    assert balance.detail.endswith("(difference 0.002)") and balance.detail.startswith("BTC ")

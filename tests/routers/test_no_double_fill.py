@@ -119,7 +119,7 @@ class FlakyVenue:
             if wanted is None or str(o.order_id) == str(wanted)
         ]
 
-    async def fetch_open_orders(self) -> list[dict[str, Any]]:
+    async def fetch_open_orders(self, symbol: str | None = None) -> list[dict[str, Any]]:
         return [_order(o, with_trades=False) for o in self.engine.open_orders("k")]
 
     async def fetch_balance(self) -> dict[str, Any]:
@@ -201,6 +201,7 @@ async def _scenario(
             router.submit(order, 60_000_000_000)  # the resumed flow replays the submission
             await gateway._run_command(sent[-1])
         book_reports(gateway.drain())
+    venue.faults = iter(())  # the network heals: the next reconciliation sees everything
     await gateway.reconcile("final")
     book_reports(gateway.drain())
 

@@ -153,5 +153,7 @@ class KafkaConfig(BaseModel):
             "enable.auto.commit": False,
             "enable.auto.offset.store": False,
             "enable.partition.eof": False,
+            # brokers may hold a fetch for the whole wait even when data is there: keep it short
+            "fetch.wait.max.ms": 5,
             **self.client_settings(),
         }

@@ -19,7 +19,6 @@ TABLE_MODULES: tuple[str, ...] = (
     "connectors.store.trading",
     "connectors.store.audit",
     "connectors.store.billing",
-    "connectors.stripe.webhooks",
 )
 """Modules that declare tables; imported by :func:`open_store` (missing ones are skipped)."""
 

@@ -12,6 +12,8 @@ Time columns are ``BIGINT`` ns since the epoch (UTC); money is ``BIGINT`` minor 
   a posting id already stored with the same content is skipped, with other content refused
   (:class:`LedgerConflictError`); corrections are reversal postings. Each new posting is
   appended to the audit chain in the same transaction.
+* ``stripe_events`` / ``stripe_subscription_marks``: webhook event ids applied (each once) and
+  the newest event applied per subscription (older ones are stale).
 
 >>> from datetime import UTC, datetime
 >>> from connectors.store.engine import open_store
@@ -193,6 +195,23 @@ billing_closes = Table(
     Column("digest", String(64), nullable=False, comment="hash of the invoices and postings"),
     Column("closed_at", BigInteger, nullable=False),
     Column("kpis", JSON, nullable=False),
+)
+
+
+stripe_events = Table(
+    "stripe_events",
+    metadata,
+    Column("event_id", String(96), primary_key=True),
+    Column("type", String(96), nullable=False),
+    Column("created", BigInteger, nullable=False, comment="Stripe's created, s since the epoch"),
+    Column("outcome", String(32), nullable=False, comment="applied | stale | ignored"),
+)
+
+subscription_event_marks = Table(
+    "stripe_subscription_marks",
+    metadata,
+    Column("subscription_id", String(96), primary_key=True),
+    Column("last_event_created", BigInteger, nullable=False),
 )
 
 

@@ -21,7 +21,6 @@ TABLE_MODULES: tuple[str, ...] = (
     "connectors.store.feed_health",
     "connectors.store.venue",
     "connectors.store.billing",
-    "connectors.stripe.webhooks",
     "connectors.store.llm",
 )
 """Modules that declare tables; imported by :func:`open_store` (missing ones are skipped)."""

@@ -19,38 +19,22 @@ from dataclasses import dataclass
 from typing import Any
 
 import stripe
-from sqlalchemy import BigInteger, Column, String, Table, select, update
+from sqlalchemy import select, update
 from sqlalchemy.engine import Connection, Engine
 
 from connectors.store.billing import (
     billing_customers,
     billing_subscriptions,
     read_subscriptions,
+    stripe_events,
+    subscription_event_marks,
     upsert_subscription,
     write_postings,
 )
-from connectors.store.engine import metadata
 from connectors.stripe.config import StripeConfig
 from operators.billing.ledger import payment_posting, refund_posting
 from operators.billing.subscriptions import transition
 from schemas.common import ns_to_datetime
-
-stripe_events = Table(
-    "stripe_events",
-    metadata,
-    Column("event_id", String(96), primary_key=True),
-    Column("type", String(96), nullable=False),
-    Column("created", BigInteger, nullable=False, comment="Stripe's created, s since the epoch"),
-    Column("outcome", String(32), nullable=False, comment="applied | stale | ignored"),
-)
-
-subscription_event_marks = Table(
-    "stripe_subscription_marks",
-    metadata,
-    Column("subscription_id", String(96), primary_key=True),
-    Column("last_event_created", BigInteger, nullable=False),
-)
-
 
 _MONEY_EVENTS = {
     "invoice.paid": ("amount_paid", payment_posting),

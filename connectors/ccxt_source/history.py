@@ -203,9 +203,7 @@ def _frame(batch: CandleBatch) -> pl.DataFrame:
         {
             "symbol": [batch.symbol] * n,
             "timeframe": [batch.timeframe.value] * n,
-            "ts": pl.from_epoch(pl.Series(batch.ts_ns), time_unit="ns").dt.replace_time_zone(
-                "UTC"
-            ),
+            "ts": pl.from_epoch(pl.Series(batch.ts_ns), time_unit="ns").dt.replace_time_zone("UTC"),
             "open": batch.open,
             "high": batch.high,
             "low": batch.low,

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
     from operators.quality import QualityReport
 
-HELP = "Inspect stored market data: list the candle series, check their quality"
+HELP = "Market data: fetch history (ccxt), list the candle series, check their quality"
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -59,6 +59,28 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     check.add_argument("--json", type=Path, metavar="PATH", help="also write the report as JSON")
     check.set_defaults(_data_action=_check)
+
+    fetch = actions.add_parser(
+        "fetch",
+        help="download closed OHLCV history through ccxt into a file or the store (resumable)",
+        description="Page through an exchange's closed candles with ccxt (rate limits and "
+        "retries handled), writing every page before the next; a re-run resumes from what "
+        "the file or store already holds.",
+    )
+    fetch.add_argument("--exchange", default="binance", help="ccxt exchange id (default binance)")
+    fetch.add_argument("--symbols", required=True, help="comma-separated, e.g. BTC/USDT,ETH/USDT")
+    fetch.add_argument("--timeframe", default="1m", help="candle timeframe (default 1m)")
+    fetch.add_argument("--since", required=True, help="first open time, ISO date or datetime (UTC)")
+    fetch.add_argument("--until", help="end (exclusive), ISO date or datetime; default: now")
+    target = fetch.add_mutually_exclusive_group(required=True)
+    target.add_argument("--out", type=Path, metavar="FILE", help="Parquet or CSV file to write")
+    _add_store_option(target)
+    fetch.add_argument(
+        "--rest-url", help="send every REST call to this base URL (the loopback simulator)"
+    )
+    fetch.add_argument("--page-size", type=int, default=1000, help="candles per request")
+    fetch.add_argument("--quiet", action="store_true", help="no progress bar")
+    fetch.set_defaults(_data_action=_fetch)
 
     listing = actions.add_parser("list", help="list the candle series the store holds")
     _add_store_option(listing)
@@ -102,6 +124,95 @@ def _check(args: argparse.Namespace) -> int:
     if args.json is not None:
         _write_json(args.json, report.to_dict())
     return 0 if report.success else 1
+
+
+def _fetch(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from connectors.ccxt_source.history import (
+        CandleFile,
+        CandleStoreTarget,
+        HistoryRequest,
+        fetch_candles,
+    )
+    from schemas.common import Timeframe
+
+    timeframe = Timeframe.parse(_parse_timeframe(args.timeframe) or "1m")
+    try:
+        request = HistoryRequest(
+            exchange=args.exchange,
+            symbols=tuple(s.strip() for s in args.symbols.split(",") if s.strip()),
+            timeframe=timeframe,
+            since_ms=_epoch_ms("--since", args.since),
+            until_ms=None if args.until is None else _epoch_ms("--until", args.until),
+            rest_url=args.rest_url,
+            page_size=args.page_size,
+        )
+        target = (
+            CandleFile(args.out, timeframe)
+            if args.out is not None
+            else CandleStoreTarget(args.store, timeframe)
+        )
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+    resume = target.last_open_ms()
+    console = _console()
+    with _FetchProgress(args.quiet, console) as progress:
+        try:
+            fetched, rejected = asyncio.run(
+                fetch_candles(request, target.write, resume_after=resume, progress=progress)
+            )
+        except Exception as exc:  # ccxt errors after the retries: name the exchange and stop
+            raise UserError(f"fetch from {args.exchange} failed: {exc}") from None
+        finally:
+            if isinstance(target, CandleStoreTarget):
+                target.close()
+    where = args.out if args.out is not None else args.store
+    for symbol, count in fetched.items():
+        since = "" if symbol not in resume else " (resumed after what was stored)"
+        console.print(f"{symbol} {timeframe.value}: {count:,} candles fetched{since} → {where}")
+    if rejected:
+        console.print(f"{len(rejected)} malformed rows skipped, e.g. {rejected[0].detail}")
+    return 0
+
+
+def _epoch_ms(option: str, text: str) -> int:
+    from datetime import UTC
+
+    try:
+        when = datetime.fromisoformat(text)
+    except ValueError:
+        raise UserError(f"{option}: {text!r} is not an ISO date or datetime") from None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return int(when.timestamp() * 1000)
+
+
+class _FetchProgress:
+    """A rich progress bar per symbol (nothing when quiet); yields the progress callback."""
+
+    def __init__(self, quiet: bool, console: Any) -> None:
+        self.quiet, self.console = quiet, console
+        self.bar: Any = None
+        self.tasks: dict[str, Any] = {}
+
+    def __enter__(self) -> Any:
+        if self.quiet:
+            return None
+        from rich.progress import Progress
+
+        self.bar = Progress(console=self.console, transient=True)
+        self.bar.start()
+        return self.update
+
+    def update(self, symbol: str, done: int, total: int) -> None:
+        if symbol not in self.tasks:
+            self.tasks[symbol] = self.bar.add_task(symbol, total=max(total, 1))
+        self.bar.update(self.tasks[symbol], completed=done)
+
+    def __exit__(self, *exc: object) -> None:
+        if self.bar is not None:
+            self.bar.stop()
 
 
 def _list(args: argparse.Namespace) -> int:

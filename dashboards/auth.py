@@ -10,8 +10,6 @@ The audit log records the authenticated owner, never a typed-in name.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import streamlit as st
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
@@ -22,23 +20,16 @@ from dashboards.config import current
 _SESSION_KEY = "dashboard_identity"
 
 
-@dataclass(frozen=True, slots=True)
-class Identity:
-    """An authenticated person: how they proved it (``via``) and what they may do."""
-
-    owner: str
-    via: str
-    scopes: frozenset[Scope]
-
-    def allows(self, scope: Scope) -> bool:
-        return Scope.ADMIN in self.scopes or scope in self.scopes
+PROXY_KEY_ID = "proxy"
+"""The key id a proxy-authenticated person is recorded with (``via``: ``dashboard:proxy``)."""
 
 
-def from_key(key: ApiKey) -> Identity:
-    return Identity(key.owner, f"dashboard:{key.key_id}", key.scopes)
+def via(who: ApiKey) -> str:
+    """How a dashboard action was authenticated, as the audit log records it."""
+    return f"dashboard:{who.key_id}"
 
 
-def from_proxy(engine: Engine, user: str) -> Identity:
+def from_proxy(engine: Engine, user: str) -> ApiKey:
     """The proxy's user, with the scopes of the active keys they own (none: read-only)."""
     with engine.connect() as conn:
         rows = conn.execute(
@@ -49,10 +40,10 @@ def from_proxy(engine: Engine, user: str) -> Identity:
     scopes = frozenset(
         Scope(s) for (names,) in rows for s in names if s in Scope._value2member_map_
     )
-    return Identity(user, "dashboard:proxy", scopes)
+    return ApiKey(PROXY_KEY_ID, user, scopes)
 
 
-def identity(engine: Engine) -> Identity | None:
+def identity(engine: Engine) -> ApiKey | None:
     """The signed-in person of this session (or the proxy's user), None when anonymous."""
     header = current().auth_header
     if header:
@@ -61,7 +52,7 @@ def identity(engine: Engine) -> Identity | None:
     return st.session_state.get(_SESSION_KEY)
 
 
-def sign_in_panel(engine: Engine) -> Identity | None:
+def sign_in_panel(engine: Engine) -> ApiKey | None:
     """The sidebar's sign-in / sign-out controls; returns who is signed in."""
     who = identity(engine)
     if current().auth_header:
@@ -82,6 +73,6 @@ def sign_in_panel(engine: Engine) -> Identity | None:
         if key is None:
             st.sidebar.error("That API key is not valid (unknown, revoked or mistyped).")
             return None
-        st.session_state[_SESSION_KEY] = from_key(key)
+        st.session_state[_SESSION_KEY] = key
         st.rerun()
     return None

@@ -15,36 +15,11 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-import orjson
 from sqlalchemy import exists, select
-from sqlalchemy.engine import Connection, Row
+from sqlalchemy.engine import Connection
 
 from api.models import AuditPage
-from connectors.store.audit import audit_log
-from schemas.common import ns_to_datetime
-from schemas.records import AuditRecord
-
-
-def _payload(text: str) -> dict[str, Any]:
-    try:
-        value = orjson.loads(text)
-    except orjson.JSONDecodeError:
-        value = None
-    return value if isinstance(value, dict) else {"__unreadable_payload__": text}
-
-
-def audit_record(row: Row[Any]) -> AuditRecord:
-    """A stored row as a record; a payload that is no longer a JSON object is shown as text."""
-    return AuditRecord(
-        seq=row.seq,
-        ts=ns_to_datetime(row.ts),
-        kind=row.kind,
-        payload=_payload(row.payload),
-        prev_hash=row.prev_hash,
-        hash=row.hash,
-    )
+from connectors.store.audit import audit_log, stored_record
 
 
 def audit_page(
@@ -57,7 +32,7 @@ def audit_page(
     rows = conn.execute(
         select(audit_log).where(*conditions).order_by(audit_log.c.seq).limit(limit)
     ).all()
-    items = [audit_record(r) for r in rows]
+    items = [stored_record(r) for r in rows]
     if not items:
         return AuditPage(items=[], next_after_seq=None)
     last = items[-1].seq

@@ -17,7 +17,7 @@ from api.controls import CONTROL_KIND, set_trading_state
 from api.keys import Scope
 from api.models import TradingControlIn
 from api.reads.audit import audit_page
-from dashboards.auth import sign_in_panel
+from dashboards.auth import sign_in_panel, via
 from dashboards.store import require_engine
 
 TITLE = "Trading control"
@@ -78,7 +78,7 @@ def render() -> None:
         body.command,
         actor=who.owner,
         reason=body.reason,
-        via=who.via,
+        via=via(who),
         now=datetime.now(UTC),
     )
     st.session_state["control_flash"] = (

@@ -12,12 +12,12 @@ from datetime import UTC, datetime
 import streamlit as st
 from pydantic import ValidationError
 
-from api.keys import Scope
+from api.keys import ApiKey, Scope
 from api.models import ReviewDecisionIn, ReviewItem
 from api.reads.signals import fused_detail, review_page
 from api.reviews import AlreadyDecidedError, ConcurrentWriteError, NotQueuedError, decide
 from connectors.store.llm import LlmStore
-from dashboards.auth import Identity, sign_in_panel
+from dashboards.auth import sign_in_panel, via
 from dashboards.store import require_engine
 from dashboards.ui import utc
 from flows.explain import explain_one
@@ -32,7 +32,7 @@ def _label(item: ReviewItem) -> str:
     return f"{utc(item.timestamp)} · {item.asset} · {item.direction.value} · {item.score:+.3f}"
 
 
-def _decide(item: ReviewItem, decision: str, reviewer: Identity, comment: str) -> None:
+def _decide(item: ReviewItem, decision: str, reviewer: ApiKey, comment: str) -> None:
     try:
         body = ReviewDecisionIn(decision=decision, comment=comment)
     except ValidationError as exc:
@@ -46,7 +46,7 @@ def _decide(item: ReviewItem, decision: str, reviewer: Identity, comment: str) -
             reviewer=reviewer.owner,
             comment=body.comment,
             now=datetime.now(UTC),
-            via=reviewer.via,
+            via=via(reviewer),
         )
     except (NotQueuedError, AlreadyDecidedError, ConcurrentWriteError) as exc:
         st.error(str(exc))

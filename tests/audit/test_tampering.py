@@ -18,6 +18,7 @@ from connectors.audit.checkpoints import FileCheckpoints
 from connectors.audit.config import AuditTrust
 from connectors.store.audit import append_events, iter_chain, read_head, verify_store
 from connectors.store.engine import open_store
+from connectors.store.sink import StoreWriter
 from connectors.store.trading import write_records
 from flows.cli import main
 from operators.audit.chain import GENESIS_HASH, KeyRequiredError, VerifyResult, canonical_json
@@ -254,3 +255,28 @@ def test_the_checkpoint_command_writes_a_signed_checkpoint(
     engine = open_store(store.path)
     assert [r.key_id for r in iter_chain(engine)] == [KEY.key_id] * len(store.kinds)
     engine.dispose()
+
+
+def test_reviews_settled_by_the_flows_own_policy_count_as_audited(tmp_path: Path) -> None:
+    """A backtest's review policy approves REVIEW decisions itself: the flow's audited ticket
+    accounts for the queue's decided row, a missing one is reported."""
+    engine = open_store(tmp_path / "quorum.sqlite")
+    events = run(
+        trading_engine(review_policy="approve"),
+        [candles("A/B", [100.0] * 15), signal(4, decision="review")],
+    )
+    tickets = [e for e in events if type(e).__name__ == "ReviewTicket"]
+    assert [t.status.value for t in tickets][-1] == "approved"
+    StoreWriter("r1").write(engine, tickets)  # as the flow's store sink: settles the queue
+    ticket_events = [to_audit_event(t) for t in tickets]
+    append_events(engine, [e for e in ticket_events if e is not None])
+    assert verify_store(engine).findings == ()
+    engine.dispose()
+
+    bare = open_store(tmp_path / "bare.sqlite")
+    StoreWriter("r1").write(bare, tickets)
+    findings = verify_store(bare).findings
+    assert any("review decisions in the store have no audit record" in f for f in findings), (
+        findings
+    )
+    bare.dispose()

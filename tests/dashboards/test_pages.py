@@ -178,12 +178,12 @@ def test_reviews_stay_read_only_without_the_review_scope(store: Path) -> None:
 def test_a_trusted_proxy_header_signs_in_the_key_owner(
     store: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from dashboards.auth import from_proxy
+    from dashboards.auth import from_proxy, via
 
     engine = open_store(store)
     create_key(engine, "ana", ["review"])
     ana = from_proxy(engine, "ana")
-    assert (ana.owner, ana.via, [s.value for s in ana.scopes]) == (
+    assert (ana.owner, via(ana), [s.value for s in ana.scopes]) == (
         "ana",
         "dashboard:proxy",
         ["review"],

@@ -55,6 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     table.add_column("pipeline")
     table.add_column("median s", justify="right")
     table.add_column("trades/s", justify="right")
+    table.add_column("median CPU s", justify="right")
     stops = {
         "features": "replay → validate → candles 1m…4h → indicators",
         "signals": "… → indicators → signal generators → fusion",
@@ -64,11 +65,13 @@ def main(argv: list[str] | None = None) -> int:
         f"Quorum flow: {stops[args.stage]}",
         f"{flow['median_s']:.3f}",
         f"{flow['per_s']:,.0f}",
+        f"{median_seconds([run.cpu_seconds for run in runs]):.3f}",
     )
     table.add_row(
         "polars + TA-Lib vectorized pass (1 thread)",
         f"{base_s:.3f}",
         f"{workload.total_trades / base_s:,.0f}",
+        "",
     )
     console.print(table)
     console.print(

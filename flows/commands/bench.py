@@ -8,7 +8,7 @@ HELP = "measure throughput, latency, memory and backtest speed, side by side wit
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    from benchmarks.harness import configure as harness_options
+    from benchmarks.settings import configure as harness_options  # cheap: no flow imports
 
     harness_options(parser)
 

@@ -45,6 +45,7 @@ from connectors.store.market import start_run
 from connectors.store.sink import StoreSink, StoreWriter
 from flows.config import load_config
 from flows.pipeline import FlowOutputs, build_flow
+from flows.runner import with_known_assets
 
 DEFAULT_DATA = "btc-perp_1m_2022-01"
 
@@ -83,6 +84,7 @@ def flow_from_env(environ: Mapping[str, str] | None = None) -> Dataflow:
         batch_size=config.source.batch_size,
         speed=config.source.speed,
     )
+    config = with_known_assets(config, source.symbols)  # Bytewax's runner may start many workers
     outputs = FlowOutputs(
         store=StoreSink(store, StoreWriter(run_id)), audit=AuditChainSink(store, run_id=run_id)
     )

@@ -56,14 +56,14 @@ def _progress_bar(enabled: bool, total: int) -> tuple[Progress | None, Callable[
     return progress, update
 
 
-def _with_known_assets(config: QuorumConfig, symbols: Sequence[str]) -> QuorumConfig:
-    """On several workers, the trading core waits for every replayed symbol's signals.
+def with_known_assets(config: QuorumConfig, symbols: Sequence[str]) -> QuorumConfig:
+    """``config`` whose trading core waits for every replayed symbol's signals.
 
     With ``trading.assets`` empty the core trades "every symbol seen so far", which is exact on
     one worker (one event-time-ordered stream) but not when the symbols arrive from other
     workers or processes at their own pace; a replay knows its symbols up front.
     """
-    if config.cluster.total_workers == 1 or config.trading.assets:
+    if config.trading.assets:
         return config
     trading = config.trading.model_copy(update={"assets": tuple(symbols)})
     return config.model_copy(update={"trading": trading})
@@ -108,7 +108,8 @@ def run_replay(
         speed=config.source.speed,
         on_progress=on_progress,
     )
-    config = _with_known_assets(config, source.symbols)
+    if config.cluster.total_workers > 1:
+        config = with_known_assets(config, source.symbols)
     collected: list[Any] = []
     inputs = [str(p) for p in paths]
     recovery, run_id = prepare_recovery(

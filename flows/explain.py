@@ -169,8 +169,14 @@ def summary_json(days: Sequence[DaySummary]) -> list[dict[str, object]]:
     ]
 
 
-def explain_reviews(events: Iterable[object], config: QuorumConfig, store: str) -> list[DaySummary]:
-    """After a run: explain its REVIEW decisions (a separate step; the flow has finished)."""
+def explain_reviews(
+    events: Iterable[object], config: QuorumConfig, store: str, run_id: str | None = None
+) -> list[DaySummary]:
+    """After a run: explain its REVIEW decisions (a separate step; the flow has finished).
+
+    The decisions come from ``events``, or, for a run no single process saw whole (``run_id``
+    given: resumed from recovery, or run by a cluster), from the store's unexplained ones.
+    """
     from connectors.store.engine import open_store
     from schemas.signals import Decision, FusedSignal
 
@@ -183,6 +189,8 @@ def explain_reviews(events: Iterable[object], config: QuorumConfig, store: str) 
     )
     engine = open_store(store)
     try:
+        if run_id is not None:  # decisions are stored once per id, not per run
+            ids = decisions_to_explain(engine, (Decision.REVIEW.value,))
         return daily_summary(explain_all(engine, build_explainer(config.llm, engine), ids))
     finally:
         engine.dispose()

@@ -60,6 +60,19 @@ def _progress_bar(enabled: bool, total: int) -> tuple[Progress | None, Callable[
     return progress, update
 
 
+def with_known_assets(config: QuorumConfig, symbols: Sequence[str]) -> QuorumConfig:
+    """``config`` whose trading core waits for every replayed symbol's signals.
+
+    With ``trading.assets`` empty the core trades "every symbol seen so far", which is exact on
+    one worker (one event-time-ordered stream) but not when the symbols arrive from other
+    workers or processes at their own pace; a replay knows its symbols up front.
+    """
+    if config.trading.assets:
+        return config
+    trading = config.trading.model_copy(update={"assets": tuple(symbols)})
+    return config.model_copy(update={"trading": trading})
+
+
 def _fresh_run_id(config: QuorumConfig, command: str, inputs: list[str]) -> str:
     if config.cluster.is_multi_process:  # every process must write under the same id
         return cluster_run_id(command, inputs, config.cluster)
@@ -113,6 +126,8 @@ def run_replay(
         speed=config.source.speed,
         on_progress=on_progress,
     )
+    if config.cluster.total_workers > 1:
+        config = with_known_assets(config, source.symbols)
     return run_flow(
         source,
         config=config,

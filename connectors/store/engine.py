@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import Engine, MetaData, Table, create_engine, event, inspect
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import DBAPIError
 
 metadata = MetaData()
 """All of Quorum's tables. Domain modules register theirs on import."""
@@ -72,9 +73,27 @@ def open_store(path_or_url: str | Path = DEFAULT_URL, *, create: bool = True) ->
         event.listen(engine, "connect", _sqlite_pragmas)
     if create:
         _load_table_modules()
-        metadata.create_all(engine)
+        _create_tables(engine)
         _add_new_columns(engine)
     return engine
+
+
+_CREATE_ATTEMPTS = 5
+
+
+def _create_tables(engine: Engine) -> None:
+    """Create missing tables; the processes of a cluster open one store at the same moment.
+
+    Two processes may both find a table missing and both create it: the loser's ``CREATE``
+    fails with "already exists", and the next attempt finds the table.
+    """
+    for attempt in range(_CREATE_ATTEMPTS):
+        try:
+            metadata.create_all(engine)
+            return
+        except DBAPIError as exc:
+            if attempt == _CREATE_ATTEMPTS - 1 or "already exists" not in str(exc.orig).lower():
+                raise
 
 
 def _add_new_columns(engine: Engine) -> None:

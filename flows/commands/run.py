@@ -118,7 +118,8 @@ def main(args: argparse.Namespace) -> int:
         late=late,
     )
     render_report(report, console)
-    summary = explain_reviews(events, config, args.store)
+    stored_run = None if result.whole_run_in_memory else result.run_id
+    summary = explain_reviews(events, config, args.store, run_id=stored_run)
     render_daily_summary(summary, console)
     args.report.parent.mkdir(parents=True, exist_ok=True)
     payload = {

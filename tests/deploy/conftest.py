@@ -52,21 +52,19 @@ def start_quorum(*args: str, env: dict[str, str] | None = None) -> subprocess.Po
     )
 
 
-def store_contents(url: str) -> dict[str, list[tuple[Any, ...]]]:
+def store_contents(url: str) -> dict[str, list[str]]:
     """Every table's rows, sorted, without the columns that name or time the run itself."""
     engine = open_store(url)
     try:
         names = set(inspect(engine).get_table_names())
-        contents: dict[str, list[tuple[Any, ...]]] = {}
+        contents: dict[str, list[str]] = {}
         with engine.connect() as conn:
             for table in metadata.sorted_tables:
                 if table.name not in names or table.name in RUN_SPECIFIC_TABLES:
                     continue
                 columns = [c for c in table.columns if c.name not in RUN_SPECIFIC_COLUMNS]
                 rows = conn.execute(select(*columns)).all()
-                contents[table.name] = sorted(
-                    tuple(json.dumps(v, sort_keys=True, default=str) for v in row) for row in rows
-                )
+                contents[table.name] = sorted(map(repr, rows))
     finally:
         engine.dispose()
     return contents

@@ -1,0 +1,98 @@
+"""The replay flow as a module-level ``flow`` for ``python -m bytewax.run``, set up from env vars.
+
+Data engineers deploy Bytewax flows with Bytewax's own runner, which owns the workers, the
+cluster and recovery::
+
+    QUORUM_DATA=connectors/data/alts-btc_5m_2018-01.parquet \\
+    QUORUM_CONFIG=flows/profiles/alts-5m.yaml QUORUM_STORE=quorum.sqlite \\
+    python -m bytewax.run flows.deployed:flow -w 2                 # two workers
+    python -m bytewax.run flows.deployed:flow -i 0 -a "h1:2101;h2:2101"   # process 0 of two
+    python -m bytewax.run flows.deployed:flow -r recovery/ -s 10 -b 0     # with recovery
+                                               # (create the partitions first:
+                                               #  python -m bytewax.recovery recovery/ 2)
+
+Environment (read when the module is imported, in every process):
+
+========================  ===================================================================
+``QUORUM_DATA``           comma-separated trades/candles files (default: the shipped BTC month)
+``QUORUM_CONFIG``         YAML configuration overriding the defaults (optional)
+``QUORUM_STORE``          store path or SQLAlchemy URL (default ``quorum.sqlite``)
+``QUORUM_SYMBOL``         symbol for files without a symbol column (optional)
+``QUORUM_RUN_ID``         run id; default: derived from the command and inputs, so every
+                          process of a cluster and every restart writes under the same one
+========================  ===================================================================
+
+The store's run record is opened at import; Bytewax's runner has no end-of-run hook, so its
+``finished_at`` stays empty (``quorum run`` closes its runs). Every sink is idempotent, so a
+restart from Bytewax recovery rewrites, never duplicates.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+from bytewax.dataflow import Dataflow
+
+from connectors.files import load_market_data, shipped_path
+from connectors.replay import ReplaySource
+from connectors.store.audit import AuditChainSink
+from connectors.store.engine import open_store, url_for
+from connectors.store.market import start_run
+from connectors.store.sink import StoreSink, StoreWriter
+from flows.config import load_config
+from flows.pipeline import FlowOutputs, build_flow
+from flows.runner import with_known_assets
+
+DEFAULT_DATA = "btc-perp_1m_2022-01"
+
+
+def _paths(environ: Mapping[str, str]) -> list[Path]:
+    text = environ.get("QUORUM_DATA", "")
+    names = [part.strip() for part in text.split(",") if part.strip()]
+    return [Path(n) for n in names] if names else [shipped_path(DEFAULT_DATA)]
+
+
+def deployed_run_id(inputs: list[str], store: str) -> str:
+    """The run id every process derives alike from what it replays into which store.
+
+    >>> deployed_run_id(["a.parquet"], "q.sqlite") == deployed_run_id(["a.parquet"], "q.sqlite")
+    True
+    """
+    digest = hashlib.sha256(json.dumps(["deployed", inputs, store]).encode()).hexdigest()
+    return f"deployed-{digest[:16]}"
+
+
+def flow_from_env(environ: Mapping[str, str] | None = None) -> Dataflow:
+    """The full replay flow into the store, configured by ``environ`` (see the module doc)."""
+    env = os.environ if environ is None else environ
+    config = load_config(env.get("QUORUM_CONFIG") or None)
+    paths = _paths(env)
+    store = url_for(env.get("QUORUM_STORE", "quorum.sqlite"))
+    inputs = [str(p) for p in paths]
+    run_id = env.get("QUORUM_RUN_ID") or deployed_run_id(inputs, store)
+    engine = open_store(store)
+    start_run(engine, "deployed", {"paths": inputs, "stage": "full"}, run_id=run_id)
+    engine.dispose()
+    symbol = env.get("QUORUM_SYMBOL") or None
+    source = ReplaySource(
+        [load_market_data(p, symbol) for p in paths],
+        partitions=config.source.partitions,
+        batch_size=config.source.batch_size,
+        speed=config.source.speed,
+    )
+    config = with_known_assets(config, source.symbols)  # Bytewax's runner may start many workers
+    outputs = FlowOutputs(
+        store=StoreSink(store, StoreWriter(run_id)), audit=AuditChainSink(store, run_id=run_id)
+    )
+    return build_flow(source, config=config, outputs=outputs, flow_id="quorum_deployed")
+
+
+def flow() -> Dataflow:
+    """``python -m bytewax.run flows.deployed:flow``: Bytewax calls this factory once per
+    process, so the flow is configured from that process's environment (importing the module
+    has no side effect)."""
+    return flow_from_env()

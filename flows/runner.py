@@ -146,7 +146,7 @@ def run_flow(
     source: Source[Any],
     *,
     config: QuorumConfig,
-    inputs: list[str],
+    inputs: Sequence[str] = (),
     store_url: str | None = None,
     stage: Stage = "full",
     collect: bool = False,
@@ -165,8 +165,8 @@ def run_flow(
         config.recovery,
         config.cluster,
         command=command,
-        inputs=inputs,
-        run_id=run_id or _fresh_run_id(config, command, inputs),
+        inputs=list(inputs),
+        run_id=run_id or _fresh_run_id(config, command, list(inputs)),
     )
     sink = None
     audit = None
@@ -175,7 +175,10 @@ def run_flow(
     if store_url is not None:
         engine = open_store(store_url)
         start_run(
-            engine, command, {"paths": inputs, "stage": stage, **(params or {})}, run_id=run_id
+            engine,
+            command,
+            {"paths": list(inputs), "stage": stage, **(params or {})},
+            run_id=run_id,
         )
         sink = crash_after_env(StoreSink(store_url, StoreWriter(run_id)))
         audit = AuditChainSink(store_url, run_id=run_id)

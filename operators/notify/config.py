@@ -75,6 +75,7 @@ class Recipient(_Section):
     channel: ChannelKind
     target: str = Field(
         min_length=1,
+        repr=False,  # a Slack webhook URL is a secret when written in directly
         description="Chat id, address or URL; 'env:NAME' or 'file:PATH' reads it from there",
     )
     events: tuple[NotificationEvent, ...] = Field(
@@ -99,7 +100,9 @@ class TelegramSettings(_Section):
         default="https://api.telegram.org", description="Bot API base URL (a proxy or test server)"
     )
     token: str = Field(
-        default="env:QUORUM_TELEGRAM_TOKEN", description="Bot token: 'env:NAME' or 'file:PATH'"
+        default="env:QUORUM_TELEGRAM_TOKEN",
+        repr=False,
+        description="Bot token: 'env:NAME' or 'file:PATH'",
     )
 
 
@@ -108,13 +111,14 @@ class SmtpSettings(_Section):
     port: int = Field(default=587, ge=1, le=65535)
     starttls: bool = Field(default=True, description="Upgrade the connection with STARTTLS")
     username: str | None = Field(default=None, description="Login, when the server needs one")
-    password: str | None = Field(default=None, description="'env:NAME' or 'file:PATH'")
+    password: str | None = Field(default=None, repr=False, description="'env:NAME' or 'file:PATH'")
     sender: str = Field(default="quorum@localhost", description="From: address")
 
 
 class WebhookSettings(_Section):
     secret: str = Field(
         default="env:QUORUM_WEBHOOK_SECRET",
+        repr=False,
         description="HMAC-SHA256 signing secret: 'env:NAME' or 'file:PATH'",
     )
 

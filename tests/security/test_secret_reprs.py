@@ -27,6 +27,10 @@ SECRET_NAME = re.compile(r"(^|_)(api_key|secret|password|passphrase|token)$|^key
 NOT_SECRETS = {
     "connectors.audit.config.AuditTrust.key": "an AuditKey, whose repr shows only its id",
     "operators.fusion.core._Admission.key": "a grouping key of fused decisions",
+    "connectors.kafka.envelope.Message.key": "a Kafka message key: the record's symbol",
+    "connectors.kafka.envelope._Spec.key": "how a record's Kafka key (its symbol) is found",
+    "schemas.notifications.Notification.key": "the identity of a notified fact (dedupe key)",
+    "schemas.notifications.Delivery.key": "the identity of a notified fact (dedupe key)",
 }
 SECRET = "s3cr3t-s3cr3t-s3cr3t-s3cr3t-s3cr3t-value"
 

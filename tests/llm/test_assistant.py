@@ -21,6 +21,10 @@ SECRET = "sk-live-key-do-not-leak-0123456789"
 NOW = datetime(2026, 1, 5, 12, tzinfo=UTC)
 
 
+# built at run time so no file holds a string shaped like a live Stripe key
+FAKE_STRIPE_KEY = "sk_" + "live_" + "51Habcdefghijklmnop"
+
+
 @pytest.fixture
 def server():
     with OpenAiCompatibleServer() as running:
@@ -96,7 +100,7 @@ def test_secrets_and_personal_data_never_leave_the_process(server, tmp_path):
         "note": f"reviewer ana.lopez@example.com (+34 612 345 678) used key {SECRET}",
         "config": {
             "exchange_url": "https://trader:hunter22@api.example.com/v3",
-            "stripe": "sk_live_51Habcdefghijklmnop",
+            "stripe": FAKE_STRIPE_KEY,
             "auth": "Bearer abcdefghijklmnopqrstuvwx",
         },
         "host": "10.1.2.3",
@@ -108,7 +112,7 @@ def test_secrets_and_personal_data_never_leave_the_process(server, tmp_path):
         "612 345 678",
         SECRET,
         "hunter22",
-        "sk_live_51Habcdefghijklmnop",
+        FAKE_STRIPE_KEY,
         "abcdefghijklmnopqrstuvwx",
         "10.1.2.3",
     ):

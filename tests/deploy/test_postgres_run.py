@@ -6,49 +6,23 @@ trust-auth server); skipped when none does, except in CI (``CI`` set), where it 
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import OperationalError
 
 from flows.cli import main as cli_main
 from tests.deploy.conftest import report_body, store_contents
+from tests.postgres import fresh_schema_url
 
 pytestmark = pytest.mark.slow
-
-POSTGRES_URL = os.environ.get(
-    "QUORUM_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
 
 
 @pytest.fixture
 def postgres_schema_url() -> Iterator[str]:
-    """A fresh schema on the server (its search_path), dropped afterwards."""
-    admin = create_engine(POSTGRES_URL)
-    try:
-        with admin.connect():
-            pass
-    except OperationalError as exc:
-        admin.dispose()
-        shown = make_url(POSTGRES_URL).render_as_string(hide_password=True)
-        if os.environ.get("CI"):
-            pytest.fail(f"CI must run the PostgreSQL tests, but {shown} does not answer: {exc}")
-        pytest.skip(f"PostgreSQL is not reachable at {shown}: {exc.orig}")
-    schema = f"quorum_run_{uuid.uuid4().hex[:12]}"
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    url = make_url(POSTGRES_URL).update_query_dict({"options": f"-csearch_path={schema}"})
-    try:
-        yield url.render_as_string(hide_password=False)
-    finally:
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+    """A fresh schema on the server (its search_path), dropped afterwards; required in CI."""
+    with fresh_schema_url("quorum_run", required_in_ci=True) as url:
+        yield url
 
 
 def _run(store: str, out: Path, name: str) -> Path:

@@ -2,60 +2,27 @@
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import polars as pl
 import pytest
-from sqlalchemy import Engine, create_engine, text
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import OperationalError
+from sqlalchemy import Engine
 
 import connectors
 from connectors.store.engine import open_store
 from schemas.batches import CandleBatch
-
-POSTGRES_URL = os.environ.get(
-    "QUORUM_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
-"""Local test server (trust auth). Each test gets its own schema, dropped afterwards."""
+from tests.postgres import fresh_schema_url
 
 BTC_PERP = Path(connectors.__file__).parent / "data" / "btc-perp_1m_2022-01.parquet"
-
-
-def _postgres_admin() -> Engine:
-    try:
-        import psycopg  # noqa: F401
-    except ImportError:
-        pytest.skip("psycopg is not installed (pip install 'quorum[postgres]')")
-    engine = create_engine(POSTGRES_URL)
-    try:
-        with engine.connect():
-            pass
-    except OperationalError as exc:
-        engine.dispose()
-        shown = make_url(POSTGRES_URL).render_as_string(hide_password=True)
-        pytest.skip(f"PostgreSQL is not reachable at {shown}: {exc.orig}")
-    return engine
 
 
 @pytest.fixture
 def postgres_url() -> Iterator[str]:
     """URL of a fresh schema on the local server (its search_path), dropped after the test."""
-    admin = _postgres_admin()
-    schema = f"quorum_test_{uuid.uuid4().hex[:12]}"
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    url = make_url(POSTGRES_URL).update_query_dict({"options": f"-csearch_path={schema}"})
-    try:
-        yield url.render_as_string(hide_password=False)
-    finally:
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+    with fresh_schema_url("quorum_test") as url:
+        yield url
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -33,6 +33,8 @@ from flows.summary import RunStats
 from operators.audit.events import audit_trail
 from operators.candles.minute import LateTrades
 from operators.candles.ops import build_candles, roll_up
+from operators.control.operators import control_plane
+from operators.control.settings import ControlBase
 from operators.divergence import DataQualityEvent
 from operators.execution.operator import trading_core
 from operators.features import compute_features
@@ -42,6 +44,7 @@ from operators.signals.text.wiring import add_text_source
 from operators.validation.ops import ValidationTally, validate_candles, validate_trades
 from schemas.batches import CandleBatch, FeatureBatch
 from schemas.common import Timeframe
+from schemas.control import ControlUpdate
 from schemas.market import BookTop, FeedHealth
 from schemas.records import DeadLetter, QualityFlag
 from schemas.signals import FusedSignal, Signal
@@ -104,6 +107,10 @@ def _wanted(timeframes: tuple[Timeframe, ...]) -> Callable[[CandleBatch], bool]:
     return wanted
 
 
+def _is_control_update(item: Any) -> bool:
+    return isinstance(item, ControlUpdate)
+
+
 def _unkey(item: tuple[str, Any]) -> Any:
     return item[1]
 
@@ -149,7 +156,9 @@ def build_flow(
     ``source`` emits ``TradeBatch`` / ``CandleBatch`` (one symbol each) and ``DeadLetter``
     items. ``stage`` stops the flow early (``features`` for ``quorum features``).
     ``manual_actions`` (live runs) feeds people's decisions, e.g. approved reviews from
-    :class:`~connectors.store.inbox.ManualActionInbox`, into the trading core;
+    :class:`~connectors.store.inbox.ManualActionInbox`, into the trading core, and the control
+    room's versions into a control step (:mod:`operators.control`) that hands the settings in
+    force to the signal engines, fusion and the trading core;
     ``venue_reports`` (``trading.mode: live``) feeds the venues' acknowledgements and fills
     (:class:`~connectors.ccxt_router.VenueReportSource`) into it.
     """
@@ -256,9 +265,15 @@ def _decision_streams(
     The trading core re-emits every fused signal in its processing order (the audit order), so
     in the full flow the fused stream reaches the outputs through it, once.
     """
-    batches = generate_signals("signals", features, config.signals)
+    controls = None
+    if manual_actions is not None:  # the control room's versions ride the people's inbox
+        split = op.branch("control_updates", manual_actions, _is_control_update)
+        manual_actions = split.falses
+        controls = control_plane("control", split.trues, features, ControlBase.of(config))
+    per_symbol = None if controls is None else controls.per_symbol
+    batches = generate_signals("signals", features, config.signals, per_symbol)
     text = add_text_source(features.flow(), batches, config)
-    fusion = fuse("fusion", text.batches, config.fusion)
+    fusion = fuse("fusion", text.batches, config.fusion, per_symbol)
     timeline = text.guard(fusion.timeline)
     streams = [
         signals_of("signal_records", text.batches),
@@ -266,6 +281,8 @@ def _decision_streams(
         fusion.reliability,
         *text.dead,
     ]
+    if controls is not None:
+        streams.append(controls.records)
     if stage != "full":
         return [*streams, op.filter("fused", timeline, lambda i: isinstance(i, FusedSignal))]
     inputs = [
@@ -275,6 +292,8 @@ def _decision_streams(
     ]
     if manual_actions is not None:
         inputs.append(manual_actions)
+    if controls is not None:
+        inputs.append(controls.trading)  # risk limits
     if side_items is not None:
         inputs.append(side_items)  # live quotes (spread, depth) and feed health (staleness)
     market = op.merge("trading_in", *inputs)

@@ -8,6 +8,13 @@ decisions (``seq`` above its cursor) and emits the actions into the flow, where 
 carries them out (an approved review trades) and audits the result. The snapshot is the cursor,
 so a resumed flow neither loses nor repeats a decision.
 
+A hand-closed position (``position_close``) travels the same way. The control room's versions
+(``control_change``, :mod:`connectors.store.control`) come out as
+:class:`~schemas.control.ControlUpdate` items: a flow starting afresh first gets the version in
+force (version 0 when none was ever made), then every new one, so it always runs with the
+store's settings; a resumed flow continues from its cursor (its steps' state holds the version
+it had).
+
 >>> import tempfile
 >>> from datetime import UTC, datetime
 >>> from pathlib import Path
@@ -22,8 +29,9 @@ so a resumed flow neither loses nor repeats a decision.
 >>> _ = append_events(engine, [AuditEvent("review_decision", datetime(2022, 1, 1, tzinfo=UTC),
 ...                                       {"action": action})])
 >>> part = ManualActionInbox(url, start_after=-1).build_part("inbox", "inbox", None)
->>> [(a.kind.value, a.fused_id, a.actor) for a in part.next_batch()], part.snapshot()
-([('approve_review', 'f1', 'ana')], 0)
+>>> first = part.next_batch()
+>>> first[0].version, [(a.kind.value, a.fused_id, a.actor) for a in first[1:]], part.snapshot()
+(0, [('approve_review', 'f1', 'ana')], 0)
 >>> part.close(); engine.dispose(); workdir.cleanup()
 """
 
@@ -39,48 +47,65 @@ from pydantic import ValidationError
 from sqlalchemy import select
 
 from connectors.store.audit import audit_log, read_head
+from connectors.store.control import CONTROL_CHANGE_KIND, current_update
 from connectors.store.engine import open_store
+from schemas.control import ControlUpdate
 from schemas.operations import ManualAction
 
 logger = logging.getLogger(__name__)
 
 REVIEW_DECISION_KIND = "review_decision"
 TRADING_CONTROL_KIND = "trading_control"
-INBOX_KINDS = (REVIEW_DECISION_KIND, TRADING_CONTROL_KIND)
+POSITION_CLOSE_KIND = "position_close"
+INBOX_KINDS = (REVIEW_DECISION_KIND, TRADING_CONTROL_KIND, POSITION_CLOSE_KIND)
 """Audit kinds whose payload carries a person's ``action`` for the trading core."""
 
+InboxItem = ManualAction | ControlUpdate
 
-class _InboxPartition(StatefulSourcePartition[ManualAction, int]):
-    def __init__(self, url: str, cursor: int, poll_seconds: float, deadline: float | None) -> None:
+
+class _InboxPartition(StatefulSourcePartition[InboxItem, int]):
+    def __init__(
+        self,
+        url: str,
+        cursor: int,
+        poll_seconds: float,
+        deadline: float | None,
+        *,
+        controls: bool,
+        fresh: bool,
+    ) -> None:
         self._engine = open_store(url)
         self._cursor = cursor
+        self._kinds = (*INBOX_KINDS, CONTROL_CHANGE_KIND) if controls else INBOX_KINDS
+        self._announce = controls and fresh
         self._poll = timedelta(seconds=poll_seconds)
         self._deadline = deadline
         self._next_poll = datetime.now(UTC)
         self._polled = False
 
-    def next_batch(self) -> list[ManualAction]:
+    def next_batch(self) -> list[InboxItem]:
         # The log is always read at least once, so ``run_for=0`` means "what is there now".
         if self._polled and self._deadline is not None and time.monotonic() >= self._deadline:
             raise StopIteration
         self._polled = True
         self._next_poll = datetime.now(UTC) + self._poll
+        items: list[InboxItem] = []
         with self._engine.connect() as conn:
+            if self._announce:  # the version in force, before anything newer
+                items.append(current_update(conn, datetime.now(UTC)))
+                self._announce = False
             rows = conn.execute(
-                select(audit_log.c.seq, audit_log.c.payload)
-                .where(audit_log.c.seq > self._cursor, audit_log.c.kind.in_(INBOX_KINDS))
+                select(audit_log.c.seq, audit_log.c.kind, audit_log.c.payload)
+                .where(audit_log.c.seq > self._cursor, audit_log.c.kind.in_(self._kinds))
                 .order_by(audit_log.c.seq)
             ).all()
-        actions: list[ManualAction] = []
         for row in rows:
             self._cursor = int(row.seq)
             try:
-                payload = ManualAction.model_validate_json(_action_json(row.payload))
+                items.append(_item_of(row.kind, row.payload))
             except (ValidationError, ValueError) as exc:
-                logger.warning("review decision at seq %s has no usable action: %s", row.seq, exc)
-                continue
-            actions.append(payload)
-        return actions
+                logger.warning("%s at seq %s has no usable item: %s", row.kind, row.seq, exc)
+        return items
 
     def next_awake(self) -> datetime | None:
         return self._next_poll
@@ -92,16 +117,19 @@ class _InboxPartition(StatefulSourcePartition[ManualAction, int]):
         self._engine.dispose()
 
 
-def _action_json(payload_text: str) -> str:
+def _item_of(kind: str, payload_text: str) -> InboxItem:
     payload = orjson.loads(payload_text)
-    if not isinstance(payload, dict) or "action" not in payload:
-        raise ValueError("payload has no 'action'")
-    return orjson.dumps(payload["action"]).decode()
+    field = "update" if kind == CONTROL_CHANGE_KIND else "action"
+    if not isinstance(payload, dict) or field not in payload:
+        raise ValueError(f"payload has no {field!r}")
+    model = ControlUpdate if kind == CONTROL_CHANGE_KIND else ManualAction
+    return model.model_validate(payload[field])
 
 
-class ManualActionInbox(FixedPartitionedSource[ManualAction, int]):
-    """Poll the store's audit log for people's actions (review decisions, trading controls) and
-    emit them as ``ManualAction`` items.
+class ManualActionInbox(FixedPartitionedSource[InboxItem, int]):
+    """Poll the store's audit log for people's actions (review decisions, trading controls,
+    hand-closed positions) and emit them as ``ManualAction`` items, and the control room's
+    versions as ``ControlUpdate`` items.
 
     :arg url: Store path or URL (the one the API and dashboard write to).
     :arg start_after: Audit ``seq`` after which decisions count; default: the head when the
@@ -109,6 +137,8 @@ class ManualActionInbox(FixedPartitionedSource[ManualAction, int]):
     :arg poll_seconds: How often the log is read.
     :arg run_for: Seconds after which the source ends (``None``: never; a live run with a
         ``--duration`` passes it so the flow can finish); the log is read at least once.
+    :arg controls: Also emit the control room's versions (the flow built by
+        :func:`flows.pipeline.build_flow` takes them in); off for a flow without a control step.
     """
 
     def __init__(
@@ -118,12 +148,14 @@ class ManualActionInbox(FixedPartitionedSource[ManualAction, int]):
         start_after: int | None = None,
         poll_seconds: float = 1.0,
         run_for: float | None = None,
+        controls: bool = True,
     ) -> None:
         if poll_seconds <= 0:
             raise ValueError(f"poll_seconds must be positive, got {poll_seconds}")
         self.url = url
         self.poll_seconds = poll_seconds
         self.run_for = run_for
+        self.controls = controls
         if start_after is None:
             engine = open_store(url)
             head = read_head(engine)
@@ -137,4 +169,11 @@ class ManualActionInbox(FixedPartitionedSource[ManualAction, int]):
     def build_part(self, step_id: str, for_part: str, resume_state: int | None) -> _InboxPartition:
         deadline = None if self.run_for is None else time.monotonic() + self.run_for
         cursor = self.start_after if resume_state is None else resume_state
-        return _InboxPartition(self.url, cursor, self.poll_seconds, deadline)
+        return _InboxPartition(
+            self.url,
+            cursor,
+            self.poll_seconds,
+            deadline,
+            controls=self.controls,
+            fresh=resume_state is None,
+        )

@@ -29,6 +29,7 @@ from pydantic import BaseModel
 from operators.audit.chain import AuditEvent
 from operators.execution.records import ManualActionResult, ReviewTicket
 from operators.risk.state import TradingStateChange
+from schemas.control import ControlApplied
 from schemas.signals import FusedSignal
 from schemas.trading import Fill, Order, OrderIntent, RiskDecision
 from schemas.venue import ExecutionComparison, ReconcileIssue, RouteDecision, VenueCommand
@@ -71,6 +72,7 @@ register_audit_kind(VenueCommand, "venue_command", "ts")
 register_audit_kind(ReconcileIssue, "reconcile_issue", "ts")
 register_audit_kind(RouteDecision, "route_decision", "ts")
 register_audit_kind(ExecutionComparison, "execution_comparison", "ts")
+register_audit_kind(ControlApplied, "control_applied", "ts")
 
 
 @operator

@@ -59,6 +59,7 @@ from typing import Any
 
 import numpy as np
 
+from operators.control.state import ControlSettings
 from operators.divergence import DataQualityEvent, EntryBlocker
 from operators.execution.costs import CostEstimate, estimate_costs
 from operators.execution.live import router_for
@@ -77,6 +78,7 @@ from operators.portfolio.book import EquityPoint, PortfolioBook
 from operators.portfolio.exits import ExitPlan
 from operators.portfolio.instruments import to_decimal
 from operators.portfolio.sizing import SizingError, SizingPlan, size_position
+from operators.risk.config import RiskConfig
 from operators.risk.guards import RiskContext, RiskGuard
 from operators.risk.state import TradingStateChange
 from schemas.batches import CandleBatch, FeatureBatch
@@ -112,6 +114,7 @@ TradingInput = (
     | ManualAction
     | VenueReport
     | DataQualityEvent
+    | ControlSettings
 )
 TradingEvent = (
     FusedSignal
@@ -132,6 +135,7 @@ _Bar = tuple[str, int, int, float, float, float, float, float]
 """A buffered bar: asset, open time, timeframe length (ns), open, high, low, close, volume."""
 
 _TERMINAL = frozenset({OrderStatus.FILLED, OrderStatus.CANCELLED, OrderStatus.REJECTED})
+_AT_ONCE = frozenset({ManualActionKind.SET_TRADING_STATE, ManualActionKind.CLOSE_POSITION})
 
 
 @dataclass(slots=True)
@@ -242,11 +246,13 @@ class TradingEngine:
             self._saw_market(known)
             self.buffer.push(known, QUOTE, item.symbol, item)
         elif isinstance(item, ManualAction):
-            if item.kind is ManualActionKind.SET_TRADING_STATE and self.clock.now_ns is not None:
-                # A kill switch acts at once, at the core's time: it must not wait for the
-                # market to reach the wall-clock time a person pressed it at.
+            if item.kind in _AT_ONCE and self.clock.now_ns is not None:
+                # A kill switch or a hand close acts at once, at the core's time: it must not
+                # wait for the market to reach the wall-clock time a person pressed it at.
                 return self._dispatch(self.clock.now_ns, MANUAL, item)
             self.buffer.push(datetime_to_ns(item.ts), MANUAL, item.action_id, item)
+        elif isinstance(item, ControlSettings):
+            self.reconfigure_risk(item.risk)  # the control room: in force for the next decision
         elif isinstance(item, VenueReport):
             # The venue's word is news now: applied at once, never held behind market data.
             now = self.clock.now_ns or datetime_to_ns(item.ts)
@@ -296,6 +302,16 @@ class TradingEngine:
             events.append(TradingSummary(ts=ns_to_datetime(now), counters=self.summary()))
         events.extend(self.router.records())
         return events
+
+    def reconfigure_risk(self, risk: RiskConfig) -> None:
+        """Take new risk limits while running (the control room's versions)."""
+        if risk == self.config.risk:
+            return
+        self.config = self.config.model_copy(update={"risk": risk})
+        self.guard.reconfigure(risk)
+        for market in self.markets.values():
+            if market.volumes.maxlen != risk.volume_lookback_bars:
+                market.volumes = deque(market.volumes, maxlen=risk.volume_lookback_bars)
 
     def on_manual_action(self, action: ManualAction) -> list[TradingEvent]:
         """Entry point for a person's action (approve a review, halt, cancel, close)."""

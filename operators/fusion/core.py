@@ -94,9 +94,14 @@ class FusionCore:
     (0.8, 'open', 0.8)
     """
 
-    def __init__(self, asset: str, config: FusionConfig) -> None:
+    disabled: frozenset[str] = frozenset()
+
+    def __init__(
+        self, asset: str, config: FusionConfig, *, disabled: frozenset[str] = frozenset()
+    ) -> None:
         self.asset = asset
         self.config = config
+        self.disabled = disabled
         self.reliability = ReliabilityTracker(config)
         self.live: dict[str, Signal] = {}
         self._pending: dict[Timeframe, list[tuple[int, int, _Pending]]] = {}
@@ -128,6 +133,15 @@ class FusionCore:
         for time_ns in sorted(ticks.keys() | arrivals.keys()):
             self._step(time_ns, ticks.get(time_ns, []), arrivals.get(time_ns, []), out)
         return out
+
+    def reconfigure(self, config: FusionConfig, disabled: frozenset[str]) -> None:
+        """Take new weights, bands and switched-off origins (the control room): the next
+        evaluation uses them; live signals of a switched-off origin stop counting at once."""
+        self.config = config
+        self.reliability.reconfigure(config)
+        self.disabled = disabled
+        for key in [k for k, s in self.live.items() if s.origin in disabled]:
+            del self.live[key]
 
     def flush(self) -> list[SourceReliability]:
         """End of input: a final reliability snapshot of every source."""
@@ -161,6 +175,9 @@ class FusionCore:
         out.extend(self._maybe_snapshot())
 
     def _admit(self, signal: Signal) -> None:
+        if signal.origin in self.disabled:
+            self.counts["signals_disabled"] = self.counts.get("signals_disabled", 0) + 1
+            return
         self.counts["signals_in"] += 1
         stamp = datetime_to_ns(signal.timestamp)
         if stamp < self.clock_ns:

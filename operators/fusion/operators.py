@@ -30,6 +30,8 @@ import bytewax.operators as op
 from bytewax.dataflow import Stream, operator
 from bytewax.operators import KeyedStream, StatefulBatchLogic
 
+from operators.control.state import ControlSettings
+from operators.control.wrapper import controlled_batch
 from operators.fusion.config import FusionConfig
 from operators.fusion.core import FusionCore
 from operators.fusion.reliability import SourceReliability
@@ -56,13 +58,14 @@ class _FusionLogic(StatefulBatchLogic[SignalBatch, FusionItem, FusionCore | None
     def __init__(self, config: FusionConfig, core: FusionCore | None) -> None:
         self.config = config
         self.core = core
+        self.disabled: frozenset[str] = frozenset()
 
     def on_batch(self, values: list[SignalBatch]) -> tuple[list[FusionItem], bool]:
         out: list[FusionItem] = []
         released = -1
         for batch in values:
             if self.core is None:
-                self.core = FusionCore(batch.symbol, self.config)
+                self.core = FusionCore(batch.symbol, self.config, disabled=self.disabled)
             out.extend(self.core.process(batch))
             released = max(released, batch.watermark_ns)
         if self.core is not None:
@@ -82,14 +85,34 @@ class _FusionLogic(StatefulBatchLogic[SignalBatch, FusionItem, FusionCore | None
         return copy.deepcopy(self.core)
 
 
+def _reconfigure(logic: _FusionLogic, settings: ControlSettings) -> None:
+    logic.config, logic.disabled = settings.fusion, settings.disabled
+    if logic.core is not None:
+        logic.core.reconfigure(settings.fusion, settings.disabled)
+
+
 @operator
-def fuse(step_id: str, up: KeyedStream[SignalBatch], config: FusionConfig) -> FusionStreams:
+def fuse(
+    step_id: str,
+    up: KeyedStream[SignalBatch],
+    config: FusionConfig,
+    controls: KeyedStream[ControlSettings] | None = None,
+) -> FusionStreams:
     """Signal batches keyed by asset → fused decisions and reliability snapshots.
 
     The batches carry the candle closes the signals were computed on, so outcomes are resolved
     on the same event-time clock, with no race between a price stream and a signal stream.
+    ``controls`` (the control room's settings per asset, :mod:`operators.control`) changes
+    weights, bands and switched-off origins while the flow runs.
     """
-    items = op.stateful_batch("core", up, lambda resumed: _FusionLogic(config, resumed))
+
+    def build(resumed: FusionCore | None) -> _FusionLogic:
+        return _FusionLogic(config, resumed)
+
+    if controls is None:
+        items = op.stateful_batch("core", up, build)
+    else:
+        items = controlled_batch("core", up, controls, build, _reconfigure)
     values = op.map("unkey", items, lambda keyed: keyed[1])
     return FusionStreams(
         fused=op.filter("fused", values, lambda item: isinstance(item, FusedSignal)),

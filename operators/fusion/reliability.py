@@ -102,6 +102,16 @@ class ReliabilityTracker:
             self.sources[key] = record
         return record
 
+    def reconfigure(self, config: FusionConfig) -> None:
+        """New priors and bounds (the control room): every source's prior is re-derived and
+        its multiplier clipped into the new ``[floor, cap]``; what was learned stays."""
+        self.config = config
+        lo, hi = math.log(config.weight_floor), math.log(config.weight_cap)
+        for record in self.sources.values():
+            record.prior = config.prior_for(record.origin)
+            record.log_multiplier = min(hi, max(lo, record.log_multiplier))
+            self.changed.add(source_key(record.origin, record.timeframe))
+
     def weight(self, origin: str, timeframe: Timeframe) -> float:
         """Current weight of a source (its prior until outcomes arrive)."""
         return self._source(origin, timeframe).weight

@@ -57,6 +57,12 @@ class CircuitBreakers:
         move the day start or the peak, so it breaches nothing either (equity is flat while
         no position is open, which is most bars)."""
 
+    def reconfigure(self, config: RiskConfig) -> None:
+        """New limits: the next bar and equity value are judged by them."""
+        self.config = config
+        self._alpha = 1.0 - 0.5 ** (1.0 / config.volatility_halflife_bars)
+        self._quiet = None
+
     def rebaseline(self, equity: Decimal) -> None:
         """Start the day and the peak again from ``equity`` (after a human reset)."""
         self.day_start_equity = equity

@@ -121,6 +121,11 @@ class RiskGuard:
     def state(self) -> TradingState:
         return self.machine.state
 
+    def reconfigure(self, config: RiskConfig) -> None:
+        """New limits for the next check; the trading state and the breakers' memory stay."""
+        self.config = config
+        self.breakers.reconfigure(config)
+
     # --- state: breakers and manual switch ------------------------------------------------
 
     def on_equity(self, now_ns: int, equity: Decimal) -> list[TradingStateChange]:

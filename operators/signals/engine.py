@@ -69,6 +69,10 @@ class SignalBatch:
 class SignalEngine:
     """Runs a set of generator cores over one symbol's candles in close-time order.
 
+    ``disabled`` names origins switched off by the control room: their generators keep
+    learning from every candle (so switching one on again resumes at once) but their signals
+    are dropped (counted as ``signals_disabled``).
+
     >>> import numpy as np
     >>> from schemas.batches import CandleBatch
     >>> from operators.signals.statistical import ZScoreReversion
@@ -82,6 +86,8 @@ class SignalEngine:
     >>> [s.origin for s in out.signals], len(out.closes)
     (['stat:zscore_reversion'], 5)
     """
+
+    disabled: frozenset[str] = frozenset()
 
     def __init__(
         self,
@@ -175,7 +181,13 @@ class SignalEngine:
             for row in instant:
                 out.closes.append(CloseTick(row.timeframe, close_ns, row.close))
                 for generator in self.generators:
-                    out.signals.extend(generator.on_candle(row, self.view))
+                    emitted = generator.on_candle(row, self.view)
+                    if emitted and generator.origin in self.disabled:
+                        self.counts["signals_disabled"] = self.counts.get(
+                            "signals_disabled", 0
+                        ) + len(emitted)
+                        continue
+                    out.signals.extend(emitted)
                 self.counts["rows_processed"] += 1
         self.counts["signals"] += len(out.signals)
         out.watermark_ns = self._released_until

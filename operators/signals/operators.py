@@ -30,6 +30,8 @@ import bytewax.operators as op
 from bytewax.dataflow import Stream, operator
 from bytewax.operators import KeyedStream, StatefulBatchLogic
 
+from operators.control.state import ControlSettings
+from operators.control.wrapper import controlled_batch
 from operators.signals.config import SignalsConfig
 from operators.signals.engine import SignalBatch, SignalEngine
 from schemas.batches import FeatureBatch
@@ -69,20 +71,31 @@ class _EngineLogic(StatefulBatchLogic[FeatureBatch, SignalBatch, SignalEngine]):
         return copy.deepcopy(self.engine)
 
 
+def _disable_origins(logic: _EngineLogic, settings: ControlSettings) -> None:
+    logic.engine.disabled = settings.disabled
+
+
 @operator
 def generate_signals(
-    step_id: str, up: KeyedStream[FeatureBatch], config: SignalsConfig
+    step_id: str,
+    up: KeyedStream[FeatureBatch],
+    config: SignalsConfig,
+    controls: KeyedStream[ControlSettings] | None = None,
 ) -> KeyedStream[SignalBatch]:
     """Feature batches keyed by symbol → :class:`SignalBatch` es in event-time order.
 
     One engine per symbol runs every configured generator (playbooks, statistics, online
     model); its state (buffers, windows, river models) is snapshotted for recovery.
+    ``controls`` (the control room's settings per symbol, :mod:`operators.control`) switches
+    origins off and on while the flow runs.
     """
-    return op.stateful_batch(
-        "engine",
-        up,
-        lambda resumed: _EngineLogic(resumed if resumed is not None else build_engine(config)),
-    )
+
+    def build(resumed: SignalEngine | None) -> _EngineLogic:
+        return _EngineLogic(resumed if resumed is not None else build_engine(config))
+
+    if controls is None:
+        return op.stateful_batch("engine", up, build)
+    return controlled_batch("engine", up, controls, build, _disable_origins)
 
 
 @operator

@@ -124,7 +124,7 @@ def run_flow(url: str, steps: list[Any], presses: int) -> list[Any]:
             seen.pop(0).set()
 
     done = threading.Event()
-    inbox = StoppingInbox(url, done, poll_seconds=0.02)
+    inbox = StoppingInbox(url, done, poll_seconds=0.02, controls=False)
     flow = Dataflow("kill_switch")
     market = op.input("market", flow, ScriptSource(steps, applied, done))
     people = op.input("people", flow, inbox)

@@ -28,7 +28,17 @@ from api.keys import api_keys
 from api.metrics import Metrics
 from api.middleware import LatencyMiddleware
 from api.ratelimit import RateLimiter, SharedRateLimiter
-from api.routes import audit, billing, controls, explanations, ops, reviews, signals, trading
+from api.routes import (
+    audit,
+    billing,
+    control_room,
+    controls,
+    explanations,
+    ops,
+    reviews,
+    signals,
+    trading,
+)
 from api.settings import ApiSettings
 from connectors.store.engine import open_store
 
@@ -69,6 +79,7 @@ def create_app(settings: ApiSettings | None = None, *, engine: Engine | None = N
             {"name": "reviews", "description": "REVIEW-band signals waiting for a person"},
             {"name": "portfolio", "description": "Runs, positions, orders, fills, equity"},
             {"name": "trading control", "description": "The kill switch (trading:control)"},
+            {"name": "control room", "description": "Runtime configuration, versioned (control)"},
             {"name": "audit", "description": "The hash-chained audit log (admin)"},
             {"name": "operations", "description": "Health and Prometheus metrics"},
             {"name": "billing", "description": "Plans, usage, invoices and the entitled feed"},
@@ -83,7 +94,7 @@ def create_app(settings: ApiSettings | None = None, *, engine: Engine | None = N
     install_handlers(app)
     # customer keys get signals only through the entitled billing feed
     app.include_router(signals.router, dependencies=[Depends(billing.not_a_customer)])
-    for module in (explanations, reviews, trading, controls, audit, ops, billing):
+    for module in (explanations, reviews, trading, controls, control_room, audit, ops, billing):
         app.include_router(module.router)
     app.add_middleware(LatencyMiddleware, metrics=metrics.requests)
     if settings.cors_origins:  # off unless origins are listed: no browser may call by default

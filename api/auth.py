@@ -90,4 +90,5 @@ def require(scope: Scope) -> Callable[..., ApiKey]:
 read_access = require(Scope.SIGNALS_READ)
 review_access = require(Scope.REVIEW)
 control_access = require(Scope.TRADING_CONTROL)
+config_access = require(Scope.CONTROL)
 admin_access = require(Scope.ADMIN)

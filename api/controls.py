@@ -1,4 +1,5 @@
-"""The kill switch people can reach: halt, reduce or resume trading, audited with who and why.
+"""What people can reach in a running flow: the kill switch, closing a position by hand, and
+the control room's configuration, each audited with who and why.
 
 A person (CLI, API with the ``trading:control`` scope, dashboard) records a
 ``trading_control`` audit record whose payload carries the trading core's
@@ -6,7 +7,11 @@ A person (CLI, API with the ``trading:control`` scope, dashboard) records a
 inbox (:mod:`connectors.store.inbox`), so a running flow picks the action up at its next poll
 and the trading core applies it in the batch it arrives with, at its current time: ``halt``
 cancels working orders and refuses new entries, ``reduce`` lets positions only shrink,
-``resume`` trades again (breakers that tripped on their own still hold).
+``resume`` trades again (breakers that tripped on their own still hold). A hand close
+(``position_close``) sends a reduce-only order for the whole position through the guards and
+the router, at once, audited as a manual action with its outcome. Configuration changes
+(scope ``control``) are versions of :mod:`connectors.store.control`, validated against the
+run's configuration (:func:`control_base`).
 
 >>> from datetime import UTC, datetime
 >>> from connectors.audit.config import AuditTrust
@@ -17,22 +22,28 @@ cancels working orders and refuses new entries, ``reduce`` lets positions only s
 ...                             trust=AuditTrust())
 >>> outcome.action.state.value, outcome.audit.kind, outcome.audit.payload["actor"]
 ('halted', 'trading_control', 'ana')
+>>> closed = close_position(engine, "BTC/USDT", actor="ana", reason="news", via="cli",
+...                         now=datetime(2026, 1, 1, tzinfo=UTC), trust=AuditTrust())
+>>> closed.action.kind.value, closed.action.portfolio, closed.audit.kind
+('close_position', 'default', 'position_close')
 """
 
 from __future__ import annotations
 
-import itertools
+import functools
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError
 
 from connectors.audit.config import AuditTrust
-from connectors.store.audit import AuditConflictError, append_events
+from connectors.store.control import append_audited
+from connectors.store.inbox import POSITION_CLOSE_KIND
 from operators.audit.chain import AuditEvent
+from operators.control.settings import ControlBase
+from schemas.common import DEFAULT_PORTFOLIO
 from schemas.operations import ManualAction, ManualActionKind
 from schemas.records import AuditRecord
 from schemas.trading import TradingState
@@ -44,7 +55,6 @@ STATES: dict[str, TradingState] = {
     "reduce": TradingState.REDUCING,
     "resume": TradingState.ACTIVE,
 }
-_ATTEMPTS = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,15 +95,52 @@ def set_trading_state(
         "via": via,
         "action": action.model_dump(mode="json"),
     }
-    trust = trust if trust is not None else AuditTrust.for_engine(engine)
-    for attempt in itertools.count(1):
-        try:
-            with engine.begin() as conn:
-                (record,) = append_events(conn, [AuditEvent(CONTROL_KIND, now, payload)], trust.key)
-        except (AuditConflictError, IntegrityError):
-            if attempt == _ATTEMPTS:
-                raise
-            continue  # another writer appended between our read of the head and our insert
-        trust.checkpoint((record.seq, record.hash))
-        return ControlOutcome(action, record)
-    raise RuntimeError  # pragma: no cover - itertools.count never ends
+    record = append_audited(engine, AuditEvent(CONTROL_KIND, now, payload), trust)
+    return ControlOutcome(action, record)
+
+
+def close_position(
+    engine: Engine,
+    asset: str,
+    *,
+    actor: str,
+    reason: str,
+    via: str,
+    now: datetime,
+    portfolio: str = DEFAULT_PORTFOLIO,
+    trust: AuditTrust | None = None,
+) -> ControlOutcome:
+    """Record closing ``asset``'s position in ``portfolio`` by hand, for running flows to do."""
+    asset = asset.strip()
+    if not asset:
+        raise ValueError("asset must name an instrument, e.g. BTC/USDT")
+    action = ManualAction(
+        action_id=f"close-{uuid.uuid4().hex[:16]}",
+        kind=ManualActionKind.CLOSE_POSITION,
+        actor=actor,
+        ts=now,
+        asset=asset,
+        reason=reason.strip(),
+        portfolio=portfolio,
+    )
+    payload = {
+        "command": "close",
+        "asset": asset,
+        "portfolio": portfolio,
+        "actor": actor,
+        "reason": action.reason,
+        "via": via,
+        "action": action.model_dump(mode="json"),
+    }
+    record = append_audited(engine, AuditEvent(POSITION_CLOSE_KIND, now, payload), trust)
+    return ControlOutcome(action, record)
+
+
+@functools.lru_cache(maxsize=8)
+def control_base(config_path: str | None = None) -> ControlBase:
+    """What configuration changes are validated against: the run's configuration file (the
+    flows' ``--config``; None: the shipped defaults). Running flows validate again against
+    their own and refuse, audited, what does not fit."""
+    from flows.config import load_config
+
+    return ControlBase.of(load_config(config_path))

@@ -7,7 +7,8 @@ password hash here and keeps every request cheap. The plaintext key is returned 
 :func:`create_key` and never stored or logged.
 
 Scopes: ``signals:read`` (signals, review list, portfolio, health, metrics), ``review``
-(approve/reject), ``admin`` (audit log; implies every other scope).
+(approve/reject), ``trading:control`` (kill switch, closing a position by hand), ``control``
+(changing a running flow's configuration), ``admin`` (audit log; implies every other scope).
 
 >>> from connectors.store.engine import open_store
 >>> engine = open_store("sqlite://")
@@ -49,6 +50,8 @@ class Scope(StrEnum):
     REVIEW = "review"
     TRADING_CONTROL = "trading:control"
     ADMIN = "admin"
+    CONTROL = "control"
+    """Change a running flow's configuration: fusion weights and bands, sources, risk limits."""
 
 
 api_keys = Table(
@@ -110,7 +113,7 @@ def parse_scopes(values: Iterable[str]) -> frozenset[Scope]:
     >>> parse_scopes(["root"])
     Traceback (most recent call last):
     ...
-    ValueError: unknown scope 'root'; expected any of signals:read, review, trading:control, admin
+    ValueError: unknown scope 'root'; expected any of signals:read, review, trading:control, ...control
     """
     scopes = set()
     for value in values:

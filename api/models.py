@@ -17,7 +17,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api.params import Comment
 from operators.portfolio.book import EquityPoint
-from schemas.common import Direction, UtcDatetime
+from schemas.common import DEFAULT_PORTFOLIO, Direction, UtcDatetime
+from schemas.control import ControlApplied, ControlOverrides, ControlVersion
 from schemas.operations import ManualAction
 from schemas.records import AuditRecord
 from schemas.signals import FusedSignal, Signal
@@ -144,6 +145,79 @@ class TradingControlIn(BaseModel):
 class TradingControlOut(_Out):
     action: ManualAction = Field(description="The command as the trading core's manual action")
     audit: AuditRecord = Field(description="Its audit record (who, why, through which channel)")
+
+
+class ClosePositionIn(BaseModel):
+    """Close a position by hand: a reduce-only order for all of it, through guards and router."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    asset: str = Field(min_length=1, max_length=64, description="The instrument, e.g. BTC/USDT")
+    portfolio: str = Field(
+        default=DEFAULT_PORTFOLIO, min_length=1, max_length=64, description="Portfolio id"
+    )
+    reason: Comment = Field(description="Why (1-2000 characters, not blank); audited")
+
+
+# --- control room --------------------------------------------------------------------------------
+
+_CHANGE_ID = Field(
+    default=None,
+    min_length=1,
+    max_length=64,
+    pattern=r"^[A-Za-z0-9._:-]+$",
+    description="Idempotency key: a retried request with the same id records one version",
+)
+
+
+class ControlChangeIn(BaseModel):
+    """A change of the running configuration; unset parts stay as they are."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    fusion: dict[str, Any] = Field(
+        default_factory=dict,
+        description="FusionConfig fields, e.g. {'open_above': 0.8, 'priors': {'rules:x': 2}}",
+    )
+    risk: dict[str, Any] = Field(
+        default_factory=dict, description="RiskConfig fields, e.g. {'max_open_positions': 3}"
+    )
+    disable: list[str] = Field(default_factory=list, description="Signal origins to switch off")
+    enable: list[str] = Field(default_factory=list, description="Signal origins to switch on")
+    reason: Comment = Field(description="Why (1-2000 characters, not blank); audited")
+    change_id: str | None = _CHANGE_ID
+
+
+class ControlRevertIn(BaseModel):
+    """Restore the values of an earlier version (0: the configuration file) as a new version."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    version: int = Field(ge=0, description="The version whose values to restore")
+    reason: Comment = Field(description="Why (1-2000 characters, not blank); audited")
+    change_id: str | None = _CHANGE_ID
+
+
+class ControlVersionOut(ControlVersion):
+    applied: ControlApplied | None = Field(
+        default=None, description="What a running flow made of it (None: no flow took it yet)"
+    )
+
+
+class ControlStateOut(_Out):
+    """The configuration in force: version, effective values, overrides and known sources."""
+
+    version: int = Field(description="0: the configuration file, no change made")
+    fusion: dict[str, Any] = Field(description="Effective FusionConfig")
+    risk: dict[str, Any] = Field(description="Effective RiskConfig")
+    sources: list[str] = Field(description="Signal origins of the run's generators")
+    disabled: list[str] = Field(description="Origins switched off")
+    overrides: ControlOverrides = Field(description="What differs from the configuration file")
+    latest: ControlVersionOut | None = Field(description="The version in force, if any")
+
+
+class ControlVersionsOut(_Out):
+    items: list[ControlVersionOut] = Field(description="Every version, newest first")
 
 
 # --- trading -----------------------------------------------------------------------------------

@@ -37,6 +37,9 @@ class ApiSettings:
     rate_limit_storage: str | None = None
     """Shared rate-limit storage (a ``limits`` URI, e.g. ``redis://127.0.0.1:6379/0``) for
     several API replicas; None: each process keeps its own buckets."""
+    config: str | None = None
+    """The run configuration file (YAML) the control room validates changes against (the
+    flows' ``--config``); None: the shipped defaults."""
     cors_origins: tuple[str, ...] = ()
     """Browser origins allowed to call the API (CORS); empty: CORS is off."""
     monotonic: Callable[[], float] = field(default=time.monotonic)

@@ -57,6 +57,9 @@ class ManualAction(_Record):
     asset: str | None = None
     state: TradingState | None = None
     reason: str = ""
+    portfolio: str | None = Field(
+        default=None, description="The portfolio it applies to; None = every portfolio"
+    )
 
     @model_validator(mode="after")
     def _has_target(self) -> ManualAction:

@@ -1,4 +1,5 @@
-"""Trading control route: the kill switch (scope ``trading:control``)."""
+"""Trading control routes: the kill switch and closing a position by hand (scope
+``trading:control``)."""
 
 from __future__ import annotations
 
@@ -8,10 +9,10 @@ from fastapi import APIRouter, Depends, HTTPException
 
 from api.auth import control_access
 from api.context import AppContext, app_context
-from api.controls import set_trading_state
+from api.controls import close_position, set_trading_state
 from api.errors import error_responses
 from api.keys import ApiKey
-from api.models import TradingControlIn, TradingControlOut
+from api.models import ClosePositionIn, TradingControlIn, TradingControlOut
 from connectors.store.audit import AuditConflictError
 
 router = APIRouter(prefix="/v1/trading", tags=["trading control"])
@@ -37,6 +38,37 @@ def control_trading(
         outcome = set_trading_state(
             ctx.engine,
             body.command,
+            actor=key.owner,
+            reason=body.reason,
+            via=f"api:{key.key_id}",
+            now=ctx.settings.now(),
+        )
+    except AuditConflictError as exc:
+        raise HTTPException(503, str(exc), headers={"Retry-After": "1"}) from None
+    return TradingControlOut(action=outcome.action, audit=outcome.audit)
+
+
+@router.post(
+    "/close",
+    response_model=TradingControlOut,
+    responses=error_responses(),
+    summary="Close a position by hand; audited with who and why",
+    description=(
+        "Running flows on this store pick it up at their next poll and send a reduce-only "
+        "order for the whole position through the risk guards and the router at once (a "
+        "halted flow refuses it like any order). The outcome is audited as a manual action."
+    ),
+)
+def close_by_hand(
+    ctx: Annotated[AppContext, Depends(app_context)],
+    key: Annotated[ApiKey, Depends(control_access)],
+    body: ClosePositionIn,
+) -> TradingControlOut:
+    try:
+        outcome = close_position(
+            ctx.engine,
+            body.asset,
+            portfolio=body.portfolio,
             actor=key.owner,
             reason=body.reason,
             via=f"api:{key.key_id}",

@@ -19,7 +19,7 @@ RATE_STORAGE_ENV = "QUORUM_RATE_LIMIT_STORAGE"
 HELP = "serve the signal API (FastAPI) on a store, or create/list/revoke its API keys"
 
 DEFAULT_STORE = "quorum.sqlite"
-SCOPE_NAMES = ("signals:read", "review", "trading:control", "admin")
+SCOPE_NAMES = ("signals:read", "review", "trading:control", "admin", "control")
 
 
 def configure(parser: argparse.ArgumentParser) -> None:

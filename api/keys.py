@@ -113,7 +113,7 @@ def parse_scopes(values: Iterable[str]) -> frozenset[Scope]:
     >>> parse_scopes(["root"])
     Traceback (most recent call last):
     ...
-    ValueError: unknown scope 'root'; expected any of signals:read, review, trading:control, ...control
+    ValueError: unknown scope 'root'; expected any of signals:read, review, ..., control
     """
     scopes = set()
     for value in values:

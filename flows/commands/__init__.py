@@ -11,6 +11,7 @@ COMMANDS: tuple[str, ...] = (
     "evaluate",
     "audit",
     "trading",
+    "control",
     "live",
     "simulator",
     "serve",

@@ -31,6 +31,7 @@ from api.settings import ApiSettings
 from connectors.store.audit import iter_chain
 from connectors.store.control import read_applied
 from connectors.store.engine import open_store
+from connectors.store.inbox import ManualActionInbox
 from connectors.store.sink import StoreSink, StoreWriter
 from flows.cli import main
 from flows.config import load_config
@@ -273,3 +274,22 @@ def test_changes_reach_the_running_flow_audited_and_reverted_and_a_hand_close_fi
         (1, True),
     ]
     engine.dispose()
+
+
+def test_a_flow_started_later_runs_the_stored_version_from_its_first_candle(desk) -> None:
+    url, config_path, client, headers = desk
+    change = {"disable": [PLAYBOOK], "fusion": {"open_above": 0.9}, "reason": "quiet period"}
+    assert client.post("/v1/control", json=change, headers=headers("tuner")).status_code == 200
+    collected: list[Any] = []
+    done = threading.Event()
+    flow = build_flow(
+        ScriptSource([bar(k) for k in range(20)], [], done),
+        config=load_config(config_path),
+        outputs=FlowOutputs(collect=collected.extend),
+        manual_actions=ManualActionInbox(url, poll_seconds=0.02, run_for=0),
+    )
+    run_main(flow)
+    assert not [s for s in collected if isinstance(s, Signal)]  # not one, not even the first
+    assert {f.decision for f in collected if isinstance(f, FusedSignal)} <= {Decision.IGNORE}
+    [applied] = [a for a in collected if isinstance(a, ControlApplied)]
+    assert (applied.version, applied.applied, applied.actor) == (1, True, "ana")

@@ -15,14 +15,15 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 import yaml
-from bytewax.testing import run_main
+from bytewax.recovery import RecoveryConfig, init_db_dir
+from bytewax.testing import TestingSource, run_main
 from fastapi.testclient import TestClient
 
 from api.app import create_app
@@ -36,6 +37,7 @@ from connectors.store.sink import StoreSink, StoreWriter
 from flows.cli import main
 from flows.config import load_config
 from flows.pipeline import FlowOutputs, build_flow
+from flows.summary import RunStats
 from schemas.batches import CandleBatch
 from schemas.common import NS_PER_MINUTE, datetime_to_ns
 from schemas.control import ControlApplied
@@ -293,3 +295,29 @@ def test_a_flow_started_later_runs_the_stored_version_from_its_first_candle(desk
     assert {f.decision for f in collected if isinstance(f, FusedSignal)} <= {Decision.IGNORE}
     [applied] = [a for a in collected if isinstance(a, ControlApplied)]
     assert (applied.version, applied.applied, applied.actor) == (1, True, "ana")
+
+
+def test_a_flow_resumed_from_recovery_keeps_the_version_it_ran_with(desk, tmp_path: Path) -> None:
+    url, config_path, client, headers = desk
+    change = {"disable": [PLAYBOOK], "reason": "quiet period"}
+    assert client.post("/v1/control", json=change, headers=headers("tuner")).status_code == 200
+    recovery_dir = tmp_path / "recovery"
+    recovery_dir.mkdir()
+    init_db_dir(recovery_dir, 1)
+    bars = [bar(k) for k in range(40)]
+    stats = RunStats()
+    collected: list[Any] = []
+    flow = build_flow(
+        TestingSource([*bars[:20], TestingSource.ABORT(), *bars[20:]]),
+        config=load_config(config_path),
+        outputs=FlowOutputs(collect=collected.extend, stats=stats),
+        manual_actions=ManualActionInbox(url, poll_seconds=0.01, run_for=0),
+    )
+    recovery = RecoveryConfig(str(recovery_dir))
+    run_main(flow, epoch_interval=timedelta(0), recovery_config=recovery)
+    before = stats.counters.get("candles:1m", 0)
+    assert 0 < before < 40
+    run_main(flow, epoch_interval=timedelta(0), recovery_config=recovery)  # resumes; no re-read
+    assert stats.counters["candles:1m"] >= 40
+    assert [a.version for a in collected if isinstance(a, ControlApplied)] == [1]
+    assert not [s for s in collected if isinstance(s, Signal)]  # off before and after the resume

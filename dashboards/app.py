@@ -14,6 +14,7 @@ from dashboards.views import (
     audit_log,
     billing,
     charts,
+    control_room,
     controls,
     feed_health,
     fusion,
@@ -27,7 +28,7 @@ from dashboards.views import (
 # Navigation groups; the first page (signals) is the default.
 SECTIONS = {
     "Signals": (signals_board, charts, fusion, reviews),
-    "Trading": (portfolio, run_report, controls, venues),
+    "Trading": (portfolio, run_report, controls, control_room, venues),
     "Operations": (feed_health, audit_log),
     "Billing": (billing,),
 }

@@ -9,6 +9,7 @@ option         environment          default
 ``--store``    ``QUORUM_STORE``     quorum.sqlite
 ``--report``   ``QUORUM_REPORT``    (none)
 ``--refresh``  ``QUORUM_REFRESH``   5 (seconds)
+``--config``   ``QUORUM_CONFIG``    (none: the shipped run configuration)
 (none)         ``QUORUM_DASHBOARD_AUTH_HEADER``  (none: API-key login)
 =============  ===================  ===============
 
@@ -43,6 +44,8 @@ class DashboardConfig:
     report: Path | None
     refresh_seconds: float
     auth_header: str | None = None
+    config: str | None = None
+    """The run configuration the control room validates changes against."""
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -50,6 +53,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--store")
     parser.add_argument("--report", type=Path)
     parser.add_argument("--refresh", type=float)
+    parser.add_argument("--config")
     return parser
 
 
@@ -70,6 +74,7 @@ def resolve(argv: Sequence[str], environ: Mapping[str, str]) -> DashboardConfig:
         report=report,
         refresh_seconds=max(0.5, refresh),
         auth_header=environ.get("QUORUM_DASHBOARD_AUTH_HEADER") or None,
+        config=args.config or environ.get("QUORUM_CONFIG") or None,
     )
 
 

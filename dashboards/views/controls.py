@@ -1,8 +1,9 @@
 """Trading control: the kill switch for people with the ``trading:control`` scope.
 
 Shows the last commands (who, why, when, through which channel) from the audit log; a
-signed-in person with the scope can halt, reduce or resume trading. Commands go through
-:func:`api.controls.set_trading_state`, as the API's and the CLI's do, and reach running flows
+signed-in person with the scope can halt, reduce or resume trading, and close a position by
+hand. Commands go through :func:`api.controls.set_trading_state` and
+:func:`api.controls.close_position`, as the API's and the CLI's do, and reach running flows
 through the audit-log inbox.
 """
 
@@ -12,10 +13,11 @@ from datetime import UTC, datetime
 
 import streamlit as st
 from pydantic import ValidationError
+from sqlalchemy.engine import Engine
 
-from api.controls import CONTROL_KIND, set_trading_state
-from api.keys import Scope
-from api.models import TradingControlIn
+from api.controls import CONTROL_KIND, close_position, set_trading_state
+from api.keys import ApiKey, Scope
+from api.models import ClosePositionIn, TradingControlIn
 from api.reads.audit import audit_page
 from dashboards.auth import sign_in_panel, via
 from dashboards.store import require_engine
@@ -65,6 +67,7 @@ def render() -> None:
             "reduce": reduce_col.form_submit_button("Reduce only"),
             "resume": resume_col.form_submit_button("Resume"),
         }
+    _close_form(engine, who)
     command = next((name for name, hit in pressed.items() if hit), None)
     if command is None:
         return
@@ -84,5 +87,37 @@ def render() -> None:
     st.session_state["control_flash"] = (
         f"{command} recorded (audit record {outcome.audit.seq}); running flows apply it at "
         "their next poll"
+    )
+    st.rerun()
+
+
+def _close_form(engine: Engine, who: ApiKey) -> None:
+    """Close a position by hand: a reduce-only order through the guards, audited."""
+    with st.form("close_position", clear_on_submit=True):
+        st.subheader("Close a position by hand", anchor=False)
+        asset_col, portfolio_col = st.columns(2)
+        asset = asset_col.text_input("Asset (e.g. BTC/USDT)", key="close_asset")
+        portfolio = portfolio_col.text_input("Portfolio", value="default", key="close_portfolio")
+        reason = st.text_input("Reason (recorded in the audit log)", key="close_reason")
+        submitted = st.form_submit_button("Close position")
+    if not submitted:
+        return
+    try:
+        body = ClosePositionIn(asset=asset, portfolio=portfolio, reason=reason)
+    except ValidationError as exc:
+        st.error("; ".join(e["msg"] for e in exc.errors()))
+        return
+    outcome = close_position(
+        engine,
+        body.asset,
+        portfolio=body.portfolio,
+        actor=who.owner,
+        reason=body.reason,
+        via=via(who),
+        now=datetime.now(UTC),
+    )
+    st.session_state["control_flash"] = (
+        f"close of {body.asset} recorded (audit record {outcome.audit.seq}); running flows "
+        "apply it at their next poll"
     )
     st.rerun()

@@ -16,7 +16,7 @@ from pydantic import ValidationError
 from api.auth import config_access, read_access
 from api.context import AppContext, app_context
 from api.controls import control_base
-from api.errors import error_responses
+from api.errors import error_responses, invalid
 from api.keys import ApiKey
 from api.models import (
     ControlChangeIn,
@@ -54,7 +54,7 @@ def _out(version: ControlVersion, ctx: AppContext) -> ControlVersionOut:
 @router.get(
     "",
     response_model=ControlStateOut,
-    responses=error_responses(),
+    responses=error_responses(409),
     summary="The configuration in force: version, effective values, sources switched off",
 )
 def control_state(
@@ -100,10 +100,11 @@ def control_versions(
 @router.post(
     "",
     response_model=ControlVersionOut,
-    responses=error_responses(),
+    responses=error_responses(409),
     summary="Change fusion weights and bands, switch sources, adjust risk limits (new version)",
     description=(
-        "Validated against the run's configuration (422 names the field and the value); "
+        "Validated against the run's configuration (422 names the field and the value; 409: "
+        "it changes nothing); "
         "recorded as the next version with the key's owner, audited; running flows apply it "
         "at their next poll, without a restart. `change_id` makes a retry safe."
     ),
@@ -128,8 +129,10 @@ def change_control(
             now=ctx.settings.now(),
             change_id=body.change_id,
         )
-    except (ControlError, ValidationError) as exc:
-        raise HTTPException(422, _message(exc)) from None
+    except ValidationError as exc:
+        raise invalid("body", "change", "; ".join(e["msg"] for e in exc.errors())) from None
+    except ControlError as exc:
+        raise _refusal(exc) from None
     except AuditConflictError as exc:
         raise HTTPException(503, str(exc), headers={"Retry-After": "1"}) from None
     return _out(version, ctx)
@@ -138,7 +141,7 @@ def change_control(
 @router.post(
     "/revert",
     response_model=ControlVersionOut,
-    responses=error_responses(),
+    responses=error_responses(409),
     summary="Restore an earlier version's values as a new version (0: the configuration file)",
 )
 def revert_control(
@@ -158,13 +161,15 @@ def revert_control(
             change_id=body.change_id,
         )
     except ControlError as exc:
-        raise HTTPException(422, str(exc)) from None
+        raise _refusal(exc) from None
     except AuditConflictError as exc:
         raise HTTPException(503, str(exc), headers={"Retry-After": "1"}) from None
     return _out(version, ctx)
 
 
-def _message(exc: ControlError | ValidationError) -> str:
-    if isinstance(exc, ValidationError):
-        return "; ".join(e["msg"] for e in exc.errors())
-    return str(exc)
+def _refusal(exc: ControlError) -> Exception:
+    """A value that does not fit → 422 naming the field; a change that changes nothing → 409."""
+    where, sep, what = str(exc).partition(": ")
+    if sep and " " not in where:
+        return invalid("body", where, what)
+    return HTTPException(409, str(exc))

@@ -164,7 +164,7 @@ def test_admin_implies_every_scope() -> None:
     admin = ApiKey("k", "ops", frozenset({Scope.ADMIN}))
     reader = ApiKey("k", "app", frozenset({Scope.SIGNALS_READ}))
     assert all(admin.allows(s) for s in Scope)
-    assert [reader.allows(s) for s in Scope] == [True, False, False, False]
+    assert [reader.allows(s) for s in Scope] == [True, False, False, False, False]
 
 
 @settings(max_examples=60, deadline=None)

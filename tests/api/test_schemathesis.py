@@ -56,7 +56,7 @@ def test_the_schema_documents_every_route() -> None:
         "/v1/health",
         "/metrics",
     } <= paths
-    assert len(OPERATIONS) == 26  # 17 + 8 billing routes + 1 explanation route
+    assert len(OPERATIONS) == 31  # 17 + 8 billing + 1 explanation + 5 control room routes
 
 
 @pytest.mark.parametrize(("method", "path"), OPERATIONS)

@@ -142,11 +142,17 @@ def test_only_the_control_scope_changes_the_configuration_and_bad_values_are_nam
         headers=headers("tuner"),
     )
     assert bad.status_code == 422
-    assert "fusion.review_from" in bad.json()["detail"] and "0.8" in bad.json()["detail"]
+    assert bad.json()["message"].startswith(
+        "body.fusion.review_from: Value error, review_from (0.8)"
+    )
     unknown = client.post(
         "/v1/control", json={"disable": ["rules:nope"], "reason": "x"}, headers=headers("tuner")
     )
-    assert unknown.status_code == 422 and "rules:nope" in unknown.json()["detail"]
+    assert unknown.status_code == 422 and "no source 'rules:nope'" in unknown.json()["message"]
+    same = client.post(
+        "/v1/control", json={"fusion": {"open_above": 0.7}, "reason": "x"}, headers=headers("tuner")
+    )
+    assert same.status_code == 409 and "changes nothing" in same.json()["detail"]
     state = client.get("/v1/control", headers=headers("desk")).json()
     assert state["version"] == 0 and state["sources"] == [PLAYBOOK]
 

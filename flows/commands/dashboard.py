@@ -34,6 +34,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
         default=5.0,
         help="seconds between refreshes while a flow runs (default: 5)",
     )
+    parser.add_argument(
+        "--config",
+        metavar="YAML",
+        help="the run configuration the control room validates changes against",
+    )
 
 
 def streamlit_command(args: argparse.Namespace, python: str) -> list[str]:
@@ -70,6 +75,8 @@ def streamlit_command(args: argparse.Namespace, python: str) -> list[str]:
     ]
     if args.report:
         command[-4:-4] = ["--report", args.report]
+    if getattr(args, "config", None):
+        command[-4:-4] = ["--config", args.config]
     return command
 
 

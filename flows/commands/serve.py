@@ -35,6 +35,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--port", type=int, default=8000, help="port (default: 8000)")
     parser.add_argument(
+        "--config",
+        metavar="YAML",
+        help="the run configuration control-room changes are validated against "
+        "(default: the shipped one)",
+    )
+    parser.add_argument(
         "--rate", type=float, default=20.0, help="requests per second per key (default: 20)"
     )
     parser.add_argument(
@@ -140,6 +146,7 @@ def _serve(args: argparse.Namespace) -> int:
         rate_capacity=args.burst,
         cors_origins=tuple(o.strip() for o in args.cors_origin),
         rate_limit_storage=args.rate_limit_storage,
+        config=args.config,
     )
     try:
         app = create_app(settings)

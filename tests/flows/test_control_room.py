@@ -29,6 +29,8 @@ from fastapi.testclient import TestClient
 from api.app import create_app
 from api.keys import create_key
 from api.settings import ApiSettings
+from connectors.files import load_candles, shipped_path
+from connectors.replay import ReplaySource
 from connectors.store.audit import iter_chain
 from connectors.store.control import read_applied
 from connectors.store.engine import open_store
@@ -327,3 +329,32 @@ def test_a_flow_resumed_from_recovery_keeps_the_version_it_ran_with(desk, tmp_pa
     assert stats.counters["candles:1m"] >= 40
     assert [a.version for a in collected if isinstance(a, ControlApplied)] == [1]
     assert not [s for s in collected if isinstance(s, Signal)]  # off before and after the resume
+
+
+def test_with_no_version_stored_the_control_step_changes_no_decision(tmp_path: Path) -> None:
+    """The shipped month, with and without the inbox's control step: the same decisions and
+    fills (version 0 is the configuration file, and holding data until it is known moves
+    nothing in event time)."""
+    url = str(tmp_path / "store.sqlite")
+    open_store(url).dispose()
+
+    def run(inbox: ManualActionInbox | None) -> tuple[list[Any], list[Any]]:
+        out: list[Any] = []
+        source = ReplaySource(
+            [load_candles(shipped_path("btc-perp_1m_2022-01"))], batch_size=50_000
+        )
+        flow = build_flow(
+            source,
+            config=load_config(),
+            outputs=FlowOutputs(collect=out.extend),
+            manual_actions=inbox,
+        )
+        run_main(flow)
+        fused = [(f.fused_id, f.decision, f.score) for f in out if isinstance(f, FusedSignal)]
+        fills = [(f.fill_id, f.price, f.quantity) for f in out if isinstance(f, Fill)]
+        return fused, fills
+
+    plain = run(None)
+    controlled = run(ManualActionInbox(url, poll_seconds=0.05, run_for=0))
+    assert plain[0] and plain[1]
+    assert controlled == plain

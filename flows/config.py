@@ -26,6 +26,7 @@ from pydantic import (
 from connectors.kafka.config import KafkaConfig
 from connectors.llm.config import LlmConfig
 from connectors.prometheus.config import MetricsConfig
+from connectors.store.config import StoreConfig
 from flows.cluster import ClusterSettings, RecoverySettings
 from operators.candles.instruments import InstrumentsConfig
 from operators.execution.trading_config import TradingConfig
@@ -136,6 +137,7 @@ class QuorumConfig(Section):
     cluster: ClusterSettings = ClusterSettings()
     recovery: RecoverySettings = RecoverySettings()
     kafka: KafkaConfig = KafkaConfig()
+    store: StoreConfig = StoreConfig()
     llm: LlmConfig = LlmConfig()
     text: TextConfig = TextConfig()
 

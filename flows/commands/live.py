@@ -15,6 +15,13 @@ from typing import Any
 
 from flows.commands import deployment
 from flows.kafka_options import add_kafka_option, kafka_failure, kafka_overrides
+from flows.store_options import (
+    add_store_options,
+    ledger_store,
+    ledger_writer,
+    store_overrides,
+    timeseries_sink,
+)
 
 HELP = "run the flow on live data: Binance WebSocket, any ccxt exchange, or the simulator"
 API_KEY_ENV = "QUORUM_EXCHANGE_API_KEY"
@@ -57,6 +64,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quiet", action="store_true", help="no health lines or summary")
     deployment.add_arguments(parser)
     add_kafka_option(parser)
+    add_store_options(parser)
     parser.add_argument(
         "--ingest-only",
         action="store_true",
@@ -175,9 +183,13 @@ def main(args: argparse.Namespace) -> int:
         overrides["metrics"] = {"port": args.metrics_port}
     overrides.update(deployment.overrides(args))
     try:
-        config = load_config(args.config, {**overrides, **kafka_overrides(args)})
+        config = load_config(
+            args.config, {**overrides, **kafka_overrides(args), **store_overrides(args)}
+        )
     except ConfigError as exc:
         raise UserError(str(exc)) from None
+    if not args.ingest_only:
+        args.store = ledger_store(args.store, config, None)
     recovery, run_id = _recovery(config, args)
     sim = None
     if args.simulator:
@@ -197,7 +209,7 @@ def main(args: argparse.Namespace) -> int:
             venues = _start_venues(args, config, sim)
         source = SideChannelSource(inner, _health_printer(args.quiet), forward_side=True)
         stats = RunStats()
-        store = _open_store(args.store, args, run_id) if args.store else None
+        store = _open_store(args.store, args, run_id, config) if args.store else None
         try:
             notifier = start_notifier(
                 config.notifications, url_for(args.store) if args.store else None
@@ -215,6 +227,7 @@ def main(args: argparse.Namespace) -> int:
             metrics=None if metrics is None else metrics.sink,
             kafka=_kafka_sink(config),
             collect=venues.collect if venues else None,
+            timeseries=None if args.ingest_only else timeseries_sink(config, run_id),
         )
         inbox = ManualActionInbox(url_for(args.store), run_for=args.duration) if store else None
         if args.ingest_only:
@@ -325,16 +338,18 @@ def _recovery(config: Any, args: argparse.Namespace) -> tuple[Any, str]:
         raise UserError(str(exc)) from None
 
 
-def _open_store(path: str, args: argparse.Namespace, run_id: str) -> tuple[Any, Any, str]:
+def _open_store(
+    path: str, args: argparse.Namespace, run_id: str, config: Any
+) -> tuple[Any, Any, str]:
     from connectors.store.engine import open_store, url_for
     from connectors.store.market import start_run
-    from connectors.store.sink import StoreSink, StoreWriter
+    from connectors.store.sink import StoreSink
 
     url = url_for(path)
     engine = open_store(url)
     params = {"exchange": args.exchange, "symbols": args.symbols, "simulator": args.simulator}
     start_run(engine, "live", params, run_id=run_id)
-    return StoreSink(url, StoreWriter(run_id)), engine, run_id
+    return StoreSink(url, ledger_writer(config, run_id)), engine, run_id
 
 
 def _close_store(store: tuple[Any, Any, str], stats: Any) -> None:

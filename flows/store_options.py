@@ -73,3 +73,18 @@ def timeseries_sink(config: Any, run_id: str) -> Any:
     from connectors.questdb.sink import QuestDBSink  # the embedded default never loads it
 
     return QuestDBSink(config.store.timeseries, run_id)
+
+
+def timeseries_failure(exc: BaseException) -> str | None:
+    """The message of a QuestDB failure that stopped a flow (``None`` if it was something else).
+
+    Bytewax wraps an exception raised in a sink; the QuestDB error is its root cause.
+    """
+    from connectors.questdb.ddl import QuestDBSetupError
+    from connectors.questdb.sink import QuestDBWriteError
+
+    while exc.__cause__ is not None:
+        exc = exc.__cause__
+    if isinstance(exc, QuestDBWriteError | QuestDBSetupError):
+        return str(exc)
+    return None

@@ -15,7 +15,12 @@ from flows.kafka_options import (
     kafka_overrides,
     parse_kafka_url,
 )
-from flows.store_options import add_store_options, ledger_store, store_overrides
+from flows.store_options import (
+    add_store_options,
+    ledger_store,
+    store_overrides,
+    timeseries_failure,
+)
 
 HELP = "replay market data through the whole flow (backtest) and print the run report"
 
@@ -104,7 +109,7 @@ def main(args: argparse.Namespace) -> int:
     except (InputError, ConfigError, RecoveryError) as exc:
         raise UserError(str(exc)) from None
     except Exception as exc:
-        message = kafka_failure(exc)
+        message = kafka_failure(exc) or timeseries_failure(exc)
         if message is None:
             raise
         raise UserError(f"the flow stopped: {message}") from None

@@ -26,6 +26,7 @@ from pydantic import (
 from connectors.kafka.config import KafkaConfig
 from connectors.llm.config import LlmConfig
 from connectors.prometheus.config import MetricsConfig
+from connectors.questdb.config import redact_conf
 from connectors.store.config import StoreConfig
 from flows.cluster import ClusterSettings, RecoverySettings
 from operators.candles.instruments import InstrumentsConfig
@@ -93,7 +94,7 @@ def _format_validation_error(exc: ValidationError, origin: str) -> str:
     for err in exc.errors():
         field = ".".join(str(p) for p in err["loc"]) or "(root)"
         value = err.get("input")
-        lines.append(f"  {field}: {err['msg']} (got {value!r})")
+        lines.append(f"  {field}: {err['msg']} (got {redact_conf(repr(value))})")
     return "\n".join(lines)
 
 

@@ -71,12 +71,17 @@ def parse_address(address: str) -> tuple[str, dict[str, str]]:
                 return conf.group(1), settings
             problem = "it has no addr=HOST:PORT"
     raise ValueError(
-        f"QuestDB address {_redacted(address)!r} must be questdb://HOST:PORT or an ILP-over-HTTP "
+        f"QuestDB address {redact_conf(address)!r} must be questdb://HOST:PORT or an ILP-over-HTTP "
         f"configuration string http::addr=HOST:PORT; (or https::…), but {problem}"
     )
 
 
-def _redacted(text: str) -> str:
+def redact_conf(text: str) -> str:
+    """``text`` with the values of ``password=`` and ``token=`` settings replaced by ``***``.
+
+    >>> redact_conf("http::addr=db:9000;username=ana;password=hunter2;")
+    'http::addr=db:9000;username=ana;password=***;'
+    """
     return _SECRET_VALUE.sub(r"\1***", text)
 
 
@@ -116,7 +121,7 @@ class QuestDBConfig(BaseModel):
         return value
 
     def __repr_args__(self) -> Any:
-        yield "address", _redacted(self.address)
+        yield "address", redact_conf(self.address)
         yield from super().__repr_args__()
 
     def conf(self) -> str:

@@ -32,6 +32,7 @@ import numpy as np
 import orjson
 
 from connectors.questdb.tables import TABLES
+from connectors.store.market import candle_rows
 from operators.portfolio.book import EquityPoint
 from schemas.batches import CandleBatch, FeatureBatch
 from schemas.common import datetime_to_ns
@@ -39,6 +40,7 @@ from schemas.signals import FusedSignal, Signal
 from schemas.trading import Fill
 
 ColumnValue = bool | int | float | str
+_CANDLE_VALUES = ("open", "high", "low", "close", "volume", "trades")
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,18 +73,9 @@ def _json(value: Any) -> str:
 
 def _candle_rows(batch: CandleBatch) -> Iterator[QuestRow]:
     symbols = {"symbol": batch.symbol, "timeframe": batch.timeframe.value, "source": batch.source}
-    for ts, o, h, lo, c, v, n in zip(
-        batch.ts_ns.tolist(),
-        batch.open.tolist(),
-        batch.high.tolist(),
-        batch.low.tolist(),
-        batch.close.tolist(),
-        batch.volume.tolist(),
-        batch.trades.tolist(),
-        strict=True,
-    ):
-        values = {"open": o, "high": h, "low": lo, "close": c, "volume": v, "trades": int(n)}
-        yield QuestRow("candles", symbols, _present(values), ts)
+    for row in candle_rows(batch):
+        values = {name: row[name] for name in _CANDLE_VALUES}
+        yield QuestRow("candles", symbols, _present(values), row["ts"])
 
 
 def _feature_rows(batch: FeatureBatch) -> Iterator[QuestRow]:

@@ -174,3 +174,8 @@ class Subscription(Frozen):
     trial_ends_at: UtcDatetime | None = None
     past_due_since: UtcDatetime | None = None
     ended_at: UtcDatetime | None = Field(default=None, description="Canceled or expired at")
+    past_due_periods: tuple[tuple[UtcDatetime, UtcDatetime], ...] = Field(
+        default=(),
+        description="Closed past-due periods [since, until), kept when the subscription is "
+        "reactivated so entitlements and the close still see them",
+    )

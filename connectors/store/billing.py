@@ -105,6 +105,7 @@ billing_subscriptions = Table(
     Column("past_due_since", BigInteger),
     Column("ended_at", BigInteger),
     Column("stripe_subscription_id", String(_ID)),
+    Column("past_due_periods", JSON, comment="closed past-due periods: [[since, until] ns]"),
     Index("ix_billing_subscriptions_customer", "customer_id"),
 )
 
@@ -312,6 +313,9 @@ def upsert_subscription(
         "past_due_since": _ns(sub.past_due_since),
         "ended_at": _ns(sub.ended_at),
         "stripe_subscription_id": stripe_subscription_id,
+        "past_due_periods": [
+            [datetime_to_ns(a), datetime_to_ns(b)] for a, b in sub.past_due_periods
+        ],
     }
     upsert(conn_or_engine, billing_subscriptions, [row], ("subscription_id",))
 
@@ -326,6 +330,9 @@ def _subscription(row: Any) -> Subscription:
         trial_ends_at=_dt(row.trial_ends_at),
         past_due_since=_dt(row.past_due_since),
         ended_at=_dt(row.ended_at),
+        past_due_periods=tuple(
+            (ns_to_datetime(int(a)), ns_to_datetime(int(b))) for a, b in row.past_due_periods or ()
+        ),
     )
 
 

@@ -45,7 +45,7 @@ def test_issuing_a_key_beyond_the_plans_seats_is_refused(limited) -> None:
     engine, _ = limited
     create_seat_key(engine, "ana", ["signals:read"], now=NOW)
     second = create_seat_key(engine, "ana", ["signals:read"], now=NOW)
-    with pytest.raises(SeatLimitError, match="'ana' holds 2 active API key.*'pro' allows 2 seat"):
+    with pytest.raises(SeatLimitError, match=r"'ana' holds 2 active API key.*'pro' allows 2 seat"):
         create_seat_key(engine, "ana", ["signals:read"], now=NOW)
     assert revoke_key(engine, second.key_id)  # a revoked key frees its seat
     create_seat_key(engine, "ana", ["signals:read"], now=NOW)
@@ -77,8 +77,7 @@ def test_the_plans_rate_limit_counts_every_key_of_the_customer(limited) -> None:
     engine, client = limited
     a, b = (create_seat_key(engine, "ana", ["signals:read"], now=NOW).key for _ in range(2))
     statuses = [
-        client.get("/v1/billing/feed", headers={"X-API-Key": key}).status_code
-        for key in (a, b, a)
+        client.get("/v1/billing/feed", headers={"X-API-Key": key}).status_code for key in (a, b, a)
     ]
     assert statuses == [200, 200, 200]
     over = client.get("/v1/billing/feed", headers={"X-API-Key": b})

@@ -145,6 +145,7 @@ class CloseReport:
     result: CloseResult
     already_closed: bool
     pushed_to_stripe: list[str] = field(default_factory=list)
+    usage_reported: int = 0
 
 
 def _close_digest(result: CloseResult) -> str:
@@ -235,6 +236,7 @@ def close(engine: Engine, month: str, *, stripe: StripeBilling | None = None) ->
             )
     report = CloseReport(result, already)
     if stripe is not None:
+        report.usage_reported = stripe.report_usage(usage, _stripe_customers(engine))
         report.pushed_to_stripe = push_invoices(engine, stripe, month)
     return report
 
@@ -304,9 +306,13 @@ class CheckReport:
 def check(engine: Engine, stripe: StripeBilling | None) -> CheckReport:
     """The ledger balances, each invoice has its posting, and Stripe agrees (when given).
 
-    Stripe agrees when every invoice sent there has the same total on Stripe, every invoice
-    that should have been sent was, and every invoice Stripe reports paid has a payment posting
-    of the amount paid.
+    Stripe agrees when (read back with the SDK's list calls):
+
+    * every invoice sent there has the same total on Stripe, every invoice that should have
+      been sent was, and Stripe holds no Quorum invoice the store does not know;
+    * every invoice Stripe reports paid has a payment posting of the amount paid;
+    * for every closed month and customer synced to Stripe, Stripe's Billing Meter holds as
+      many signals as the store's priced usage (meter event summaries over the month).
     """
     ledger = check_ledger(engine)
     problems = list(ledger.problems)
@@ -335,7 +341,13 @@ def check(engine: Engine, stripe: StripeBilling | None) -> CheckReport:
                 problems.append(
                     f"invoice {row.invoice_id}: Stripe total {theirs.total} ≠ {row.total_minor}"
                 )
+        known = {row.invoice_id for row in invoices}
         for inv in remote.values():
+            quorum_id = inv.to_dict().get("metadata", {}).get("quorum_invoice_id")
+            if quorum_id is not None and quorum_id not in known:
+                problems.append(
+                    f"Stripe invoice {inv.id} carries Quorum invoice {quorum_id}, unknown here"
+                )
             if inv.status == "paid":
                 paid = postings.get(f"payment:{inv.id}")
                 booked = 0 if paid is None else paid.total_debits()
@@ -344,7 +356,39 @@ def check(engine: Engine, stripe: StripeBilling | None) -> CheckReport:
                         f"Stripe invoice {inv.id} is paid ({inv.amount_paid}) but the ledger "
                         f"booked {booked}"
                     )
+        problems.extend(_usage_disagreements(engine, stripe, customers))
     return CheckReport(ledger.postings, len(invoices), problems, stripe is not None)
+
+
+def _usage_disagreements(
+    engine: Engine, stripe: StripeBilling, customers: dict[str, str]
+) -> list[str]:
+    """Closed months where Stripe's meter and the store's priced usage differ, per customer."""
+    with engine.connect() as conn:
+        months = [r.month for r in conn.execute(select(billing_closes.c.month))]
+    expected: dict[tuple[str, str], int] = defaultdict(int)
+    for month in sorted(months):
+        start, end = month_bounds(month)
+        for u in read_usage(engine, start=start, end=end):
+            if u.price_minor and u.customer_id in customers:
+                expected[(month, u.customer_id)] += 1
+    if not expected:
+        return []
+    meter = stripe.meter_id()
+    if meter is None:
+        return [f"Stripe has no active meter {stripe.config.meter_event_name!r}: run sync"]
+    problems = []
+    for month in sorted(months):
+        start, end = (datetime_to_ns(t) // 1_000_000_000 for t in month_bounds(month))
+        for customer, stripe_id in sorted(customers.items()):
+            theirs = stripe.metered_signals(meter, stripe_id, start, end)
+            ours = expected.get((month, customer), 0)
+            if theirs != ours:
+                problems.append(
+                    f"usage of {customer} in {month}: {ours} priced signals here, "
+                    f"{theirs} on Stripe's meter"
+                )
+    return problems
 
 
 # --- Stripe sync -------------------------------------------------------------------------------

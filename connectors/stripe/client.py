@@ -192,3 +192,19 @@ class StripeBilling:
     def invoices(self) -> list[Any]:
         """Every invoice Stripe holds for this account (auto-paginated)."""
         return list(self.client.v1.invoices.list({"limit": 100}).auto_paging_iter())
+
+    def meter_id(self) -> str | None:
+        """The id of the active Billing Meter of ``meter_event_name`` (``None``: not synced)."""
+        meters = self.client.v1.billing.meters.list({"status": "active", "limit": 100})
+        for meter in meters.auto_paging_iter():
+            if meter.event_name == self.config.meter_event_name:
+                return str(meter.id)
+        return None
+
+    def metered_signals(self, meter_id: str, stripe_customer: str, start: int, end: int) -> int:
+        """Signals Stripe's meter holds for a customer in ``[start, end)`` (Unix seconds)."""
+        summaries = self.client.v1.billing.meters.event_summaries.list(
+            meter_id,
+            {"customer": stripe_customer, "start_time": start, "end_time": end, "limit": 100},
+        )
+        return int(sum(s.aggregated_value for s in summaries.auto_paging_iter()))

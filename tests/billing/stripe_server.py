@@ -128,6 +128,40 @@ class _Handler(BaseHTTPRequestHandler):
                     200, {"object": "list", "url": "/v1/invoices", "has_more": False, "data": data}
                 )
                 return
+            if url.path == "/v1/billing/meters":
+                data = fake.of_type("billing.meter")
+                self._send(
+                    200,
+                    {"object": "list", "url": url.path, "has_more": False, "data": data},
+                )
+                return
+            summary = re.fullmatch(r"/v1/billing/meters/(\w+)/event_summaries", url.path)
+            if summary:
+                meter = fake.objects.get(summary.group(1))
+                if meter is None or "customer" not in query:
+                    self._send(*self._error(400, "No such meter, or no customer", "customer"))
+                    return
+                start, end = int(query["start_time"]), int(query["end_time"])
+                value = sum(
+                    float(e["payload"].get("value", 0))
+                    for e in fake.meter_events.values()
+                    if e["event_name"] == meter["event_name"]
+                    and e["payload"].get("stripe_customer_id") == query["customer"]
+                    and start <= e["timestamp"] < end
+                )
+                item = {
+                    "id": f"mtrusg_{meter['id']}_{start}",
+                    "object": "billing.meter_event_summary",
+                    "aggregated_value": value,
+                    "start_time": start,
+                    "end_time": end,
+                    "meter": meter["id"],
+                    "livemode": False,
+                }
+                self._send(
+                    200, {"object": "list", "url": url.path, "has_more": False, "data": [item]}
+                )
+                return
             match = re.fullmatch(r"/v1/(customers|subscriptions|invoices)/([\w]+)", url.path)
             if match and match.group(2) in fake.objects:
                 self._send(200, fake.objects[match.group(2)])

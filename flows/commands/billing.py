@@ -50,7 +50,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
     check.add_argument(
         "--ledger-only", action="store_true", help="do not ask Stripe (no QUORUM_STRIPE_* set)"
     )
-    sub.add_parser("sync", help="mirror the catalogue and customers in Stripe (idempotent)")
+    sync = sub.add_parser("sync", help="mirror the catalogue and customers in Stripe (idempotent)")
+    sync.add_argument(
+        "--subscriptions",
+        action="store_true",
+        help="also create Stripe subscriptions: Stripe's own cycle then bills those plans",
+    )
     webhook = sub.add_parser("webhook", help="register a customer's webhook URL and secret")
     webhook.add_argument("customer")
     webhook.add_argument("url", help="https://… receiving signed POSTs")
@@ -74,7 +79,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
         close,
         statement,
         check,
-        sub.choices["sync"],
+        sync,
         webhook,
         deliver,
         demo,
@@ -332,7 +337,7 @@ def _sync(args: argparse.Namespace) -> int:
     stripe = _stripe()
     engine = _open(args.store)
     try:
-        report = sync_stripe(engine, stripe)
+        report = sync_stripe(engine, stripe, subscriptions=args.subscriptions)
     except BillingError as exc:
         raise UserError(str(exc)) from None
     finally:
@@ -341,6 +346,11 @@ def _sync(args: argparse.Namespace) -> int:
         f"Stripe meter {report.meter}; {len(report.products)} products; customers: "
         + ", ".join(f"{c}={s}" for c, s in report.customers.items())
     )
+    if report.subscriptions:
+        print(
+            "Stripe subscriptions: "
+            + ", ".join(f"{q}={s}" for q, s in report.subscriptions.items())
+        )
     return 0
 
 

@@ -42,6 +42,8 @@ class PushChannel(Protocol):
 
     def send(self, customer: str, pushes: Sequence[Push]) -> None: ...
 
+    def close(self) -> None: ...
+
 
 @dataclass
 class CustomerDelivery:

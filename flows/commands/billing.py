@@ -5,8 +5,9 @@
 * ``quorum billing customers`` lists customers with their subscriptions;
 * ``quorum billing close --month YYYY-MM [--stripe]`` closes a month (idempotent);
 * ``quorum billing statement --month YYYY-MM [--author NAME]`` prints author statements;
-* ``quorum billing sync`` mirrors the catalogue (meter, products, prices) and the customers
-  in Stripe, idempotently;
+* ``quorum billing sync [--subscriptions]`` mirrors the catalogue (meter, products, prices) and
+  the customers in Stripe, idempotently (with ``--subscriptions`` also a Stripe subscription
+  per open subscription: Stripe's own cycle then bills those plans and the close books it);
 * ``quorum billing check [--ledger-only]`` exits 0 only when the ledger balances and agrees
   with Stripe (``QUORUM_STRIPE_*`` settings), 1 naming each disagreement;
 * ``quorum billing webhook CUSTOMER URL --secret env:NAME`` registers a customer's webhook;

@@ -127,3 +127,36 @@ def test_cli_registers_a_webhook_and_delivers(push_store, http_peer, monkeypatch
     assert cli(["billing", "deliver", "--channel", "webhook", "--store", url]) == 0
     assert "webhook → eve: 5 delivered; up to date" in capsys.readouterr().out
     assert len(_received(http_peer)) == 5
+
+
+class _CrashAfterSending:
+    """Delivers, then dies before the pass records anything (a crash between the two)."""
+
+    def __init__(self, inner: WebhookPush) -> None:
+        self.inner = inner
+
+    def reaches(self, customer: str) -> bool:
+        return self.inner.reaches(customer)
+
+    def send(self, customer, pushes) -> None:
+        self.inner.send(customer, pushes)
+        raise RuntimeError("killed after sending")
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+def test_a_crash_between_sending_and_recording_resends_with_the_same_ids_and_meters_once(
+    push_store, http_peer, monkeypatch
+) -> None:
+    engine = push_store
+    monkeypatch.setenv("QUORUM_TEST_PUSH_SECRET", SECRET)
+    set_webhook_endpoint(engine, "eve", f"{http_peer.url}/eve", "env:QUORUM_TEST_PUSH_SECRET")
+    sender = WebhookPush(webhook_endpoints(engine))
+    with pytest.raises(RuntimeError, match="killed"):
+        deliver(engine, Channel.WEBHOOK, _CrashAfterSending(sender), NOW)
+    assert read_usage(engine, customer_id="eve") == []  # nothing recorded: it will be resent
+    assert deliver(engine, Channel.WEBHOOK, sender, NOW).delivered == 5
+    ids = [json.loads(r.body)["id"] for r in http_peer.received]
+    assert len(ids) == 10 and ids[:5] == ids[5:]  # at-least-once; receivers dedupe on the id
+    assert sorted(u.usage_id for u in read_usage(engine, customer_id="eve")) == sorted(ids[:5])

@@ -78,7 +78,8 @@ def test_fetch_trades_pages_by_time_then_id_and_resumes(make_sim, markets, tmp_p
     sim.clock.advance(12 * 60 * MINUTE_MS)
     out = tmp_path / "xrp-trades.parquet"
     common = ["data", "fetch", "--trades", "--symbols", "XRP/ETH", "--since", "2021-01-08",
-              "--rest-url", sim.rest_url, "--page-size", "50", "--quiet", "--out", str(out)]  # fmt: skip
+              "--rest-url", sim.rest_url, "--page-size", "50", "--quiet",
+              "--out", str(out)]  # fmt: skip
     assert cli_main([*common, "--until", "2021-01-08T04:00"]) == 0
     sim.faults.fail_rest(1, status=429, retry_after=0, path="/api/v3/aggTrades")
     assert cli_main([*common, "--until", "2021-01-08T10:00"]) == 0

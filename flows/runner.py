@@ -24,6 +24,7 @@ from flows.config import QuorumConfig
 from flows.faults import crash_after_env
 from flows.pipeline import FlowOutputs, Stage, build_flow
 from flows.summary import RunStats
+from operators.candles.corporate_actions import CorporateAction, load_actions
 
 
 class InputError(ValueError):
@@ -102,6 +103,12 @@ def run_replay(
     plain ticker.
     """
     known = tuple(config.instruments.symbols)
+    actions: tuple[CorporateAction, ...] = ()
+    if config.candles.corporate_actions is not None:
+        try:
+            actions = load_actions(config.candles.corporate_actions)
+        except ValueError as exc:
+            raise InputError(f"candles.corporate_actions: {exc}") from None
     try:
         loaded = [
             load_market_data(
@@ -111,6 +118,7 @@ def run_replay(
                 known,
                 config.candles.quote_price,
                 config.candles.adjust_prices,
+                actions,
             )
             for p in paths
         ]

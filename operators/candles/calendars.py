@@ -246,7 +246,8 @@ class ExchangeSessions(MarketCalendar):
         ends = pd.DatetimeIndex(calendar.break_ends).as_unit("ns")
         lunch = ~(starts.isna() | ends.isna())
         morning_end = np.where(lunch, starts.asi8, self.closes)
-        self._iopens = np.column_stack((self.opens, np.where(lunch, ends.asi8, self.closes))).ravel()
+        afternoon = np.where(lunch, ends.asi8, self.closes)
+        self._iopens = np.column_stack((self.opens, afternoon)).ravel()
         self._icloses = np.column_stack((morning_end, self.closes)).ravel()
         lengths = self._icloses - self._iopens  # 0 for the afternoon of a session without lunch
         self._open_before = np.concatenate(([0], np.cumsum(lengths)))

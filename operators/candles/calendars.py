@@ -17,7 +17,8 @@ Calendars by name (:func:`calendar_for`):
   17:00 New York on that date); other venue holidays are not modelled (they show as gaps);
 * any ``exchange-calendars`` code — ``XNYS`` (NYSE), ``XNAS``, ``CMES`` (CME), ``XEUR``
   (Eurex), ``XHKG``, ``XTKS`` …: that exchange's regular sessions, holidays, early closes and
-  lunch breaks (closed time, like the night), from 1990 to a year ahead.
+  lunch breaks (closed time, like the night), from 1990 (or the calendar's first date) to a year
+  ahead.
 
 A calendar pickles as its name (state snapshots stay small) and is built once per process.
 
@@ -237,7 +238,11 @@ class ExchangeSessions(MarketCalendar):
     def __init__(self, code: str) -> None:
         import exchange_calendars
 
-        calendar = exchange_calendars.get_calendar(code, start=CALENDAR_START)
+        try:
+            calendar = exchange_calendars.get_calendar(code, start=CALENDAR_START)
+        except ValueError:  # a calendar that starts later (XTKS: 1997): from its first date
+            bound = type(exchange_calendars.get_calendar(code)).bound_min()
+            calendar = exchange_calendars.get_calendar(code, start=bound)
         self.name = code
         self.opens = pd.DatetimeIndex(calendar.opens).as_unit("ns").asi8
         self.closes = pd.DatetimeIndex(calendar.closes).as_unit("ns").asi8

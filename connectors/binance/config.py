@@ -26,6 +26,8 @@ class BinanceConfig:
     * ``reorder_window``: how long a hole in trade ids / candle times may wait for late frames
       before it is fetched over REST.
     * ``rest_url``/``ws_url``: point the source elsewhere (the loopback simulator).
+    * ``calendars``: a symbol's market calendar (``24/5``, ``XNYS`` …; absent: ``24/7``), so
+      candles missing while its market was open are counted as open-session gaps.
 
     >>> BinanceConfig(symbols=("BTC/USDT",), stale_after=0)
     Traceback (most recent call last):
@@ -52,6 +54,7 @@ class BinanceConfig:
     open_timeout: float = 10.0
     tick: float = 0.05
     emit_health: bool = True
+    calendars: dict[str, str] = field(default_factory=dict)  # symbol → market calendar; 24/7
     backoff: BackoffPolicy = field(default_factory=BackoffPolicy)
     retry: RetryPolicy = field(default_factory=RetryPolicy)
 

@@ -53,6 +53,7 @@ from connectors.feed.gate import Hole, SequenceGate
 from connectors.feed.health import FeedStats, HealthMonitor, utc_now
 from connectors.feed.outbox import Outbox
 from connectors.feed.rest import RestCaller, RestHistory, ccxt_async, make_exchange
+from connectors.feed.session_gaps import OpenSessionGaps
 from schemas.common import Timeframe, ns_to_datetime
 from schemas.market import BookTop
 from schemas.records import DeadLetter
@@ -128,6 +129,8 @@ class BinanceSession:
         self.health = HealthMonitor(
             config.source_name, symbols, config.stale_after, config.heartbeat_every, wall
         )
+        gaps = OpenSessionGaps(self.stats, self.health, config.calendars, resume)
+        outbox.on_candles = gaps.observe
         self.backoff = Backoff(config.backoff, self._rng)
         self.server_now_ms = 0
         self.connections_opened = 0

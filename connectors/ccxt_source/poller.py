@@ -25,6 +25,7 @@ from connectors.feed.gate import SequenceGate
 from connectors.feed.health import FeedStats, HealthMonitor, utc_now
 from connectors.feed.outbox import Outbox
 from connectors.feed.rest import RestCaller, RestHistory, ccxt_async, make_exchange
+from connectors.feed.session_gaps import OpenSessionGaps
 from schemas.common import Timeframe
 from schemas.records import DeadLetter
 
@@ -71,6 +72,8 @@ class Poller:
         self.health = HealthMonitor(
             config.source, symbols, config.stale_after, config.heartbeat_every, wall
         )
+        gaps = OpenSessionGaps(self.stats, self.health, config.calendars, resume)
+        outbox.on_candles = gaps.observe
         self.cycles = 0
         self._trade_duplicates = 0
         self.history: RestHistory | None = None

@@ -11,7 +11,7 @@ under the same lock, so a snapshot never runs ahead of what the flow has receive
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -82,6 +82,8 @@ class Outbox:
         self._quotes: dict[str, BookTop] = {}
         self._records: list[object] = []
         self.quotes_conflated = 0
+        self.on_candles: Callable[[str, Timeframe, Sequence[CandleRow]], None] | None = None
+        """Called with every released run of candles (the open-session gap watch)."""
 
     def put_trades(self, symbol: str, rows: Sequence[TradeRow]) -> None:
         if rows:
@@ -90,6 +92,8 @@ class Outbox:
 
     def put_candles(self, symbol: str, timeframe: Timeframe, rows: Sequence[CandleRow]) -> None:
         if rows:
+            if self.on_candles is not None:
+                self.on_candles(symbol, timeframe, rows)
             with self._lock:
                 self._candles.setdefault((symbol, timeframe), []).extend(rows)
 

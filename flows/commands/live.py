@@ -98,7 +98,12 @@ def _check_args(args: argparse.Namespace) -> None:
         raise UserError("--ingest-only writes no store: leave out --store")
 
 
-def _source(args: argparse.Namespace, rest_url: str | None, ws_url: str | None) -> Any:
+def _source(
+    args: argparse.Namespace,
+    rest_url: str | None,
+    ws_url: str | None,
+    calendars: dict[str, str] | None = None,
+) -> Any:
     from connectors.binance import BinanceConfig, BinanceSource
     from connectors.ccxt_source import CcxtPollingSource, PollingConfig
     from schemas.common import Timeframe
@@ -112,6 +117,7 @@ def _source(args: argparse.Namespace, rest_url: str | None, ws_url: str | None) 
             trade_stream="trade" if args.data == "trades" else None,
             rest_url=rest_url,
             api_key=api_key,
+            calendars=calendars or {},
             **({"ws_url": ws_url} if ws_url else {}),
         )
         return BinanceSource(config, run_for=args.duration)
@@ -122,6 +128,7 @@ def _source(args: argparse.Namespace, rest_url: str | None, ws_url: str | None) 
         trades=args.data == "trades",
         api_key=api_key,
         poll_interval=args.poll_interval,
+        calendars=calendars or {},
     )
     return CcxtPollingSource(polling, run_for=args.duration)
 
@@ -190,7 +197,11 @@ def main(args: argparse.Namespace) -> int:
     venues = None
     try:
         try:
-            inner = _source(args, sim.rest_url if sim else None, sim.ws_url if sim else None)
+            # each symbol's market calendar: candles missing while it was open are feed gaps
+            calendars = {s: config.instruments.instrument_for(s).calendar for s in args.symbols}
+            inner = _source(
+                args, sim.rest_url if sim else None, sim.ws_url if sim else None, calendars
+            )
         except ValueError as exc:
             raise UserError(str(exc)) from None
         if config.trading.mode == "live":

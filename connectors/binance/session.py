@@ -52,6 +52,7 @@ from connectors.feed.cursor import FeedCursor, TradeRow
 from connectors.feed.gate import Hole, SequenceGate
 from connectors.feed.health import FeedStats, HealthMonitor, utc_now
 from connectors.feed.outbox import Outbox
+from connectors.feed.quote_bars import QuoteMinuteBars
 from connectors.feed.rest import RestCaller, RestHistory, ccxt_async, make_exchange
 from connectors.feed.session_gaps import OpenSessionGaps
 from schemas.common import Timeframe, ns_to_datetime
@@ -131,6 +132,8 @@ class BinanceSession:
         )
         gaps = OpenSessionGaps(self.stats, self.health, config.calendars, resume)
         outbox.on_candles = gaps.observe
+        self.quote_symbols = frozenset(config.quote_candles)
+        self.quote_bars = QuoteMinuteBars(config.quote_price)  # type: ignore[arg-type]
         self.backoff = Backoff(config.backoff, self._rng)
         self.server_now_ms = 0
         self.connections_opened = 0
@@ -326,6 +329,10 @@ class BinanceSession:
                 self._dead_letter(symbol, "invalid_quote", detail, text)
                 return
             self.outbox.put_quote(quote)
+            if symbol in self.quote_symbols:
+                ts_ms = int(quote.ts.timestamp() * 1000)
+                closed = self.quote_bars.add(symbol, ts_ms, event.b, event.a)
+                self.outbox.put_candles(symbol, Timeframe.M1, closed)
 
     def _symbol_of_stream(self, stream: str | None) -> str | None:
         if not stream:
@@ -375,6 +382,10 @@ class BinanceSession:
                     self._gate(k).backfilling for k in self._all_gate_keys() if k[0] == symbol
                 )
                 self.health.catching_up(symbol, catching_up)
+            if self.quote_symbols:
+                wall_ms = int(self._wall().timestamp() * 1000)
+                for symbol, rows in self.quote_bars.flush(wall_ms):
+                    self.outbox.put_candles(symbol, Timeframe.M1, rows)
             records = self.health.poll(now, self.stats)
             if self.config.emit_health:
                 for record in records:

@@ -52,7 +52,7 @@ from connectors.feed.cursor import FeedCursor, TradeRow
 from connectors.feed.gate import Hole, SequenceGate
 from connectors.feed.health import FeedStats, HealthMonitor, utc_now
 from connectors.feed.outbox import Outbox
-from connectors.feed.quote_bars import QuoteMinuteBars
+from connectors.feed.quote_bars import QuoteCandle, QuoteMinuteBars
 from connectors.feed.rest import RestCaller, RestHistory, ccxt_async, make_exchange
 from connectors.feed.session_gaps import OpenSessionGaps
 from schemas.common import Timeframe, ns_to_datetime
@@ -331,8 +331,13 @@ class BinanceSession:
             self.outbox.put_quote(quote)
             if symbol in self.quote_symbols:
                 ts_ms = int(quote.ts.timestamp() * 1000)
-                closed = self.quote_bars.add(symbol, ts_ms, event.b, event.a)
-                self.outbox.put_candles(symbol, Timeframe.M1, closed)
+                self._put_quote_candles(
+                    symbol, self.quote_bars.add(symbol, ts_ms, event.b, event.a)
+                )
+
+    def _put_quote_candles(self, symbol: str, closed: list[QuoteCandle]) -> None:
+        rows = [row for row, _ in closed]
+        self.outbox.put_candles(symbol, Timeframe.M1, rows, [spread for _, spread in closed])
 
     def _symbol_of_stream(self, stream: str | None) -> str | None:
         if not stream:
@@ -384,8 +389,8 @@ class BinanceSession:
                 self.health.catching_up(symbol, catching_up)
             if self.quote_symbols:
                 wall_ms = int(self._wall().timestamp() * 1000)
-                for symbol, rows in self.quote_bars.flush(wall_ms):
-                    self.outbox.put_candles(symbol, Timeframe.M1, rows)
+                for symbol, closed in self.quote_bars.flush(wall_ms):
+                    self._put_quote_candles(symbol, closed)
             records = self.health.poll(now, self.stats)
             if self.config.emit_health:
                 for record in records:

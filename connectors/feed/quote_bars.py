@@ -5,15 +5,16 @@ Every quote update is a tick at the chosen price (``mid`` = (bid + ask) / 2, or 
 (a quote is no trade) and ``trades`` = the quote updates — the same convention as quote files
 (:mod:`connectors.files.quotes`), so a live minute equals the file's minute on the same ticks.
 A minute is released once a quote of a later minute arrives or the clock passes its end
-(:meth:`QuoteMinuteBars.flush`); a minute without quotes has no candle.
+(:meth:`QuoteMinuteBars.flush`), with the mean spread (ask − bid) of its quotes, which the
+flow carries as the ``spread`` feature; a minute without quotes has no candle.
 
 >>> bars = QuoteMinuteBars("mid")
 >>> bars.add("EUR/USD", 1_000, 1.0, 1.2), bars.add("EUR/USD", 30_000, 1.1, 1.5)
 ([], [])
->>> bars.add("EUR/USD", 61_000, 1.0, 1.0)
-[(0, 1.1, 1.3, 1.1, 1.3, 0.0, 2)]
+>>> [(row, round(spread, 6)) for row, spread in bars.add("EUR/USD", 61_000, 1.0, 1.0)]
+[((0, 1.1, 1.3, 1.1, 1.3, 0.0, 2), 0.3)]
 >>> bars.flush(119_999), bars.flush(120_000)
-([], [('EUR/USD', [(60000, 1.0, 1.0, 1.0, 1.0, 0.0, 1)])])
+([], [('EUR/USD', [((60000, 1.0, 1.0, 1.0, 1.0, 0.0, 1), 0.0)])])
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ from typing import Literal
 from connectors.feed.cursor import CandleRow
 
 QuotePrice = Literal["mid", "bid", "ask"]
+QuoteCandle = tuple[CandleRow, float]
+"""A closed minute and the mean spread of its quotes."""
 _MINUTE_MS = 60_000
 
 
@@ -35,6 +38,7 @@ class _Minute:
     low: float
     last: float
     count: int
+    spread_sum: float
 
 
 class QuoteMinuteBars:
@@ -46,28 +50,29 @@ class QuoteMinuteBars:
         self.price = price
         self._forming: dict[str, _Minute] = {}
 
-    def add(self, symbol: str, ts_ms: int, bid: float, ask: float) -> list[CandleRow]:
+    def add(self, symbol: str, ts_ms: int, bid: float, ask: float) -> list[QuoteCandle]:
         """Take one quote; returns the minute it closed, if any (a late quote joins its own
         minute only while that minute is forming, else it is ignored)."""
         price = {"mid": (bid + ask) / 2, "bid": bid, "ask": ask}[self.price]
         minute = ts_ms - ts_ms % _MINUTE_MS
         forming = self._forming.get(symbol)
-        closed: list[CandleRow] = []
+        closed: list[QuoteCandle] = []
         if forming is not None and minute < forming.open_ms:
             return closed
         if forming is not None and minute > forming.open_ms:
             closed.append(self._release(symbol, forming))
             forming = None
         if forming is None:
-            self._forming[symbol] = _Minute(minute, price, price, price, price, 1)
+            self._forming[symbol] = _Minute(minute, price, price, price, price, 1, ask - bid)
             return closed
         forming.high = max(forming.high, price)
         forming.low = min(forming.low, price)
         forming.last = price
         forming.count += 1
+        forming.spread_sum += ask - bid
         return closed
 
-    def flush(self, now_ms: int) -> list[tuple[str, list[CandleRow]]]:
+    def flush(self, now_ms: int) -> list[tuple[str, list[QuoteCandle]]]:
         """Release every forming minute that ended at or before ``now_ms``."""
         out = []
         for symbol, forming in list(self._forming.items()):
@@ -75,7 +80,8 @@ class QuoteMinuteBars:
                 out.append((symbol, [self._release(symbol, forming)]))
         return out
 
-    def _release(self, symbol: str, minute: _Minute) -> CandleRow:
+    def _release(self, symbol: str, minute: _Minute) -> QuoteCandle:
         del self._forming[symbol]
-        return (minute.open_ms, minute.first, minute.high, minute.low, minute.last, 0.0,
-                minute.count)  # fmt: skip
+        row = (minute.open_ms, minute.first, minute.high, minute.low, minute.last, 0.0,
+               minute.count)  # fmt: skip
+        return row, minute.spread_sum / minute.count

@@ -56,6 +56,11 @@ def test_a_quote_only_symbol_gets_the_candles_of_its_quotes_mid(sim, open_source
         rtol=1e-12,
     )
     assert int(from_file["trades"][0]) == 451
+    spreads = recorded["ask"].map_elements(lambda v: float(f"{v:.8f}"), return_dtype=pl.Float64) - (
+        recorded["bid"].map_elements(lambda v: float(f"{v:.8f}"), return_dtype=pl.Float64)
+    )
+    assert live.spread is not None  # the spread feature of the flow
+    np.testing.assert_allclose(live.spread, [spreads.mean()], rtol=1e-9)
     assert not got.trades  # no trade stream: the candles came from the quotes
 
 

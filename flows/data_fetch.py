@@ -180,8 +180,7 @@ async def _ccxt_trades(
                         break  # nothing after the last id: caught up
                     cursor_ms += _HOUR_MS  # a window without trades: look at the next hour
                     continue
-                target.write(symbol, [_file_row(r) for r in rows])
-                fetched[symbol] += len(rows)
+                fetched[symbol] += target.write(symbol, [_file_row(r) for r in rows])
                 # the same millisecond again (ids dedupe the overlap) unless it would not move
                 cursor_ms = max(rows[-1][1], cursor_ms + 1)
                 last_id = rows[-1][4] if rows[-1][4] >= 0 else None

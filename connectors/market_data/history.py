@@ -77,14 +77,15 @@ def fetch_bars(
 def fetch_trades(
     provider: MarketDataProvider,
     request: ProviderRequest,
-    write: Callable[[str, list[TradeFileRow]], None],
+    write: Callable[[str, list[TradeFileRow]], int],
     *,
     resume_after_ns: Mapping[str, int] | None = None,
     window_ms: int | None = None,
     progress: Progress | None = None,
 ) -> dict[str, int]:
     """Fetch and ``write`` trades page by page; ``window_ms`` splits the range into separate
-    requests (for SDKs that return a whole range at once); returns trades fetched per symbol."""
+    requests (for SDKs that return a whole range at once); returns the new trades per symbol
+    (``write`` says how many of a page it did not hold yet)."""
     fetched = dict.fromkeys(request.symbols, 0)
     end_ns = request.until_ms * _NS_PER_MS - 1
     for symbol in request.symbols:
@@ -96,9 +97,7 @@ def fetch_trades(
             last = min(start + step, end_ns + 1)
             # both ends inclusive: the trade exactly at a boundary is asked twice, kept once
             for page in provider.trades(symbol, start, last):
-                rows = [r for r in page if r[0] <= end_ns]
-                write(symbol, rows)
-                fetched[symbol] += len(rows)
+                fetched[symbol] += write(symbol, [r for r in page if r[0] <= end_ns])
             if progress is not None:
                 progress(symbol, index + 1, windows)
             start = last

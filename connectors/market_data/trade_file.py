@@ -7,7 +7,9 @@ replaces its row, so overlapping pages and re-runs are harmless. Rewritten after
 >>> path = pathlib.Path(tempfile.mkdtemp()) / "t.parquet"
 >>> f = TradeFile(path)
 >>> f.write("AAPL", [(2_000, "7", 10.0, 1.0, None), (1_000, "6", 9.5, 2.0, "buy")])
+2
 >>> f.write("AAPL", [(2_000, "7", 10.0, 1.0, None)])
+0
 >>> len(TradeFile(path).frame), TradeFile(path).last_ts_ns()
 (2, {'AAPL': 2000})
 """
@@ -41,9 +43,11 @@ class TradeFile:
         last = self.frame.group_by("symbol").agg(pl.col("ts").max().dt.epoch("ns"))
         return {str(s): int(ts) for s, ts in last.iter_rows()}
 
-    def write(self, symbol: str, rows: list[TradeFileRow]) -> None:
+    def write(self, symbol: str, rows: list[TradeFileRow]) -> int:
+        """Add ``rows`` (a trade already held is replaced); returns how many were new."""
         if not rows:
-            return
+            return 0
+        before = len(self.frame)
         ts, ids, prices, amounts, sides = zip(*rows, strict=True)
         new = pl.DataFrame(
             {
@@ -68,6 +72,7 @@ class TradeFile:
             self.frame.write_csv(self.path)
         else:
             self.frame.write_parquet(self.path)
+        return len(self.frame) - before
 
     def _read(self) -> pl.DataFrame:
         if self.path.suffix.lower() == ".csv":

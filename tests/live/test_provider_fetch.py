@@ -69,13 +69,17 @@ def test_bars_page_resume_and_equal_the_vendor_bars(
 
 @pytest.mark.parametrize("provider", ["alpaca", "polygon"])
 def test_trades_page_and_resume_without_repeats(
-    vendor: MarketDataProviders, provider: str, tmp_path: Path
+    vendor: MarketDataProviders, provider: str, tmp_path: Path, capsys
 ) -> None:
     out = tmp_path / "trades.parquet"
     common = ("--trades", "--symbols", "MSFT", "--since", "2024-01-02", "--page-size", "100")
     assert fetch(vendor, provider, *common, "--until", "2024-01-02T16:00", "--out", str(out)) == 0
     assert fetch(vendor, provider, *common, "--until", "2024-01-04", "--out", str(out)) == 0
     expected = TAPE.trades_in("MSFT", _ns("2024-01-02"), _ns("2024-01-04"))
+    printed = capsys.readouterr().out
+    counts = [int(line.split()[1].replace(",", "")) for line in printed.splitlines()
+              if line.startswith("MSFT:")]  # fmt: skip
+    assert sum(counts) == len(expected)  # each trade counted once, though windows overlap
     stored = pl.read_parquet(out)
     assert stored["trade_id"].to_list() == [str(i) for i in expected["id"]]
     np.testing.assert_array_equal(stored["ts"].dt.epoch("ns").to_numpy(), expected["ts_ns"])

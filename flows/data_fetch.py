@@ -32,16 +32,20 @@ def fetch_from_provider(
     progress_bar: Callable[[bool, Any], Any],
     epoch_ms: Callable[[str, str], int],
 ) -> int:
-    """``--provider alpaca|polygon``: bars (or ``--trades``) into ``--out`` or ``--store``."""
+    """``--provider alpaca|polygon``: bars into ``--out`` or ``--store``, or ``--trades`` /
+    ``--quotes`` into an ``--out`` file."""
     from connectors.ccxt_source.history import CandleFile, CandleStoreTarget
     from connectors.market_data.credentials import CredentialsError, provider_credentials
-    from connectors.market_data.history import ProviderRequest, fetch_bars, fetch_trades
+    from connectors.market_data.history import ProviderRequest, fetch_bars, fetch_ticks
     from connectors.market_data.providers import make_provider
-    from connectors.market_data.trade_file import TradeFile
+    from connectors.market_data.tick_files import QuoteFile, TickFile, TradeFile
     from schemas.common import Timeframe
 
-    if args.trades and args.out is None:
-        raise UserError("--trades writes a trades file: pass --out FILE (the store keeps candles)")
+    ticks = "trades" if args.trades else "quotes" if args.quotes else None
+    if ticks is not None and args.out is None:
+        raise UserError(
+            f"--{ticks} writes a {ticks} file: pass --out FILE (the store keeps candles)"
+        )
     try:
         credentials = provider_credentials(args.provider)
         timeframe = Timeframe.parse(args.timeframe)
@@ -60,20 +64,21 @@ def fetch_from_provider(
             base_url=args.rest_url,
             requests_per_minute=args.requests_per_minute,
             feed=args.feed,
-            page_limit=args.page_size if args.trades else None,
+            page_limit=args.page_size if ticks else None,
         )
     except (CredentialsError, ValueError) as exc:
         raise UserError(str(exc)) from None
     with progress_bar(args.quiet, console) as progress:
         try:
-            if args.trades:
-                trade_file = TradeFile(args.out)
-                resume = trade_file.last_ts_ns()
-                fetched = fetch_trades(
-                    provider, request, trade_file.write, resume_after_ns=resume,
+            if ticks is not None:
+                tick_file: TickFile = TradeFile(args.out) if args.trades else QuoteFile(args.out)
+                resume = tick_file.last_ts_ns()
+                pages = provider.trades if args.trades else provider.quotes
+                fetched = fetch_ticks(
+                    pages, request, tick_file.write, resume_after_ns=resume,
                     window_ms=provider.trade_window_ms, progress=progress,
                 )  # fmt: skip
-                unit = "trades"
+                unit = ticks
             else:
                 target = (
                     CandleFile(args.out, timeframe)
@@ -114,7 +119,7 @@ def fetch_ccxt_trades(
     """``--trades`` through ccxt into ``--out``: by time, then by id where the venue allows."""
     import asyncio
 
-    from connectors.market_data.trade_file import TradeFile
+    from connectors.market_data.tick_files import TradeFile
 
     if args.out is None:
         raise UserError("--trades writes a trades file: pass --out FILE (the store keeps candles)")

@@ -3,18 +3,19 @@
 :func:`fetch_bars` walks ``[since, until)`` in windows of ``page_size`` bars per symbol and
 hands each window's *closed* bars (``open + timeframe <= end``) to ``write`` before asking for
 the next; ``resume_after`` (the last open time stored per symbol) makes a re-run continue where
-the file or store stops. :func:`fetch_trades` does the same with trades, resuming at the last
-stored trade's time (the overlap is removed by the trade file's id key). The vendor's own
+the file or store stops. :func:`fetch_ticks` does the same with trades or quotes, resuming at
+the last stored row's time (the overlap is removed by the file's key). The vendor's own
 pagination (``next_page_token``, ``next_url``) happens inside each window, in the SDK.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from connectors.feed.cursor import CandleRow
-from connectors.market_data.providers import MarketDataProvider, TradeFileRow
+from connectors.market_data.providers import MarketDataProvider
 from schemas.common import Timeframe
 
 Progress = Callable[[str, int, int], None]
@@ -74,18 +75,19 @@ def fetch_bars(
     return fetched
 
 
-def fetch_trades(
-    provider: MarketDataProvider,
+def fetch_ticks(
+    pages: Callable[[str, int, int], Iterator[list[Any]]],
     request: ProviderRequest,
-    write: Callable[[str, list[TradeFileRow]], int],
+    write: Callable[[str, list[Any]], int],
     *,
     resume_after_ns: Mapping[str, int] | None = None,
     window_ms: int | None = None,
     progress: Progress | None = None,
 ) -> dict[str, int]:
-    """Fetch and ``write`` trades page by page; ``window_ms`` splits the range into separate
-    requests (for SDKs that return a whole range at once); returns the new trades per symbol
-    (``write`` says how many of a page it did not hold yet)."""
+    """Fetch and ``write`` trades or quotes (``pages``: a provider's :meth:`trades` or
+    :meth:`quotes`) page by page; ``window_ms`` splits the range into separate requests (for
+    SDKs that return a whole range at once); returns the new rows per symbol (``write`` says
+    how many of a page it did not hold yet)."""
     fetched = dict.fromkeys(request.symbols, 0)
     end_ns = request.until_ms * _NS_PER_MS - 1
     for symbol in request.symbols:
@@ -96,7 +98,7 @@ def fetch_trades(
         for index in range(windows):
             last = min(start + step, end_ns + 1)
             # both ends inclusive: the trade exactly at a boundary is asked twice, kept once
-            for page in provider.trades(symbol, start, last):
+            for page in pages(symbol, start, last):
                 fetched[symbol] += write(symbol, [r for r in page if r[0] <= end_ns])
             if progress is not None:
                 progress(symbol, index + 1, windows)

@@ -27,6 +27,9 @@ from schemas.common import Timeframe
 TradeFileRow = tuple[int, str, float, float, str | None]
 """``(ts_ns, trade id, price, amount, side or None)`` — a row of a fetched trades file."""
 
+QuoteFileRow = tuple[int, float, float, float, float]
+"""``(ts_ns, bid, ask, bid size, ask size)`` — a row of a fetched quotes file."""
+
 _NS_PER_MS = 1_000_000
 _POLYGON_SPANS = {"m": "minute", "h": "hour", "d": "day", "w": "week"}
 
@@ -71,6 +74,10 @@ class MarketDataProvider(Protocol):
 
     def trades(self, symbol: str, start_ns: int, end_ns: int) -> Iterator[list[TradeFileRow]]:
         """Trades in ``[start_ns, end_ns]``, one list per vendor page."""
+        ...
+
+    def quotes(self, symbol: str, start_ns: int, end_ns: int) -> Iterator[list[QuoteFileRow]]:
+        """Best bid and ask updates in ``[start_ns, end_ns]``, one list per vendor page."""
         ...
 
 
@@ -162,6 +169,22 @@ class AlpacaMarketData:
         rows = [(_rfc3339_ns(t["t"]), str(t["i"]), float(t["p"]), float(t["s"]), None) for t in raw]
         yield sorted(r for r in rows if start_ns <= r[0] <= end_ns)
 
+    def quotes(self, symbol: str, start_ns: int, end_ns: int) -> Iterator[list[QuoteFileRow]]:
+        from alpaca.data.requests import StockQuotesRequest
+
+        request = StockQuotesRequest(
+            symbol_or_symbols=symbol,
+            start=_utc(start_ns // _NS_PER_MS),
+            end=_utc(-(-end_ns // _NS_PER_MS)),
+            feed=self.feed,
+        )
+        raw = self.client.get_stock_quotes(request).get(symbol, [])
+        rows = [
+            (_rfc3339_ns(q["t"]), float(q["bp"]), float(q["ap"]), float(q["bs"]), float(q["as"]))
+            for q in raw
+        ]
+        yield [r for r in rows if start_ns <= r[0] <= end_ns]
+
 
 class PolygonMarketData:
     """Polygon's (Massive's) aggregates and trades (``/v2/aggs``, ``/v3/trades``), ``massive``."""
@@ -208,25 +231,41 @@ class PolygonMarketData:
         return sorted(r for r in rows if first_ms <= r[0] <= last_ms)
 
     def trades(self, symbol: str, start_ns: int, end_ns: int) -> Iterator[list[TradeFileRow]]:
-        page: list[TradeFileRow] = []
-        for trade in self.client.list_trades(
+        trades = self.client.list_trades(
             symbol, timestamp_gte=start_ns, timestamp_lte=end_ns,
             sort="timestamp", order="asc", limit=self.page_limit,
-        ):  # fmt: skip
-            page.append(
-                (
-                    int(trade.sip_timestamp),
-                    str(trade.id),
-                    float(trade.price),
-                    float(trade.size),
-                    None,
-                )
-            )
-            if len(page) >= self.page_limit:
-                yield page
-                page = []
-        if page:
+        )  # fmt: skip
+        yield from _pages(
+            trades,
+            lambda t: (int(t.sip_timestamp), str(t.id), float(t.price), float(t.size), None),
+            self.page_limit,
+        )
+
+    def quotes(self, symbol: str, start_ns: int, end_ns: int) -> Iterator[list[QuoteFileRow]]:
+        quotes = self.client.list_quotes(
+            symbol, timestamp_gte=start_ns, timestamp_lte=end_ns,
+            sort="timestamp", order="asc", limit=self.page_limit,
+        )  # fmt: skip
+        yield from _pages(quotes, _polygon_quote, self.page_limit)
+
+
+def _polygon_quote(quote: Any) -> QuoteFileRow:
+    bid_size, ask_size = float(quote.bid_size or 0.0), float(quote.ask_size or 0.0)
+    return (int(quote.sip_timestamp), float(quote.bid_price), float(quote.ask_price), bid_size,
+            ask_size)  # fmt: skip
+
+
+def _pages(items: Iterator[Any], convert: Any, size: int) -> Iterator[list[Any]]:
+    """``items`` (the SDK follows ``next_url`` while they are read) converted, in lists of
+    ``size`` — one vendor page each when ``size`` is the page limit."""
+    page: list[Any] = []
+    for item in items:
+        page.append(convert(item))
+        if len(page) >= size:
             yield page
+            page = []
+    if page:
+        yield page
 
 
 def make_provider(

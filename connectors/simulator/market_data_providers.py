@@ -4,14 +4,16 @@ A loopback stand-in for ``data.alpaca.markets`` and ``api.polygon.io`` (Massive)
 official SDKs (``alpaca-py``'s ``StockHistoricalDataClient`` with ``url_override``, the
 ``massive`` ``RESTClient`` with ``base``) talk to unchanged:
 
-- Alpaca ``GET /v2/stocks/bars`` and ``/v2/stocks/trades`` — ``{"bars"|"trades": {SYMBOL:
-  [...]}, "next_page_token": ...}``, keys in ``APCA-API-KEY-ID`` / ``APCA-API-SECRET-KEY``;
-- Polygon ``GET /v2/aggs/ticker/{T}/range/{multiplier}/{timespan}/{from}/{to}`` and
-  ``/v3/trades/{T}`` — ``{"results": [...], "status": "OK", "next_url": ...}``, key as
-  ``Authorization: Bearer`` or ``apiKey``.
+- Alpaca ``GET /v2/stocks/bars``, ``/v2/stocks/trades`` and ``/v2/stocks/quotes`` —
+  ``{"bars"|"trades"|"quotes": {SYMBOL: [...]}, "next_page_token": ...}``, keys in
+  ``APCA-API-KEY-ID`` / ``APCA-API-SECRET-KEY``;
+- Polygon ``GET /v2/aggs/ticker/{T}/range/{multiplier}/{timespan}/{from}/{to}``,
+  ``/v3/trades/{T}`` and ``/v3/quotes/{T}`` — ``{"results": [...], "status": "OK", "next_url":
+  ...}``, key as ``Authorization: Bearer`` or ``apiKey``.
 
 The data is a constructed tape (:class:`StockTape`): seeded trades in every minute of the
-regular New York sessions (09:30–16:00 America/New_York) of the days asked for; bars are the
+regular New York sessions (09:30–16:00 America/New_York) of the days asked for, a quote 1 µs
+before each trade (bid and ask a seeded number of cents around its price); bars are the
 direct aggregation of those trades on UTC-aligned windows (empty windows have no bar, as with
 both vendors). Pages are capped at ``page_cap`` rows so pagination is exercised; ``faults``
 answers the next calls with 429 and a ``Retry-After``.
@@ -61,11 +63,18 @@ class StockTape:
         )
         weekdays = [d for d in days if d.weekday() < 5]
         self.trades = {symbol: _session_trades(symbol, weekdays) for symbol in symbols}
+        self.quotes = {symbol: _quotes_of(symbol, t) for symbol, t in self.trades.items()}
 
     def trades_in(self, symbol: str, start_ns: int, end_ns: int) -> pl.DataFrame:
         frame = self.trades.get(symbol)
         if frame is None:
             return _empty_trades()
+        return frame.filter((pl.col("ts_ns") >= start_ns) & (pl.col("ts_ns") < end_ns))
+
+    def quotes_in(self, symbol: str, start_ns: int, end_ns: int) -> pl.DataFrame:
+        frame = self.quotes.get(symbol)
+        if frame is None:
+            return _quotes_of(symbol, _empty_trades())
         return frame.filter((pl.col("ts_ns") >= start_ns) & (pl.col("ts_ns") < end_ns))
 
     def bars(self, symbol: str, every: str, start_ns: int, end_ns: int) -> pl.DataFrame:
@@ -119,6 +128,23 @@ def _session_trades(symbol: str, days: list[Any]) -> pl.DataFrame:
             "size": rng.integers(1, 500, n),
         }
     )
+
+
+def _quotes_of(symbol: str, trades: pl.DataFrame) -> pl.DataFrame:
+    rng = np.random.default_rng(zlib.crc32(symbol.encode()) + 1)
+    n = len(trades)
+    below, above = rng.integers(1, 4, n) / 100, rng.integers(1, 4, n) / 100
+    return pl.DataFrame(
+        {
+            "ts_ns": trades["ts_ns"] - 1_000,
+            "bid": np.round(trades["price"].to_numpy() - below, 2),
+            "ask": np.round(trades["price"].to_numpy() + above, 2),
+            "bid_size": rng.integers(1, 20, n) * 100,
+            "ask_size": rng.integers(1, 20, n) * 100,
+        },
+        schema={"ts_ns": pl.Int64, "bid": pl.Float64, "ask": pl.Float64,
+                "bid_size": pl.Int64, "ask_size": pl.Int64},
+    )  # fmt: skip
 
 
 @dataclass
@@ -201,8 +227,11 @@ class MarketDataProviders:
             if every is None:
                 return 400, {"code": 42210000, "message": "invalid timeframe"}
             tables = {s: self.tape.bars(s, every, start_ns, end_ns) for s in symbols}
+        elif kind == "quotes":
+            tables = {s: self.tape.quotes_in(s, start_ns, end_ns) for s in symbols}
         else:
             tables = {s: self.tape.trades_in(s, start_ns, end_ns) for s in symbols}
+        shape = {"bars": _alpaca_bar, "quotes": _alpaca_quote}.get(kind, _alpaca_trade)
         # one page spans the symbols in order: the token is (symbol index, row offset)
         position = _decode(query.get("page_token")) or [0, 0]
         out: dict[str, list[dict]] = {}
@@ -212,10 +241,7 @@ class MarketDataProviders:
             table = tables[symbols[index]]
             rows = table.slice(offset, room)
             if len(rows):
-                out[symbols[index]] = [
-                    _alpaca_bar(r) if kind == "bars" else _alpaca_trade(r)
-                    for r in rows.iter_rows(named=True)
-                ]
+                out[symbols[index]] = [shape(r) for r in rows.iter_rows(named=True)]
             room -= len(rows)
             offset += len(rows)
             if offset >= len(table):
@@ -249,12 +275,15 @@ class MarketDataProviders:
                 "status": "OK",
                 "request_id": f"sim-{offset}",
             }
-        elif parts[:2] == ["v3", "trades"] and len(parts) == 3:
+        elif parts[0] == "v3" and parts[1:2] in (["trades"], ["quotes"]) and len(parts) == 3:
             start_ns = int(query.get("timestamp.gte") or 0)
             lte = query.get("timestamp.lte")
             end_ns = int(lte) + 1 if lte else int(query.get("timestamp.lt") or 2**62)
-            table = self.tape.trades_in(parts[2], start_ns, end_ns)
-            rows = [_polygon_trade(r) for r in table.slice(offset, limit).iter_rows(named=True)]
+            if parts[1] == "trades":
+                table, shape = self.tape.trades_in(parts[2], start_ns, end_ns), _polygon_trade
+            else:
+                table, shape = self.tape.quotes_in(parts[2], start_ns, end_ns), _polygon_quote
+            rows = [shape(r) for r in table.slice(offset, limit).iter_rows(named=True)]
             body = {"results": rows, "status": "OK", "request_id": f"sim-{offset}"}
         else:
             return 404, {"status": "NOT_FOUND", "message": f"no route {path}"}
@@ -384,5 +413,34 @@ def _polygon_trade(row: dict[str, Any]) -> dict[str, Any]:
         "sequence_number": row["id"],
         "sip_timestamp": row["ts_ns"],
         "size": row["size"],
+        "tape": 3,
+    }
+
+
+def _alpaca_quote(row: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "t": _rfc3339(row["ts_ns"]),
+        "ax": "V",
+        "ap": row["ask"],
+        "as": row["ask_size"],
+        "bx": "V",
+        "bp": row["bid"],
+        "bs": row["bid_size"],
+        "c": ["R"],
+        "z": "C",
+    }
+
+
+def _polygon_quote(row: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "ask_exchange": 4,
+        "ask_price": row["ask"],
+        "ask_size": row["ask_size"],
+        "bid_exchange": 4,
+        "bid_price": row["bid"],
+        "bid_size": row["bid_size"],
+        "participant_timestamp": row["ts_ns"] - 1_000,
+        "sequence_number": 0,
+        "sip_timestamp": row["ts_ns"],
         "tape": 3,
     }

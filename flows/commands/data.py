@@ -80,10 +80,17 @@ def configure(parser: argparse.ArgumentParser) -> None:
     fetch.add_argument(
         "--symbols", required=True, help="comma-separated, e.g. BTC/USDT,ETH/USDT or AAPL,MSFT"
     )
-    fetch.add_argument(
+    ticks = fetch.add_mutually_exclusive_group()
+    ticks.add_argument(
         "--trades",
         action="store_true",
         help="fetch trades instead of candles (into an --out file: ts, trade_id, price, amount)",
+    )
+    ticks.add_argument(
+        "--quotes",
+        action="store_true",
+        help="Alpaca/Polygon: fetch best bid/ask quotes (into an --out file: ts, bid, ask, "
+        "sizes; quorum run and features build candles of them)",
     )
     fetch.add_argument(
         "--requests-per-minute",
@@ -158,6 +165,8 @@ def _fetch(args: argparse.Namespace) -> int:
         from flows.data_fetch import fetch_from_provider
 
         return fetch_from_provider(args, _console(), _FetchProgress, _epoch_ms)
+    if args.quotes:
+        raise UserError("--quotes needs --provider alpaca or polygon (ccxt fetches no quotes)")
     if args.trades:
         from flows.data_fetch import fetch_ccxt_trades
 

@@ -105,3 +105,29 @@ def test_wrong_or_missing_keys_are_usage_errors_that_never_echo_a_key(
     monkeypatch.setenv("APCA_API_SECRET_KEY_FILE", str(secret_file))
     assert fetch(vendor, "alpaca", *args) == 0
     assert vendor.secret not in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("provider", ["alpaca", "polygon"])
+def test_quotes_page_resume_and_become_candles(
+    vendor: MarketDataProviders, provider: str, tmp_path: Path
+) -> None:
+    out = tmp_path / "aapl_quotes.csv"
+    common = ("--quotes", "--symbols", "AAPL", "--since", "2024-01-03", "--page-size", "150")
+    assert fetch(vendor, provider, *common, "--until", "2024-01-03T16:00", "--out", str(out)) == 0
+    assert fetch(vendor, provider, *common, "--until", "2024-01-04", "--out", str(out)) == 0
+    expected = TAPE.quotes_in("AAPL", _ns("2024-01-03"), _ns("2024-01-04"))
+    stored = pl.read_csv(out)
+    assert len(stored) == len(expected)
+    np.testing.assert_array_equal(stored["bid"].to_numpy(), expected["bid"])
+    np.testing.assert_array_equal(stored["ask_size"].to_numpy(), expected["ask_size"])
+    features = tmp_path / "features.parquet"
+    assert cli_main(["features", str(out), "--out", str(features), "--quiet"]) == 0
+    minutes = pl.read_parquet(features).filter(pl.col("timeframe") == "1m")
+    assert len(minutes) == 390  # one candle of the mid per session minute
+    assert minutes["spread"].min() > 0
+
+
+def test_quotes_need_a_provider(tmp_path: Path, capsys) -> None:
+    code = cli_main(["data", "fetch", "--quotes", "--symbols", "BTC/USDT", "--since",
+                     "2024-01-01", "--out", str(tmp_path / "q.csv")])  # fmt: skip
+    assert code == 2 and "--quotes needs --provider" in capsys.readouterr().err

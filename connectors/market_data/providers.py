@@ -155,16 +155,20 @@ class AlpacaMarketData:
         ]  # fmt: skip
         return sorted(r for r in rows if first_ms <= r[0] <= last_ms)
 
-    def trades(self, symbol: str, start_ns: int, end_ns: int) -> Iterator[list[TradeFileRow]]:
-        from alpaca.data.requests import StockTradesRequest
-
-        # alpaca-py follows next_page_token itself and returns the whole window at once
-        request = StockTradesRequest(
+    def _window(self, request_type: Any, symbol: str, start_ns: int, end_ns: int) -> Any:
+        """A ticks request covering ``[start_ns, end_ns]`` (whole milliseconds around it)."""
+        return request_type(
             symbol_or_symbols=symbol,
             start=_utc(start_ns // _NS_PER_MS),
             end=_utc(-(-end_ns // _NS_PER_MS)),
             feed=self.feed,
         )
+
+    def trades(self, symbol: str, start_ns: int, end_ns: int) -> Iterator[list[TradeFileRow]]:
+        from alpaca.data.requests import StockTradesRequest
+
+        # alpaca-py follows next_page_token itself and returns the whole window at once
+        request = self._window(StockTradesRequest, symbol, start_ns, end_ns)
         raw = self.client.get_stock_trades(request).get(symbol, [])
         rows = [(_rfc3339_ns(t["t"]), str(t["i"]), float(t["p"]), float(t["s"]), None) for t in raw]
         yield sorted(r for r in rows if start_ns <= r[0] <= end_ns)
@@ -172,12 +176,7 @@ class AlpacaMarketData:
     def quotes(self, symbol: str, start_ns: int, end_ns: int) -> Iterator[list[QuoteFileRow]]:
         from alpaca.data.requests import StockQuotesRequest
 
-        request = StockQuotesRequest(
-            symbol_or_symbols=symbol,
-            start=_utc(start_ns // _NS_PER_MS),
-            end=_utc(-(-end_ns // _NS_PER_MS)),
-            feed=self.feed,
-        )
+        request = self._window(StockQuotesRequest, symbol, start_ns, end_ns)
         raw = self.client.get_stock_quotes(request).get(symbol, [])
         rows = [
             (_rfc3339_ns(q["t"]), float(q["bp"]), float(q["ap"]), float(q["bs"]), float(q["as"]))

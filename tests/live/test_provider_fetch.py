@@ -35,6 +35,15 @@ def vendor(monkeypatch: pytest.MonkeyPatch) -> Iterator[MarketDataProviders]:
         yield server
 
 
+def fetch_in_two_runs(
+    server: MarketDataProviders, provider: str, out: Path, first_until: str, *args: str
+) -> None:
+    """Fetch up to ``first_until``, then resume to the end of ``args``' ``--until``."""
+    first = [*args[: args.index("--until")], "--until", first_until]
+    assert fetch(server, provider, *first, "--out", str(out)) == 0
+    assert fetch(server, provider, *args, "--out", str(out)) == 0
+
+
 def fetch(server: MarketDataProviders, provider: str, *args: str) -> int:
     return cli_main(
         ["data", "fetch", "--provider", provider, "--rest-url", server.url, "--quiet",
@@ -72,9 +81,8 @@ def test_trades_page_and_resume_without_repeats(
     vendor: MarketDataProviders, provider: str, tmp_path: Path, capsys
 ) -> None:
     out = tmp_path / "trades.parquet"
-    common = ("--trades", "--symbols", "MSFT", "--since", "2024-01-02", "--page-size", "100")
-    assert fetch(vendor, provider, *common, "--until", "2024-01-02T16:00", "--out", str(out)) == 0
-    assert fetch(vendor, provider, *common, "--until", "2024-01-04", "--out", str(out)) == 0
+    args = ("--trades", "--symbols", "MSFT", "--since", "2024-01-02", "--page-size", "100")
+    fetch_in_two_runs(vendor, provider, out, "2024-01-02T16:00", *args, "--until", "2024-01-04")
     expected = TAPE.trades_in("MSFT", _ns("2024-01-02"), _ns("2024-01-04"))
     printed = capsys.readouterr().out
     counts = [int(line.split()[1].replace(",", "")) for line in printed.splitlines()
@@ -112,9 +120,8 @@ def test_quotes_page_resume_and_become_candles(
     vendor: MarketDataProviders, provider: str, tmp_path: Path
 ) -> None:
     out = tmp_path / "aapl_quotes.csv"
-    common = ("--quotes", "--symbols", "AAPL", "--since", "2024-01-03", "--page-size", "150")
-    assert fetch(vendor, provider, *common, "--until", "2024-01-03T16:00", "--out", str(out)) == 0
-    assert fetch(vendor, provider, *common, "--until", "2024-01-04", "--out", str(out)) == 0
+    args = ("--quotes", "--symbols", "AAPL", "--since", "2024-01-03", "--page-size", "150")
+    fetch_in_two_runs(vendor, provider, out, "2024-01-03T16:00", *args, "--until", "2024-01-04")
     expected = TAPE.quotes_in("AAPL", _ns("2024-01-03"), _ns("2024-01-04"))
     stored = pl.read_csv(out)
     assert len(stored) == len(expected)

@@ -130,8 +130,8 @@ class BinanceSession:
         self.health = HealthMonitor(
             config.source_name, symbols, config.stale_after, config.heartbeat_every, wall
         )
-        gaps = OpenSessionGaps(self.stats, self.health, config.calendars, resume)
-        outbox.on_candles = gaps.observe
+        self.session_gaps = OpenSessionGaps(self.stats, self.health, config.calendars, resume)
+        outbox.on_candles = self.session_gaps.observe
         self.quote_symbols = frozenset(config.quote_candles)
         self.quote_bars = QuoteMinuteBars(config.quote_price)  # type: ignore[arg-type]
         self.backoff = Backoff(config.backoff, self._rng)
@@ -456,7 +456,13 @@ class BinanceSession:
         self.stats.rows_backfilled += outcome.filled
         if outcome.filled:
             self.stats.gaps_filled += 1
-        if outcome.skipped is not None:
+        skipped = outcome.skipped
+        if skipped is not None and request.timeframe is not None and skipped.last is not None:
+            closed = self.session_gaps.market_closed(
+                request.symbol, request.timeframe, skipped.first, skipped.last
+            )
+            skipped = None if closed else skipped  # a night or weekend: nothing to find
+        if skipped is not None:
             self.stats.gaps_skipped += 1
             what = "trades" if request.timeframe is None else f"{request.timeframe.value} candles"
             self.health.note(request.symbol, f"gap skipped: {what} {outcome.skipped}")

@@ -72,8 +72,8 @@ class Poller:
         self.health = HealthMonitor(
             config.source, symbols, config.stale_after, config.heartbeat_every, wall
         )
-        gaps = OpenSessionGaps(self.stats, self.health, config.calendars, resume)
-        outbox.on_candles = gaps.observe
+        self.session_gaps = OpenSessionGaps(self.stats, self.health, config.calendars, resume)
+        outbox.on_candles = self.session_gaps.observe
         self.cycles = 0
         self._trade_duplicates = 0
         self.history: RestHistory | None = None
@@ -152,7 +152,13 @@ class Poller:
             gate.start_backfill()
             outcome = gate.finish_backfill([], now, bounded=True)
             released += outcome.released
-            if outcome.skipped is not None:
+            skipped = outcome.skipped
+            if skipped is not None and skipped.last is not None:
+                closed = self.session_gaps.market_closed(
+                    symbol, timeframe, skipped.first, skipped.last
+                )
+                skipped = None if closed else skipped  # a night or weekend: nothing to find
+            if skipped is not None:
                 self.stats.gaps_skipped += 1
                 self.health.note(
                     symbol, f"gap skipped: {timeframe.value} candles {outcome.skipped}"

@@ -17,6 +17,8 @@ so the ``feed_status``/``feed_events`` tables keep them) and notes an ``open-ses
 >>> gaps.observe("EUR/USD", Timeframe.M1, [(friday, 1, 1, 1, 1, 0, 0), (sunday, 1, 1, 1, 1, 0, 0)])
 >>> stats.open_gaps, stats.open_missing_bars          # 21:59 was open and is missing
 (1, 1)
+>>> gaps.market_closed("EUR/USD", Timeframe.M1, friday + 120_000, sunday - 60_000)
+True
 """
 
 from __future__ import annotations
@@ -48,6 +50,14 @@ class OpenSessionGaps:
         self.calendars = dict(calendars or {})
         self._resume = resume or FeedCursor()
         self._last: dict[tuple[str, str], int] = {}
+
+    def market_closed(self, symbol: str, timeframe: Timeframe, first_ms: int, last_ms: int) -> bool:
+        """Whether candles ``first_ms..last_ms`` (open times) all fall while the market was
+        closed — a hole REST has no candles for then is no gap (a night, a weekend)."""
+        calendar = calendar_for(self.calendars.get(symbol, ALWAYS_OPEN))
+        end = np.array([last_ms + timeframe.seconds * 1000], dtype=np.int64) * _NS_PER_MS
+        start = np.array([first_ms], dtype=np.int64) * _NS_PER_MS
+        return int(calendar.open_between(start, end)[0]) == 0
 
     def observe(self, symbol: str, timeframe: Timeframe, rows: Sequence[CandleRow]) -> None:
         if not rows:

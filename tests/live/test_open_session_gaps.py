@@ -85,6 +85,12 @@ def test_a_minute_lost_in_a_session_is_a_gap_the_weekend_is_not(tmp_path) -> Non
     assert [e for e in nvda if e.startswith("open-session")] == [
         "open-session gap: 1m candles missing 1 from 2024-01-08T14:32"
     ]
+    minute = utc_ms("2024-01-08T14:32")
+    assert [e for e in nvda if e.startswith("gap skipped")] == [
+        f"gap skipped: 1m candles {minute}..{minute}"  # the weekend was no hole to skip
+    ]
+    btc = [h.event for h in got.health if h.symbol == "BTC/USD"]
+    assert len([e for e in btc if e.startswith("gap skipped")]) == 2  # 24/7: weekend and minute
     engine = open_store(f"sqlite:///{tmp_path / 'feed.sqlite'}")
     write_feed_health(engine, "r1", got.health)
     with engine.connect() as conn:

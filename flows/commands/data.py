@@ -22,7 +22,10 @@ if TYPE_CHECKING:
 
     from operators.quality import QualityReport
 
-HELP = "Market data: fetch history (ccxt), list the candle series, check their quality"
+HELP = (
+    "Market data: fetch history (ccxt, Alpaca, Polygon), list the candle series, check their "
+    "quality"
+)
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -64,7 +67,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "fetch",
         help="download closed candles or trades (ccxt, Alpaca, Polygon) into a file or the "
         "store (resumable)",
-        description="Page through a venue's closed candles (or its trades with --trades) — "
+        description="Page through a venue's closed candles (or its trades with --trades, its "
+        "quotes with --quotes) — "
         "a ccxt exchange, or Alpaca / Polygon with --provider — rate limits and retries "
         "handled, writing every page before the next; a re-run resumes from what the file "
         "or store already holds. Vendor keys come from the environment (APCA_API_KEY_ID and "

@@ -68,6 +68,11 @@ class CandlesConfig(Section):
         description="Stocks: apply a candle file's adjusted-close column (splits, dividends) "
         "to open, high, low and close",
     )
+    corporate_actions: Path | None = Field(
+        default=None,
+        description="Stocks: a splits-and-dividends file (date, symbol, action, value) that "
+        "back-adjusts candle files' raw prices (not together with adjust_prices)",
+    )
 
     @field_validator("timeframes")
     @classmethod

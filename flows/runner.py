@@ -25,6 +25,7 @@ from flows.faults import crash_after_env
 from flows.pipeline import FlowOutputs, Stage, build_flow
 from flows.store_options import ledger_writer, timeseries_sink
 from flows.summary import RunStats
+from operators.candles.corporate_actions import CorporateAction, load_actions
 
 
 class InputError(ValueError):
@@ -103,6 +104,12 @@ def run_replay(
     plain ticker.
     """
     known = tuple(config.instruments.symbols)
+    actions: tuple[CorporateAction, ...] = ()
+    if config.candles.corporate_actions is not None:
+        try:
+            actions = load_actions(config.candles.corporate_actions)
+        except ValueError as exc:
+            raise InputError(f"candles.corporate_actions: {exc}") from None
     try:
         loaded = [
             load_market_data(
@@ -112,6 +119,7 @@ def run_replay(
                 known,
                 config.candles.quote_price,
                 config.candles.adjust_prices,
+                actions,
             )
             for p in paths
         ]

@@ -41,9 +41,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--data",
-        choices=("trades", "candles"),
+        choices=("trades", "candles", "quotes"),
         default="trades",
-        help="stream trades (the flow builds candles; default) or the exchange's 1m candles",
+        help="stream trades (the flow builds candles; default), the exchange's 1m candles, or "
+        "quotes (1m candles of the bookTicker mid, FX-style; Binance only). A symbol whose "
+        "instrument says price_source: quotes is built from quotes whatever this says",
     )
     parser.add_argument("--simulator", action="store_true", help="run against the simulator")
     parser.add_argument(
@@ -106,7 +108,14 @@ def _check_args(args: argparse.Namespace) -> None:
         raise UserError("--ingest-only writes no store: leave out --store")
 
 
-def _source(args: argparse.Namespace, rest_url: str | None, ws_url: str | None) -> Any:
+def _source(
+    args: argparse.Namespace,
+    rest_url: str | None,
+    ws_url: str | None,
+    calendars: dict[str, str] | None = None,
+    quote_symbols: tuple[str, ...] = (),
+    quote_price: str = "mid",
+) -> Any:
     from connectors.binance import BinanceConfig, BinanceSource
     from connectors.ccxt_source import CcxtPollingSource, PollingConfig
     from schemas.common import Timeframe
@@ -120,9 +129,17 @@ def _source(args: argparse.Namespace, rest_url: str | None, ws_url: str | None) 
             trade_stream="trade" if args.data == "trades" else None,
             rest_url=rest_url,
             api_key=api_key,
+            calendars=calendars or {},
+            quote_candles=tuple(args.symbols) if args.data == "quotes" else quote_symbols,
+            quote_price=quote_price,
             **({"ws_url": ws_url} if ws_url else {}),
         )
         return BinanceSource(config, run_for=args.duration)
+    if args.data == "quotes" or quote_symbols:
+        raise ValueError(
+            "candles from quotes need the Binance bookTicker stream (--exchange binance or "
+            f"--simulator); {args.exchange} is polled for trades and candles only"
+        )
     polling = PollingConfig(
         exchange=args.exchange,
         symbols=tuple(args.symbols),
@@ -130,6 +147,7 @@ def _source(args: argparse.Namespace, rest_url: str | None, ws_url: str | None) 
         trades=args.data == "trades",
         api_key=api_key,
         poll_interval=args.poll_interval,
+        calendars=calendars or {},
     )
     return CcxtPollingSource(polling, run_for=args.duration)
 
@@ -202,7 +220,21 @@ def main(args: argparse.Namespace) -> int:
     venues = None
     try:
         try:
-            inner = _source(args, sim.rest_url if sim else None, sim.ws_url if sim else None)
+            # each symbol's market calendar: candles missing while it was open are feed gaps
+            calendars = {s: config.instruments.instrument_for(s).calendar for s in args.symbols}
+            quoted = tuple(
+                s
+                for s in args.symbols
+                if config.instruments.instrument_for(s).price_source == "quotes"
+            )
+            inner = _source(
+                args,
+                sim.rest_url if sim else None,
+                sim.ws_url if sim else None,
+                calendars,
+                quoted,
+                config.candles.quote_price,
+            )
         except ValueError as exc:
             raise UserError(str(exc)) from None
         if config.trading.mode == "live":

@@ -10,7 +10,7 @@ and why), audited.
 
 >>> ControlOverrides(disabled=["rules:b", "rules:a", "rules:b"]).disabled
 ('rules:a', 'rules:b')
->>> ControlChange(reason="x")
+>>> ControlChange(enable=[])
 Traceback (most recent call last):
 ...
 pydantic_core._pydantic_core.ValidationError: 1 validation error for ControlChange
@@ -65,7 +65,6 @@ class ControlChange(_Record):
     )
     disable: tuple[str, ...] = Field(default=(), description="Signal origins to switch off")
     enable: tuple[str, ...] = Field(default=(), description="Signal origins to switch on again")
-    reason: str = Field(default="", max_length=2000, description="Why (audited)")
 
     _normalise = field_validator("disable", "enable")(_sorted_unique)
 

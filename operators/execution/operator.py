@@ -5,7 +5,7 @@ Every input (fused signals, candle and feature batches, quotes, manual actions) 
 one worker, in event-time order; its outputs leave unkeyed, in the core's processing order
 (the audit order). The state snapshot is the pickled engine, so a resumed flow continues with
 the same positions, working orders, breakers and buffered input. A resumed flow keeps the
-configuration it started with (it is part of the state).
+configuration it ran with, risk limits changed by the control room included (part of the state).
 
 >>> from bytewax.dataflow import Dataflow
 >>> import bytewax.operators as op

@@ -1,8 +1,9 @@
 """The control room end to end: while the flow built by ``build_flow`` runs, people change its
 configuration through the API and the CLI; each version reaches the running flow through the
 inbox, without a restart, and shows in its output — a raised band turns OPEN decisions into
-REVIEW, a switched-off playbook stops emitting, a revert brings both back — and a position
-closed by hand books a closing fill. Every change is an audited version.
+REVIEW, a switched-off playbook stops emitting, a revert brings both back, a lowered position
+limit sizes the next entry — and a position closed by hand books a closing fill. Every change is
+an audited version.
 
 The market source stands for time passing: it emits one-minute candles, presses a button
 between two of them, then waits until the flow's output shows the press taken in (the version's
@@ -51,8 +52,10 @@ from tests.flows.test_kill_switch import ScriptSource, StoppingInbox
 T0 = 1_641_038_400_000_000_000  # 2022-01-01 12:00 UTC
 PLAYBOOK = "rules:always_long"
 BARS = 70
-RAISE, DISABLE, REVERT, CLOSE = 25, 35, 45, 55
+RAISE, DISABLE, REVERT, LIMIT, CLOSE = 25, 35, 45, 50, 55
 """Bars before which each button is pressed."""
+SMALL = 1000
+"""The position limit (quote currency) set before the hand close: the re-entry obeys it."""
 
 
 def write_config(tmp_path: Path) -> Path:
@@ -181,10 +184,13 @@ def test_changes_reach_the_running_flow_audited_and_reverted_and_a_hand_close_fi
         argv = ["control", "revert", "0", "--reason", "back to the file"]
         assert main([*argv, "--store", url, "--config", str(config_path)]) == 0
 
+    def limit() -> None:
+        post("/v1/control", {"risk": {"max_position_notional": SMALL}, "reason": "smaller"})
+
     def close() -> None:
         post("/v1/trading/close", {"asset": "A/B", "reason": "news"}, who="desk")
 
-    presses = {RAISE: raise_band, DISABLE: switch_off, REVERT: revert, CLOSE: close}
+    presses = {RAISE: raise_band, DISABLE: switch_off, REVERT: revert, LIMIT: limit, CLOSE: close}
     steps: list[Any] = []
     for k in range(BARS):
         if k in presses:
@@ -201,7 +207,7 @@ def test_changes_reach_the_running_flow_audited_and_reverted_and_a_hand_close_fi
             if isinstance(item, ControlApplied) and item.version > 0:
                 taken[item.version - 1].set()
             elif isinstance(item, ManualActionResult):
-                taken[3].set()
+                taken[-1].set()
 
     done = threading.Event()
     flow = build_flow(
@@ -256,6 +262,14 @@ def test_changes_reach_the_running_flow_audited_and_reverted_and_a_hand_close_fi
     assert closing and sum(f.quantity for f in closing) == exit_intent.quantity
     assert all(datetime_to_ns(f.ts) >= closes_at(CLOSE - 1) for f in closing)
 
+    # the risk limit set before the close: the first entry was bigger, the re-entry obeys it
+    entries = [e for e in collected if isinstance(e, OrderIntent) and e.fused_id is not None]
+    first, again = entries[0], entries[-1]
+    assert datetime_to_ns(first.timestamp) < closes_at(RAISE)
+    assert datetime_to_ns(again.timestamp) >= closes_at(CLOSE - 1)
+    assert first.quantity * first.reference_price > SMALL
+    assert 0 < again.quantity * again.reference_price <= SMALL
+
     # every change is an audited version with who and why; the flow recorded what it applied
     engine = open_store(url)
     chain = list(iter_chain(engine))
@@ -264,6 +278,7 @@ def test_changes_reach_the_running_flow_audited_and_reverted_and_a_hand_close_fi
         (1, "ana", "api:", None),
         (2, "ana", "api:", None),
         (3, "cli:ops", "cli", 0),
+        (4, "ana", "api:", None),
     ]
     assert versions[2]["diff"] == [
         {"path": "fusion.open_above", "before": 0.9, "after": 0.7},
@@ -276,9 +291,10 @@ def test_changes_reach_the_running_flow_audited_and_reverted_and_a_hand_close_fi
         "default",
     )
     applied = read_applied(engine)
-    assert sorted(applied) == [1, 2, 3] and all(a.applied for a in applied.values())
+    assert sorted(applied) == [1, 2, 3, 4] and all(a.applied for a in applied.values())
     history = client.get("/v1/control/versions", headers=headers("desk")).json()["items"]
     assert [(v["version"], v["applied"]["applied"]) for v in history] == [
+        (4, True),
         (3, True),
         (2, True),
         (1, True),

@@ -32,6 +32,7 @@ next poll. A revert to version N records a new version whose overrides are N's.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import uuid
 from collections.abc import Callable
@@ -62,7 +63,8 @@ from schemas.records import AuditRecord
 CONTROL_CHANGE_KIND = "control_change"
 """Audit kind of an accepted change; its payload carries the :class:`ControlUpdate`."""
 
-_ATTEMPTS = 3
+_ATTEMPTS = 10
+"""Appends tried before giving up: each lost race means another person's change went in."""
 
 control_versions = Table(
     "control_versions",
@@ -92,17 +94,22 @@ control_applied = Table(
 
 def append_audited(
     engine: Engine,
-    event: AuditEvent,
+    event: AuditEvent | Callable[[Connection], AuditEvent],
     trust: AuditTrust | None = None,
     also: Callable[[Connection, AuditRecord], None] | None = None,
 ) -> AuditRecord:
     """Append ``event`` to the audit log (and run ``also`` in the same transaction), retrying
-    when another writer appended between our read of the head and our insert."""
+    when another writer appended between our read of the head and our insert.
+
+    ``event`` may be a function of the transaction's connection: it is built again on each
+    attempt, from what the store holds then (e.g. the next version number).
+    """
     trust = trust if trust is not None else AuditTrust.for_engine(engine)
     for attempt in itertools.count(1):
         try:
             with engine.begin() as conn:
-                (record,) = append_events(conn, [event], trust.key)
+                built = event(conn) if callable(event) else event
+                (record,) = append_events(conn, [built], trust.key)
                 if also is not None:
                     also(conn, record)
         except (AuditConflictError, IntegrityError):
@@ -260,17 +267,19 @@ def _record(
     trust: AuditTrust | None,
 ) -> ControlVersion:
     change_id = change_id or f"control-{uuid.uuid4().hex[:16]}"
-    for attempt in itertools.count(1):
-        with engine.connect() as conn:
-            existing = conn.execute(
-                select(control_versions).where(control_versions.c.change_id == change_id)
-            ).first()
-            if existing is not None:
-                return _version_of(existing)
-            current = latest_version(conn)
+    made: list[ControlVersion] = []  # what the last attempt built (or found)
+
+    def build(conn: Connection) -> AuditEvent:
+        made.clear()
+        existing = conn.execute(
+            select(control_versions).where(control_versions.c.change_id == change_id)
+        ).first()
+        if existing is not None:
+            made.append(_version_of(existing))
+            raise _AlreadyRecordedError
+        current = latest_version(conn)
         before = ControlOverrides() if current is None else current.overrides
         after = next_overrides(before)
-        settings_for(base, after)  # the revert target must still fit this configuration
         version = ControlVersion(
             version=1 if current is None else current.version + 1,
             change_id=change_id,
@@ -282,38 +291,38 @@ def _record(
             diff=tuple(diff(settings_for(base, before), settings_for(base, after))),
             reverts_to=reverts_to,
         )
+        made.append(version)
         payload = {
             **version.model_dump(mode="json", exclude={"overrides", "diff"}),
             "diff": [c.model_dump(mode="json") for c in version.diff],
             "update": to_update(version).model_dump(mode="json"),
         }
+        return AuditEvent(CONTROL_CHANGE_KIND, now, payload)
 
-        def insert(
-            conn: Connection, record: AuditRecord, version: ControlVersion = version
-        ) -> None:
-            conn.execute(
-                control_versions.insert().values(
-                    version=version.version,
-                    change_id=version.change_id,
-                    ts=datetime_to_ns(version.ts),
-                    actor=version.actor,
-                    via=version.via,
-                    reason=version.reason,
-                    overrides=version.overrides.model_dump_json(),
-                    diff=orjson.dumps([c.model_dump(mode="json") for c in version.diff]).decode(),
-                    reverts_to=version.reverts_to,
-                    audit_seq=record.seq,
-                )
+    def insert(conn: Connection, record: AuditRecord) -> None:
+        (version,) = made
+        conn.execute(
+            control_versions.insert().values(
+                version=version.version,
+                change_id=version.change_id,
+                ts=datetime_to_ns(version.ts),
+                actor=version.actor,
+                via=version.via,
+                reason=version.reason,
+                overrides=version.overrides.model_dump_json(),
+                diff=orjson.dumps([c.model_dump(mode="json") for c in version.diff]).decode(),
+                reverts_to=version.reverts_to,
+                audit_seq=record.seq,
             )
+        )
 
-        try:
-            append_audited(engine, AuditEvent(CONTROL_CHANGE_KIND, now, payload), trust, insert)
-        except IntegrityError:
-            if attempt == _ATTEMPTS:
-                raise
-            continue  # another person recorded this version number first: rebase on theirs
-        return version
-    raise RuntimeError  # pragma: no cover - itertools.count never ends
+    with contextlib.suppress(_AlreadyRecordedError):  # a retried request: its first version
+        append_audited(engine, build, trust, insert)
+    return made[0]
+
+
+class _AlreadyRecordedError(Exception):
+    """The request's ``change_id`` is already a version: nothing to write."""
 
 
 def _write_applied(conn: Connection, items: list[ControlApplied], run_id: str) -> int:

@@ -5,6 +5,7 @@ and every new one."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -129,3 +130,23 @@ def test_the_inbox_hands_a_starting_flow_the_version_in_force_then_each_new_one(
     replayed = inbox.build_part("inbox", "inbox", -1)  # from the start: every version again
     assert [u.version for u in replayed.next_batch()] == [1, 2]
     replayed.close()
+
+
+def test_people_changing_at_the_same_moment_get_consecutive_versions(store) -> None:
+    url, engine = store
+    writers = 4
+
+    def change(i: int) -> int:
+        own = open_store(url)  # each person through their own connection pool
+        try:
+            return _set(own, fusion={"priors": {"rules:a": 1.0 + i}}).version
+        finally:
+            own.dispose()
+
+    with ThreadPoolExecutor(writers) as pool:
+        versions = sorted(pool.map(change, range(writers)))
+    assert versions == [1, 2, 3, 4]
+    stored = read_versions(engine)
+    assert [v.version for v in stored] == versions
+    assert [r.payload["version"] for r in iter_chain(engine)] == versions
+    assert verify_store(engine).ok

@@ -7,7 +7,7 @@ background asyncio loop, never the flow's. The trading core hands it commands th
 order run one at a time (a cancel waits for its placement to settle); an exception in one never
 loses the order: it becomes a ``reject`` (placement) or ``status`` (cancel) report with the
 reason. A subclass implements :meth:`_connect` (connect, reconcile, start its streams),
-:meth:`_place`, :meth:`_cancel` and :meth:`_close`.
+:meth:`reconcile`, :meth:`_place`, :meth:`_cancel` and :meth:`_close`.
 """
 
 from __future__ import annotations
@@ -90,6 +90,12 @@ class GatewayThread(ABC):
             out.append(self._out.popleft())
         return out
 
+    def reconcile_now(self, reason: str = "requested", timeout: float = 60.0) -> None:
+        """Reconcile at once (any thread); returns when the reports are queued."""
+        if self._loop is None or not self._loop.is_running():
+            raise RuntimeError(f"venue {self.name} is not running")
+        asyncio.run_coroutine_threadsafe(self.reconcile(reason), self._loop).result(timeout)
+
     def stop(self, timeout: float = 15.0) -> None:
         if self._loop is not None and self._stop is not None and self._loop.is_running():
             self._loop.call_soon_threadsafe(self._stop.set)
@@ -125,6 +131,7 @@ class GatewayThread(ABC):
             tasks.append(asyncio.create_task(self._commands()))
             await self._stop.wait()
         finally:
+            tasks.extend(self._running)  # commands still in flight end with the gateway
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
@@ -173,6 +180,10 @@ class GatewayThread(ABC):
     @abstractmethod
     async def _connect(self) -> list[asyncio.Task[Any]]:
         """Connect, reconcile once, start the streams; returns the tasks to cancel at stop."""
+
+    @abstractmethod
+    async def reconcile(self, reason: str) -> None:
+        """Report the venue's open orders, recent fills and balances."""
 
     @abstractmethod
     async def _place(self, command: VenueCommand) -> None: ...

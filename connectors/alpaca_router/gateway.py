@@ -196,6 +196,7 @@ class AlpacaGateway(GatewayThread):
                 url_override=self.config.stream_endpoint,
             )
             self.stream._reconnect_min_backoff = self.config.retry_wait_seconds
+            self.stream._reconnect_max_backoff = max(5.0, self.config.retry_wait_seconds)
             self.stream.subscribe_trade_updates(self._on_update)
             tasks.append(asyncio.create_task(self.stream._run_forever()))
             try:

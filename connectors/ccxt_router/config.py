@@ -84,6 +84,9 @@ class VenueConfig(BaseModel):
     lookback_seconds: float = Field(
         default=3600.0, gt=0, description="How far back reconciliation reads the venue's fills"
     )
+    max_client_order_id: int = Field(
+        default=36, ge=1, description="Longest clientOrderId the venue takes (Binance: 36)"
+    )
     watch: bool = Field(
         default=True, description="Follow the user-data stream (watch_orders/watch_my_trades)"
     )

@@ -146,6 +146,16 @@ class VenueGateway(GatewayThread):
     async def _place(self, command: VenueCommand) -> None:
         ccxt = ccxt_pro()
         self.symbols.add(command.asset)
+        limit = self.config.max_client_order_id
+        if len(command.order_id) > limit:  # the venue would refuse it: say why, send nothing
+            self.stats.rejected += 1
+            self._report(
+                ReportKind.REJECT,
+                command.order_id,
+                reason=f"client order id of {len(command.order_id)} characters: "
+                f"{self.config.name} accepts at most {limit}",
+            )
+            return
         params: dict[str, Any] = {"newClientOrderId": command.order_id}
         kind = "limit" if command.order_type is OrderType.LIMIT else "market"
         if kind == "limit":

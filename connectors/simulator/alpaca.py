@@ -26,7 +26,8 @@ price. The venue fills at any hour (it does not queue an order for the next open
 the session is the router's job.
 
 Faults (:class:`AlpacaFaults`): answer a placement after the client's timeout (booked all the
-same), reject the next placements, answer 429, drop every trade-updates connection.
+same), reject the next placements, answer 429, refuse new trade-updates connections; and
+:meth:`AlpacaTradingApi.drop_streams` cuts the open ones.
 """
 
 from __future__ import annotations
@@ -94,6 +95,8 @@ class AlpacaFaults:
         self._hang: deque[float] = deque()
         self._reject: deque[AlpacaError] = deque()
         self._limited = 0
+        self.refuse_streams = False
+        """Close every new trade-updates connection at once (clients keep reconnecting)."""
 
     def timeout_after_accept(self, n: int = 1, seconds: float = 5.0) -> None:
         """The next ``n`` placements are booked but answered only after ``seconds``."""
@@ -504,7 +507,10 @@ class AlpacaTradingApi:
     async def market_clock(self, request: web.Request) -> dict[str, Any]:
         self._account(request)
         now = self.clock.now_ms()
-        is_open, next_open, next_close = session_clock(now * 1_000_000, SESSION_CALENDAR)
+        # the first call builds the exchange calendar (seconds): off the event loop
+        is_open, next_open, next_close = await asyncio.to_thread(
+            session_clock, now * 1_000_000, SESSION_CALENDAR
+        )
         return {
             "timestamp": iso(now),
             "is_open": is_open,
@@ -586,6 +592,9 @@ class AlpacaTradingApi:
     async def stream(self, request: web.Request) -> web.WebSocketResponse:
         ws = web.WebSocketResponse(autoping=True)
         await ws.prepare(request)
+        if self.faults.refuse_streams:
+            await ws.close(code=1013, message=b"try again later")
+            return ws
         listener = _Listener(ws)
         self._listeners.add(listener)
         self.stream_connections += 1

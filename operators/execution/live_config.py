@@ -11,8 +11,9 @@ max_order_notional
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 
 class VenueSpec(BaseModel):
@@ -70,3 +71,39 @@ class LiveConfig(BaseModel):
         default=True,
         description="Work every live order on paper too and report the venue fill next to it",
     )
+    session_calendar: str = Field(
+        default="24/7",
+        description=(
+            "When the venue trades: 24/7 (crypto) or an exchange-calendars code (XNYS: US "
+            "stocks' regular hours, holidays and early closes included); orders go out only "
+            "while it is open"
+        ),
+    )
+    outside_session: Literal["refuse", "hold"] = Field(
+        default="refuse",
+        description=(
+            "An order outside the session: refuse it (rejected, with the next open in the "
+            "reason) or hold it and send it on the first bar of the next session"
+        ),
+    )
+    max_client_order_id: int = Field(
+        default=36,
+        ge=25,
+        description=(
+            "Longest client order id the venue takes (Binance 36, Alpaca 128); a longer order "
+            "id is sent as a deterministic 25-character digest of it"
+        ),
+    )
+    cash_currency: str = Field(
+        default="USD",
+        min_length=1,
+        description="Quote currency of assets named without one (stocks: AAPL), for balances",
+    )
+
+    @field_validator("session_calendar")
+    @classmethod
+    def _known_calendar(cls, name: str) -> str:
+        from operators.candles.calendars import calendar_for
+
+        calendar_for(name)  # raises ValueError naming the choices
+        return name

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Self
 
+from schemas.market import BookTop
 from schemas.venue import CommandKind, ReportKind, VenueCommand, VenueReport
 
 
@@ -57,7 +58,7 @@ class GatewayThread(ABC):
         self.stats = GatewayStats()
         self._describe = describe
         self._wall = wall
-        self._out: collections.deque[VenueReport] = collections.deque()
+        self._out: collections.deque[VenueReport | BookTop] = collections.deque()
         self._order_locks: dict[str, asyncio.Lock] = {}
         self._running: set[asyncio.Task[None]] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -84,7 +85,8 @@ class GatewayThread(ABC):
             raise RuntimeError(f"venue {self.name} is not running")
         self._loop.call_soon_threadsafe(self._queue.put_nowait, command)
 
-    def drain(self) -> list[VenueReport]:
+    def drain(self) -> list[VenueReport | BookTop]:
+        """Reports (and quotes) since the last drain, in the order they came."""
         out = []
         while self._out:
             out.append(self._out.popleft())

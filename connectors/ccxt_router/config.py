@@ -87,6 +87,14 @@ class VenueConfig(BaseModel):
     max_client_order_id: int = Field(
         default=36, ge=1, description="Longest clientOrderId the venue takes (Binance: 36)"
     )
+    quotes_every_seconds: float | None = Field(
+        default=None,
+        gt=0,
+        description=(
+            "Poll the venue's top of book this often and report it (smart order routing's "
+            "quotes and the venues' price check); None: no quotes"
+        ),
+    )
     watch: bool = Field(
         default=True, description="Follow the user-data stream (watch_orders/watch_my_trades)"
     )

@@ -16,6 +16,9 @@ flow takes its reports back with :meth:`VenueGateway.drain` (see :mod:`.source`)
 * **Reports**: order states from the REST answers and ``watch_orders``; fills from the REST
   answers, ``watch_my_trades`` and reconciliation — each with the venue's trade id, so the
   router books every fill once whichever path delivered it.
+* **Quotes** (``quotes_every_seconds``): the venue's top of book as
+  :class:`~schemas.market.BookTop` items with ``source`` = the venue's name, for smart order
+  routing and the venues' price check.
 * **Reconciliation** on start, after every user-stream reconnect and every
   ``reconcile_every_seconds``: the venue's open orders (reported, so the router can flag the
   ones the ledger does not know), its fills over ``lookback_seconds`` and its balances, for
@@ -37,6 +40,7 @@ import orjson
 from connectors.ccxt_router.config import VenueConfig, VenueCredentials
 from connectors.feed.rest import BINANCE_SPOT_OPTIONS, point_at, retry_after_seconds
 from connectors.gateway_thread import GatewayStats, GatewayThread  # noqa: F401 - re-exported
+from schemas.market import BookTop
 from schemas.trading import Liquidity, OrderStatus, OrderType
 from schemas.venue import ReportKind, VenueCommand
 
@@ -132,6 +136,8 @@ class VenueGateway(GatewayThread):
         tasks = [
             asyncio.create_task(self._every(self.config.reconcile_every_seconds, self.reconcile))
         ]
+        if self.config.quotes_every_seconds is not None:
+            tasks.append(asyncio.create_task(self._quotes(self.config.quotes_every_seconds)))
         if self.config.watch:
             tasks.append(asyncio.create_task(self._watch("watch_my_trades")))
             tasks.append(asyncio.create_task(self._watch("watch_orders")))
@@ -343,6 +349,30 @@ class VenueGateway(GatewayThread):
                         await self._trade(item, "stream")
                 except Exception as exc:  # one bad message never stops the stream
                     self.stats.errors.append(f"{method}: {venue_reason(exc)}")
+
+    async def _quotes(self, seconds: float) -> None:
+        """Report the venue's top of book every ``seconds``, stamped with the venue's clock."""
+        while True:
+            try:
+                stamp = datetime.fromtimestamp(await self.exchange.fetch_time() / 1000, UTC)
+                for symbol in sorted(self.symbols):
+                    book = await self.exchange.fetch_order_book(symbol, 5)
+                    if book.get("bids") and book.get("asks"):
+                        (bid, bid_size), (ask, ask_size) = book["bids"][0][:2], book["asks"][0][:2]
+                        self._out.append(
+                            BookTop(
+                                symbol=symbol,
+                                ts=stamp,
+                                bid=bid,
+                                ask=ask,
+                                bid_size=bid_size,
+                                ask_size=ask_size,
+                                source=self.config.name,
+                            )
+                        )
+            except Exception as exc:  # a missed quote is not fatal: the next round comes
+                self.stats.errors.append(f"quotes: {venue_reason(exc)}")
+            await asyncio.sleep(seconds)
 
     async def reconcile(self, reason: str) -> None:
         """Report the venue's open orders, recent fills and balances (see the module doc)."""

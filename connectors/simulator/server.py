@@ -17,6 +17,7 @@ import threading
 import time
 from collections.abc import Coroutine
 from dataclasses import dataclass
+from decimal import Decimal
 from types import TracebackType
 from typing import Any, Self, TypeVar
 
@@ -27,6 +28,7 @@ from connectors.simulator.alpaca import DEFAULT_LISTINGS, AlpacaTradingApi
 from connectors.simulator.catalogue import Market, default_markets
 from connectors.simulator.clock import ManualClock, ScaledClock
 from connectors.simulator.faults import Faults
+from connectors.simulator.matching import MatchingConfig
 from connectors.simulator.rest import RestApi
 from connectors.simulator.tape import MS_PER_MINUTE
 from connectors.simulator.trading import TradingApi
@@ -75,6 +77,7 @@ class ExchangeSimulator:
         config: SimulatorConfig | None = None,
         markets: dict[str, Market] | None = None,
         alpaca_listings: dict[str, str] | None = None,
+        matching: MatchingConfig | None = None,
     ) -> None:
         self.config = config or SimulatorConfig()
         start = self.config.start_ms
@@ -90,7 +93,7 @@ class ExchangeSimulator:
         )
         self.faults = Faults()
         self.rest = RestApi(self.markets, self.clock, self.faults)
-        self.trading = TradingApi(self.markets, self.clock)
+        self.trading = TradingApi(self.markets, self.clock, config=matching)
         self.user_streams = UserStreams(self.trading)
         if alpaca_listings is None:  # the default tickers whose market is served
             alpaca_listings = {t: m for t, m in DEFAULT_LISTINGS.items() if m in self.markets}
@@ -168,6 +171,11 @@ class ExchangeSimulator:
     def drop_user_streams(self, timeout: float = 10.0) -> int:
         """Abort every user-data stream connection (execution reports stop until a reconnect)."""
         return self._call(self._async(self.user_streams.drop_all), timeout)
+
+    def skew_prices(self, bps: float) -> None:
+        """Move every book the venue shows (and fills against) by ``bps`` basis points; 0 ends
+        the fault. The market-data streams keep the recorded prices."""
+        self.trading.liquidity.skew_bps = Decimal(repr(float(bps)))
 
     def drop_alpaca_streams(self, timeout: float = 10.0) -> int:
         """Abort every Alpaca trade-updates connection (the SDK reconnects)."""

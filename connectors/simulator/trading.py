@@ -138,6 +138,7 @@ class TradingApi:
             ("GET", "/api/v3/openOrders", self.open_orders),
             ("GET", "/api/v3/account", self.account),
             ("GET", "/api/v3/myTrades", self.my_trades),
+            ("GET", "/api/v3/depth", self.depth),
             ("POST", "/api/v3/userDataStream", self.new_listen_key),
             ("PUT", "/api/v3/userDataStream", self.keep_listen_key),
             ("DELETE", "/api/v3/userDataStream", self.close_listen_key),
@@ -281,6 +282,23 @@ class TradingApi:
         rows.sort(key=lambda r: r[1].trade_id)
         limit = int(params.get("limit") or 500)
         return [out.my_trade(o, f) for o, f in rows[:limit]]
+
+    async def depth(self, request: web.Request) -> dict:
+        """``GET /api/v3/depth``: the book the matching engine fills against, ``limit`` levels a
+        side (of its ``depth_levels``)."""
+        market = self._market(dict(request.query))
+        try:
+            limit = int(request.query.get("limit") or 100)
+        except ValueError:
+            raise OrderError(-1100, "Illegal characters found in parameter 'limit'.") from None
+        now = self.clock.now_ms()
+        book = self.liquidity.book(market.market_id, now)
+        sides = {"bids": "SELL", "asks": "BUY"}  # a sell takes the bids, a buy the asks
+        answer: dict[str, Any] = {"lastUpdateId": now}
+        for name, taker in sides.items():
+            levels = list(self.engine.levels(book, taker))[:limit] if book is not None else []
+            answer[name] = [[out.amount(p), out.amount(q)] for p, q in levels]
+        return answer
 
     async def new_listen_key(self, request: web.Request) -> dict:
         account = self.keys.known(request.headers.get("X-MBX-APIKEY"))

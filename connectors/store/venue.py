@@ -1,5 +1,6 @@
 """The live router's records in the store: venue commands, reconciliation issues, routing
-decisions and venue-vs-paper comparisons, in one table keyed by kind and record id.
+decisions, venue-vs-paper comparisons and the venues' price divergences, in one table keyed by
+kind and record id.
 
 =============  ============================================  ===============================
 kind           record                                        record id
@@ -8,6 +9,7 @@ command        :class:`~schemas.venue.VenueCommand`          ``command_id``
 reconcile      :class:`~schemas.venue.ReconcileIssue`        ``venue:order_id:kind``
 route          :class:`~schemas.venue.RouteDecision`         ``decision_id``
 comparison     :class:`~schemas.venue.ExecutionComparison`   ``order_id``
+divergence     :class:`~operators.divergence.DataQualityEvent`  ``symbol:kind:ts_ns``
 =============  ============================================  ===============================
 
 >>> from datetime import UTC, datetime
@@ -34,6 +36,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from connectors.store.engine import metadata, upsert
 from connectors.store.sink import register_writer
+from operators.divergence import DataQualityEvent
 from schemas.common import datetime_to_ns
 from schemas.venue import ExecutionComparison, ReconcileIssue, RouteDecision, VenueCommand
 
@@ -57,6 +60,8 @@ def _identity(record: BaseModel) -> tuple[str, str]:
         return "route", record.decision_id
     if isinstance(record, ExecutionComparison):
         return "comparison", record.order_id
+    if isinstance(record, DataQualityEvent):
+        return "divergence", f"{record.symbol}:{record.kind.value}:{datetime_to_ns(record.ts)}"
     raise TypeError(f"not a venue record: {type(record).__name__}")
 
 
@@ -88,5 +93,5 @@ def read_venue_records(
     return [orjson.loads(row.payload) for row in rows]
 
 
-for _type in (VenueCommand, ReconcileIssue, RouteDecision, ExecutionComparison):
+for _type in (VenueCommand, ReconcileIssue, RouteDecision, ExecutionComparison, DataQualityEvent):
     register_writer(_type, write_venue_records)

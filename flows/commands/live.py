@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import threading
 from typing import Any
 
 from flows.commands import deployment
@@ -72,6 +73,14 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--dry-run", action="store_true", help="live mode: record what would be sent, fill on paper"
+    )
+    parser.add_argument(
+        "--venue-fault",
+        action="append",
+        default=[],
+        metavar="VENUE=PLAN",
+        help="with --simulator: flip that venue's simulator faults on a schedule, e.g. "
+        "sim-b=skew:150@0 (see quorum simulator --faults); repeatable",
     )
 
 
@@ -147,7 +156,6 @@ def main(args: argparse.Namespace) -> int:
     from connectors.feed.side_channel import SideChannelSource
     from connectors.notify.notifier import notify_sink, start_notifier, stop_notifier
     from connectors.prometheus.sink import start_flow_metrics
-    from connectors.simulator import ExchangeSimulator, SimulatorConfig
     from connectors.store.audit import AuditChainSink
     from connectors.store.engine import url_for
     from connectors.store.inbox import ManualActionInbox
@@ -179,22 +187,27 @@ def main(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         raise UserError(str(exc)) from None
     recovery, run_id = _recovery(config, args)
-    sim = None
-    if args.simulator:
-        sim = ExchangeSimulator(SimulatorConfig(speed=args.speed)).start()
+    sims = _start_simulators(args, config) if args.simulator else {}
+    sim = next(iter(sims.values()), None)  # the first also serves the market data
+    if sim is not None:
         served = {m.symbol for m in sim.markets.values()}
         unknown = [s for s in args.symbols if s not in served]
         if unknown:
-            sim.stop()
+            _stop_all(sims)
             raise UserError(f"the simulator does not serve {unknown}; it serves {sorted(served)}")
     venues = None
+    try:
+        stop_faults = _run_venue_faults(args.venue_fault, sims)
+    except BaseException:
+        _stop_all(sims)
+        raise
     try:
         try:
             inner = _source(args, sim.rest_url if sim else None, sim.ws_url if sim else None)
         except ValueError as exc:
             raise UserError(str(exc)) from None
         if config.trading.mode == "live":
-            venues = _start_venues(args, config, sim)
+            venues = _start_venues(args, config, sims)
         source = SideChannelSource(inner, _health_printer(args.quiet), forward_side=True)
         stats = RunStats()
         store = _open_store(args.store, args, run_id) if args.store else None
@@ -249,10 +262,10 @@ def main(args: argparse.Namespace) -> int:
 
                 venues.render(Console())
     finally:
+        stop_faults.set()
         if venues is not None:
             venues.stop()
-        if sim is not None:
-            sim.stop()
+        _stop_all(sims)
     return 0
 
 
@@ -278,22 +291,64 @@ def _ingest_flow(source: Any, outputs: Any) -> Any:
     return build_ingest_flow(source, outputs.kafka, outputs.stats, flow_id="quorum_ingest")
 
 
-def _start_venues(args: argparse.Namespace, config: Any, sim: Any) -> Any:
-    """Connect the live venue (the simulator's account with ``--simulator``)."""
-    from connectors.ccxt_router import CredentialsError
-    from flows.cli import UserError
-    from flows.live_trading import start_venues
+def _start_simulators(args: argparse.Namespace, config: Any) -> dict[str, Any]:
+    """The loopback venues: one simulator, or one per routing venue in live mode."""
+    from connectors.simulator import ExchangeSimulator, SimulatorConfig
+    from flows.live_trading import start_simulators
 
     live = config.trading.live
+    if config.trading.mode == "live" and len(live.venues) > 1:
+        return start_simulators(live.venues, args.speed)
+    name = live.venues[0].name if live.venues else live.venue
+    return {name: ExchangeSimulator(SimulatorConfig(speed=args.speed)).start()}
+
+
+def _stop_all(sims: dict[str, Any]) -> None:
+    for sim in sims.values():
+        sim.stop()
+
+
+def _run_venue_faults(entries: list[str], sims: dict[str, Any]) -> threading.Event:
+    """Start each ``VENUE=PLAN`` fault schedule on its simulator; set the event to stop them."""
+    from connectors.simulator.fault_plan import parse_fault_plan, run_fault_plan
+    from flows.cli import UserError
+
+    stop = threading.Event()
+    plans = []
+    for entry in entries:
+        name, _, text = entry.partition("=")
+        if name not in sims:
+            known = ", ".join(sims) or "none: give --simulator"
+            raise UserError(f"--venue-fault {entry!r}: no simulated venue {name!r} ({known})")
+        try:
+            plans.append((sims[name], parse_fault_plan(text)))
+        except ValueError as exc:
+            raise UserError(str(exc).replace("--faults", f"--venue-fault {name}")) from None
+    for sim, plan in plans:
+        threading.Thread(target=run_fault_plan, args=(sim, plan, stop), daemon=True).start()
+    return stop
+
+
+def _start_venues(args: argparse.Namespace, config: Any, sims: dict[str, Any]) -> Any:
+    """Connect the live venues (the simulators' demo accounts with ``--simulator``)."""
+    from connectors.ccxt_router import CredentialsError
+    from flows.cli import UserError
+    from flows.live_trading import SIMULATOR_QUOTES_EVERY, VenueEndpoint, start_venues
+
+    live = config.trading.live
+    names = [v.name for v in live.venues] or [live.venue]
+    endpoints = [
+        VenueEndpoint(n, sims[n].rest_url, sims[n].ws_url) if n in sims else VenueEndpoint(n)
+        for n in names
+    ]
     try:
         return start_venues(
-            live.venue,
+            endpoints,
             args.exchange,
             tuple(args.symbols),
-            rest_url=sim.rest_url if sim else None,
-            ws_url=sim.ws_url if sim else None,
             dry_run=live.dry_run,
             run_for=args.duration,
+            quotes_every=SIMULATOR_QUOTES_EVERY if len(names) > 1 and sims else None,
         )
     except (CredentialsError, RuntimeError, TimeoutError) as exc:
         raise UserError(f"live trading: {exc}") from None

@@ -24,6 +24,16 @@ class VenueSpec(BaseModel):
     name: str = Field(min_length=1, description="Venue name (its gateway)")
     fee_bps: Decimal = Field(default=Decimal(10), ge=0, description="Taker fee, basis points")
     latency_ms: float = Field(default=50.0, ge=0, description="Expected order round trip")
+    simulated_spread_bps: Decimal = Field(
+        default=Decimal(2),
+        ge=0,
+        description="quorum live --simulator: this venue's spread around the last price",
+    )
+    simulated_depth: Decimal = Field(
+        default=Decimal(5),
+        gt=0,
+        description="quorum live --simulator: this venue's top-of-book size (base units)",
+    )
 
 
 class LiveConfig(BaseModel):
@@ -60,6 +70,15 @@ class LiveConfig(BaseModel):
             "Two or more venues quoting the same asset: each slice is routed by expected "
             "all-in price (quote, fee, depth, latency) and split when one venue's depth is "
             "short; empty = everything to `venue`"
+        ),
+    )
+    divergence_bps: float = Field(
+        default=50.0,
+        gt=0,
+        description=(
+            "Two venues' mid prices further apart than this block new entries in the asset "
+            "until they agree again (within 80 % of it); venues' quotes at most "
+            "quote_max_age_seconds apart are compared"
         ),
     )
     latency_bps_per_ms: Decimal = Field(

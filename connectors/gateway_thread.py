@@ -19,7 +19,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Self
+from typing import Any, Protocol, Self
 
 from schemas.market import BookTop
 from schemas.venue import CommandKind, ReportKind, VenueCommand, VenueReport
@@ -42,6 +42,12 @@ class GatewayStats:
     reconciliations: int = 0
     errors: list[str] = field(default_factory=list)
     balances: dict[str, str] = field(default_factory=dict)
+
+
+class Journal(Protocol):
+    def record(self, command: VenueCommand) -> None: ...
+
+    def knows(self, order_id: str) -> bool: ...
 
 
 class GatewayThread(ABC):
@@ -67,6 +73,12 @@ class GatewayThread(ABC):
         self._thread: threading.Thread | None = None
         self._ready = threading.Event()
         self._error: BaseException | None = None
+        self.journal: Journal | None = None
+        """Write-ahead record of sent orders (:class:`connectors.store.venue.SendJournal`)."""
+        self.after_accept: Callable[[], None] | None = None
+        """Called when the venue's answer accepting an order arrives, before it is reported
+        (the crash tests' kill point)."""
+        self._sent: set[str] = set()  # order ids this process sent
 
     # --- any thread ---------------------------------------------------------------------------
     def start(self, timeout: float = 30.0) -> Self:
@@ -153,6 +165,9 @@ class GatewayThread(ABC):
         async with lock:  # a cancel waits for its order's placement to settle
             try:
                 if command.kind is CommandKind.PLACE:
+                    self._sent.add(command.order_id)
+                    if self.journal is not None:  # written before the venue hears of it
+                        await asyncio.to_thread(self.journal.record, command)
                     await self._place(command)
                 else:
                     await self._cancel(command)
@@ -163,6 +178,16 @@ class GatewayThread(ABC):
                     command.order_id,
                     reason=f"gateway error: {self._describe(exc)}",
                 )
+
+    def _accepted(self) -> None:
+        if self.after_accept is not None:
+            self.after_accept()
+
+    def _journaled(self, order_id: str) -> bool:
+        """Sent by this deployment before this process started (the journal says so)?"""
+        if order_id in self._sent or self.journal is None:
+            return False
+        return self.journal.knows(order_id)
 
     def _report(self, kind: ReportKind, order_id: str, **fields: Any) -> None:
         self.stats.reports += 1

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -22,6 +23,7 @@ from connectors.ccxt_router import (
     VenueReportSource,
     load_credentials,
 )
+from connectors.gateway_thread import Journal
 from connectors.simulator import ExchangeSimulator, SimulatorConfig
 from connectors.simulator.matching import MatchingConfig
 from operators.divergence import DataQualityEvent
@@ -153,10 +155,15 @@ def start_venues(
     dry_run: bool,
     run_for: float | None,
     quotes_every: float | None = None,
+    journal: Journal | None = None,
+    after_accept: Callable[[], None] | None = None,
+    lookback_seconds: float = 3600.0,
 ) -> LiveVenues:
     """Connect every venue of ``endpoints`` (credentials from the environment; the demo account
     on a simulator) and register its dispatcher; with ``quotes_every`` each reports its top of
-    book that often. Raises ``CredentialsError``/``RuntimeError`` with the reason."""
+    book that often; ``journal`` records every placement before it is sent (a restarted router
+    adopts its own orders), ``after_accept`` is the crash tests' hook. Raises
+    ``CredentialsError``/``RuntimeError`` with the reason."""
     gateways: list[VenueGateway] = []
     try:
         for endpoint in [] if dry_run else endpoints:
@@ -167,6 +174,7 @@ def start_venues(
                 rest_url=endpoint.rest_url,
                 ws_url=endpoint.ws_url,
                 quotes_every_seconds=quotes_every,
+                lookback_seconds=lookback_seconds,
             )
             if endpoint.rest_url is not None:
                 credentials = VenueCredentials(
@@ -174,7 +182,9 @@ def start_venues(
                 )
             else:
                 credentials = load_credentials(name)
-            gateway = VenueGateway(config, credentials, symbols).start()
+            gateway = VenueGateway(config, credentials, symbols)
+            gateway.journal, gateway.after_accept = journal, after_accept
+            gateway.start()
             register_dispatcher(name, gateway.send)
             gateways.append(gateway)
     except BaseException:

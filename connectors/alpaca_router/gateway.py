@@ -48,6 +48,7 @@ from requests.adapters import HTTPAdapter
 from connectors.alpaca_router.config import MAX_CLIENT_ORDER_ID, AlpacaConfig
 from connectors.ccxt_router.config import VenueCredentials
 from connectors.gateway_thread import GatewayThread
+from schemas.common import Side
 from schemas.trading import OrderStatus, OrderType
 from schemas.venue import ReportKind, VenueCommand
 
@@ -279,6 +280,7 @@ class AlpacaGateway(GatewayThread):
                 if await self._look_up(command):
                     return
             else:
+                self._accepted()
                 self.stats.placed += 1
                 await self._order_and_fills(order, "rest")
                 return
@@ -337,6 +339,7 @@ class AlpacaGateway(GatewayThread):
         if status is OrderStatus.PARTIALLY_FILLED and filled == 0:
             status = OrderStatus.NEW
         reason = f"{raw} at the broker" if raw in ("expired", "done_for_day") else ""
+        side = getattr(order.side, "value", order.side)
         self._report(
             ReportKind.STATUS,
             client_id,
@@ -346,6 +349,9 @@ class AlpacaGateway(GatewayThread):
             asset=order.symbol,
             reason=reason,
             source=source,
+            side=Side(side) if side in ("buy", "sell") else None,
+            order_quantity=Decimal(str(order.qty)) if order.qty else None,
+            journaled=self._journaled(client_id),
         )
 
     async def _order_and_fills(self, order: AlpacaOrder, source: str) -> None:

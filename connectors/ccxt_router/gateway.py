@@ -40,6 +40,7 @@ import orjson
 from connectors.ccxt_router.config import VenueConfig, VenueCredentials
 from connectors.feed.rest import BINANCE_SPOT_OPTIONS, point_at, retry_after_seconds
 from connectors.gateway_thread import GatewayStats, GatewayThread  # noqa: F401 - re-exported
+from schemas.common import Side
 from schemas.market import BookTop
 from schemas.trading import Liquidity, OrderStatus, OrderType
 from schemas.venue import ReportKind, VenueCommand
@@ -197,6 +198,7 @@ class VenueGateway(GatewayThread):
                 self._reject(command, exc)
                 return
             else:
+                self._accepted()
                 self.stats.placed += 1
                 self._order(order, "rest")
                 return
@@ -266,6 +268,7 @@ class VenueGateway(GatewayThread):
         if status is None:
             status = OrderStatus.PARTIALLY_FILLED if filled > 0 else OrderStatus.NEW
         reason = "expired at the venue (no more liquidity)" if raw == "expired" else ""
+        amount = order.get("amount")
         self._report(
             ReportKind.STATUS,
             client_id,
@@ -275,6 +278,9 @@ class VenueGateway(GatewayThread):
             asset=order.get("symbol"),
             reason=reason,
             source=source,
+            side=Side(order["side"]) if order.get("side") in ("buy", "sell") else None,
+            order_quantity=Decimal(str(amount)) if amount else None,
+            journaled=self._journaled(client_id),
         )
         for trade in order.get("trades") or []:
             if trade.get("id"):
@@ -292,6 +298,7 @@ class VenueGateway(GatewayThread):
                 return
             client_id = order.get("clientOrderId") or venue_id
             self._client_ids[venue_id] = client_id
+            self._order(order, source)  # what the order is, before its fill
         self._trade_known(trade, client_id, source, trade.get("symbol"))
 
     def _trade_known(

@@ -128,6 +128,8 @@ class TradingApi:
         self.faults = OrderFaults()
         self.listen_keys: dict[str, str] = {}
         self.placements_answered = 0
+        self.refused: list[tuple[str, int, str]] = []
+        """Placements the engine refused: ``(clientOrderId, code, message)``."""
 
     # --- wiring -------------------------------------------------------------------------------
     def install(self, app: web.Application) -> None:
@@ -204,19 +206,23 @@ class TradingApi:
         quantity = _decimal(params, "quantity")
         if quantity is None:
             raise OrderError(-1102, "Mandatory parameter 'quantity' was not sent.")
-        order = self.engine.place(
-            account,
-            market.market_id,
-            market.base,
-            market.quote,
-            side=params.get("side", ""),
-            kind=params.get("type", ""),
-            quantity=quantity,
-            price=_decimal(params, "price"),
-            time_in_force=params.get("timeInForce"),
-            client_id=params.get("newClientOrderId"),
-            now_ms=self.clock.now_ms(),
-        )
+        try:
+            order = self.engine.place(
+                account,
+                market.market_id,
+                market.base,
+                market.quote,
+                side=params.get("side", ""),
+                kind=params.get("type", ""),
+                quantity=quantity,
+                price=_decimal(params, "price"),
+                time_in_force=params.get("timeInForce"),
+                client_id=params.get("newClientOrderId"),
+                now_ms=self.clock.now_ms(),
+            )
+        except OrderError as exc:  # kept: tests check what was refused, and why
+            self.refused.append((params.get("newClientOrderId", ""), exc.code, exc.msg))
+            raise
         answer = out.new_order_full(order)
         hang = self.faults.take_hang()
         if hang is not None:  # accepted and booked; the answer comes too late for the client

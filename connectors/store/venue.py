@@ -95,3 +95,40 @@ def read_venue_records(
 
 for _type in (VenueCommand, ReconcileIssue, RouteDecision, ExecutionComparison, DataQualityEvent):
     register_writer(_type, write_venue_records)
+
+
+class SendJournal:
+    """The write-ahead record of the orders a deployment sent: a placement's command row is
+    written here *before* it goes to the venue (the same row the flow writes later; upserted).
+
+    After a kill -9 between send and acknowledgement the restarted router may have lost the
+    order (its snapshot predates the send); the gateway asks :meth:`knows` and marks the
+    venue's reports of such an order ``journaled``, so the router adopts it and books its
+    fills instead of reporting a stranger's order.
+
+    >>> from datetime import UTC, datetime
+    >>> from schemas.venue import CommandKind
+    >>> journal = SendJournal(open_store("sqlite://"), "r1")
+    >>> journal.record(VenueCommand(command_id="o1:place", kind=CommandKind.PLACE, venue="v",
+    ...     order_id="o1", asset="A/B", notional=0, ts=datetime(2022, 1, 1, tzinfo=UTC)))
+    >>> journal.knows("o1"), journal.knows("o2")
+    (True, False)
+    """
+
+    def __init__(self, engine: Engine, run_id: str) -> None:
+        self.engine = engine
+        self.run_id = run_id
+
+    def record(self, command: VenueCommand) -> None:
+        with self.engine.begin() as conn:
+            write_venue_records(conn, [command], self.run_id)
+
+    def knows(self, order_id: str) -> bool:
+        table = venue_records.c
+        query = select(table.record_id).where(
+            table.run_id == self.run_id,
+            table.kind == "command",
+            table.record_id == f"{order_id}:place",
+        )
+        with self.engine.connect() as conn:
+            return conn.execute(query).first() is not None

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import os
 import threading
+from dataclasses import dataclass
 from typing import Any
 
 from flows.commands import deployment
@@ -40,6 +41,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="stream trades (the flow builds candles; default) or the exchange's 1m candles",
     )
     parser.add_argument("--simulator", action="store_true", help="run against the simulator")
+    parser.add_argument(
+        "--simulator-at",
+        metavar="REST_URL,WS_URL",
+        help="run against a simulator already running (quorum simulator prints its URLs), "
+        "e.g. http://127.0.0.1:8100,ws://127.0.0.1:8101: it outlives this process",
+    )
     parser.add_argument(
         "--speed", type=float, default=1.0, help="simulator replay speed (× real time)"
     )
@@ -99,8 +106,12 @@ def _check_args(args: argparse.Namespace) -> None:
         value = getattr(args, name)
         if value is not None and not value > 0:
             raise UserError(f"--{name.replace('_', '-')} must be > 0, got {value}")
-    if args.simulator and args.exchange != "binance":
+    if (args.simulator or args.simulator_at) and args.exchange != "binance":
         raise UserError("--simulator speaks Binance: use it with --exchange binance")
+    if args.simulator and args.simulator_at:
+        raise UserError("give --simulator (start one) or --simulator-at (use one), not both")
+    if args.simulator_at and len(args.simulator_at.split(",")) != 2:
+        raise UserError(f"--simulator-at wants REST_URL,WS_URL, got {args.simulator_at!r}")
     if args.ingest_only and not args.kafka:
         raise UserError("--ingest-only publishes to Kafka: give --kafka BOOTSTRAP")
     if args.ingest_only and args.store:
@@ -112,7 +123,8 @@ def _source(args: argparse.Namespace, rest_url: str | None, ws_url: str | None) 
     from connectors.ccxt_source import CcxtPollingSource, PollingConfig
     from schemas.common import Timeframe
 
-    api_key = os.environ.get(API_KEY_ENV) or ("simulator" if args.simulator else None)
+    simulated = args.simulator or args.simulator_at
+    api_key = os.environ.get(API_KEY_ENV) or ("simulator" if simulated else None)
     candles = (Timeframe.M1,) if args.data == "candles" else ()
     if args.exchange == "binance":
         config = BinanceConfig(
@@ -187,9 +199,9 @@ def main(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         raise UserError(str(exc)) from None
     recovery, run_id = _recovery(config, args)
-    sims = _start_simulators(args, config) if args.simulator else {}
+    sims = _start_simulators(args, config) if args.simulator or args.simulator_at else {}
     sim = next(iter(sims.values()), None)  # the first also serves the market data
-    if sim is not None:
+    if sim is not None and hasattr(sim, "markets"):
         served = {m.symbol for m in sim.markets.values()}
         unknown = [s for s in args.symbols if s not in served]
         if unknown:
@@ -207,7 +219,7 @@ def main(args: argparse.Namespace) -> int:
         except ValueError as exc:
             raise UserError(str(exc)) from None
         if config.trading.mode == "live":
-            venues = _start_venues(args, config, sims)
+            venues = _start_venues(args, config, sims, run_id)
         source = SideChannelSource(inner, _health_printer(args.quiet), forward_side=True)
         stats = RunStats()
         store = _open_store(args.store, args, run_id) if args.store else None
@@ -297,10 +309,24 @@ def _start_simulators(args: argparse.Namespace, config: Any) -> dict[str, Any]:
     from flows.live_trading import start_simulators
 
     live = config.trading.live
+    name = live.venues[0].name if live.venues else live.venue
+    if args.simulator_at:
+        rest_url, ws_url = args.simulator_at.split(",")
+        return {name: RunningSimulator(rest_url.strip(), ws_url.strip())}
     if config.trading.mode == "live" and len(live.venues) > 1:
         return start_simulators(live.venues, args.speed)
-    name = live.venues[0].name if live.venues else live.venue
     return {name: ExchangeSimulator(SimulatorConfig(speed=args.speed)).start()}
+
+
+@dataclass(frozen=True, slots=True)
+class RunningSimulator:
+    """A simulator this process did not start (``--simulator-at``): its URLs only."""
+
+    rest_url: str
+    ws_url: str
+
+    def stop(self) -> None:
+        """Not ours to stop: it outlives this process."""
 
 
 def _stop_all(sims: dict[str, Any]) -> None:
@@ -317,7 +343,7 @@ def _run_venue_faults(entries: list[str], sims: dict[str, Any]) -> threading.Eve
     plans = []
     for entry in entries:
         name, _, text = entry.partition("=")
-        if name not in sims:
+        if not hasattr(sims.get(name), "faults"):
             known = ", ".join(sims) or "none: give --simulator"
             raise UserError(f"--venue-fault {entry!r}: no simulated venue {name!r} ({known})")
         try:
@@ -329,14 +355,18 @@ def _run_venue_faults(entries: list[str], sims: dict[str, Any]) -> threading.Eve
     return stop
 
 
-def _start_venues(args: argparse.Namespace, config: Any, sims: dict[str, Any]) -> Any:
+def _start_venues(args: argparse.Namespace, config: Any, sims: dict[str, Any], run_id: str) -> Any:
     """Connect the live venues (the simulators' demo accounts with ``--simulator``)."""
     from connectors.ccxt_router import CredentialsError
+    from connectors.store.engine import open_store, url_for
+    from connectors.store.venue import SendJournal
     from flows.cli import UserError
+    from flows.faults import crash_after_accepted_env
     from flows.live_trading import SIMULATOR_QUOTES_EVERY, VenueEndpoint, start_venues
 
     live = config.trading.live
     names = [v.name for v in live.venues] or [live.venue]
+    journal = SendJournal(open_store(url_for(args.store)), run_id) if args.store else None
     endpoints = [
         VenueEndpoint(n, sims[n].rest_url, sims[n].ws_url) if n in sims else VenueEndpoint(n)
         for n in names
@@ -349,6 +379,9 @@ def _start_venues(args: argparse.Namespace, config: Any, sims: dict[str, Any]) -
             dry_run=live.dry_run,
             run_for=args.duration,
             quotes_every=SIMULATOR_QUOTES_EVERY if len(names) > 1 and sims else None,
+            journal=journal,
+            after_accept=crash_after_accepted_env(),
+            lookback_seconds=live.reconcile_lookback_seconds,
         )
     except (CredentialsError, RuntimeError, TimeoutError) as exc:
         raise UserError(f"live trading: {exc}") from None

@@ -97,6 +97,7 @@ class _LiveOrder:
     trade_ids: set[str] = field(default_factory=set)
     cancel_sent: bool = False
     held: bool = False
+    adopted: bool = False
     children: dict[str, _Child] = field(default_factory=dict)
     released: Decimal = ZERO
     paper_quantity: Decimal = ZERO
@@ -171,7 +172,10 @@ class LiveRouter(ExecutionRouter):
             )
             self._day_notional += notional
             return paper_events
-        if order.order_id in self._orders:
+        known = self._orders.get(order.order_id)
+        if known is not None:  # adopted after a restart, then decided again: never resent
+            if known.adopted:
+                return [known.order]
             return [_update(order, now_ns, status=OrderStatus.REJECTED, reason="duplicate id")]
         missing = [v for v in self._venue_names() if dispatcher(v) is None]
         if missing:
@@ -377,23 +381,26 @@ class LiveRouter(ExecutionRouter):
             return []
         parent = self._parents.get(report.order_id)
         live = self._orders.get(parent) if parent is not None else None
-        if live is None:
-            self._unknown_order(report, now_ns)
-            return []
-        child = live.children[report.order_id]
         events: list[ExecutionEvent] = []
+        if live is None:
+            live = self._adopt(report, now_ns)
+            if live is None:
+                self._unknown_order(report, now_ns)
+                return []
+            events.append(live.order)
+        child = live.children[report.order_id]
         if report.kind is ReportKind.FILL:
-            events = self._fill(live, report, now_ns)
+            events += self._fill(live, report, now_ns)
         elif report.kind is ReportKind.REJECT:
             child.done = True
-            events = self._finish(
+            events += self._finish(
                 live, OrderStatus.REJECTED, f"venue rejected: {report.reason}", now_ns, stop=True
             )
         elif report.kind is ReportKind.STATUS and report.status in _TERMINAL:
             child.done = True
             if report.status is not OrderStatus.FILLED and (live.cancel_sent or not live.sliced):
                 reason = report.reason or f"{report.status.value} at the venue"
-                events = self._finish(live, report.status, reason, now_ns, stop=False)
+                events += self._finish(live, report.status, reason, now_ns, stop=False)
         self._compare(now_ns)
         return events
 
@@ -457,6 +464,42 @@ class LiveRouter(ExecutionRouter):
                 )
             elif gap == 0:
                 self._balance_gaps.pop(key, None)
+
+    def _adopt(self, report: VenueReport, now_ns: int) -> _LiveOrder | None:
+        """An order this deployment sent (the gateway's journal says so) that the router lost
+        to a crash between send and acknowledgement: taken back as a whole order at its venue,
+        so its fills are booked once; audited. Anything else stays unknown."""
+        if not (report.journaled and report.kind is ReportKind.STATUS):
+            return None
+        if report.side is None or report.order_quantity is None or not report.asset:
+            return None
+        ts = ns_to_datetime(now_ns)
+        order = Order(
+            order_id=report.order_id,
+            intent_id=report.order_id,
+            asset=report.asset,
+            side=report.side,
+            quantity=report.order_quantity,
+            reason="adopted after a restart: sent before the crash, found at the venue",
+            created_at=ts,
+            updated_at=ts,
+        )
+        live = _LiveOrder(
+            order, reduce_only=False, released=order.quantity, compared=True, adopted=True
+        )
+        live.children[order.order_id] = _Child(report.venue, order.quantity)
+        self._orders[order.order_id] = live
+        self._parents[order.order_id] = order.order_id
+        self._issue(
+            report,
+            IssueKind.MISSING_ORDER,
+            f"venue order {report.venue_order_id or '?'} ({order.order_id}, {order.asset}, "
+            f"{order.side.value} {order.quantity}) was sent before a restart and lost by the "
+            "router",
+            "adopted",
+            order.order_id,
+        )
+        return live
 
     def _unknown_order(self, report: VenueReport, now_ns: int) -> None:
         """A venue order the ledger does not know: reported once, cancelled if configured."""

@@ -113,6 +113,11 @@ class LiveConfig(BaseModel):
             "id is sent as a deterministic 25-character digest of it"
         ),
     )
+    reconcile_lookback_seconds: float = Field(
+        default=3600.0,
+        gt=0,
+        description="How far back (venue time) reconciliation reads the venues' fills",
+    )
     cash_currency: str = Field(
         default="USD",
         min_length=1,

@@ -107,6 +107,7 @@ class SendJournal:
     fills instead of reporting a stranger's order.
 
     >>> from datetime import UTC, datetime
+    >>> from connectors.store.engine import open_store
     >>> from schemas.venue import CommandKind
     >>> journal = SendJournal(open_store("sqlite://"), "r1")
     >>> journal.record(VenueCommand(command_id="o1:place", kind=CommandKind.PLACE, venue="v",

@@ -258,3 +258,32 @@ def test_client_order_ids_beyond_the_venue_limit_are_digested_or_refused(sim, ma
     )
     (reject,) = [i for i in got if i.kind is ReportKind.REJECT]
     assert reject.reason == "client order id of 129 characters: Alpaca accepts at most 128"
+
+
+def test_a_cancel_reaches_the_broker_and_ends_the_order(sim, make_gateway) -> None:
+    gateway = make_gateway()
+    r = router(gateway)
+    book = sim.alpaca.liquidity.book("BTCUSDT", sim.now_ms())
+    assert book is not None
+    now = SESSION_MS * 10**6
+    far = (book.bid * Decimal("0.9")).quantize(book.tick)  # rests: nothing prints that low
+    r.submit(
+        entry("to-cancel", "0.01", now).model_copy(
+            update={"order_type": OrderType.LIMIT, "limit_price": far}
+        ),
+        now,
+    )
+    reports = Reports(gateway)
+    reports.wait(
+        lambda items: any(i.order_id == "to-cancel" and i.venue_order_id for i in items),
+        "the order resting at the broker",
+    )
+    (pending,) = r.cancel("to-cancel", now, "halted")
+    assert pending.reason == "cancel sent: halted"
+    got = reports.wait(
+        lambda items: any(i.status is OrderStatus.CANCELLED for i in items), "the cancel"
+    )
+    updates = [e for rep in got for e in r.on_report(rep) if isinstance(e, Order)]
+    assert updates[-1].status is OrderStatus.CANCELLED and r.working_orders() == []
+    at_broker = sim.alpaca.engine.find("simulator", "AAPL", order_id=None, client_id="to-cancel")
+    assert at_broker is not None and at_broker.status == "CANCELED"

@@ -164,6 +164,7 @@ def _text(value: Decimal | None) -> str | None:
 @dataclass(slots=True, eq=False)
 class _Listener:
     ws: web.WebSocketResponse
+    request: web.Request
     account: str | None = None
     listening: bool = False
     queue: asyncio.Queue[str | None] = field(default_factory=asyncio.Queue)
@@ -199,7 +200,6 @@ class AlpacaTradingApi:
         self.faults = AlpacaFaults()
         self._ids: dict[str, int] = {}  # order uuid -> engine id
         self._listeners: set[_Listener] = set()
-        self._loop: asyncio.AbstractEventLoop | None = None
         self.placements_answered = 0
         self.stream_connections = 0
 
@@ -238,16 +238,14 @@ class AlpacaTradingApi:
         """Abort every trade-updates connection (no close frame); returns how many."""
         listeners = list(self._listeners)
         for listener in listeners:
-            transport = listener.ws._req.transport if listener.ws._req is not None else None
-            if transport is not None:
-                transport.abort()
+            if listener.request.transport is not None:
+                listener.request.transport.abort()
         return len(listeners)
 
     def _json(
         self, handler: Callable[[web.Request], Awaitable[Any]]
     ) -> Callable[[web.Request], Awaitable[web.Response]]:
         async def wrapped(request: web.Request) -> web.Response:
-            self._loop = asyncio.get_running_loop()
             try:
                 if self.faults.take("limit"):
                     raise AlpacaError(429, 42910000, "rate limit exceeded")
@@ -450,7 +448,7 @@ class AlpacaTradingApi:
         equity = cash + long_value
         return {
             "id": str(uuid.uuid5(_NAMESPACE, f"account-{account}")),
-            "account_number": "SIM" + str(abs(hash(account)) % 10**9).zfill(9),
+            "account_number": "SIM" + uuid.uuid5(_NAMESPACE, account).hex[:9].upper(),
             "status": "ACTIVE",
             "crypto_status": "INACTIVE",
             "currency": "USD",
@@ -595,7 +593,7 @@ class AlpacaTradingApi:
         if self.faults.refuse_streams:
             await ws.close(code=1013, message=b"try again later")
             return ws
-        listener = _Listener(ws)
+        listener = _Listener(ws, request)
         self._listeners.add(listener)
         self.stream_connections += 1
         sender = asyncio.create_task(self._send_loop(listener))

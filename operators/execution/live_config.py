@@ -102,7 +102,8 @@ class LiveConfig(BaseModel):
         default="refuse",
         description=(
             "An order outside the session: refuse it (rejected, with the next open in the "
-            "reason) or hold it and send it on the first bar of the next session"
+            "reason) or hold it and send it on the first bar of the next session (a dry run "
+            "refuses)"
         ),
     )
     max_client_order_id: int = Field(

@@ -20,12 +20,15 @@ from __future__ import annotations
 import os
 import signal
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from bytewax.outputs import DynamicSink, StatelessSinkPartition
 
 CRASH_ENV = "QUORUM_CRASH_AFTER_ITEMS"
+CRASH_ACCEPTED_ENV = "QUORUM_CRASH_AFTER_ACCEPTED"
+"""``N``: a live venue gateway SIGKILLs its process as soon as the venue's answer accepting the
+N-th order arrives, before the answer is reported (kill -9 between send and acknowledgement)."""
 
 
 class _Countdown:
@@ -78,3 +81,19 @@ def crash_after_env(
     if not text.isdigit() or int(text) < 1:
         raise ValueError(f"{CRASH_ENV} must be a positive integer, got {text!r}")
     return CrashAfter(sink, int(text))
+
+
+def crash_after_accepted_env(environ: Mapping[str, str] | None = None) -> Callable[[], None] | None:
+    """A hook that SIGKILLs this process on its N-th call (``QUORUM_CRASH_AFTER_ACCEPTED=N``),
+    or None when the variable is unset.
+
+    >>> crash_after_accepted_env({}) is None
+    True
+    """
+    text = (os.environ if environ is None else environ).get(CRASH_ACCEPTED_ENV)
+    if not text:
+        return None
+    if not text.isdigit() or int(text) < 1:
+        raise ValueError(f"{CRASH_ACCEPTED_ENV} must be a positive integer, got {text!r}")
+    countdown = _Countdown(int(text))
+    return lambda: countdown.add(1)

@@ -1,14 +1,17 @@
 """``quorum live --mode live``: the venue gateways beside the flow, and what the run report shows.
 
-:func:`start_venues` connects the configured venue (the simulator's Binance with
-``--simulator``), registers its dispatcher for the live router and returns the source of its
-reports; :class:`LiveVenues` collects the flow's venue records and renders the venue fills next
-to the paper estimate at the end.
+:func:`start_venues` connects the configured venues (with ``--simulator``: one simulator per
+venue, see :func:`start_simulators`), registers their dispatchers for the live router and
+returns the source of their reports and quotes; :class:`LiveVenues` collects the flow's venue
+records and renders the venue fills next to the paper estimate, the routing decisions and the
+venues' price divergences at the end.
 """
 
 from __future__ import annotations
 
+import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -20,9 +23,14 @@ from connectors.ccxt_router import (
     VenueReportSource,
     load_credentials,
 )
+from connectors.gateway_thread import Journal
+from connectors.simulator import ExchangeSimulator, SimulatorConfig
+from connectors.simulator.matching import MatchingConfig
+from operators.divergence import DataQualityEvent
 from operators.execution.dispatch import register_dispatcher, unregister_dispatcher
+from operators.execution.live_config import VenueSpec
 from schemas.trading import Fill, Order, RiskDecision
-from schemas.venue import ExecutionComparison, ReconcileIssue, VenueCommand
+from schemas.venue import ExecutionComparison, ReconcileIssue, RouteDecision, VenueCommand
 
 SIMULATOR_KEY = "simulator"
 SIMULATOR_SECRET = "simulator-secret"  # the simulator's loopback demo account, not a secret
@@ -41,6 +49,8 @@ class LiveVenues:
     issues: list[ReconcileIssue] = field(default_factory=list)
     refusals: list[RiskDecision] = field(default_factory=list)
     rejected: list[Order] = field(default_factory=list)
+    routes: list[RouteDecision] = field(default_factory=list)
+    divergences: list[DataQualityEvent] = field(default_factory=list)
 
     def collect(self, items: list[Any]) -> None:
         for item in items:
@@ -56,6 +66,10 @@ class LiveVenues:
                 self.refusals.append(item)
             elif isinstance(item, Order) and item.status.value == "rejected":
                 self.rejected.append(item)
+            elif isinstance(item, RouteDecision):
+                self.routes.append(item)
+            elif isinstance(item, DataQualityEvent):
+                self.divergences.append(item)
 
     def stop(self) -> None:
         for gateway in self.gateways:
@@ -104,6 +118,14 @@ class LiveVenues:
         for reason, count in sorted(rejected.items()):
             last = next(o for o in reversed(self.rejected) if o.reason.startswith(reason))
             console.print(f"[rejected] {count} orders: {last.reason}")
+        if self.routes:
+            split = sum(1 for r in self.routes if len(r.allocations) > 1)
+            console.print(
+                f"routing decisions: {len(self.routes)} ({split} split over venues); "
+                f"last: {self.routes[-1].reason}"
+            )
+        for event in self.divergences:
+            console.print(f"[venues] {event.kind.value}: {event.detail}")
         for issue in self.issues:
             console.print(f"[reconcile] {issue.kind.value}: {issue.detail} → {issue.action}")
 
@@ -112,26 +134,84 @@ def _price(value: Decimal | None) -> str:
     return "-" if value is None else f"{value:.2f}"
 
 
+@dataclass(frozen=True, slots=True)
+class VenueEndpoint:
+    """Where one venue's gateway connects (None: the exchange's own URLs)."""
+
+    name: str
+    rest_url: str | None = None
+    ws_url: str | None = None
+
+
+SIMULATOR_QUOTES_EVERY = 0.1
+"""Seconds between top-of-book polls of a simulated venue (smart routing needs fresh quotes)."""
+
+
 def start_venues(
-    venue: str,
+    endpoints: list[VenueEndpoint],
     exchange: str,
     symbols: tuple[str, ...],
     *,
-    rest_url: str | None,
-    ws_url: str | None,
     dry_run: bool,
     run_for: float | None,
+    quotes_every: float | None = None,
+    journal: Journal | None = None,
+    after_accept: Callable[[], None] | None = None,
+    lookback_seconds: float = 3600.0,
 ) -> LiveVenues:
-    """Connect ``venue`` (credentials from the environment; the demo account on the simulator)
-    and register its dispatcher. Raises ``CredentialsError``/``RuntimeError`` with the reason."""
-    config = VenueConfig(name=venue, exchange=exchange, rest_url=rest_url, ws_url=ws_url)
-    if rest_url is not None:
-        credentials = VenueCredentials(venue=venue, api_key=SIMULATOR_KEY, secret=SIMULATOR_SECRET)
-    else:
-        credentials = load_credentials(venue)
+    """Connect every venue of ``endpoints`` (credentials from the environment; the demo account
+    on a simulator) and register its dispatcher; with ``quotes_every`` each reports its top of
+    book that often; ``journal`` records every placement before it is sent (a restarted router
+    adopts its own orders), ``after_accept`` is the crash tests' hook. Raises
+    ``CredentialsError``/``RuntimeError`` with the reason."""
     gateways: list[VenueGateway] = []
-    if not dry_run:
-        gateway = VenueGateway(config, credentials, symbols).start()
-        register_dispatcher(venue, gateway.send)
-        gateways.append(gateway)
+    try:
+        for endpoint in [] if dry_run else endpoints:
+            name = endpoint.name
+            config = VenueConfig(
+                name=name,
+                exchange=exchange,
+                rest_url=endpoint.rest_url,
+                ws_url=endpoint.ws_url,
+                quotes_every_seconds=quotes_every,
+                lookback_seconds=lookback_seconds,
+            )
+            if endpoint.rest_url is not None:
+                credentials = VenueCredentials(
+                    venue=name, api_key=SIMULATOR_KEY, secret=SIMULATOR_SECRET
+                )
+            else:
+                credentials = load_credentials(name)
+            gateway = VenueGateway(config, credentials, symbols)
+            gateway.journal, gateway.after_accept = journal, after_accept
+            gateway.start()
+            register_dispatcher(name, gateway.send)
+            gateways.append(gateway)
+    except BaseException:
+        LiveVenues(gateways, VenueReportSource(gateways), dry_run).stop()
+        raise
     return LiveVenues(gateways, VenueReportSource(gateways, run_for=run_for), dry_run)
+
+
+def start_simulators(venues: tuple[VenueSpec, ...], speed: float) -> dict[str, ExchangeSimulator]:
+    """One loopback simulator per venue, on one time base: each fills with its venue's fee and
+    shows its spread and depth (``simulated_spread_bps``, ``simulated_depth``), so routing has
+    something to choose between. The first also serves the market data."""
+    start = int(time.time() * 1000)
+    start -= start % 60_000
+    sims: dict[str, ExchangeSimulator] = {}
+    try:
+        for spec in venues:
+            matching = MatchingConfig(
+                taker_bps=spec.fee_bps,
+                maker_bps=spec.fee_bps,
+                synthetic_spread_bps=spec.simulated_spread_bps,
+                synthetic_quantity=spec.simulated_depth,
+            )
+            config = SimulatorConfig(speed=speed, start_ms=start)
+            sims[spec.name] = ExchangeSimulator(config, matching=matching).start()
+    except BaseException:
+        for sim in sims.values():
+            sim.stop()
+        raise
+    return sims

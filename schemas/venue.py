@@ -72,6 +72,17 @@ class VenueReport(Frozen):
         default=None, description="Asset → total at the venue (a balances report)"
     )
     source: str = Field(default="stream", description="stream, rest or reconcile")
+    side: Side | None = Field(default=None, description="The venue order's side (status reports)")
+    order_quantity: Decimal | None = Field(
+        default=None, gt=0, description="The venue order's quantity (status reports)"
+    )
+    journaled: bool = Field(
+        default=False,
+        description=(
+            "The order is in this deployment's send journal (sent before a crash): a router "
+            "that lost it adopts it instead of reporting it unknown"
+        ),
+    )
     ts: UtcDatetime
 
 

@@ -84,6 +84,17 @@ class VenueConfig(BaseModel):
     lookback_seconds: float = Field(
         default=3600.0, gt=0, description="How far back reconciliation reads the venue's fills"
     )
+    max_client_order_id: int = Field(
+        default=36, ge=1, description="Longest clientOrderId the venue takes (Binance: 36)"
+    )
+    quotes_every_seconds: float | None = Field(
+        default=None,
+        gt=0,
+        description=(
+            "Poll the venue's top of book this often and report it (smart order routing's "
+            "quotes and the venues' price check); None: no quotes"
+        ),
+    )
     watch: bool = Field(
         default=True, description="Follow the user-data stream (watch_orders/watch_my_trades)"
     )

@@ -16,6 +16,9 @@ flow takes its reports back with :meth:`VenueGateway.drain` (see :mod:`.source`)
 * **Reports**: order states from the REST answers and ``watch_orders``; fills from the REST
   answers, ``watch_my_trades`` and reconciliation — each with the venue's trade id, so the
   router books every fill once whichever path delivered it.
+* **Quotes** (``quotes_every_seconds``): the venue's top of book as
+  :class:`~schemas.market.BookTop` items with ``source`` = the venue's name, for smart order
+  routing and the venues' price check.
 * **Reconciliation** on start, after every user-stream reconnect and every
   ``reconcile_every_seconds``: the venue's open orders (reported, so the router can flag the
   ones the ledger does not know), its fills over ``lookback_seconds`` and its balances, for
@@ -26,21 +29,21 @@ flow takes its reports back with :meth:`VenueGateway.drain` (see :mod:`.source`)
 from __future__ import annotations
 
 import asyncio
-import collections
 import contextlib
-import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any, Self
+from typing import Any
 
 import orjson
 
 from connectors.ccxt_router.config import VenueConfig, VenueCredentials
 from connectors.feed.rest import BINANCE_SPOT_OPTIONS, point_at, retry_after_seconds
+from connectors.gateway_thread import GatewayStats, GatewayThread  # noqa: F401 - re-exported
+from schemas.common import Side
+from schemas.market import BookTop
 from schemas.trading import Liquidity, OrderStatus, OrderType
-from schemas.venue import CommandKind, ReportKind, VenueCommand, VenueReport
+from schemas.venue import ReportKind, VenueCommand
 
 _STATUS = {
     "closed": OrderStatus.FILLED,
@@ -105,27 +108,8 @@ def venue_reason(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}"[:500]
 
 
-@dataclass(slots=True)
-class GatewayStats:
-    """What the gateway did (read from any thread)."""
-
-    commands: int = 0
-    placed: int = 0
-    place_attempts: int = 0
-    lookups: int = 0
-    found_by_lookup: int = 0
-    rate_limited: int = 0
-    rejected: int = 0
-    cancels: int = 0
-    reports: int = 0
-    stream_disconnects: int = 0
-    reconciliations: int = 0
-    errors: list[str] = field(default_factory=list)
-    balances: dict[str, str] = field(default_factory=dict)
-
-
-class VenueGateway:
-    """One venue's connection: commands in (any thread), reports out (any thread)."""
+class VenueGateway(GatewayThread):
+    """One ccxt venue's connection: commands in (any thread), reports out (any thread)."""
 
     def __init__(
         self,
@@ -136,127 +120,49 @@ class VenueGateway:
         exchange_factory: Callable[[], Any] | None = None,
         wall: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
+        super().__init__(config.name, describe=venue_reason, wall=wall)
         self.config = config
         self.symbols = set(symbols)
         self._factory = exchange_factory or (lambda: make_pro_exchange(config, credentials))
-        self._wall = wall
-        self.stats = GatewayStats()
-        self._out: collections.deque[VenueReport] = collections.deque()
         self._client_ids: dict[str, str] = {}  # venue order id -> our order id
-        self._order_locks: dict[str, asyncio.Lock] = {}
-        self._running: set[asyncio.Task[None]] = set()
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._queue: asyncio.Queue[VenueCommand] | None = None
-        self._stop: asyncio.Event | None = None
-        self._thread: threading.Thread | None = None
-        self._ready = threading.Event()
-        self._error: BaseException | None = None
         self.exchange: Any = None
 
     def __repr__(self) -> str:  # never the credentials
         return f"VenueGateway({self.config.name!r}, {self.config.exchange!r})"
 
-    # --- any thread ---------------------------------------------------------------------------
-    def start(self, timeout: float = 30.0) -> Self:
-        self._thread = threading.Thread(target=self._run, name=f"venue-{self.config.name}")
-        self._thread.daemon = True
-        self._thread.start()
-        if not self._ready.wait(timeout):
-            raise TimeoutError(f"venue {self.config.name} did not connect within {timeout} s")
-        if self._error is not None:
-            raise RuntimeError(
-                f"venue {self.config.name}: {venue_reason(self._error)}"
-            ) from self._error
-        return self
-
-    def send(self, command: VenueCommand) -> None:
-        """Queue ``command``; returns at once (the trading core never waits for a venue)."""
-        if self._loop is None or self._queue is None:
-            raise RuntimeError(f"venue {self.config.name} is not running")
-        self._loop.call_soon_threadsafe(self._queue.put_nowait, command)
-
-    def drain(self) -> list[VenueReport]:
-        out = []
-        while self._out:
-            out.append(self._out.popleft())
-        return out
-
-    def stop(self, timeout: float = 15.0) -> None:
-        if self._loop is not None and self._stop is not None and self._loop.is_running():
-            self._loop.call_soon_threadsafe(self._stop.set)
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    # --- the loop -----------------------------------------------------------------------------
-    def _run(self) -> None:
-        loop = asyncio.new_event_loop()
-        self._loop = loop
-        try:
-            loop.run_until_complete(self._main())
-        except BaseException as exc:
-            self._error = exc
-        finally:
-            self._ready.set()
-            loop.close()
-
-    async def _main(self) -> None:
-        self._queue = asyncio.Queue()
-        self._stop = asyncio.Event()
+    async def _connect(self) -> list[asyncio.Task[Any]]:
         self.exchange = self._factory()
-        tasks: list[asyncio.Task[Any]] = []
-        try:
-            await self.exchange.load_markets()
-            await self.reconcile("start")
-            self._ready.set()
-            tasks.append(asyncio.create_task(self._commands()))
-            tasks.append(asyncio.create_task(self._every(self.config.reconcile_every_seconds)))
-            if self.config.watch:
-                tasks.append(asyncio.create_task(self._watch("watch_my_trades")))
-                tasks.append(asyncio.create_task(self._watch("watch_orders")))
-            await self._stop.wait()
-        finally:
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+        await self.exchange.load_markets()
+        await self.reconcile("start")
+        tasks = [
+            asyncio.create_task(self._every(self.config.reconcile_every_seconds, self.reconcile))
+        ]
+        if self.config.quotes_every_seconds is not None:
+            tasks.append(asyncio.create_task(self._quotes(self.config.quotes_every_seconds)))
+        if self.config.watch:
+            tasks.append(asyncio.create_task(self._watch("watch_my_trades")))
+            tasks.append(asyncio.create_task(self._watch("watch_orders")))
+        return tasks
+
+    async def _close(self) -> None:
+        if self.exchange is not None:
             with contextlib.suppress(Exception):
                 await self.exchange.close()
-
-    async def _commands(self) -> None:
-        assert self._queue is not None
-        while True:
-            command = await self._queue.get()
-            self.stats.commands += 1
-            task = asyncio.create_task(self._run_command(command))
-            self._running.add(task)
-            task.add_done_callback(self._running.discard)
-
-    async def _run_command(self, command: VenueCommand) -> None:
-        lock = self._order_locks.setdefault(command.order_id, asyncio.Lock())
-        async with lock:  # a cancel waits for its order's placement to settle
-            try:
-                if command.kind is CommandKind.PLACE:
-                    await self._place(command)
-                else:
-                    await self._cancel(command)
-            except Exception as exc:  # never lose the order: say what happened
-                self.stats.errors.append(venue_reason(exc))
-                self._report(
-                    ReportKind.REJECT if command.kind is CommandKind.PLACE else ReportKind.STATUS,
-                    command.order_id,
-                    reason=f"gateway error: {venue_reason(exc)}",
-                )
 
     # --- placing ------------------------------------------------------------------------------
     async def _place(self, command: VenueCommand) -> None:
         ccxt = ccxt_pro()
         self.symbols.add(command.asset)
+        limit = self.config.max_client_order_id
+        if len(command.order_id) > limit:  # the venue would refuse it: say why, send nothing
+            self.stats.rejected += 1
+            self._report(
+                ReportKind.REJECT,
+                command.order_id,
+                reason=f"client order id of {len(command.order_id)} characters: "
+                f"{self.config.name} accepts at most {limit}",
+            )
+            return
         params: dict[str, Any] = {"newClientOrderId": command.order_id}
         kind = "limit" if command.order_type is OrderType.LIMIT else "market"
         if kind == "limit":
@@ -292,6 +198,7 @@ class VenueGateway:
                 self._reject(command, exc)
                 return
             else:
+                self._accepted()
                 self.stats.placed += 1
                 self._order(order, "rest")
                 return
@@ -349,16 +256,6 @@ class VenueGateway:
         self._order(order, "rest")
 
     # --- reports ------------------------------------------------------------------------------
-    def _now(self) -> datetime:
-        return self._wall()
-
-    def _report(self, kind: ReportKind, order_id: str, **fields: Any) -> None:
-        self.stats.reports += 1
-        fields.setdefault("ts", self._now())
-        self._out.append(
-            VenueReport(venue=self.config.name, kind=kind, order_id=order_id, **fields)
-        )
-
     def _order(self, order: dict[str, Any], source: str) -> None:
         client_id = order.get("clientOrderId")
         if not client_id:
@@ -371,6 +268,7 @@ class VenueGateway:
         if status is None:
             status = OrderStatus.PARTIALLY_FILLED if filled > 0 else OrderStatus.NEW
         reason = "expired at the venue (no more liquidity)" if raw == "expired" else ""
+        amount = order.get("amount")
         self._report(
             ReportKind.STATUS,
             client_id,
@@ -380,6 +278,9 @@ class VenueGateway:
             asset=order.get("symbol"),
             reason=reason,
             source=source,
+            side=Side(order["side"]) if order.get("side") in ("buy", "sell") else None,
+            order_quantity=Decimal(str(amount)) if amount else None,
+            journaled=self._journaled(client_id),
         )
         for trade in order.get("trades") or []:
             if trade.get("id"):
@@ -397,6 +298,7 @@ class VenueGateway:
                 return
             client_id = order.get("clientOrderId") or venue_id
             self._client_ids[venue_id] = client_id
+            self._order(order, source)  # what the order is, before its fill
         self._trade_known(trade, client_id, source, trade.get("symbol"))
 
     def _trade_known(
@@ -455,13 +357,29 @@ class VenueGateway:
                 except Exception as exc:  # one bad message never stops the stream
                     self.stats.errors.append(f"{method}: {venue_reason(exc)}")
 
-    async def _every(self, seconds: float) -> None:
+    async def _quotes(self, seconds: float) -> None:
+        """Report the venue's top of book every ``seconds``, stamped with the venue's clock."""
         while True:
-            await asyncio.sleep(seconds)
             try:
-                await self.reconcile("periodic")
-            except Exception as exc:  # keep reconciling; say why this round failed
-                self.stats.errors.append(f"reconcile: {venue_reason(exc)}")
+                stamp = datetime.fromtimestamp(await self.exchange.fetch_time() / 1000, UTC)
+                for symbol in sorted(self.symbols):
+                    book = await self.exchange.fetch_order_book(symbol, 5)
+                    if book.get("bids") and book.get("asks"):
+                        (bid, bid_size), (ask, ask_size) = book["bids"][0][:2], book["asks"][0][:2]
+                        self._out.append(
+                            BookTop(
+                                symbol=symbol,
+                                ts=stamp,
+                                bid=bid,
+                                ask=ask,
+                                bid_size=bid_size,
+                                ask_size=ask_size,
+                                source=self.config.name,
+                            )
+                        )
+            except Exception as exc:  # a missed quote is not fatal: the next round comes
+                self.stats.errors.append(f"quotes: {venue_reason(exc)}")
+            await asyncio.sleep(seconds)
 
     async def reconcile(self, reason: str) -> None:
         """Report the venue's open orders, recent fills and balances (see the module doc)."""

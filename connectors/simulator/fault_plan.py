@@ -15,6 +15,8 @@ entry               effect
 ``duplicate:N``     send each of the next N data frames twice
 ``reorder:N``       hold the next N data frames, then send them in reverse order
 ``rest:STATUSxN``   answer the next N REST requests with HTTP STATUS (429, 500, …)
+``skew:BPS``        move every book the venue shows and fills against by BPS basis points
+                    (``skew:0`` ends it)
 ==================  ===========================================================================
 
 >>> [(f.at, f.name, f.amount, f.status) for f in parse_fault_plan("drop@1,rest:500x2@2.5")]
@@ -46,13 +48,15 @@ _ARGUMENT = {  # fault → what its argument is
     "duplicate": "count",
     "reorder": "count",
     "rest": "statusxcount",
+    "skew": "bps",
 }
 _ENTRY = re.compile(r"^(?P<name>[a-z]+)(?::(?P<arg>[0-9.x]+))?@(?P<at>[0-9]+(?:\.[0-9]+)?)$")
 
 
 @dataclass(frozen=True, slots=True)
 class PlannedFault:
-    """One fault: ``name`` at ``at`` seconds, with a count, a duration or an HTTP status."""
+    """One fault: ``name`` at ``at`` seconds, with a count, a duration (``skew``: its basis
+    points) or an HTTP status."""
 
     at: float
     name: str
@@ -74,7 +78,7 @@ def _parse(entry: str) -> PlannedFault:
         needs = "no argument" if wants is None else f"an argument ({wants})"
         raise ValueError(f"--faults: {name} takes {needs}, got {entry!r}")
     try:
-        if wants == "seconds":
+        if wants in ("seconds", "bps"):
             return PlannedFault(at, name, seconds=float(arg or 0))
         if wants == "count":
             return PlannedFault(at, name, amount=int(arg or 0))
@@ -114,6 +118,8 @@ def apply_fault(sim: ExchangeSimulator, fault: PlannedFault) -> threading.Timer 
         faults.duplicate_next(fault.amount)
     elif fault.name == "reorder":
         faults.reorder_next(fault.amount)
+    elif fault.name == "skew":
+        sim.skew_prices(fault.seconds)
     else:
         faults.fail_rest(fault.amount, status=fault.status or 429)
     return None

@@ -26,13 +26,29 @@ class TapeLiquidity:
     def __init__(self, markets: dict[str, Market], config: MatchingConfig, now_ms: int) -> None:
         self.markets = markets
         self.config = config
+        self.skew_bps = Decimal(0)
+        """A fault: every book this venue shows is moved by this many basis points."""
         self._cursors = {
             mid: m.trades.trades.count_at_or_before(now_ms) if m.trades else 0
             for mid, m in markets.items()
         }
 
     def book(self, market_id: str, now_ms: int) -> Book | None:
-        """The recorded quote, else a synthetic one around the last price; None before data."""
+        """The recorded quote, else a synthetic one around the last price; None before data
+        (moved by ``skew_bps`` when that fault is on)."""
+        book = self._book(market_id, now_ms)
+        if book is None or not self.skew_bps:
+            return book
+        factor = 1 + self.skew_bps / BPS
+        return Book(
+            (book.bid * factor).quantize(book.tick),
+            book.bid_qty,
+            (book.ask * factor).quantize(book.tick),
+            book.ask_qty,
+            book.tick,
+        )
+
+    def _book(self, market_id: str, now_ms: int) -> Book | None:
         market = self.markets.get(market_id)
         if market is None:
             return None

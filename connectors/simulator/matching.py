@@ -205,7 +205,7 @@ class MatchingEngine:
         book = self._book(symbol, now_ms)
         if book is None:
             raise OrderError(-1013, "Market is closed.")
-        levels = list(self._levels(book, side, price))
+        levels = list(self.levels(book, side, price))
         lock_asset, lock_amount = self._lock_needed(side, kind, quantity, price, levels)
         if self._free(account, base if lock_asset == "base" else quote) < lock_amount:
             raise OrderError(-2010, "Account has insufficient balance for requested action.")
@@ -344,9 +344,11 @@ class MatchingEngine:
         order.locked -= amount
 
     # --- internals ----------------------------------------------------------------------------
-    def _levels(
-        self, book: Book, side: str, limit: Decimal | None
+    def levels(
+        self, book: Book, side: str, limit: Decimal | None = None
     ) -> Iterator[tuple[Decimal, Decimal]]:
+        """The book an order on ``side`` takes from, best first: ``(price, quantity)`` levels
+        (up to ``limit``)."""
         buy = side == "BUY"
         top, size = (book.ask, book.ask_qty) if buy else (book.bid, book.bid_qty)
         step = self.config.level_step_bps / BPS

@@ -1,4 +1,5 @@
-"""The loopback exchange simulator: Binance WebSocket streams and REST on 127.0.0.1.
+"""The loopback exchange simulator: Binance WebSocket streams and REST on 127.0.0.1, and Alpaca's
+trading API (:mod:`.alpaca`) on the same REST port.
 
 It runs its own asyncio event loop in a background thread; every public method is safe to call
 from any thread. Use it as a context manager (or ``start()``/``stop()``)::
@@ -16,15 +17,18 @@ import threading
 import time
 from collections.abc import Coroutine
 from dataclasses import dataclass
+from decimal import Decimal
 from types import TracebackType
 from typing import Any, Self, TypeVar
 
 from aiohttp import web
 from websockets.asyncio.server import Server, serve
 
+from connectors.simulator.alpaca import DEFAULT_LISTINGS, AlpacaTradingApi
 from connectors.simulator.catalogue import Market, default_markets
 from connectors.simulator.clock import ManualClock, ScaledClock
 from connectors.simulator.faults import Faults
+from connectors.simulator.matching import MatchingConfig
 from connectors.simulator.rest import RestApi
 from connectors.simulator.tape import MS_PER_MINUTE
 from connectors.simulator.trading import TradingApi
@@ -69,7 +73,11 @@ class ExchangeSimulator:
     """A Binance-compatible exchange on loopback, replaying recorded data, with fault switches."""
 
     def __init__(
-        self, config: SimulatorConfig | None = None, markets: dict[str, Market] | None = None
+        self,
+        config: SimulatorConfig | None = None,
+        markets: dict[str, Market] | None = None,
+        alpaca_listings: dict[str, str] | None = None,
+        matching: MatchingConfig | None = None,
     ) -> None:
         self.config = config or SimulatorConfig()
         start = self.config.start_ms
@@ -85,8 +93,11 @@ class ExchangeSimulator:
         )
         self.faults = Faults()
         self.rest = RestApi(self.markets, self.clock, self.faults)
-        self.trading = TradingApi(self.markets, self.clock)
+        self.trading = TradingApi(self.markets, self.clock, config=matching)
         self.user_streams = UserStreams(self.trading)
+        if alpaca_listings is None:  # the default tickers whose market is served
+            alpaca_listings = {t: m for t, m in DEFAULT_LISTINGS.items() if m in self.markets}
+        self.alpaca = AlpacaTradingApi(self.markets, self.clock, listings=alpaca_listings)
         self.hub: StreamHub | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
@@ -161,6 +172,15 @@ class ExchangeSimulator:
         """Abort every user-data stream connection (execution reports stop until a reconnect)."""
         return self._call(self._async(self.user_streams.drop_all), timeout)
 
+    def skew_prices(self, bps: float) -> None:
+        """Move every book the venue shows (and fills against) by ``bps`` basis points; 0 ends
+        the fault. The market-data streams keep the recorded prices."""
+        self.trading.liquidity.skew_bps = Decimal(repr(float(bps)))
+
+    def drop_alpaca_streams(self, timeout: float = 10.0) -> int:
+        """Abort every Alpaca trade-updates connection (the SDK reconnects)."""
+        return self._call(self._async(self.alpaca.drop_streams), timeout)
+
     def drop_connections(self, timeout: float = 10.0) -> int:
         """Abort every WebSocket connection without a close frame (a network failure)."""
         return self._call(self._async(self._hub().drop_all), timeout)
@@ -231,6 +251,7 @@ class ExchangeSimulator:
         )
         app = self.rest.app()
         self.trading.install(app)
+        self.alpaca.install(app)
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
         site = web.TCPSite(runner, cfg.host, cfg.rest_port)
@@ -263,6 +284,7 @@ class ExchangeSimulator:
     async def _tick(self) -> int:
         frames = await self._hub().tick()
         self.trading.on_tick()
+        self.alpaca.on_tick()
         return frames
 
     async def _tick_forever(self) -> None:

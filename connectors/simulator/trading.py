@@ -128,6 +128,8 @@ class TradingApi:
         self.faults = OrderFaults()
         self.listen_keys: dict[str, str] = {}
         self.placements_answered = 0
+        self.refused: list[tuple[str, int, str]] = []
+        """Placements the engine refused: ``(clientOrderId, code, message)``."""
 
     # --- wiring -------------------------------------------------------------------------------
     def install(self, app: web.Application) -> None:
@@ -138,6 +140,7 @@ class TradingApi:
             ("GET", "/api/v3/openOrders", self.open_orders),
             ("GET", "/api/v3/account", self.account),
             ("GET", "/api/v3/myTrades", self.my_trades),
+            ("GET", "/api/v3/depth", self.depth),
             ("POST", "/api/v3/userDataStream", self.new_listen_key),
             ("PUT", "/api/v3/userDataStream", self.keep_listen_key),
             ("DELETE", "/api/v3/userDataStream", self.close_listen_key),
@@ -203,19 +206,23 @@ class TradingApi:
         quantity = _decimal(params, "quantity")
         if quantity is None:
             raise OrderError(-1102, "Mandatory parameter 'quantity' was not sent.")
-        order = self.engine.place(
-            account,
-            market.market_id,
-            market.base,
-            market.quote,
-            side=params.get("side", ""),
-            kind=params.get("type", ""),
-            quantity=quantity,
-            price=_decimal(params, "price"),
-            time_in_force=params.get("timeInForce"),
-            client_id=params.get("newClientOrderId"),
-            now_ms=self.clock.now_ms(),
-        )
+        try:
+            order = self.engine.place(
+                account,
+                market.market_id,
+                market.base,
+                market.quote,
+                side=params.get("side", ""),
+                kind=params.get("type", ""),
+                quantity=quantity,
+                price=_decimal(params, "price"),
+                time_in_force=params.get("timeInForce"),
+                client_id=params.get("newClientOrderId"),
+                now_ms=self.clock.now_ms(),
+            )
+        except OrderError as exc:  # kept: tests check what was refused, and why
+            self.refused.append((params.get("newClientOrderId", ""), exc.code, exc.msg))
+            raise
         answer = out.new_order_full(order)
         hang = self.faults.take_hang()
         if hang is not None:  # accepted and booked; the answer comes too late for the client
@@ -281,6 +288,23 @@ class TradingApi:
         rows.sort(key=lambda r: r[1].trade_id)
         limit = int(params.get("limit") or 500)
         return [out.my_trade(o, f) for o, f in rows[:limit]]
+
+    async def depth(self, request: web.Request) -> dict:
+        """``GET /api/v3/depth``: the book the matching engine fills against, ``limit`` levels a
+        side (of its ``depth_levels``)."""
+        market = self._market(dict(request.query))
+        try:
+            limit = int(request.query.get("limit") or 100)
+        except ValueError:
+            raise OrderError(-1100, "Illegal characters found in parameter 'limit'.") from None
+        now = self.clock.now_ms()
+        book = self.liquidity.book(market.market_id, now)
+        sides = {"bids": "SELL", "asks": "BUY"}  # a sell takes the bids, a buy the asks
+        answer: dict[str, Any] = {"lastUpdateId": now}
+        for name, taker in sides.items():
+            levels = list(self.engine.levels(book, taker))[:limit] if book is not None else []
+            answer[name] = [[out.amount(p), out.amount(q)] for p, q in levels]
+        return answer
 
     async def new_listen_key(self, request: web.Request) -> dict:
         account = self.keys.known(request.headers.get("X-MBX-APIKEY"))

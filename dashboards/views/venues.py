@@ -1,4 +1,5 @@
-"""Venues: reconciliation findings, commands sent, routing decisions, venue fills vs paper."""
+"""Venues: reconciliation findings, commands sent, routing decisions, venue fills vs paper, and
+the venues' price divergences (while one stands, new entries are blocked)."""
 
 from __future__ import annotations
 
@@ -46,6 +47,15 @@ def _venues() -> None:
                 {k: r[k] for k in ("ts", "order_id", "quantity", "allocations", "reason")}
                 for r in routes
             ],
+            hide_index=True,
+            width="stretch",
+        )
+    divergences = read_venue_records(engine, "divergence")
+    if divergences:
+        st.subheader("Venues' price divergences", anchor=False)
+        keys = ("ts", "symbol", "kind", "divergence_bps", "threshold_bps", "blocks_entries")
+        st.dataframe(
+            [{k: d[k] for k in (*keys, "detail")} for d in divergences],
             hide_index=True,
             width="stretch",
         )

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import argparse
 import os
+import threading
+from dataclasses import dataclass
 from typing import Any
 
 from flows.commands import deployment
@@ -49,6 +51,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--simulator", action="store_true", help="run against the simulator")
     parser.add_argument(
+        "--simulator-at",
+        metavar="REST_URL,WS_URL",
+        help="run against a simulator already running (quorum simulator prints its URLs), "
+        "e.g. http://127.0.0.1:8100,ws://127.0.0.1:8101: it outlives this process",
+    )
+    parser.add_argument(
         "--speed", type=float, default=1.0, help="simulator replay speed (× real time)"
     )
     parser.add_argument("--duration", type=float, default=None, help="stop after SECONDS")
@@ -83,6 +91,14 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--dry-run", action="store_true", help="live mode: record what would be sent, fill on paper"
     )
+    parser.add_argument(
+        "--venue-fault",
+        action="append",
+        default=[],
+        metavar="VENUE=PLAN",
+        help="with --simulator: flip that venue's simulator faults on a schedule, e.g. "
+        "sim-b=skew:150@0 (see quorum simulator --faults); repeatable",
+    )
 
 
 def _check_args(args: argparse.Namespace) -> None:
@@ -100,8 +116,12 @@ def _check_args(args: argparse.Namespace) -> None:
         value = getattr(args, name)
         if value is not None and not value > 0:
             raise UserError(f"--{name.replace('_', '-')} must be > 0, got {value}")
-    if args.simulator and args.exchange != "binance":
+    if (args.simulator or args.simulator_at) and args.exchange != "binance":
         raise UserError("--simulator speaks Binance: use it with --exchange binance")
+    if args.simulator and args.simulator_at:
+        raise UserError("give --simulator (start one) or --simulator-at (use one), not both")
+    if args.simulator_at and len(args.simulator_at.split(",")) != 2:
+        raise UserError(f"--simulator-at wants REST_URL,WS_URL, got {args.simulator_at!r}")
     if args.ingest_only and not args.kafka:
         raise UserError("--ingest-only publishes to Kafka: give --kafka BOOTSTRAP")
     if args.ingest_only and args.store:
@@ -120,7 +140,8 @@ def _source(
     from connectors.ccxt_source import CcxtPollingSource, PollingConfig
     from schemas.common import Timeframe
 
-    api_key = os.environ.get(API_KEY_ENV) or ("simulator" if args.simulator else None)
+    simulated = args.simulator or args.simulator_at
+    api_key = os.environ.get(API_KEY_ENV) or ("simulator" if simulated else None)
     candles = (Timeframe.M1,) if args.data == "candles" else ()
     if args.exchange == "binance":
         config = BinanceConfig(
@@ -173,7 +194,6 @@ def main(args: argparse.Namespace) -> int:
     from connectors.feed.side_channel import SideChannelSource
     from connectors.notify.notifier import notify_sink, start_notifier, stop_notifier
     from connectors.prometheus.sink import start_flow_metrics
-    from connectors.simulator import ExchangeSimulator, SimulatorConfig
     from connectors.store.audit import AuditChainSink
     from connectors.store.engine import url_for
     from connectors.store.inbox import ManualActionInbox
@@ -209,15 +229,20 @@ def main(args: argparse.Namespace) -> int:
     if not args.ingest_only:
         args.store = ledger_store(args.store, config, None)
     recovery, run_id = _recovery(config, args)
-    sim = None
-    if args.simulator:
-        sim = ExchangeSimulator(SimulatorConfig(speed=args.speed)).start()
+    sims = _start_simulators(args, config) if args.simulator or args.simulator_at else {}
+    sim = next(iter(sims.values()), None)  # the first also serves the market data
+    if sim is not None and hasattr(sim, "markets"):
         served = {m.symbol for m in sim.markets.values()}
         unknown = [s for s in args.symbols if s not in served]
         if unknown:
-            sim.stop()
+            _stop_all(sims)
             raise UserError(f"the simulator does not serve {unknown}; it serves {sorted(served)}")
     venues = None
+    try:
+        stop_faults = _run_venue_faults(args.venue_fault, sims)
+    except BaseException:
+        _stop_all(sims)
+        raise
     try:
         try:
             # each symbol's market calendar: candles missing while it was open are feed gaps
@@ -238,7 +263,7 @@ def main(args: argparse.Namespace) -> int:
         except ValueError as exc:
             raise UserError(str(exc)) from None
         if config.trading.mode == "live":
-            venues = _start_venues(args, config, sim)
+            venues = _start_venues(args, config, sims, run_id)
         source = SideChannelSource(inner, _health_printer(args.quiet), forward_side=True)
         stats = RunStats()
         store = _open_store(args.store, args, run_id, config) if args.store else None
@@ -294,10 +319,10 @@ def main(args: argparse.Namespace) -> int:
 
                 venues.render(Console())
     finally:
+        stop_faults.set()
         if venues is not None:
             venues.stop()
-        if sim is not None:
-            sim.stop()
+        _stop_all(sims)
     return 0
 
 
@@ -323,22 +348,85 @@ def _ingest_flow(source: Any, outputs: Any) -> Any:
     return build_ingest_flow(source, outputs.kafka, outputs.stats, flow_id="quorum_ingest")
 
 
-def _start_venues(args: argparse.Namespace, config: Any, sim: Any) -> Any:
-    """Connect the live venue (the simulator's account with ``--simulator``)."""
-    from connectors.ccxt_router import CredentialsError
-    from flows.cli import UserError
-    from flows.live_trading import start_venues
+def _start_simulators(args: argparse.Namespace, config: Any) -> dict[str, Any]:
+    """The loopback venues: one simulator, or one per routing venue in live mode."""
+    from connectors.simulator import ExchangeSimulator, SimulatorConfig
+    from flows.live_trading import start_simulators
 
     live = config.trading.live
+    name = live.venues[0].name if live.venues else live.venue
+    if args.simulator_at:
+        rest_url, ws_url = args.simulator_at.split(",")
+        return {name: RunningSimulator(rest_url.strip(), ws_url.strip())}
+    if config.trading.mode == "live" and len(live.venues) > 1:
+        return start_simulators(live.venues, args.speed)
+    return {name: ExchangeSimulator(SimulatorConfig(speed=args.speed)).start()}
+
+
+@dataclass(frozen=True, slots=True)
+class RunningSimulator:
+    """A simulator this process did not start (``--simulator-at``): its URLs only."""
+
+    rest_url: str
+    ws_url: str
+
+    def stop(self) -> None:
+        """Not ours to stop: it outlives this process."""
+
+
+def _stop_all(sims: dict[str, Any]) -> None:
+    for sim in sims.values():
+        sim.stop()
+
+
+def _run_venue_faults(entries: list[str], sims: dict[str, Any]) -> threading.Event:
+    """Start each ``VENUE=PLAN`` fault schedule on its simulator; set the event to stop them."""
+    from connectors.simulator.fault_plan import parse_fault_plan, run_fault_plan
+    from flows.cli import UserError
+
+    stop = threading.Event()
+    plans = []
+    for entry in entries:
+        name, _, text = entry.partition("=")
+        if not hasattr(sims.get(name), "faults"):
+            known = ", ".join(sims) or "none: give --simulator"
+            raise UserError(f"--venue-fault {entry!r}: no simulated venue {name!r} ({known})")
+        try:
+            plans.append((sims[name], parse_fault_plan(text)))
+        except ValueError as exc:
+            raise UserError(str(exc).replace("--faults", f"--venue-fault {name}")) from None
+    for sim, plan in plans:
+        threading.Thread(target=run_fault_plan, args=(sim, plan, stop), daemon=True).start()
+    return stop
+
+
+def _start_venues(args: argparse.Namespace, config: Any, sims: dict[str, Any], run_id: str) -> Any:
+    """Connect the live venues (the simulators' demo accounts with ``--simulator``)."""
+    from connectors.ccxt_router import CredentialsError
+    from connectors.store.engine import open_store, url_for
+    from connectors.store.venue import SendJournal
+    from flows.cli import UserError
+    from flows.faults import crash_after_accepted_env
+    from flows.live_trading import SIMULATOR_QUOTES_EVERY, VenueEndpoint, start_venues
+
+    live = config.trading.live
+    names = [v.name for v in live.venues] or [live.venue]
+    journal = SendJournal(open_store(url_for(args.store)), run_id) if args.store else None
+    endpoints = [
+        VenueEndpoint(n, sims[n].rest_url, sims[n].ws_url) if n in sims else VenueEndpoint(n)
+        for n in names
+    ]
     try:
         return start_venues(
-            live.venue,
+            endpoints,
             args.exchange,
             tuple(args.symbols),
-            rest_url=sim.rest_url if sim else None,
-            ws_url=sim.ws_url if sim else None,
             dry_run=live.dry_run,
             run_for=args.duration,
+            quotes_every=SIMULATOR_QUOTES_EVERY if len(names) > 1 and sims else None,
+            journal=journal,
+            after_accept=crash_after_accepted_env(),
+            lookback_seconds=live.reconcile_lookback_seconds,
         )
     except (CredentialsError, RuntimeError, TimeoutError) as exc:
         raise UserError(f"live trading: {exc}") from None

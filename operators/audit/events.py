@@ -27,6 +27,7 @@ from bytewax.outputs import Sink
 from pydantic import BaseModel
 
 from operators.audit.chain import AuditEvent
+from operators.divergence import DataQualityEvent
 from operators.execution.records import ManualActionResult, ReviewTicket
 from operators.risk.state import TradingStateChange
 from schemas.control import ControlApplied
@@ -73,6 +74,7 @@ register_audit_kind(ReconcileIssue, "reconcile_issue", "ts")
 register_audit_kind(RouteDecision, "route_decision", "ts")
 register_audit_kind(ExecutionComparison, "execution_comparison", "ts")
 register_audit_kind(ControlApplied, "control_applied", "ts")
+register_audit_kind(DataQualityEvent, "data_quality", "ts")
 
 
 @operator

@@ -60,7 +60,12 @@ from typing import Any
 import numpy as np
 
 from operators.control.state import ControlSettings
-from operators.divergence import DataQualityEvent, EntryBlocker
+from operators.divergence import (
+    DataQualityEvent,
+    DivergenceConfig,
+    DivergenceMonitor,
+    EntryBlocker,
+)
 from operators.execution.costs import CostEstimate, estimate_costs
 from operators.execution.live import router_for
 from operators.execution.ordering import EventBuffer
@@ -117,7 +122,8 @@ TradingInput = (
     | ControlSettings
 )
 TradingEvent = (
-    FusedSignal
+    DataQualityEvent
+    | FusedSignal
     | OrderIntent
     | RiskDecision
     | Order
@@ -209,6 +215,10 @@ class TradingEngine:
         """Symbols whose live feed is not healthy (stale, disconnected, catching up): no entries."""
         self.divergence = EntryBlocker()
         """Symbols whose venues disagree on the price (dual-source check): no entries."""
+        self.venue_prices: dict[str, DivergenceMonitor] = {}
+        """Per asset, the live venues' quoted mids (smart routing's venues must agree)."""
+        self.venue_books: dict[tuple[str, str], BookTop] = {}
+        """Latest quote of each routing venue, per asset and venue."""
         self.stats: Counter[str] = Counter()
         self._ids = 0
         for asset, value in (atr or {}).items():
@@ -442,13 +452,61 @@ class TradingEngine:
             asset, value = payload
             self._market(asset).atr = to_decimal(value)
         elif kind == QUOTE:
-            self._market(payload.symbol).quote = payload
+            self._market(payload.symbol).quote = self._consolidated(payload)
             self.router.on_quote(payload)
+            events.extend(self._venues_agree(payload))
         else:
             events.extend(self._on_manual(payload, now))
         return events
 
     # --- market data -----------------------------------------------------------------------
+
+    def _routing_venue(self, quote: BookTop) -> bool:
+        live = self.config.live
+        return self.config.mode == "live" and quote.source in {v.name for v in live.venues}
+
+    def _consolidated(self, quote: BookTop) -> BookTop:
+        """What the risk guards see of the routing venues: the best bid and ask over their
+        fresh quotes, with every venue's top size (smart routing takes each of them); a single
+        source's quote, or crossed venues, as is."""
+        if not self._routing_venue(quote):
+            return quote
+        self.venue_books[(quote.symbol, quote.source)] = quote
+        max_age = int(self.config.execution.quote_max_age_seconds * 1e9)
+        now = datetime_to_ns(quote.ts)
+        fresh = [
+            q
+            for (symbol, _), q in self.venue_books.items()
+            if symbol == quote.symbol and 0 <= now - datetime_to_ns(q.ts) <= max_age
+        ]
+        bid, ask = max(q.bid for q in fresh), min(q.ask for q in fresh)
+        if len(fresh) < 2 or ask < bid:
+            return quote
+        return quote.model_copy(
+            update={
+                "bid": bid,
+                "ask": ask,
+                "bid_size": sum(q.bid_size for q in fresh),
+                "ask_size": sum(q.ask_size for q in fresh),
+                "source": "venues",
+            }
+        )
+
+    def _venues_agree(self, quote: BookTop) -> list[TradingEvent]:
+        """The routing venues' mids must agree: a divergence blocks entries until they do."""
+        live = self.config.live
+        if not self._routing_venue(quote):
+            return []
+        monitor = self.venue_prices.get(quote.symbol)
+        if monitor is None:
+            max_skew = self.config.execution.quote_max_age_seconds
+            check = DivergenceConfig(threshold_bps=live.divergence_bps, max_skew_s=max_skew)
+            monitor = self.venue_prices[quote.symbol] = DivergenceMonitor(quote.symbol, check)
+        event = monitor.observe(quote.source, datetime_to_ns(quote.ts), quote.mid)
+        if event is None:
+            return []
+        self.divergence.update(event)
+        return [event]
 
     def _on_bar(self, row: _Bar, now: int) -> list[TradingEvent]:
         asset, open_ns, tf_ns, open_, high, low, close, volume = row

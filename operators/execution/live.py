@@ -51,6 +51,7 @@ from typing import Any
 from operators.execution.config import ExecutionConfig
 from operators.execution.dispatch import dispatcher
 from operators.execution.live_config import LiveConfig
+from operators.execution.market_hours import session_refusal
 from operators.execution.paper import PaperBroker, _update
 from operators.execution.router import ExecutionEvent, ExecutionRouter, MarketBar
 from operators.execution.smart_routing import VenueQuote, route
@@ -95,6 +96,8 @@ class _LiveOrder:
     fees: Decimal = ZERO
     trade_ids: set[str] = field(default_factory=set)
     cancel_sent: bool = False
+    held: bool = False
+    adopted: bool = False
     children: dict[str, _Child] = field(default_factory=dict)
     released: Decimal = ZERO
     paper_quantity: Decimal = ZERO
@@ -133,9 +136,10 @@ class LiveRouter(ExecutionRouter):
         self._day_notional = ZERO
         self._unknown: set[str] = set()
         self._routes = 0
-        self._balance_start: dict[str, Decimal] = {}
-        self._booked_base: dict[str, Decimal] = {}  # base asset -> signed quantity booked
-        self._balance_gaps: dict[str, Decimal] = {}
+        self._balance_start: dict[tuple[str, str], Decimal] = {}  # (venue, asset) -> total
+        # (venue, asset) -> what the booked fills moved it by: base quantity, quote notional
+        self._booked_moves: dict[tuple[str, str], Decimal] = {}
+        self._balance_gaps: dict[tuple[str, str], Decimal] = {}
 
     # --- interface -------------------------------------------------------------------------
 
@@ -149,6 +153,10 @@ class LiveRouter(ExecutionRouter):
         refusal = self._cap_refusal(notional, now_ns, reduce_only)
         if refusal is not None:
             return [_update(order, now_ns, status=OrderStatus.REJECTED, reason=refusal)]
+        closed = session_refusal(now_ns, self.config.session_calendar)
+        hold = closed is not None and self.config.outside_session == "hold"
+        if closed is not None and (not hold or self.config.dry_run):
+            return [_update(order, now_ns, status=OrderStatus.REJECTED, reason=closed)]
         paper_events = self.paper.submit(order, now_ns, reduce_only=reduce_only)
         if self.config.dry_run:
             self._records.append(
@@ -164,15 +172,21 @@ class LiveRouter(ExecutionRouter):
             )
             self._day_notional += notional
             return paper_events
-        if order.order_id in self._orders:
+        known = self._orders.get(order.order_id)
+        if known is not None:  # adopted after a restart, then decided again: never resent
+            if known.adopted:
+                return [known.order]
             return [_update(order, now_ns, status=OrderStatus.REJECTED, reason="duplicate id")]
         missing = [v for v in self._venue_names() if dispatcher(v) is None]
         if missing:
             reason = f"no connection to venue {', '.join(missing)}"
             return [_update(order, now_ns, status=OrderStatus.REJECTED, reason=reason)]
-        live = _LiveOrder(order, reduce_only)
+        live = _LiveOrder(order, reduce_only, held=hold)
         self._orders[order.order_id] = live
         self._day_notional += notional
+        if hold:
+            live.order = _update(order, now_ns, reason=f"held: {closed}")
+            return [live.order]
         if not live.sliced:
             self._release(live, order.quantity, now_ns)
         return [order]
@@ -229,6 +243,15 @@ class LiveRouter(ExecutionRouter):
                 continue
             if bar.open_ns < datetime_to_ns(live.order.created_at):
                 continue  # a bar that opened before the order existed
+            if live.held:
+                if session_refusal(bar.close_ns, self.config.session_calendar) is not None:
+                    continue
+                live.held = False  # the session opened: the order goes out now
+                live.order = _update(live.order, bar.close_ns, reason="released at the open")
+                events.append(live.order)
+                if not live.sliced:
+                    self._release(live, live.order.quantity, bar.close_ns)
+                    continue
             live.bars += 1
             if live.sliced and not live.cancel_sent:
                 self._release(live, self._slice(live, bar), bar.close_ns)
@@ -318,9 +341,13 @@ class LiveRouter(ExecutionRouter):
     def _child_id(self, live: _LiveOrder, venue: str, parts: int) -> str:
         """The client order id: the order id for a whole order at one venue; else a short
         deterministic id (a replayed slice gets the same one, so the venue dedupes it)."""
+        order_id = live.order.order_id
         if not live.sliced and parts == 1 and not live.children:
-            return live.order.order_id
-        key = f"{live.order.order_id}|{len(live.children)}|{venue}"
+            if len(order_id) <= self.config.max_client_order_id:
+                return order_id
+            key = order_id  # too long for the venue: its digest, the same on every resend
+        else:
+            key = f"{order_id}|{len(live.children)}|{venue}"
         return "q" + hashlib.blake2b(key.encode(), digest_size=12).hexdigest()
 
     def _mark(self, order: Order) -> Decimal:
@@ -354,23 +381,26 @@ class LiveRouter(ExecutionRouter):
             return []
         parent = self._parents.get(report.order_id)
         live = self._orders.get(parent) if parent is not None else None
-        if live is None:
-            self._unknown_order(report, now_ns)
-            return []
-        child = live.children[report.order_id]
         events: list[ExecutionEvent] = []
+        if live is None:
+            live = self._adopt(report, now_ns)
+            if live is None:
+                self._unknown_order(report, now_ns)
+                return []
+            events.append(live.order)
+        child = live.children[report.order_id]
         if report.kind is ReportKind.FILL:
-            events = self._fill(live, report, now_ns)
+            events += self._fill(live, report, now_ns)
         elif report.kind is ReportKind.REJECT:
             child.done = True
-            events = self._finish(
+            events += self._finish(
                 live, OrderStatus.REJECTED, f"venue rejected: {report.reason}", now_ns, stop=True
             )
         elif report.kind is ReportKind.STATUS and report.status in _TERMINAL:
             child.done = True
             if report.status is not OrderStatus.FILLED and (live.cancel_sent or not live.sliced):
                 reason = report.reason or f"{report.status.value} at the venue"
-                events = self._finish(live, report.status, reason, now_ns, stop=False)
+                events += self._finish(live, report.status, reason, now_ns, stop=False)
         self._compare(now_ns)
         return events
 
@@ -409,30 +439,67 @@ class LiveRouter(ExecutionRouter):
         )
 
     def _check_balances(self, report: VenueReport) -> None:
-        """The venue's base-asset balances against the fills booked since the first snapshot.
+        """A venue's balances against the fills booked there since its first snapshot: every
+        base asset traded, and the quote assets (notional and fees paid in them).
 
         A difference means a fill the ledger has not booked (or one it booked that the venue
         does not have): reported once per distinct difference, never corrected silently.
         """
-        totals = report.balances or {}
-        if not self._balance_start:
-            self._balance_start = dict(totals)
+        totals = {(report.venue, a): v for a, v in (report.balances or {}).items()}
+        if not any(venue == report.venue for venue, _ in self._balance_start):
+            self._balance_start.update(totals)
             return
-        for asset, booked in sorted(self._booked_base.items()):
-            if asset not in totals or asset not in self._balance_start:
+        for key, booked in sorted(self._booked_moves.items()):
+            if key not in totals or key not in self._balance_start:
                 continue
-            moved = totals[asset] - self._balance_start[asset]
+            moved = totals[key] - self._balance_start[key]
             gap = moved - booked
-            if gap != 0 and self._balance_gaps.get(asset) != gap:
-                self._balance_gaps[asset] = gap
+            if gap != 0 and self._balance_gaps.get(key) != gap:
+                self._balance_gaps[key] = gap
                 self._issue(
                     report,
                     IssueKind.BALANCE,
-                    f"{asset} at the venue moved {moved} since the first snapshot; "
+                    f"{key[1]} at the venue moved {moved} since the first snapshot; "
                     f"the ledger booked {booked} (difference {gap})",
                 )
             elif gap == 0:
-                self._balance_gaps.pop(asset, None)
+                self._balance_gaps.pop(key, None)
+
+    def _adopt(self, report: VenueReport, now_ns: int) -> _LiveOrder | None:
+        """An order this deployment sent (the gateway's journal says so) that the router lost
+        to a crash between send and acknowledgement: taken back as a whole order at its venue,
+        so its fills are booked once; audited. Anything else stays unknown."""
+        if not (report.journaled and report.kind is ReportKind.STATUS):
+            return None
+        if report.side is None or report.order_quantity is None or not report.asset:
+            return None
+        ts = ns_to_datetime(now_ns)
+        order = Order(
+            order_id=report.order_id,
+            intent_id=report.order_id,
+            asset=report.asset,
+            side=report.side,
+            quantity=report.order_quantity,
+            reason="adopted after a restart: sent before the crash, found at the venue",
+            created_at=ts,
+            updated_at=ts,
+        )
+        live = _LiveOrder(
+            order, reduce_only=False, released=order.quantity, compared=True, adopted=True
+        )
+        live.children[order.order_id] = _Child(report.venue, order.quantity)
+        self._orders[order.order_id] = live
+        self._parents[order.order_id] = order.order_id
+        self._issue(
+            report,
+            IssueKind.MISSING_ORDER,
+            f"venue order {report.venue_order_id or '?'} ({order.order_id}, {order.asset}, "
+            f"{order.side.value} {order.quantity}) was sent before a restart and lost by the "
+            "router",
+            "adopted",
+            order.order_id,
+        )
+        return live
 
     def _unknown_order(self, report: VenueReport, now_ns: int) -> None:
         """A venue order the ledger does not know: reported once, cancelled if configured."""
@@ -499,9 +566,7 @@ class LiveRouter(ExecutionRouter):
         )
         live.notional += report.price * report.quantity
         live.fees += report.fee
-        base = order.asset.split("/")[0]
-        signed = report.quantity if order.side is Side.BUY else -report.quantity
-        self._booked_base[base] = self._booked_base.get(base, ZERO) + signed
+        self._book_balances(report, order.asset, order.side)
         filled = order.filled_quantity + report.quantity
         status = order.status
         if status not in _TERMINAL or status is OrderStatus.FILLED:
@@ -518,6 +583,23 @@ class LiveRouter(ExecutionRouter):
         return [fill, live.order]
 
     # --- internals -------------------------------------------------------------------------
+
+    def _book_balances(self, report: VenueReport, asset: str, side: Side) -> None:
+        """What a booked fill moves at its venue: the base asset, and the quote asset by the
+        notional and the fee (when the fee was paid in it)."""
+        assert report.price is not None and report.quantity is not None
+        base, _, quote = asset.partition("/")
+        quote = quote or self.config.cash_currency
+        buy = side is Side.BUY
+        notional = report.price * report.quantity
+        fee = report.fee if report.fee_currency in (None, quote) else ZERO
+        moves = {
+            base: report.quantity if buy else -report.quantity,
+            quote: -(notional + fee) if buy else notional - fee,
+        }
+        for name, moved in moves.items():
+            key = (report.venue, name)
+            self._booked_moves[key] = self._booked_moves.get(key, ZERO) + moved
 
     def _cap_refusal(self, notional: Decimal, now_ns: int, reduce_only: bool) -> str | None:
         day = now_ns // NS_PER_DAY

@@ -94,7 +94,8 @@ def route(
         if left == 0:
             break
     best = ranked[0].venue
-    reason = "best all-in price: " + " < ".join(inputs[q.venue]["all_in"] for q in ranked)
+    better = " < " if buy else " > "  # a buy pays the least, a sell receives the most
+    reason = "best all-in price: " + better.join(inputs[q.venue]["all_in"] for q in ranked)
     if left > 0:
         allocations[best] = allocations.get(best, ZERO) + left
         reason += f"; {left} beyond the displayed depth goes to {best}"

@@ -237,5 +237,10 @@ def test_a_fill_the_ledger_never_booked_shows_as_a_balance_difference(
     issues = [r for r in router.records() if isinstance(r, ReconcileIssue)]
     kinds = {(i.kind, i.order_id) for i in issues}
     assert (IssueKind.UNKNOWN_ORDER, "by-hand") in kinds
-    (balance,) = [i for i in issues if i.kind is IssueKind.BALANCE]
-    assert balance.detail.endswith("(difference 0.002)") and balance.detail.startswith("BTC ")
+    balances = {i.detail.split()[0]: i for i in issues if i.kind is IssueKind.BALANCE}
+    assert set(balances) == {"BTC", "USDT"}  # the base asset and the quote paid for it
+    assert balances["BTC"].detail.endswith("(difference 0.002)")
+    by_hand = _venue_order(sim, "by-hand")
+    spent = by_hand.cum_quote + sum(f.commission for f in by_hand.fills)
+    difference = balances["USDT"].detail.rsplit("(difference ", 1)[1].rstrip(")")
+    assert Decimal(difference) == -spent

@@ -43,3 +43,30 @@ def test_venues_page_lists_reconciliation_issues(store: Path) -> None:
     assert {m.label: m.value for m in at.metric}["reconciliation issues"] == "1"
     row = at.dataframe[0].value.iloc[0]
     assert (row["kind"], row["action"]) == ("unknown_order", "cancelled")
+
+
+def test_venues_page_lists_the_venues_price_divergences(store: Path) -> None:
+    from operators.divergence import DataQualityEvent
+
+    event = DataQualityEvent(
+        kind="price_divergence",
+        symbol="BTC/USDC",
+        ts=datetime(2022, 1, 1, tzinfo=UTC),
+        sources=("sim-b", "sim-a"),
+        prices=(47167.05, 46470.0),
+        divergence_bps=148.9,
+        threshold_bps=50,
+        blocks_entries=True,
+        detail="sim-b 47167.05 vs sim-a 46470.0: 148.9 bps",
+    )
+    engine = open_store(str(store))
+    with engine.begin() as conn:
+        write_venue_records(conn, [event], "r1")
+    engine.dispose()
+    at = AppTest.from_string(
+        "from dashboards.views import venues\nvenues.render()\n", default_timeout=60
+    ).run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert "Venues' price divergences" in [s.value for s in at.subheader]
+    row = at.dataframe[-1].value.iloc[0]
+    assert (row["symbol"], row["blocks_entries"]) == ("BTC/USDC", True)

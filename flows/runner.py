@@ -181,7 +181,9 @@ def run_flow(
             run_id=run_id,
         )
         sink = crash_after_env(StoreSink(store_url, StoreWriter(run_id)))
-        audit = AuditChainSink(store_url, run_id=run_id)
+        audit = AuditChainSink(
+            store_url, run_id=run_id, kafka=config.kafka if config.kafka.enabled else None
+        )
         metering = MeteringSink(store_url)
     notifier = start_notifier(config.notifications, store_url)
     metrics = start_flow_metrics(config.metrics, live=False)

@@ -209,7 +209,13 @@ def main(args: argparse.Namespace) -> int:
             print(f"metrics: {metrics.server.url}")
         outputs = FlowOutputs(
             store=store[0] if store else None,
-            audit=AuditChainSink(url_for(args.store), run_id=store[2]) if store else None,
+            audit=AuditChainSink(
+                url_for(args.store),
+                run_id=store[2],
+                kafka=config.kafka if config.kafka.enabled else None,
+            )
+            if store
+            else None,
             stats=stats,
             notify=notify_sink(notifier, config.notifications),
             metrics=None if metrics is None else metrics.sink,

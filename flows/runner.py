@@ -193,7 +193,7 @@ def run_flow(
         metering=metering,
         collect=collected.extend if collect else None,
         stats=stats,
-        kafka=_kafka_sink(config),
+        kafka=_kafka_sink(config, metrics),
         notify=notify_sink(notifier, config.notifications),
         metrics=None if metrics is None else metrics.sink,
     )
@@ -217,9 +217,10 @@ def run_flow(
     return RunResult(run_id if store_url else None, stats, store_url, collected, whole)
 
 
-def _kafka_sink(config: QuorumConfig) -> Any:
+def _kafka_sink(config: QuorumConfig, metrics: Any = None) -> Any:
     if not config.kafka.enabled:
         return None
     from connectors.kafka.sink import KafkaSink  # the embedded default never loads the client
 
-    return KafkaSink(config.kafka)
+    observer = None if metrics is None else metrics.metrics.kafka_report
+    return KafkaSink(config.kafka, observer=observer)

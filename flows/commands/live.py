@@ -219,7 +219,7 @@ def main(args: argparse.Namespace) -> int:
             stats=stats,
             notify=notify_sink(notifier, config.notifications),
             metrics=None if metrics is None else metrics.sink,
-            kafka=_kafka_sink(config),
+            kafka=_kafka_sink(config, metrics),
             collect=venues.collect if venues else None,
         )
         inbox = ManualActionInbox(url_for(args.store), run_for=args.duration) if store else None
@@ -270,12 +270,13 @@ def _records_in(source: Any) -> int:
     )
 
 
-def _kafka_sink(config: Any) -> Any:
+def _kafka_sink(config: Any, metrics: Any = None) -> Any:
     if not config.kafka.enabled:
         return None
     from connectors.kafka.sink import KafkaSink
 
-    return KafkaSink(config.kafka)
+    observer = None if metrics is None else metrics.metrics.kafka_report
+    return KafkaSink(config.kafka, observer=observer)
 
 
 def _ingest_flow(source: Any, outputs: Any) -> Any:

@@ -21,6 +21,7 @@ from dashboards.views import (
     reviews,
     run_report,
     signals_board,
+    sla,
     venues,
 )
 
@@ -28,7 +29,7 @@ from dashboards.views import (
 SECTIONS = {
     "Signals": (signals_board, charts, fusion, reviews),
     "Trading": (portfolio, run_report, controls, venues),
-    "Operations": (feed_health, audit_log),
+    "Operations": (feed_health, sla, audit_log),
     "Billing": (billing,),
 }
 

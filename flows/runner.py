@@ -11,7 +11,12 @@ from bytewax.inputs import Source
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from connectors.files import MarketDataFileError, load_market_data
-from connectors.notify.notifier import notify_sink, start_notifier, stop_notifier
+from connectors.notify.notifier import (
+    notify_sink,
+    sla_breach_listener,
+    start_notifier,
+    stop_notifier,
+)
 from connectors.prometheus.sink import start_flow_metrics
 from connectors.replay import ReplaySource
 from connectors.store.audit import AuditChainSink
@@ -186,7 +191,9 @@ def run_flow(
         )
         metering = MeteringSink(store_url)
     notifier = start_notifier(config.notifications, store_url)
-    metrics = start_flow_metrics(config.metrics, live=False)
+    metrics = start_flow_metrics(
+        config.metrics, live=False, on_breach=sla_breach_listener(notifier)
+    )
     outputs = FlowOutputs(
         store=sink,
         audit=audit,
@@ -205,9 +212,9 @@ def run_flow(
         else:
             execute(flow, config.cluster, config.recovery, recovery)
     finally:
-        stop_notifier(notifier, stats)
-        if metrics is not None:
+        if metrics is not None:  # first: its last SLA check may still notify
             stats.sla.update(metrics.close())
+        stop_notifier(notifier, stats)
     stats.finish()
     if engine is not None:
         if config.cluster.is_lead:

@@ -30,12 +30,13 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from operators.candles.minute import LateTrades
+from operators.sla.breaches import BreachWatch
 from operators.sla.stages import StageLatencies
 from operators.sla.uptime import FeedUptime, LatencyWindow
 from schemas.batches import CandleBatch, FeatureBatch, TradeBatch
-from schemas.common import NS_PER_SECOND, datetime_to_ns
+from schemas.common import NS_PER_SECOND, datetime_to_ns, ns_to_datetime
 from schemas.market import BookTop, FeedHealth, FeedStatus
-from schemas.operations import EquityPoint, TradingStateChange
+from schemas.operations import EquityPoint, SlaBreach, TradingStateChange
 from schemas.records import DeadLetter
 from schemas.signals import FusedSignal, Signal
 from schemas.trading import Fill, Order, OrderIntent, OrderStatus, RiskDecision, TradingState
@@ -118,6 +119,10 @@ class FlowMetrics:
         self.fused_latency = LatencyWindow()
         """Ingestion → fused-signal latency of the last 10,000 decisions (live runs)."""
         self.stages = StageLatencies()
+        self._watch: BreachWatch | None = None
+        self._on_breach: Callable[[SlaBreach], None] | None = None
+        self._check_every_s = 1.0
+        self._checked_at = float("-inf")
         r = self.registry
         self.candles = Counter("quorum_candles", "Closed candles", ["timeframe"], registry=r)
         self.feature_rows = Counter(
@@ -233,6 +238,31 @@ class FlowMetrics:
             self.kafka_errors.labels(topic).inc(n)
         self.kafka_queue.labels(producer).set(queued)
 
+    def watch_sla(
+        self,
+        uptime_target: float,
+        latency_p99_s: float,
+        on_breach: Callable[[SlaBreach], None],
+        every_s: float = 1.0,
+    ) -> None:
+        """Call ``on_breach`` for every SLA that goes below its target, checked at most every
+        ``every_s`` seconds as records arrive, and once more by :meth:`check_sla`."""
+        self._watch = BreachWatch(uptime_target, latency_p99_s)
+        self._on_breach = on_breach
+        self._check_every_s = every_s
+        self._checked_at = float("-inf")
+
+    def check_sla(self, now: float | None = None) -> None:
+        """Tell the watcher's listener about SLAs that entered breach since the last check."""
+        if self._watch is None or self._on_breach is None:
+            return
+        at = self._clock() if now is None else now
+        self._checked_at = at
+        p99 = self.fused_latency.percentile(99)
+        stamp = ns_to_datetime(int(at * NS_PER_SECOND))
+        for breach in self._watch.check(self.uptime_ratios(at), p99, stamp):
+            self._on_breach(breach)
+
     def observe(self, items: Iterable[Any]) -> None:
         """Update the metrics from a batch of the flow's output records."""
         now = self._clock()
@@ -240,6 +270,8 @@ class FlowMetrics:
             handler = _HANDLERS.get(type(item))
             if handler is not None:
                 handler(self, item, now)
+        if self._watch is not None and now - self._checked_at >= self._check_every_s:
+            self.check_sla(now)
 
     def uptime_ratios(self, now: float | None = None) -> dict[str, float]:
         """``source/symbol`` → uptime over the SLA window (for reports and the store)."""
@@ -258,7 +290,11 @@ class FlowMetrics:
         ]
         if p99 is not None and p99 > latency_p99_s:
             breaches.append(f"fused-signal latency p99 {p99:.3f} s > {latency_p99_s} s")
-        figures: dict[str, Any] = {"feed_uptime": uptime, "breaches": breaches}
+        figures: dict[str, Any] = {
+            "feed_uptime": uptime,
+            "breaches": breaches,
+            "targets": {"feed_uptime": uptime_target, "fused_latency_p99_s": latency_p99_s},
+        }
         if p50 is not None:
             figures["fused_latency_p50_s"] = round(p50, 6)
             figures["fused_latency_p99_s"] = round(p99, 6)

@@ -145,7 +145,12 @@ def main(args: argparse.Namespace) -> int:
     from bytewax.errors import BytewaxRuntimeError
 
     from connectors.feed.side_channel import SideChannelSource
-    from connectors.notify.notifier import notify_sink, start_notifier, stop_notifier
+    from connectors.notify.notifier import (
+        notify_sink,
+        sla_breach_listener,
+        start_notifier,
+        stop_notifier,
+    )
     from connectors.prometheus.sink import start_flow_metrics
     from connectors.simulator import ExchangeSimulator, SimulatorConfig
     from connectors.store.audit import AuditChainSink
@@ -204,7 +209,9 @@ def main(args: argparse.Namespace) -> int:
             )
         except ConfigError as exc:
             raise UserError(str(exc)) from None
-        metrics = start_flow_metrics(config.metrics, live=True)
+        metrics = start_flow_metrics(
+            config.metrics, live=True, on_breach=sla_breach_listener(notifier)
+        )
         if metrics is not None and not args.quiet:
             print(f"metrics: {metrics.server.url}")
         outputs = FlowOutputs(
@@ -242,9 +249,9 @@ def main(args: argparse.Namespace) -> int:
         finally:
             # Counted before the store's summary is written, so the stored run has it too.
             stats.records_in = _records_in(source)
-            stop_notifier(notifier, stats)
-            if metrics is not None:
+            if metrics is not None:  # first: its last SLA check may still notify
                 stats.sla.update(metrics.close())
+            stop_notifier(notifier, stats)
             stats.finish()
             if store is not None:
                 _close_store(store, stats)

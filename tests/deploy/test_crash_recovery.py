@@ -15,6 +15,7 @@ by the envelope's id, holds exactly what an uninterrupted run's topics hold.
 from __future__ import annotations
 
 import signal
+import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -134,8 +135,10 @@ def _read_through_markers(bootstrap: str, topic: str) -> list[Any]:
         assert producer.flush(30) == 0
         consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in partitions])
         open_parts, messages = set(partitions), []
+        deadline = time.monotonic() + 120  # a generous bound, never a pass condition
         while open_parts:
-            for message in consumer.consume(1000, 30):
+            assert time.monotonic() < deadline, f"{topic}: no end marker from {open_parts}"
+            for message in consumer.consume(1000, 0.5):
                 assert message.error() is None, message.error()
                 if message.value() == marker:
                     open_parts.discard(message.partition())

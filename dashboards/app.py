@@ -22,6 +22,7 @@ from dashboards.views import (
     reviews,
     run_report,
     signals_board,
+    sla,
     venues,
 )
 
@@ -29,7 +30,7 @@ from dashboards.views import (
 SECTIONS = {
     "Signals": (signals_board, charts, fusion, reviews),
     "Trading": (portfolio, run_report, controls, control_room, venues),
-    "Operations": (feed_health, audit_log),
+    "Operations": (feed_health, sla, audit_log),
     "Billing": (billing,),
 }
 

@@ -166,7 +166,8 @@ def build_flow(
     (:class:`~connectors.ccxt_router.VenueReportSource`) into it.
     """
     flow = Dataflow(flow_id)
-    items = op.branch("side_items", op.input("source", flow, source), _is_side_item)
+    source_items = op.input("source", flow, source)
+    items = op.branch("side_items", source_items, _is_side_item)
     market = split_market_data("split", items.falses)
     timeframes = config.candles.timeframes
     minute_targets = [tf for tf in timeframes if tf is not Timeframe.M1]
@@ -235,7 +236,11 @@ def build_flow(
     if outputs.notify is not None:
         op.output("notify", everything, outputs.notify)
     if outputs.metrics is not None:
+        from connectors.prometheus.metrics import input_counts
+
         op.output("metrics", everything, outputs.metrics)
+        inputs = op.flat_map("input_counts", source_items, input_counts)
+        op.output("metrics_inputs", inputs, outputs.metrics)
     if outputs.timeseries is not None:
         from connectors.questdb.rows import TIMESERIES_TYPES
 

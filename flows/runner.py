@@ -11,7 +11,12 @@ from bytewax.inputs import Source
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from connectors.files import MarketDataFileError, load_market_data
-from connectors.notify.notifier import notify_sink, start_notifier, stop_notifier
+from connectors.notify.notifier import (
+    notify_sink,
+    sla_breach_listener,
+    start_notifier,
+    stop_notifier,
+)
 from connectors.prometheus.sink import start_flow_metrics
 from connectors.replay import ReplaySource
 from connectors.store.audit import AuditChainSink
@@ -190,17 +195,21 @@ def run_flow(
             run_id=run_id,
         )
         sink = crash_after_env(StoreSink(store_url, ledger_writer(config, run_id)))
-        audit = AuditChainSink(store_url, run_id=run_id)
+        audit = AuditChainSink(
+            store_url, run_id=run_id, kafka=config.kafka if config.kafka.enabled else None
+        )
         metering = MeteringSink(store_url)
     notifier = start_notifier(config.notifications, store_url)
-    metrics = start_flow_metrics(config.metrics, live=False)
+    metrics = start_flow_metrics(
+        config.metrics, live=False, on_breach=sla_breach_listener(notifier)
+    )
     outputs = FlowOutputs(
         store=sink,
         audit=audit,
         metering=metering,
         collect=collected.extend if collect else None,
         stats=stats,
-        kafka=_kafka_sink(config),
+        kafka=_kafka_sink(config, metrics),
         notify=notify_sink(notifier, config.notifications),
         metrics=None if metrics is None else metrics.sink,
         timeseries=timeseries_sink(config, run_id),
@@ -213,9 +222,9 @@ def run_flow(
         else:
             execute(flow, config.cluster, config.recovery, recovery)
     finally:
-        stop_notifier(notifier, stats)
-        if metrics is not None:
+        if metrics is not None:  # first: its last SLA check may still notify
             stats.sla.update(metrics.close())
+        stop_notifier(notifier, stats)
     stats.finish()
     if engine is not None:
         if config.cluster.is_lead:
@@ -225,9 +234,10 @@ def run_flow(
     return RunResult(run_id if store_url else None, stats, store_url, collected, whole)
 
 
-def _kafka_sink(config: QuorumConfig) -> Any:
+def _kafka_sink(config: QuorumConfig, metrics: Any = None) -> Any:
     if not config.kafka.enabled:
         return None
     from connectors.kafka.sink import KafkaSink  # the embedded default never loads the client
 
-    return KafkaSink(config.kafka)
+    observer = None if metrics is None else metrics.metrics.kafka_report
+    return KafkaSink(config.kafka, observer=observer)

@@ -83,6 +83,8 @@ def _refused(candles: CandleBatch, error: ValueError) -> list[DeadLetter]:
             detail=str(error),
             raw=row_json(candles, i),
             ts=ns_to_datetime(int(candles.ts_ns[i])),
+            # a refused batch is met once per its first bar: rows count within it
+            occurrence=f"batch at {int(candles.ts_ns[0])} row {i}",
         )
         for i in range(len(candles))
     ]

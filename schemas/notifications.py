@@ -29,6 +29,7 @@ class NotificationEvent(StrEnum):
     FEED_STALE = "feed_stale"  # a feed went stale or disconnected
     FEED_RECOVERED = "feed_recovered"  # it is live again
     FILL = "fill"
+    SLA_BREACH = "sla_breach"  # feed uptime or fused-signal latency missed its target
     DAILY_REPORT = "daily_report"
     TEST = "test"  # `quorum notify test`
 

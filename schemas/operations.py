@@ -135,3 +135,22 @@ class TradingStateChange(BaseModel):
     cause: str  # a RiskReason value for a breaker, "manual" for a human, "expired" on expiry
     detail: str
     timestamp: UtcDatetime
+
+
+class SlaKind(StrEnum):
+    """Which service level (see ``metrics:`` in the configuration)."""
+
+    FEED_UPTIME = "feed_uptime"  # a feed's live share of the SLA window, per source/symbol
+    FUSED_LATENCY_P99 = "fused_latency_p99"  # p99 ingestion → fused signal, seconds
+
+
+class SlaBreach(BaseModel):
+    """A service level just went below its target (told once per breach, again after recovery)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    sla: SlaKind
+    subject: str = Field(description="The feed (source/symbol) or 'fused' for the latency")
+    value: float = Field(description="The measured figure (a ratio, or seconds)")
+    threshold: float = Field(description="The configured target it missed")
+    ts: UtcDatetime = Field(description="Wall-clock time of the check that found it")

@@ -18,6 +18,15 @@ class JudgedRecord(Frozen):
     detail: str = Field(description="Human-readable message naming the field and value")
     raw: str = Field(description="The raw record as received (JSON or text)")
     ts: UtcDatetime | None = Field(default=None, description="Event time, when it could be read")
+    occurrence: str = Field(
+        default="",
+        max_length=160,
+        description=(
+            "Where the producer met the record (file row, stream row, Kafka "
+            "topic/partition/offset, live frame): two identical raw records are two "
+            "occurrences, the same one re-emitted after a resume is one"
+        ),
+    )
 
 
 class DeadLetter(JudgedRecord):

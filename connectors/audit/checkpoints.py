@@ -33,6 +33,10 @@ class CheckpointFormatError(ValueError):
     """A stored checkpoint that cannot be read (names where it is)."""
 
 
+class CheckpointUnavailableError(RuntimeError):
+    """A checkpoint place that cannot be read now (a broker down): verify cannot conclude."""
+
+
 class CheckpointWriter(Protocol):
     """Somewhere outside the store that keeps checkpoints; appending is its only write."""
 

@@ -12,6 +12,9 @@ variable                           meaning
                                    every checkpoint
 =================================  ==============================================================
 
+When Kafka is configured (the run configuration's ``kafka:`` section), every checkpoint is also
+published to the ``<prefix>.audit`` topic (:mod:`connectors.kafka.audit_checkpoints`).
+
 Without a key the chain stays plain SHA-256 (the embedded demo) and verify says so.
 
 >>> settings = AuditSettings.from_environment({"QUORUM_AUDIT_KEY": "k" * 32})
@@ -35,9 +38,13 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from sqlalchemy.engine import Engine, make_url
+
+if TYPE_CHECKING:
+    from connectors.kafka.config import KafkaConfig
 
 from connectors.audit.checkpoints import CheckpointWriter, FileCheckpoints, PostgresCheckpoints
 from connectors.store.engine import url_for
@@ -117,13 +124,18 @@ class AuditSettings(BaseModel):
             return Path(str(url.database)).with_suffix(CHECKPOINT_SUFFIX)
         return None
 
-    def trust(self, store_url: str) -> AuditTrust:
+    def trust(self, store_url: str, kafka: KafkaConfig | None = None) -> AuditTrust:
+        """The key and the checkpoint writers; ``kafka`` (when enabled) adds the audit topic."""
         writers: list[CheckpointWriter] = []
         path = self.checkpoint_path(store_url)
         if path is not None:
             writers.append(FileCheckpoints(path))
         if self.checkpoint_db is not None:
             writers.append(PostgresCheckpoints(self.checkpoint_db.get_secret_value()))
+        if kafka is not None and kafka.enabled:
+            from connectors.kafka.audit_checkpoints import KafkaCheckpoints  # Kafka runs only
+
+            writers.append(KafkaCheckpoints(kafka))
         return AuditTrust(self.audit_key(), tuple(writers))
 
 
@@ -135,13 +147,24 @@ class AuditTrust:
     writers: tuple[CheckpointWriter, ...] = field(default=())
 
     @classmethod
-    def for_store(cls, store_url: str, environ: Mapping[str, str] | None = None) -> AuditTrust:
-        """The trust configured in the environment for the store at ``store_url``."""
-        return AuditSettings.from_environment(environ).trust(store_url)
+    def for_store(
+        cls,
+        store_url: str,
+        environ: Mapping[str, str] | None = None,
+        kafka: KafkaConfig | None = None,
+    ) -> AuditTrust:
+        """The trust configured in the environment for the store at ``store_url`` (plus the
+        audit topic of ``kafka`` when it is enabled)."""
+        return AuditSettings.from_environment(environ).trust(store_url, kafka)
 
     @classmethod
-    def for_engine(cls, engine: Engine, environ: Mapping[str, str] | None = None) -> AuditTrust:
-        return cls.for_store(engine.url.render_as_string(hide_password=False), environ)
+    def for_engine(
+        cls,
+        engine: Engine,
+        environ: Mapping[str, str] | None = None,
+        kafka: KafkaConfig | None = None,
+    ) -> AuditTrust:
+        return cls.for_store(engine.url.render_as_string(hide_password=False), environ, kafka)
 
     def checkpoint(self, head: tuple[int, str] | None) -> AuditCheckpoint | None:
         """Write a checkpoint of ``head`` to every writer; a failing writer is logged, the

@@ -127,6 +127,8 @@ class BinanceSession:
             for tf in config.timeframes
         }
         self.stats = FeedStats()
+        # A live session never re-emits: a resume opens a new one, named by its start.
+        self._incarnation = self._wall().strftime("%Y%m%dT%H%M%S.%fZ")
         self.health = HealthMonitor(
             config.source_name, symbols, config.stale_after, config.heartbeat_every, wall
         )
@@ -479,9 +481,14 @@ class BinanceSession:
                 detail=detail,
                 raw=text[:MAX_RAW_CHARS],
                 ts=ns_to_datetime(self.server_now_ms * 1_000_000) if self.server_now_ms else None,
+                occurrence=self._occurrence(),
             )
         )
 
     def _dead_letter_row(self, letter: DeadLetter) -> None:
         self.stats.dead_lettered += 1
-        self.outbox.put(letter)
+        self.outbox.put(letter.model_copy(update={"occurrence": self._occurrence()}))
+
+    def _occurrence(self) -> str:
+        """This session's dead letter number (counted before the call)."""
+        return f"live {self._incarnation} #{self.stats.dead_lettered}"

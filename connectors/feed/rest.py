@@ -233,6 +233,8 @@ class RestHistory:
         self.caller = caller
         self.source = source
         self.on_reject = on_reject
+        self.rows_rejected = 0
+        """Malformed rows met so far: their number is their occurrence."""
         self.page_size = page_size
         self.max_rows = max_rows
 
@@ -251,6 +253,7 @@ class RestHistory:
             try:
                 rows.append(convert(item))
             except ValueError as exc:
+                self.rows_rejected += 1
                 self.on_reject(
                     DeadLetter(
                         source=self.source,
@@ -258,6 +261,7 @@ class RestHistory:
                         reason="malformed_rest_row",
                         detail=str(exc),
                         raw=_dump(item.get("info", item) if isinstance(item, dict) else item),
+                        occurrence=f"rest row #{self.rows_rejected}",
                     )
                 )
         return rows

@@ -71,8 +71,10 @@ def _dead_letters(
     parsed: Mapping[str, ParsedColumn],
     bad: np.ndarray,
     symbols: np.ndarray,
+    row_numbers: np.ndarray,
 ) -> list[DeadLetter]:
-    """One dead letter per bad row, naming every field that failed and its value."""
+    """One dead letter per bad row, naming every field that failed and its value; its
+    occurrence is the row's number in the file (``row_numbers``: 1 = first data row)."""
     letters: list[DeadLetter] = []
     stamps = parsed["ts"]
     for i in np.flatnonzero(bad):
@@ -88,14 +90,16 @@ def _dead_letters(
                 details.append(f"{name} (column {p.column!r}) {_shown(row[p.column])} {p.problem}")
         ts_ok = not (stamps.missing[i] or stamps.invalid[i])
         symbol = symbols[i]
+        number = int(row_numbers[i])
         letters.append(
             DeadLetter(
                 source=f"file:{path.name}",
                 symbol=symbol if isinstance(symbol, str) else None,
                 reason=reasons[0],
-                detail=f"{path.name} row {i + 1}: " + "; ".join(details),
+                detail=f"{path.name} row {number}: " + "; ".join(details),
                 raw=raw_json(row),
                 ts=ns_to_datetime(int(stamps.values[i])) if ts_ok else None,
+                occurrence=f"row {number}",
             )
         )
     return letters
@@ -143,6 +147,8 @@ class _Table:
     columns: dict[str, np.ndarray]
     dead_letters: list[DeadLetter]
     rows_read: int
+    row_numbers: np.ndarray
+    """The good rows' numbers in the file (1 = first data row), for checks after parsing."""
 
 
 Parser = Callable[[Path, pl.Series], ParsedColumn]
@@ -157,9 +163,11 @@ def _parse_file(
     known: Iterable[str] = (),
 ) -> _Table:
     symbols = _row_symbols(path, raw, resolved, symbol, known)
+    row_numbers = np.arange(1, raw.height + 1)
     if symbol and "symbol" in resolved:
         keep = _rows_of_symbol(path, symbols, symbol)
         raw, symbols = raw.filter(pl.Series(keep)), symbols.select(keep)
+        row_numbers = row_numbers[keep]
     parsed = {
         name: parse(path, raw[resolved[name]])
         for name, parse in parsers.items()
@@ -170,12 +178,14 @@ def _parse_file(
     bad = np.zeros(raw.height, dtype=bool)
     for p in parsed.values():
         bad |= p.missing | p.invalid
-    letters = _dead_letters(path, raw, parsed, bad, symbols.values) if bad.any() else []
+    letters = (
+        _dead_letters(path, raw, parsed, bad, symbols.values, row_numbers) if bad.any() else []
+    )
     good = ~bad
     columns = {name: p.values[good] for name, p in parsed.items() if name != "symbol"}
     columns["ts_ns"] = columns.pop("ts")
     columns["symbol"] = symbols.values[good]
-    return _Table(columns, letters, raw.height)
+    return _Table(columns, letters, raw.height, row_numbers[good])
 
 
 def _frame(columns: Mapping[str, np.ndarray], schema: Mapping[str, pl.DataType]) -> pl.DataFrame:

@@ -82,7 +82,7 @@ def load_quotes(
     bid, ask = columns["bid"], columns["ask"]
     with np.errstate(invalid="ignore"):
         bad = ~(np.isfinite(bid) & np.isfinite(ask) & (bid > 0) & (ask >= bid))
-    letters = list(table.dead_letters) + _bad_quotes(path, columns, bad)
+    letters = list(table.dead_letters) + _bad_quotes(path, columns, bad, table.row_numbers)
     good = {name: values[~bad] for name, values in columns.items()}
     ticks = _frame(
         {
@@ -135,7 +135,9 @@ def load_quotes(
     )
 
 
-def _bad_quotes(path: Path, columns: dict[str, np.ndarray], bad: np.ndarray) -> list[DeadLetter]:
+def _bad_quotes(
+    path: Path, columns: dict[str, np.ndarray], bad: np.ndarray, row_numbers: np.ndarray
+) -> list[DeadLetter]:
     letters = []
     for i in np.flatnonzero(bad).tolist():
         bid, ask = float(columns["bid"][i]), float(columns["ask"][i])
@@ -155,6 +157,7 @@ def _bad_quotes(path: Path, columns: dict[str, np.ndarray], bad: np.ndarray) -> 
                     {"ts_ns": int(columns["ts_ns"][i]), "bid": str(bid), "ask": str(ask)}
                 ),
                 ts=ns_to_datetime(int(columns["ts_ns"][i])),
+                occurrence=f"row {int(row_numbers[i])}",
             )
         )
     return letters

@@ -279,7 +279,10 @@ _SPECS: dict[type, _Spec] = {
     ),
     DeadLetter: _Spec(
         Kind.DEAD_LETTERS,
-        lambda d: f"{d.source}|{d.reason}|{_digest(d.raw.encode(errors='surrogatepass'))}",
+        lambda d: (
+            f"{d.source}|{d.reason}|{_digest(d.raw.encode(errors='surrogatepass'))}"
+            + (f"|{d.occurrence}" if d.occurrence else "")  # two identical rows are two
+        ),
         lambda d, _p: d.symbol or d.source,
         lambda d: d.ts,
     ),

@@ -180,6 +180,7 @@ class MarketDecoder:
                     reason=exc.reason,
                     detail=f"{topic} partition {partition} offset {offset}: {exc}",
                     raw=(value or b"").decode("utf-8", errors="backslashreplace"),
+                    occurrence=f"{topic}/{partition}@{offset}",
                 )
             )
 

@@ -54,6 +54,10 @@ logger = logging.getLogger(__name__)
 
 TopicFor = Callable[[Kind], str]
 
+ProducerObserver = Callable[[str, Counter[str], Counter[str], int], None]
+"""``observer(producer, delivered, failed, queued)``: messages acknowledged and failed per topic
+since the last call, and the producer's local queue length now (for metrics)."""
+
 
 class KafkaDeliveryError(RuntimeError):
     """Records could not be delivered: the flow stops rather than lose them."""
@@ -87,16 +91,27 @@ class QuorumProducer:
 
     ``send`` queues messages (waiting for room when the local queue is full); ``flush`` waits
     for all acknowledgements and raises :class:`KafkaDeliveryError` naming the first record that
-    failed. ``delivered`` counts acknowledged messages per topic.
+    failed. ``delivered`` and ``failed`` count messages per topic; ``observer`` (named ``name``)
+    hears of them after every send and flush.
     """
 
-    def __init__(self, config: KafkaConfig, topic_for: TopicFor | None = None) -> None:
+    def __init__(
+        self,
+        config: KafkaConfig,
+        topic_for: TopicFor | None = None,
+        observer: ProducerObserver | None = None,
+        name: str = "kafka-0",
+    ) -> None:
         self.config = config
         self._topic_for = topic_for or config.topic
         self._failures: list[tuple[str, bytes | None, bytes | None, KafkaError]] = []
         self._fatal: KafkaError | None = None
         self._lock = threading.Lock()
         self.delivered: Counter[str] = Counter()
+        self.failed: Counter[str] = Counter()
+        self.name = name
+        self._observer = observer
+        self._reported: tuple[Counter[str], Counter[str]] = (Counter(), Counter())
         self._producer = Producer({**config.producer_settings(), "error_cb": self._on_error})
 
     def _on_error(self, error: KafkaError) -> None:
@@ -110,7 +125,19 @@ class QuorumProducer:
             self.delivered[message.topic()] += 1
             return
         with self._lock:
+            self.failed[message.topic()] += 1
             self._failures.append((message.topic(), message.key(), message.value(), error))
+
+    def _report(self) -> None:
+        """Tell the observer what was acknowledged or failed since the last report."""
+        if self._observer is None:
+            return
+        with self._lock:
+            delivered = self.delivered - self._reported[0]
+            failed = self.failed - self._reported[1]
+            self._reported[0].update(delivered)
+            self._reported[1].update(failed)
+        self._observer(self.name, delivered, failed, len(self._producer))
 
     def send(self, messages: Iterable[Message]) -> None:
         produce, topic_for = self._producer.produce, self._topic_for
@@ -129,18 +156,21 @@ class QuorumProducer:
                         f"{exc.args[0].str()}"
                     ) from None
         self._producer.poll(0)
+        self._report()
         self._check()
 
     def flush(self) -> None:
         """Wait until every queued record is acknowledged or has failed; raise on any failure."""
         deadline = time.monotonic() + self.config.delivery_timeout_ms / 1000 + 30
         while self._producer.flush(1.0) > 0:
+            self._report()
             self._check()
             if time.monotonic() > deadline:
                 raise KafkaDeliveryError(
                     f"{len(self._producer)} record(s) still unacknowledged by "
                     f"{self.config.bootstrap_servers} after the delivery timeout"
                 )
+        self._report()
         self._check()
 
     def _check(self) -> None:
@@ -201,12 +231,19 @@ class KafkaSink(FixedPartitionedSink[Any, None]):
     Takes ``(key, item)`` pairs (see :func:`publish`, which keys a stream for it);
     ``config.sink_partitions`` producers share the records by key. Items without a kind
     (summaries, reliability snapshots) are skipped. ``delivered`` counts the acknowledged
-    messages per topic over the partitions of this process.
+    messages per topic over the partitions of this process; ``observer`` hears every producer's
+    deliveries, failures and queue length (the flow's Prometheus metrics).
     """
 
-    def __init__(self, config: KafkaConfig, topic_for: TopicFor | None = None) -> None:
+    def __init__(
+        self,
+        config: KafkaConfig,
+        topic_for: TopicFor | None = None,
+        observer: ProducerObserver | None = None,
+    ) -> None:
         self.config = config
         self.topic_for = topic_for
+        self.observer = observer
         self._producers: list[QuorumProducer] = []
 
     @property
@@ -226,7 +263,7 @@ class KafkaSink(FixedPartitionedSink[Any, None]):
         if self.config.create_topics:
             topic_for = self.topic_for or self.config.topic
             ensure_topics(self.config, [topic_for(kind) for kind in Kind])
-        producer = QuorumProducer(self.config, self.topic_for)
+        producer = QuorumProducer(self.config, self.topic_for, self.observer, for_part)
         self._producers.append(producer)
         return _KafkaPartition(producer, EnvelopeEncoder(self.config.portfolio_key))
 

@@ -39,6 +39,7 @@ def read_posts(path: str | Path) -> tuple[list[NewsPost], list[DeadLetter]]:
                     reason="bad_news_record",
                     detail=f"{path.name} line {number}: {exc}",
                     raw=line[:2_000],
+                    occurrence=f"line {number}",
                 )
             )
             continue

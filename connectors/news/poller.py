@@ -124,6 +124,8 @@ class NewsPoller:
                             reason="bad_news_record",
                             detail=str(exc),
                             raw=str(record)[:2_000],
+                            # every poll shows the same bad record again: one occurrence
+                            occurrence="",
                         )
                     )
                     continue

@@ -33,8 +33,10 @@ from connectors.store.audit import AuditConflictError, append_events
 from connectors.store.engine import open_store
 from operators.audit.chain import AuditEvent
 from operators.notify.config import ChannelKind, NotifyConfig, Recipient
+from operators.notify.derive import NotificationDeriver
 from operators.notify.routing import Router
 from schemas.notifications import Delivery, DeliveryOutcome, Notification
+from schemas.operations import SlaBreach
 
 logger = logging.getLogger(__name__)
 
@@ -228,6 +230,21 @@ def notify_sink(notifier: Notifier | None, config: NotifyConfig) -> Any:
     from connectors.notify.sink import NotifySink
 
     return None if notifier is None else NotifySink(notifier, config.link_base)
+
+
+def sla_breach_listener(notifier: Notifier | None) -> Callable[[SlaBreach], None] | None:
+    """What the flow's metrics call on an SLA breach: notify (``None`` when notifications are
+    off). The breach becomes an ``sla_breach`` notification, routed and audited like the others."""
+    if notifier is None:
+        return None
+    deriver = NotificationDeriver()
+
+    def on_breach(breach: SlaBreach) -> None:
+        notification = deriver.derive(breach)
+        if notification is not None:
+            notifier.submit(notification)
+
+    return on_breach
 
 
 def stop_notifier(notifier: Notifier | None, stats: Any) -> None:

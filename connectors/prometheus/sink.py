@@ -18,12 +18,14 @@ endpoint that serves them.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from bytewax.outputs import DynamicSink, StatelessSinkPartition
 from prometheus_client import start_http_server
 
 from connectors.prometheus.metrics import FlowMetrics
+from schemas.operations import SlaBreach
 
 
 class _MetricsPartition(StatelessSinkPartition[Any]):
@@ -68,14 +70,21 @@ class FlowMetricsHandle:
         self._config = config
 
     def close(self) -> dict[str, Any]:
-        """Stop serving; returns the run's service levels (see ``FlowMetrics.sla``)."""
+        """Stop serving (a last SLA check first); returns the run's service levels (see
+        ``FlowMetrics.sla``)."""
+        self.metrics.check_sla()
         self.server.close()
         return self.metrics.sla(self._config.sla_uptime_target, self._config.sla_latency_p99_s)
 
 
-def start_flow_metrics(config: Any, *, live: bool) -> FlowMetricsHandle | None:
-    """Serve the flow's metrics when ``config.port`` is set (``MetricsConfig``), else ``None``."""
+def start_flow_metrics(
+    config: Any, *, live: bool, on_breach: Callable[[SlaBreach], None] | None = None
+) -> FlowMetricsHandle | None:
+    """Serve the flow's metrics when ``config.port`` is set (``MetricsConfig``), else ``None``;
+    ``on_breach`` hears of every SLA that goes below its target while the flow runs."""
     if not config.enabled:
         return None
     metrics = FlowMetrics(live=live, uptime_window_s=config.sla_window_s)
+    if on_breach is not None:
+        metrics.watch_sla(config.sla_uptime_target, config.sla_latency_p99_s, on_breach)
     return FlowMetricsHandle(metrics, MetricsServer(metrics, config.host, config.port), config)

@@ -39,7 +39,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from bytewax.outputs import FixedPartitionedSink, StatefulSinkPartition
@@ -54,6 +54,9 @@ from operators.audit.checkpoints import latest_anchor
 from operators.audit.keys import AuditKey
 from schemas.common import datetime_to_ns, ns_to_datetime
 from schemas.records import AuditRecord
+
+if TYPE_CHECKING:
+    from connectors.kafka.config import KafkaConfig
 
 logger = logging.getLogger(__name__)
 
@@ -481,15 +484,21 @@ class AuditChainSink(FixedPartitionedSink[AuditEvent, AuditSinkState]):
     lets a run that crashed before its first snapshot recognise its own records too; without
     it such a run is indistinguishable from a new one. ``trust`` (default: from the
     environment, see :mod:`connectors.audit.config`) keys the records and receives a
-    checkpoint of the head at every snapshot and at the end.
+    checkpoint of the head at every snapshot and at the end; ``kafka`` (the run's enabled
+    Kafka settings) adds the audit topic to the default trust's checkpoint places.
     """
 
     def __init__(
-        self, url: str, run_id: str | None = None, trust: AuditTrust | None = None
+        self,
+        url: str,
+        run_id: str | None = None,
+        trust: AuditTrust | None = None,
+        kafka: KafkaConfig | None = None,
     ) -> None:
         self.url = url
         self.run_id = run_id
         self.trust = trust
+        self.kafka = kafka
 
     def list_parts(self) -> list[str]:
         return ["audit"]
@@ -500,5 +509,7 @@ class AuditChainSink(FixedPartitionedSink[AuditEvent, AuditSinkState]):
     def build_part(
         self, step_id: str, for_part: str, resume_state: tuple | None
     ) -> _AuditPartition:
-        trust = self.trust if self.trust is not None else AuditTrust.for_store(self.url)
+        trust = self.trust
+        if trust is None:
+            trust = AuditTrust.for_store(self.url, kafka=self.kafka)
         return _AuditPartition(self.url, self.run_id, trust, resume_state)

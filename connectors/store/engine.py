@@ -76,6 +76,7 @@ def open_store(path_or_url: str | Path = DEFAULT_URL, *, create: bool = True) ->
         _load_table_modules()
         _create_tables(engine)
         _add_new_columns(engine)
+        _upgrade_keys(engine)
     return engine
 
 
@@ -116,6 +117,13 @@ def _add_new_columns(engine: Engine) -> None:
                     conn.exec_driver_sql(
                         f'ALTER TABLE "{table.name}" ADD COLUMN "{column.name}" {kind}'
                     )
+
+
+def _upgrade_keys(engine: Engine) -> None:
+    """Keys a newer Quorum widened (see :mod:`connectors.store.upgrades`)."""
+    from connectors.store.upgrades import upgrade_judged_keys
+
+    upgrade_judged_keys(engine)
 
 
 def upsert(

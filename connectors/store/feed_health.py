@@ -137,3 +137,22 @@ def recent_events(conn: Connection, limit: int = 50) -> list[dict[str, Any]]:
     """The newest feed events (transitions, gaps) of every run, newest first."""
     rows = conn.execute(select(feed_events).order_by(feed_events.c.ts.desc()).limit(limit)).all()
     return [dict(row._mapping) for row in rows]
+
+
+def feed_transitions(
+    conn: Connection, run_id: str
+) -> dict[tuple[str, str], tuple[list[tuple[float, str]], float]]:
+    """Per feed of ``run_id``: its stored status changes (seconds, status) and the time of its
+    latest report (the end of what is known about it), for uptime over the run."""
+    latest = {
+        (row["source"], row["symbol"]): row["ts"] / 1e9 for row in latest_status(conn, run_id)
+    }
+    rows = conn.execute(
+        select(feed_events.c.source, feed_events.c.symbol, feed_events.c.ts, feed_events.c.status)
+        .where(feed_events.c.run_id == run_id)
+        .order_by(feed_events.c.ts)
+    ).all()
+    changes: dict[tuple[str, str], list[tuple[float, str]]] = {}
+    for source, symbol, ts, status in rows:
+        changes.setdefault((source, symbol), []).append((ts / 1e9, status))
+    return {feed: (changes.get(feed, []), until) for feed, until in sorted(latest.items())}

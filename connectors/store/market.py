@@ -94,6 +94,11 @@ features = Table(
 )
 
 
+JUDGED_KEY = ("run_id", "source", "reason", "raw_hash", "occurrence")
+"""One row per occurrence: identical raw records met twice are two rows; the same occurrence
+written again (a resume re-emits it) is one."""
+
+
 def _record_columns(table: str) -> list[Column | UniqueConstraint]:
     """Columns of a table of records judged by the validators (dead letters, quality flags)."""
     return [
@@ -109,7 +114,14 @@ def _record_columns(table: str) -> list[Column | UniqueConstraint]:
         Column("raw_hash", String(64), nullable=False, comment="sha256 of raw, hex"),
         Column("ts", BigInteger, comment="event time when it could be read, ns"),
         Column("recorded_at", BigInteger, nullable=False, comment="first write, ns"),
-        UniqueConstraint("run_id", "source", "reason", "raw_hash", name=f"uq_{table}_dedupe"),
+        Column(
+            "occurrence",
+            String(160),
+            nullable=False,
+            server_default="",
+            comment="where the producer met it (file row, stream row, Kafka offset, frame)",
+        ),
+        UniqueConstraint(*JUDGED_KEY, name=f"uq_{table}_occurrence"),
     ]
 
 
@@ -311,7 +323,8 @@ def storable_text(text: str) -> str:
 def write_dead_letters(
     conn_or_engine: Connection | Engine, run_id: str, letters: Iterable[DeadLetter]
 ) -> int:
-    """Record dead letters once per ``(run_id, source, reason, sha256(raw))``; returns rows sent.
+    """Record dead letters once per ``(run_id, source, reason, sha256(raw), occurrence)``;
+    returns rows sent.
 
     ``raw`` and ``detail`` are stored as given, except NUL characters and lone surrogates
     (undecodable bytes), which are escaped (see :func:`storable_text`); the dedupe hash is taken
@@ -320,9 +333,10 @@ def write_dead_letters(
     >>> from connectors.store.engine import open_store
     >>> engine = open_store("sqlite://")
     >>> bad = DeadLetter(source="replay", reason="non_positive_price", detail="price=-1",
-    ...                  raw='{"price": -1}')
-    >>> write_dead_letters(engine, "r1", [bad, bad]), len(read_dead_letters(engine))
-    (2, 1)
+    ...                  raw='{"price": -1}', occurrence="trade #7")
+    >>> again = bad.model_copy(update={"occurrence": "trade #9"})  # the same row, met again
+    >>> write_dead_letters(engine, "r1", [bad, bad, again]), len(read_dead_letters(engine))
+    (3, 2)
     """
     return _write_judged(conn_or_engine, dead_letters, run_id, letters)
 
@@ -330,7 +344,7 @@ def write_dead_letters(
 def write_quality_flags(
     conn_or_engine: Connection | Engine, run_id: str, flags: Iterable[QualityFlag]
 ) -> int:
-    """Record quality flags once per ``(run_id, source, reason, sha256(raw))``; rows sent.
+    """Record quality flags once per occurrence (see :func:`write_dead_letters`); rows sent.
 
     >>> from connectors.store.engine import open_store
     >>> engine = open_store("sqlite://")
@@ -360,12 +374,11 @@ def _write_judged(
             "raw_hash": _sha256(record.raw),
             "ts": None if record.ts is None else datetime_to_ns(record.ts),
             "recorded_at": now,
+            "occurrence": record.occurrence,
         }
         for record in records
     ]
-    return upsert(
-        conn_or_engine, table, rows, ("run_id", "source", "reason", "raw_hash"), update=False
-    )
+    return upsert(conn_or_engine, table, rows, JUDGED_KEY, update=False)
 
 
 def late_trade_key(trade: LateTrade) -> str:

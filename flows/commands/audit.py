@@ -7,8 +7,10 @@ disagree (2 when the store, its audit log or the key it needs cannot be found). 
 the checkpoints come from the environment (``QUORUM_AUDIT_KEY`` / ``QUORUM_AUDIT_KEY_FILE``,
 ``QUORUM_AUDIT_CHECKPOINTS``, ``QUORUM_AUDIT_CHECKPOINT_DB``; see
 :mod:`connectors.audit.config`); verify says whether the chain is keyed and what it could not
-cover. ``quorum audit checkpoint`` writes a checkpoint of the head now; ``quorum audit tail
-[-n N]`` prints the last records.
+cover. With ``--config`` naming a configuration with a ``kafka:`` section (or ``--kafka
+HOST:PORT``), the ``<prefix>.audit`` topic is one more checkpoint place: verify reads the
+checkpoints back from it, ``checkpoint`` publishes one there. ``quorum audit checkpoint`` writes a
+checkpoint of the head now; ``quorum audit tail [-n N]`` prints the last records.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
     from connectors.audit.config import AuditTrust
+    from connectors.kafka.config import KafkaConfig
 
 HELP = "verify the hash-chained audit log (exit 1 on tampering) or show its last records"
 
@@ -43,6 +46,15 @@ def configure(parser: argparse.ArgumentParser) -> None:
             default=DEFAULT_STORE,
             help=f"store file or SQLAlchemy URL (default: {DEFAULT_STORE})",
         )
+    for action in (verify, checkpoint):
+        action.add_argument(
+            "--config", type=Path, help="run configuration whose kafka: section names the broker"
+        )
+        action.add_argument(
+            "--kafka",
+            metavar="HOST:PORT",
+            help="Kafka bootstrap servers: the audit topic is a checkpoint place too",
+        )
     tail.add_argument("-n", type=int, default=20, help="how many records (default: 20)")
 
 
@@ -61,26 +73,38 @@ def _open(store: str) -> Engine:
     return engine
 
 
-def _trust(engine: Engine) -> AuditTrust:
+def _kafka(args: argparse.Namespace) -> KafkaConfig | None:
+    """The Kafka settings of ``--config`` / ``--kafka``, None when Kafka is off."""
+    if getattr(args, "config", None) is None and getattr(args, "kafka", None) is None:
+        return None
+    from flows.cli import load_user_config
+
+    kafka = load_user_config(args.config).kafka
+    if args.kafka:
+        kafka = kafka.model_copy(update={"bootstrap_servers": args.kafka})
+    return kafka if kafka.enabled else None
+
+
+def _trust(engine: Engine, args: argparse.Namespace) -> AuditTrust:
     from connectors.audit.config import AuditConfigError, AuditTrust
     from flows.cli import UserError
 
     try:
-        return AuditTrust.for_engine(engine)
+        return AuditTrust.for_engine(engine, kafka=_kafka(args))
     except AuditConfigError as exc:
         raise UserError(str(exc)) from None
 
 
 def _verify(args: argparse.Namespace) -> int:
-    from connectors.audit.checkpoints import CheckpointFormatError
+    from connectors.audit.checkpoints import CheckpointFormatError, CheckpointUnavailableError
     from connectors.store.audit import verify_store
     from flows.cli import UserError
     from operators.audit.chain import KeyRequiredError
 
     engine = _open(args.store)
     try:
-        result = verify_store(engine, _trust(engine))
-    except (KeyRequiredError, CheckpointFormatError) as exc:
+        result = verify_store(engine, _trust(engine, args))
+    except (KeyRequiredError, CheckpointFormatError, CheckpointUnavailableError) as exc:
         raise UserError(str(exc)) from None
     finally:
         engine.dispose()
@@ -105,7 +129,7 @@ def _checkpoint(args: argparse.Namespace) -> int:
 
     engine = _open(args.store)
     try:
-        trust = _trust(engine)
+        trust = _trust(engine, args)
         if not trust.writers:
             raise UserError("no checkpoint place is configured: set QUORUM_AUDIT_CHECKPOINTS")
         head = read_head(engine)

@@ -192,7 +192,12 @@ def main(args: argparse.Namespace) -> int:
     from bytewax.errors import BytewaxRuntimeError
 
     from connectors.feed.side_channel import SideChannelSource
-    from connectors.notify.notifier import notify_sink, start_notifier, stop_notifier
+    from connectors.notify.notifier import (
+        notify_sink,
+        sla_breach_listener,
+        start_notifier,
+        stop_notifier,
+    )
     from connectors.prometheus.sink import start_flow_metrics
     from connectors.store.audit import AuditChainSink
     from connectors.store.engine import url_for
@@ -273,16 +278,24 @@ def main(args: argparse.Namespace) -> int:
             )
         except ConfigError as exc:
             raise UserError(str(exc)) from None
-        metrics = start_flow_metrics(config.metrics, live=True)
+        metrics = start_flow_metrics(
+            config.metrics, live=True, on_breach=sla_breach_listener(notifier)
+        )
         if metrics is not None and not args.quiet:
             print(f"metrics: {metrics.server.url}")
         outputs = FlowOutputs(
             store=store[0] if store else None,
-            audit=AuditChainSink(url_for(args.store), run_id=store[2]) if store else None,
+            audit=AuditChainSink(
+                url_for(args.store),
+                run_id=store[2],
+                kafka=config.kafka if config.kafka.enabled else None,
+            )
+            if store
+            else None,
             stats=stats,
             notify=notify_sink(notifier, config.notifications),
             metrics=None if metrics is None else metrics.sink,
-            kafka=_kafka_sink(config),
+            kafka=_kafka_sink(config, metrics),
             collect=venues.collect if venues else None,
             timeseries=None if args.ingest_only else timeseries_sink(config, run_id),
         )
@@ -306,9 +319,9 @@ def main(args: argparse.Namespace) -> int:
         finally:
             # Counted before the store's summary is written, so the stored run has it too.
             stats.records_in = _records_in(source)
-            stop_notifier(notifier, stats)
-            if metrics is not None:
+            if metrics is not None:  # first: its last SLA check may still notify
                 stats.sla.update(metrics.close())
+            stop_notifier(notifier, stats)
             stats.finish()
             if store is not None:
                 _close_store(store, stats)
@@ -334,12 +347,13 @@ def _records_in(source: Any) -> int:
     )
 
 
-def _kafka_sink(config: Any) -> Any:
+def _kafka_sink(config: Any, metrics: Any = None) -> Any:
     if not config.kafka.enabled:
         return None
     from connectors.kafka.sink import KafkaSink
 
-    return KafkaSink(config.kafka)
+    observer = None if metrics is None else metrics.metrics.kafka_report
+    return KafkaSink(config.kafka, observer=observer)
 
 
 def _ingest_flow(source: Any, outputs: Any) -> Any:

@@ -126,6 +126,8 @@ class _CoreLogic(StatefulBatchLogic[_Batch, _Tagged, _Core | None]):
                 detail=str(error),
                 raw=json.dumps(batch.row(i)),
                 ts=_event_time(int(batch.ts_ns[i])),
+                # a refused batch is met once per its first row: rows count within it
+                occurrence=f"batch at {int(batch.ts_ns[0])} row {i}",
             )
             for i in range(len(batch))
         ]

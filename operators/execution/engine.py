@@ -275,6 +275,7 @@ class TradingEngine:
                     reason="unsupported_input",
                     detail=f"the trading core cannot use a {type(item).__name__}",
                     raw=repr(item)[:2000],
+                    occurrence=f"trading #{self.stats['dead_lettered']}",
                 )
             ]
         return []
@@ -384,6 +385,7 @@ class TradingEngine:
                         detail=f"candle close {batch.close[i]!r} / low {batch.low[i]!r} unusable",
                         raw=repr(batch.row(i)),
                         ts=ns_to_datetime(int(batch.ts_ns[i])),
+                        occurrence=f"trading #{self.stats['dead_lettered']}",
                     )
                 )
                 continue

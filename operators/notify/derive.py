@@ -24,7 +24,7 @@ from typing import Any
 from schemas.common import datetime_to_ns
 from schemas.market import FeedHealth, FeedStatus
 from schemas.notifications import Notification, NotificationEvent, Severity
-from schemas.operations import TradingStateChange
+from schemas.operations import SlaBreach, SlaKind, TradingStateChange
 from schemas.signals import Decision, FusedSignal
 from schemas.trading import Fill, TradingState
 
@@ -53,6 +53,8 @@ class NotificationDeriver:
             return self._feed(record)
         if isinstance(record, Fill):
             return _fill(record)
+        if isinstance(record, SlaBreach):
+            return _sla_breach(record)
         return None
 
     def _review(self, fused: FusedSignal) -> Notification:
@@ -130,4 +132,32 @@ def _fill(fill: Fill) -> Notification:
         body=f"order {fill.order_id}, fee {fill.fee}, slippage {fill.slippage_bps:.1f} bps",
         ts=fill.ts,
         asset=fill.asset,
+    )
+
+
+def _sla_breach(breach: SlaBreach) -> Notification:
+    """An SLA that just went below its target.
+
+    >>> from datetime import UTC, datetime
+    >>> n = _sla_breach(SlaBreach(sla="feed_uptime", subject="binance/BTC/USDT", value=0.95,
+    ...                           threshold=0.99, ts=datetime(2024, 3, 1, tzinfo=UTC)))
+    >>> n.event.value, n.title
+    ('sla_breach', 'SLA breach: feed binance/BTC/USDT uptime 95.00% < 99.00%')
+    """
+    if breach.sla is SlaKind.FEED_UPTIME:
+        title = (
+            f"SLA breach: feed {breach.subject} uptime {breach.value:.2%} < {breach.threshold:.2%}"
+        )
+        body = "share of the SLA window the feed was live (metrics.sla_window_s)"
+    else:
+        title = f"SLA breach: fused-signal latency p99 {breach.value:.3f} s > {breach.threshold} s"
+        body = "ingestion → fused signal, over the last 10,000 decisions"
+    return Notification(
+        event=NotificationEvent.SLA_BREACH,
+        key=f"sla:{breach.sla.value}:{breach.subject}:{datetime_to_ns(breach.ts)}",
+        title=title,
+        body=body,
+        severity=Severity.WARNING,
+        ts=breach.ts,
+        asset=breach.subject.split("/", 1)[1] if breach.sla is SlaKind.FEED_UPTIME else None,
     )

@@ -135,7 +135,7 @@ class SignalEngine:
             self.counts["rows_in"] += 1
             if last is not None and row.close_ns <= last:
                 self.counts["rows_rejected"] += 1
-                dead.append(_out_of_order(row, last))
+                dead.append(_out_of_order(row, last, f"feature row #{self.counts['rows_in']}"))
                 continue
             last = row.close_ns
             if row.close_ns < self._released_until:
@@ -206,7 +206,7 @@ class SignalEngine:
         return report
 
 
-def _out_of_order(row: CandleRow, last_close_ns: int) -> DeadLetter:
+def _out_of_order(row: CandleRow, last_close_ns: int, occurrence: str) -> DeadLetter:
     return DeadLetter(
         source="signals",
         symbol=row.symbol,
@@ -219,4 +219,5 @@ def _out_of_order(row: CandleRow, last_close_ns: int) -> DeadLetter:
             {"timeframe": row.timeframe.value, "open_ns": row.open_ns, "close": row.close}
         ),
         ts=ns_to_datetime(row.close_ns),
+        occurrence=occurrence,
     )

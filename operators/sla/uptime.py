@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from bisect import insort
 from collections import deque
+from collections.abc import Iterable
 
 from schemas.market import FeedStatus
 
@@ -59,6 +60,22 @@ class FeedUptime:
             if live and end > begin:
                 live_s += end - begin
         return round(live_s / observed, 9)
+
+
+def uptime_of(
+    changes: Iterable[tuple[float, str]], until_s: float, window_s: float
+) -> float | None:
+    """Uptime over the window ending at ``until_s`` from stored status reports (time, status).
+
+    >>> uptime_of([(0, "catching_up"), (10, "live"), (70, "stale"), (80, "live")], 100, 3600)
+    0.8
+    >>> uptime_of([], 100, 3600) is None
+    True
+    """
+    uptime = FeedUptime(window_s)
+    for at_s, status in sorted(changes):
+        uptime.observe(status, at_s)
+    return uptime.ratio(until_s)
 
 
 class LatencyWindow:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -26,6 +26,8 @@ MIN_JUMP_BARS = 10
 class _TimeframeState:
     guard: EventTimeGuard
     last_open_ns: int = NO_REFERENCE
+    rows_seen: Counter[str] = field(default_factory=Counter)
+    """Candles judged per source: a candle's position in its stream names its occurrence."""
 
 
 def _first_field(columns: dict[str, np.ndarray], bad: dict[str, np.ndarray], i: int) -> str:
@@ -100,6 +102,8 @@ class CandleValidator:
             non_positive = {n: columns[n] <= 0 for n in _PRICE_FIELDS}
             too_high = {n: columns[n] > cfg.max_price for n in _PRICE_FIELDS}
         tf = batch.timeframe
+        first_row = state.rows_seen[batch.source]
+        state.rows_seen[batch.source] += len(batch)
         value_checks = (
             (non_finite, Reason.NON_FINITE_VALUE, "is not finite"),
             (non_positive, Reason.NON_POSITIVE_PRICE, "is not positive"),
@@ -132,7 +136,7 @@ class CandleValidator:
             state.guard.accept(good.ts_ns)
             state.last_open_ns = max(state.last_open_ns, int(good.ts_ns.max()))
         self.counts[ACCEPTED] += len(good)
-        return good, ([] if v.all_ok else v.dead_letters(batch))
+        return good, ([] if v.all_ok else v.dead_letters(batch, first_row, f"{tf.value} candle"))
 
     @staticmethod
     def _reject_inconsistent(v: Verdicts, b: CandleBatch) -> None:

@@ -96,6 +96,8 @@ class TradeValidator:
             int(self.config.second_source_max_skew.total_seconds() * 1e9),
         )
         self._flags: list[QualityFlag] = []
+        self.rows_seen: Counter[str] = Counter()
+        """Rows judged per source: a row's position in its stream names its occurrence."""
 
     def __deepcopy__(self, memo: dict[int, object]) -> TradeValidator:
         """Bytewax snapshots state by deep copy every epoch; the config is frozen: share it."""
@@ -107,6 +109,7 @@ class TradeValidator:
         clone._prices = copy.deepcopy(self._prices, memo)
         clone._sources = copy.deepcopy(self._sources, memo)
         clone._flags = list(self._flags)
+        clone.rows_seen = Counter(self.rows_seen)
         return clone
 
     @property
@@ -120,20 +123,22 @@ class TradeValidator:
             raise ValueError(f"validator of {self.symbol} got a batch of {batch.symbol}")
         v = Verdicts(len(batch))
         self._flags = []
+        first_row = self.rows_seen[batch.source]
+        self.rows_seen[batch.source] += len(batch)
         if self._provably_clean(batch):
             self._time.note_no_jumps()
         else:
             self._check_rows(batch, v)
-        self._judge_outliers(batch, v)
+        self._judge_outliers(batch, v, first_row)
         self.counts.update(v.counts())
         if v.all_ok:
             self._accept(batch)
             return batch, []
         good = batch.take(v.ok)
         self._accept(good)
-        return good, v.dead_letters(batch)
+        return good, v.dead_letters(batch, first_row, "trade")
 
-    def _judge_outliers(self, batch: TradeBatch, v: Verdicts) -> None:
+    def _judge_outliers(self, batch: TradeBatch, v: Verdicts, first_row: int) -> None:
         """Check 6: flag (and keep), or reject, the prices far from the recent ones."""
         price, cfg = batch.price, self.config
         out = self._prices.check(price, v.ok)
@@ -169,6 +174,7 @@ class TradeValidator:
                 detail=f"{describe(i)}; kept (outlier_policy: flag)",
                 raw=row_json(batch, i),
                 ts=ns_to_datetime(int(batch.ts_ns[i])),
+                occurrence=f"trade #{first_row + i}",
             )
             for i in kept.tolist()
         )

@@ -86,8 +86,13 @@ class Verdicts:
             counts[reason.value] += int(np.count_nonzero(self._code == code))
         return counts
 
-    def dead_letters(self, rows: Rows) -> list[DeadLetter]:
-        """One dead letter per rejected row, in row order."""
+    def dead_letters(self, rows: Rows, first_row: int = 0, label: str = "row") -> list[DeadLetter]:
+        """One dead letter per rejected row, in row order.
+
+        ``first_row`` is the position of the batch's first row in its stream (the validator
+        counts them): the occurrence ``"{label} #{first_row + i}"`` tells two identical bad rows
+        apart, and is the same when a resume judges the same row again.
+        """
         letters = []
         for i in sorted(self._details):
             letters.append(
@@ -98,6 +103,7 @@ class Verdicts:
                     detail=self._details[i],
                     raw=row_json(rows, i),
                     ts=ns_to_datetime(int(rows.ts_ns[i])),
+                    occurrence=f"{label} #{first_row + i}",
                 )
             )
         return letters

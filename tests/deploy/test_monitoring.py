@@ -60,9 +60,10 @@ def check_expr(expr: str, where: str) -> None:
 
 
 def test_metric_names_list_matches_the_registry() -> None:
-    assert {n for n in exposed() if not n.endswith(("_bucket", "_count", "_sum"))} | {
-        "quorum_event_age_seconds"
-    } == set(METRIC_NAMES)
+    histograms = {"quorum_event_age_seconds", "quorum_stage_latency_seconds"}
+    assert {n for n in exposed() if not n.endswith(("_bucket", "_count", "_sum"))} | histograms == (
+        set(METRIC_NAMES)
+    )
 
 
 def test_alert_rules_reference_only_exposed_metrics() -> None:

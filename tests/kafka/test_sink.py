@@ -9,15 +9,17 @@ import bytewax.operators as op
 import pytest
 from bytewax.dataflow import Dataflow
 from bytewax.testing import TestingSource, run_main
+from prometheus_client import CollectorRegistry
 
 from connectors.kafka.config import KafkaConfig
 from connectors.kafka.envelope import EnvelopeEncoder, decode_envelope
 from connectors.kafka.sink import KafkaDeliveryError, KafkaSink, publish
+from connectors.prometheus.metrics import FlowMetrics
 
 
-def _run(records: list[Any], config: KafkaConfig) -> KafkaSink:
+def _run(records: list[Any], config: KafkaConfig, metrics: FlowMetrics | None = None) -> KafkaSink:
     flow = Dataflow("kafka_sink_test")
-    sink = KafkaSink(config)
+    sink = KafkaSink(config, observer=None if metrics is None else metrics.kafka_report)
     publish("kafka", op.input("in", flow, TestingSource(records, batch_size=3)), sink)
     run_main(flow)
     return sink
@@ -111,3 +113,25 @@ def test_envelope_ids_survive_the_trip(
     _run(sample_records, config)
     fills = read_topic(mock_cluster, "quorum.v1.fills", 1)
     assert [decode_envelope(m.value()).id for m in fills] == ["fill-1"]
+
+
+def test_the_flow_metrics_count_deliveries_failures_and_the_queue(
+    mock_cluster: str, sample_records: list[Any]
+) -> None:
+    metrics = FlowMetrics(CollectorRegistry())
+    config = KafkaConfig(bootstrap_servers=mock_cluster, create_topics=False)
+    sink = _run(sample_records, config, metrics)
+    sample = metrics.registry.get_sample_value
+    for topic, n in sink.delivered.items():
+        assert sample("quorum_kafka_messages_delivered_total", {"topic": topic}) == n
+    assert sample("quorum_kafka_producer_queue_messages", {"producer": "kafka-0"}) == 0
+
+    down = KafkaConfig(
+        bootstrap_servers=f"127.0.0.1:{_closed_port()}",
+        create_topics=False,
+        delivery_timeout_ms=1_500,
+    )
+    with pytest.raises(Exception) as caught:
+        _run(sample_records[:1], down, metrics)
+    assert "could not deliver" in str(_root_cause(caught.value))
+    assert sample("quorum_kafka_delivery_errors_total", {"topic": "quorum.v1.candles"}) == 2

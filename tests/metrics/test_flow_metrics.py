@@ -8,11 +8,13 @@ from decimal import Decimal
 import pytest
 from prometheus_client import CollectorRegistry
 
-from connectors.prometheus.metrics import METRIC_NAMES, FlowMetrics
+from connectors.prometheus.metrics import METRIC_NAMES, FlowMetrics, input_counts
+from schemas.batches import CandleBatch, TradeBatch
+from schemas.common import datetime_to_ns
 from schemas.market import FeedCounters, FeedHealth
 from schemas.operations import EquityPoint, TradingStateChange
-from schemas.signals import Decision, Direction, FusedSignal
-from schemas.trading import RiskDecision, RiskReason
+from schemas.signals import Decision, Direction, FusedSignal, Signal
+from schemas.trading import Fill, Order, OrderIntent, RiskDecision, RiskReason
 
 T0 = datetime(2024, 3, 1, 12, 0, tzinfo=UTC)
 
@@ -118,3 +120,52 @@ def test_event_age_is_measured_live_only() -> None:
     replay.observe([fused(T0)])
     assert value(replay, "quorum_event_age_seconds_count", stage="fused") is None
     assert value(replay, "quorum_fused_decisions_total", decision="ignore") == 1
+
+
+def test_each_stage_latency_links_a_record_to_the_one_it_derives_from() -> None:
+    now = [T0.timestamp()]
+    m = FlowMetrics(CollectorRegistry(), live=True, clock=lambda: now[0])
+    close = T0 + timedelta(minutes=1)
+    candles = CandleBatch.from_columns(
+        "BTC/USDT", "1m", [datetime_to_ns(T0)], [1.0], [1.0], [1.0], [1.0], [1.0]
+    )
+    signal = Signal(
+        signal_id="s1", asset="BTC/USDT", direction="long", confidence=0.7, timeframe="1m",
+        origin="rules:rsi", timestamp=close, expires_at=close + timedelta(hours=1),
+    )  # fmt: skip
+    decision = fused(close).model_copy(update={"fused_id": "f1", "decision": Decision.OPEN})
+    intent = OrderIntent(
+        intent_id="i1", asset="BTC/USDT", side="buy", quantity=Decimal("1"),
+        reference_price=Decimal("100"), fused_id="f1", timestamp=close,
+    )  # fmt: skip
+    order = Order(
+        order_id="o1", intent_id="i1", asset="BTC/USDT", side="buy", quantity=Decimal("1"),
+        created_at=close, updated_at=close,
+    )  # fmt: skip
+    fill = Fill(
+        fill_id="x1", order_id="o1", asset="BTC/USDT", side="buy", quantity=Decimal("1"),
+        price=Decimal("100"), fee=Decimal("0"), ts=close,
+    )  # fmt: skip
+    steps = [(0.5, candles), (0.75, signal), (1.0, decision), (1.0, intent), (1.5, order)]
+    steps += [(2.0, fill)]
+    for after, record in steps:
+        now[0] = close.timestamp() + after
+        m.observe([record])
+    expected = {
+        "trade_to_candle": 0.5,
+        "candle_to_signal": 0.25,
+        "signal_to_fused": 0.25,
+        "fused_to_order": 0.5,
+        "order_to_fill": 0.5,
+    }
+    for stage, seconds in expected.items():
+        assert value(m, "quorum_stage_latency_seconds_count", stage=stage) == 1, stage
+        assert value(m, "quorum_stage_latency_seconds_sum", stage=stage) == pytest.approx(seconds)
+
+
+def test_input_rows_are_counted_per_source_and_kind() -> None:
+    m = metrics(live=False)
+    trades = TradeBatch.from_columns("X/Y", [1, 2, 3], [1.0] * 3, [1.0] * 3, source="binance")
+    m.observe(input_counts(trades) + input_counts(trades))
+    assert value(m, "quorum_input_records_total", source="binance", kind="trades") == 6
+    assert value(m, "quorum_stage_latency_seconds_count", stage="trade_to_candle") is None

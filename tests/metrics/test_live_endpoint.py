@@ -63,6 +63,9 @@ def test_live_flow_serves_metrics_and_stores_its_sla(tmp_path) -> None:
     assert last[("quorum_candles_total", (("timeframe", "1m"),))] >= 1
     assert last[("quorum_event_age_seconds_count", (("stage", "candle"),))] >= 1
     assert last[("quorum_trading_state", (("state", "active"),))] == 1
+    assert last[("quorum_stage_latency_seconds_count", (("stage", "trade_to_candle"),))] >= 1
+    inputs = [v for (name, labels), v in last.items() if name == "quorum_input_records_total"]
+    assert inputs and sum(inputs) >= 1
 
     engine = open_store(store)
     with engine.connect() as conn:

@@ -20,6 +20,9 @@ from typing import Annotated
 from pydantic import AfterValidator, BaseModel, ConfigDict
 
 NS_PER_SECOND = 1_000_000_000
+
+DEFAULT_PORTFOLIO = "default"
+"""Id of the one portfolio a run without a ``portfolios:`` section trades (``trading:``)."""
 NS_PER_MINUTE = 60 * NS_PER_SECOND
 
 

@@ -23,6 +23,7 @@ TABLE_MODULES: tuple[str, ...] = (
     "connectors.store.venue",
     "connectors.store.billing",
     "connectors.store.llm",
+    "connectors.store.run_shares",
 )
 """Modules that declare tables; imported by :func:`open_store` (missing ones are skipped)."""
 

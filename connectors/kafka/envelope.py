@@ -47,7 +47,7 @@ from operators.audit.chain import AuditEvent, canonical_json
 from operators.audit.events import to_audit_event
 from operators.candles.minute import LateTrades
 from schemas.batches import CandleBatch, FeatureBatch, TradeBatch
-from schemas.common import datetime_to_ns
+from schemas.common import DEFAULT_PORTFOLIO, datetime_to_ns
 from schemas.market import BookTop, Candle, FeedHealth, Trade
 from schemas.operations import EquityPoint, ReviewTicket
 from schemas.records import DeadLetter, LateTrade
@@ -189,8 +189,17 @@ def _by_asset(record: Any, _portfolio: str) -> str:
     return record.asset
 
 
-def _by_portfolio(_record: Any, portfolio: str) -> str:
-    return portfolio
+def _by_portfolio(record: Any, portfolio: str) -> str:
+    """``portfolio`` (the configured key) for the default portfolio's records and the audit
+    chain; a portfolio of the ``portfolios:`` section is keyed by its id."""
+    own = getattr(record, "portfolio", DEFAULT_PORTFOLIO)
+    return portfolio if own == DEFAULT_PORTFOLIO else own
+
+
+def _in_portfolio(record: Any, record_id: str) -> str:
+    """``record_id`` made unique across portfolios (the default portfolio's ids as they were)."""
+    own = record.portfolio
+    return record_id if own == DEFAULT_PORTFOLIO else f"{own}|{record_id}"
 
 
 _SPECS: dict[type, _Spec] = {
@@ -231,7 +240,10 @@ _SPECS: dict[type, _Spec] = {
         lambda p: p.updated_at,
     ),
     EquityPoint: _Spec(
-        Kind.EQUITY, lambda e: f"equity|{datetime_to_ns(e.ts)}", _by_portfolio, lambda e: e.ts
+        Kind.EQUITY,
+        lambda e: _in_portfolio(e, f"equity|{datetime_to_ns(e.ts)}"),
+        _by_portfolio,
+        lambda e: e.ts,
     ),
     DeadLetter: _Spec(
         Kind.DEAD_LETTERS,
@@ -252,7 +264,10 @@ _SPECS: dict[type, _Spec] = {
         lambda h: h.ts,
     ),
     ReviewTicket: _Spec(
-        Kind.REVIEWS, lambda r: f"{r.fused_id}|{r.status.value}", _by_asset, lambda r: r.updated_at
+        Kind.REVIEWS,
+        lambda r: _in_portfolio(r, f"{r.fused_id}|{r.status.value}"),
+        _by_asset,
+        lambda r: r.updated_at,
     ),
     AuditEvent: _Spec(Kind.AUDIT, _audit_id, _by_portfolio, lambda a: a.ts),
 }

@@ -19,7 +19,7 @@ exploded to one message per row. Encoding is msgspec around pydantic-core's JSON
 [('fills', 'BTC/USDT', 'f-1'), ('audit', 'portfolio', 'fill|f-1')]
 >>> envelope = decode_envelope(encoder.encode(fill)[0].value)
 >>> envelope.schema, envelope.version, envelope.ts, envelope.data["price"]
-('quorum.v1.fills', 1, '2022-01-01T00:00:00Z', '100.25')
+('quorum.v1.fills', 2, '2022-01-01T00:00:00Z', '100.25')
 >>> bars = CandleBatch.from_columns("A/B", "1m", [0, 60_000_000_000], [1, 2], [2, 3], [1, 2],
 ...                                 [2, 3], [5, 6])
 >>> [m.id for m in encoder.encode(bars)]
@@ -54,7 +54,11 @@ from schemas.records import DeadLetter, LateTrade
 from schemas.signals import FusedSignal, Signal
 from schemas.trading import Fill, Order, Position, RiskDecision
 
-VERSIONS: dict[Kind, int] = dict.fromkeys(Kind, 1)
+_WITH_PORTFOLIO = (Kind.RISK_DECISIONS, Kind.ORDERS, Kind.FILLS, Kind.POSITIONS, Kind.EQUITY)
+VERSIONS: dict[Kind, int] = {
+    **dict.fromkeys(Kind, 1),
+    **dict.fromkeys((*_WITH_PORTFOLIO, Kind.REVIEWS), 2),  # v2: the records carry `portfolio`
+}
 """Envelope ``version`` per kind: bump it with the checked-in JSON Schema on any model change."""
 
 

@@ -514,45 +514,59 @@ def _cell(value: Any, dtype: pl.DataType) -> Any:
     return value
 
 
-def read_orders(conn_or_engine: Connection | Engine, run_id: str | None = None) -> pl.DataFrame:
+def read_orders(
+    conn_or_engine: Connection | Engine, run_id: str | None = None, portfolio: str | None = None
+) -> pl.DataFrame:
     """Orders (latest state) with the cost estimate their risk decision showed.
 
     Adds ``estimated_fee`` and ``estimated_slippage`` (quote currency) from ``risk_decisions``.
     """
-    frame = read_table(conn_or_engine, orders, run_id)
-    costs = read_table(conn_or_engine, risk_decisions, run_id).select(
-        "run_id", "intent_id", "estimated_fee", "estimated_slippage"
+    frame = read_table(conn_or_engine, orders, run_id, portfolio)
+    costs = read_table(conn_or_engine, risk_decisions, run_id, portfolio).select(
+        "run_id", "portfolio", "intent_id", "estimated_fee", "estimated_slippage"
     )
-    return frame.join(costs, on=["run_id", "intent_id"], how="left")
+    return frame.join(costs, on=["run_id", "portfolio", "intent_id"], how="left")
 
 
-def read_fills(conn_or_engine: Connection | Engine, run_id: str | None = None) -> pl.DataFrame:
-    return read_table(conn_or_engine, fills, run_id)
+def read_fills(
+    conn_or_engine: Connection | Engine, run_id: str | None = None, portfolio: str | None = None
+) -> pl.DataFrame:
+    return read_table(conn_or_engine, fills, run_id, portfolio)
 
 
 def read_positions(
-    conn_or_engine: Connection | Engine, run_id: str | None = None, *, latest: bool = False
+    conn_or_engine: Connection | Engine,
+    run_id: str | None = None,
+    *,
+    latest: bool = False,
+    portfolio: str | None = None,
 ) -> pl.DataFrame:
-    """Position snapshots; ``latest=True`` keeps the last one per run and asset."""
-    frame = read_table(conn_or_engine, positions, run_id)
+    """Position snapshots; ``latest=True`` keeps the last one per run, portfolio and asset."""
+    frame = read_table(conn_or_engine, positions, run_id, portfolio)
     if latest:
         frame = frame.group_by("run_id", "portfolio", "asset", maintain_order=True).last()
     return frame
 
 
-def read_equity(conn_or_engine: Connection | Engine, run_id: str | None = None) -> pl.DataFrame:
-    return read_table(conn_or_engine, equity, run_id)
+def read_equity(
+    conn_or_engine: Connection | Engine, run_id: str | None = None, portfolio: str | None = None
+) -> pl.DataFrame:
+    return read_table(conn_or_engine, equity, run_id, portfolio)
 
 
 def read_risk_decisions(
-    conn_or_engine: Connection | Engine, run_id: str | None = None
+    conn_or_engine: Connection | Engine, run_id: str | None = None, portfolio: str | None = None
 ) -> pl.DataFrame:
-    return read_table(conn_or_engine, risk_decisions, run_id)
+    return read_table(conn_or_engine, risk_decisions, run_id, portfolio)
 
 
 def read_reviews(
-    conn_or_engine: Connection | Engine, run_id: str | None = None, *, status: str | None = None
+    conn_or_engine: Connection | Engine,
+    run_id: str | None = None,
+    *,
+    status: str | None = None,
+    portfolio: str | None = None,
 ) -> pl.DataFrame:
     """The review queue; ``status="queued"`` gives what still waits for a person."""
-    frame = read_table(conn_or_engine, review_tickets, run_id)
+    frame = read_table(conn_or_engine, review_tickets, run_id, portfolio)
     return frame if status is None else frame.filter(pl.col("status") == status)

@@ -39,7 +39,9 @@ store, for downstream applications.
 **Auth**: every route needs an API key (`X-API-Key: <key>` or `Authorization: Bearer <key>`),
 made with `quorum serve --create-key NAME --scopes ...`. Scopes: `signals:read` (signals,
 review list, portfolio, health, metrics), `review` (approve/reject), `admin` (audit; all
-scopes). Each key is rate-limited (token bucket; 429 with `Retry-After`).
+scopes). Each key is rate-limited (token bucket; 429 with `Retry-After`); a billing customer's
+keys also share their plan's requests per minute on the entitled feed, and only as many keys
+as the plan's seats work.
 
 **Paging**: lists return `next_cursor`; pass it back as `?cursor=` until it is null.
 **Live**: `GET /v1/signals/stream` is a Server-Sent Events stream resumable with

@@ -58,6 +58,7 @@ from bytewax.inputs import FixedPartitionedSource, StatefulSourcePartition
 from bytewax.operators import KeyedStream
 
 from connectors.files import LoadedCandles, LoadedFile, LoadedTrades, load_market_data
+from connectors.files.quotes import LoadedQuotes
 from schemas.batches import CandleBatch, TradeBatch
 from schemas.common import Timeframe
 from schemas.records import DeadLetter
@@ -126,7 +127,21 @@ class _Table:
 
 
 _TRADE_COLUMNS = ("price", "amount", "trade_id", "side")
-_CANDLE_COLUMNS = ("open", "high", "low", "close", "volume", "trades")
+_CANDLE_COLUMNS = ("open", "high", "low", "close", "volume", "trades", "spread")
+
+
+def _with_spread(loaded: LoadedFile) -> pl.DataFrame:
+    """A candle file's frame with a ``spread`` column: each minute's mean spread for candles
+    of quotes, NaN for others."""
+    if not isinstance(loaded, LoadedQuotes) or loaded.spread.is_empty():
+        return loaded.frame.with_columns(spread=pl.lit(float("nan"), dtype=pl.Float64))
+    minutes = loaded.spread.filter(pl.col("timeframe") == Timeframe.M1.value)
+    return loaded.frame.join(
+        minutes.select("symbol", "ts_ns", "spread"),
+        on=["symbol", "ts_ns"],
+        how="left",
+        maintain_order="left",
+    ).with_columns(pl.col("spread").fill_null(float("nan")))
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,6 +151,8 @@ class _Catalogue:
     streams: list[_Stream]
     tables: tuple[_Table, _Table]
     source: str
+    quoted: frozenset[int] = frozenset()
+    """Streams of candles built from quotes: their batches carry the mean spread."""
 
     @classmethod
     def index(cls, inputs: Sequence[LoadedFile], source: str) -> _Catalogue:
@@ -143,6 +160,7 @@ class _Catalogue:
         streams: list[_Stream] = []
         ids: dict[_Stream, int] = {}
         frames: tuple[list[pl.DataFrame], list[pl.DataFrame]] = ([], [])
+        quoted: set[int] = set()
         for loaded in inputs:
             kind = _TRADES if isinstance(loaded, LoadedTrades) else _CANDLES
             mapping: dict[str, int] = {}
@@ -153,7 +171,12 @@ class _Catalogue:
                     ids[key] = len(streams)
                     streams.append(key)
                 mapping[symbol] = ids[key]
-            frame = loaded.frame.with_columns(
+            frame = loaded.frame
+            if kind == _CANDLES:
+                frame = _with_spread(loaded)
+                if isinstance(loaded, LoadedQuotes):
+                    quoted.update(mapping.values())
+            frame = frame.with_columns(
                 pl.col("symbol").replace_strict(mapping, return_dtype=pl.Int64).alias("stream")
             )
             frames[kind].append(frame)
@@ -161,7 +184,7 @@ class _Catalogue:
             _Table.build(frames[_TRADES], _TRADE_COLUMNS),
             _Table.build(frames[_CANDLES], _CANDLE_COLUMNS),
         )
-        return cls(streams, tables, source)
+        return cls(streams, tables, source, frozenset(quoted))
 
     def batch(self, stream_id: int, rows: np.ndarray) -> TradeBatch | CandleBatch:
         """The given rows (indices into the stream's kind table) as one batch."""
@@ -185,6 +208,7 @@ class _Catalogue:
             c["volume"],
             c["trades"],
             self.source,
+            c["spread"] if stream_id in self.quoted else None,
         )
 
 

@@ -25,6 +25,7 @@ from connectors.store.billing import (
     billing_marks,
     billing_portfolios,
     billing_statements,
+    billing_subscriptions,
     check_ledger,
     load_stored_catalogue,
     read_postings,
@@ -36,11 +37,11 @@ from connectors.store.engine import upsert
 from connectors.store.market import read_candles
 from connectors.store.signals import fused_signals
 from connectors.store.trading import equity
-from connectors.stripe.client import StripeBilling
+from connectors.stripe.client import PlanPrices, StripeBilling
 from operators.billing.catalogue import Catalogue
 from operators.billing.close import CloseResult, Portfolio, close_month, month_bounds
 from operators.billing.performance_fee import HighWaterMark
-from schemas.billing import Charge, Invoice, UsageEvent
+from schemas.billing import STRIPE_CYCLE, Charge, Invoice, UsageEvent
 from schemas.common import datetime_to_ns
 
 OUTCOME_HORIZON = timedelta(hours=4)
@@ -145,6 +146,7 @@ class CloseReport:
     result: CloseResult
     already_closed: bool
     pushed_to_stripe: list[str] = field(default_factory=list)
+    usage_reported: int = 0
 
 
 def _close_digest(result: CloseResult) -> str:
@@ -169,6 +171,23 @@ def close(engine: Engine, month: str, *, stripe: StripeBilling | None = None) ->
         raise BillingError(str(exc)) from None
     catalogue = stored_catalogue(engine)
     usage = read_usage(engine, start=start, end=end)
+    cycle: dict[str, list[Charge]] = {}
+    usage_reported = 0
+    billed_by_stripe = _stripe_subscriptions(engine)
+    if billed_by_stripe and stripe is None:
+        raise BillingError(
+            f"{', '.join(sorted(billed_by_stripe))}: billed by Stripe's subscription cycle; "
+            "close with --stripe so the close reads Stripe's invoices"
+        )
+    if stripe is not None:
+        # the meter first: Stripe's cycle bills metered signals from these events
+        usage_reported = stripe.report_usage(usage, _stripe_customers(engine))
+        seconds = [datetime_to_ns(t) // 1_000_000_000 for t in (start, end)]
+        for customer, ids in sorted(billed_by_stripe.items()):
+            try:
+                cycle[customer] = [c for i in ids for c in stripe.cycle_charges(i, *seconds)]
+            except ValueError as exc:
+                raise BillingError(str(exc)) from None
     result = close_month(
         month,
         catalogue,
@@ -176,6 +195,7 @@ def close(engine: Engine, month: str, *, stripe: StripeBilling | None = None) ->
         usage,
         _portfolios(engine, month, end),
         signal_outcomes(engine, usage),
+        cycle,
     )
     digest = _close_digest(result)
     with engine.begin() as conn:
@@ -233,7 +253,7 @@ def close(engine: Engine, month: str, *, stripe: StripeBilling | None = None) ->
                     kpis=result.kpis.as_dict() if result.kpis else {},
                 )
             )
-    report = CloseReport(result, already)
+    report = CloseReport(result, already, usage_reported=usage_reported)
     if stripe is not None:
         report.pushed_to_stripe = push_invoices(engine, stripe, month)
     return report
@@ -259,22 +279,32 @@ def _stripe_customers(engine: Engine) -> dict[str, str]:
     return {r.customer_id: r.stripe_customer_id for r in rows if r.stripe_customer_id}
 
 
+def _stripe_subscriptions(engine: Engine) -> dict[str, list[str]]:
+    """``customer → Stripe subscription ids``: the plans Stripe's own cycle bills."""
+    stmt = select(
+        billing_subscriptions.c.customer_id, billing_subscriptions.c.stripe_subscription_id
+    ).where(billing_subscriptions.c.stripe_subscription_id.is_not(None))
+    out: dict[str, list[str]] = defaultdict(list)
+    with engine.connect() as conn:
+        for row in conn.execute(stmt):
+            out[row.customer_id].append(row.stripe_subscription_id)
+    return dict(out)
+
+
 def push_invoices(engine: Engine, stripe: StripeBilling, month: str) -> list[str]:
-    """Send the month's invoices to Stripe (idempotent keys) and record their Stripe ids."""
+    """Send the month's invoices to Stripe (idempotent keys) and record their Stripe ids.
+
+    Only the lines Quorum bills itself are sent: those Stripe's cycle billed are Stripe's already.
+    """
     customers = _stripe_customers(engine)
     with engine.connect() as conn:
         rows = conn.execute(select(billing_invoices).where(billing_invoices.c.month == month)).all()
     pushed = []
     for row in rows:
-        if row.total_minor == 0 or row.customer_id not in customers:
+        whole = _stored_invoice(row)
+        if whole.quorum_total_minor == 0 or row.customer_id not in customers:
             continue
-        invoice = Invoice(
-            invoice_id=row.invoice_id,
-            customer_id=row.customer_id,
-            month=row.month,
-            currency=row.currency,
-            lines=tuple(Charge.model_validate(x) for x in row.lines),
-        )
+        invoice = whole.model_copy(update={"lines": whole.quorum_lines})
         created = stripe.create_invoice(invoice, customers[row.customer_id])
         with engine.begin() as conn:
             conn.execute(
@@ -284,6 +314,16 @@ def push_invoices(engine: Engine, stripe: StripeBilling, month: str) -> list[str
             )
         pushed.append(created.id)
     return pushed
+
+
+def _stored_invoice(row: Any) -> Invoice:
+    return Invoice(
+        invoice_id=row.invoice_id,
+        customer_id=row.customer_id,
+        month=row.month,
+        currency=row.currency,
+        lines=tuple(Charge.model_validate(x) for x in row.lines),
+    )
 
 
 # --- the check ---------------------------------------------------------------------------------
@@ -304,9 +344,13 @@ class CheckReport:
 def check(engine: Engine, stripe: StripeBilling | None) -> CheckReport:
     """The ledger balances, each invoice has its posting, and Stripe agrees (when given).
 
-    Stripe agrees when every invoice sent there has the same total on Stripe, every invoice
-    that should have been sent was, and every invoice Stripe reports paid has a payment posting
-    of the amount paid.
+    Stripe agrees when (read back with the SDK's list calls):
+
+    * every invoice sent there has the same total on Stripe, every invoice that should have
+      been sent was, and Stripe holds no Quorum invoice the store does not know;
+    * every invoice Stripe reports paid has a payment posting of the amount paid;
+    * for every closed month and customer synced to Stripe, Stripe's Billing Meter holds as
+      many signals as the store's priced usage (meter event summaries over the month).
     """
     ledger = check_ledger(engine)
     problems = list(ledger.problems)
@@ -324,18 +368,23 @@ def check(engine: Engine, stripe: StripeBilling | None) -> CheckReport:
         customers = _stripe_customers(engine)
         remote = {inv.id: inv for inv in stripe.invoices()}
         for row in invoices:
-            if row.total_minor and row.customer_id in customers and not row.stripe_invoice_id:
+            ours = _stored_invoice(row).quorum_total_minor  # Stripe's cycle lines are its own
+            if ours and row.customer_id in customers and not row.stripe_invoice_id:
                 problems.append(f"invoice {row.invoice_id} was never sent to Stripe")
             if not row.stripe_invoice_id:
                 continue
             theirs = remote.get(row.stripe_invoice_id)
             if theirs is None:
                 problems.append(f"Stripe has no invoice {row.stripe_invoice_id} ({row.invoice_id})")
-            elif int(theirs.total) != row.total_minor:
-                problems.append(
-                    f"invoice {row.invoice_id}: Stripe total {theirs.total} ≠ {row.total_minor}"
-                )
+            elif int(theirs.total) != ours:
+                problems.append(f"invoice {row.invoice_id}: Stripe total {theirs.total} ≠ {ours}")
+        known = {row.invoice_id for row in invoices}
         for inv in remote.values():
+            quorum_id = inv.to_dict().get("metadata", {}).get("quorum_invoice_id")
+            if quorum_id is not None and quorum_id not in known:
+                problems.append(
+                    f"Stripe invoice {inv.id} carries Quorum invoice {quorum_id}, unknown here"
+                )
             if inv.status == "paid":
                 paid = postings.get(f"payment:{inv.id}")
                 booked = 0 if paid is None else paid.total_debits()
@@ -344,7 +393,61 @@ def check(engine: Engine, stripe: StripeBilling | None) -> CheckReport:
                         f"Stripe invoice {inv.id} is paid ({inv.amount_paid}) but the ledger "
                         f"booked {booked}"
                     )
+        problems.extend(_usage_disagreements(engine, stripe, customers))
+        problems.extend(_cycle_disagreements(engine, stripe, invoices))
     return CheckReport(ledger.postings, len(invoices), problems, stripe is not None)
+
+
+def _cycle_disagreements(engine: Engine, stripe: StripeBilling, invoices: list[Any]) -> list[str]:
+    """Invoices whose lines from Stripe's cycle no longer add up to what Stripe billed."""
+    billed_by_stripe = _stripe_subscriptions(engine)
+    problems = []
+    for row in invoices:
+        ids = billed_by_stripe.get(row.customer_id)
+        if not ids:
+            continue
+        booked = sum(
+            c.amount_minor for c in _stored_invoice(row).lines if c.kind.startswith(STRIPE_CYCLE)
+        )
+        start, end = (datetime_to_ns(t) // 1_000_000_000 for t in month_bounds(row.month))
+        theirs = sum(c.amount_minor for i in ids for c in stripe.cycle_charges(i, start, end))
+        if theirs != booked:
+            problems.append(
+                f"invoice {row.invoice_id}: Stripe's subscription cycle billed {theirs} for "
+                f"{row.month}, the close booked {booked}"
+            )
+    return problems
+
+
+def _usage_disagreements(
+    engine: Engine, stripe: StripeBilling, customers: dict[str, str]
+) -> list[str]:
+    """Closed months where Stripe's meter and the store's priced usage differ, per customer."""
+    with engine.connect() as conn:
+        months = [r.month for r in conn.execute(select(billing_closes.c.month))]
+    expected: dict[tuple[str, str], int] = defaultdict(int)
+    for month in sorted(months):
+        start, end = month_bounds(month)
+        for u in read_usage(engine, start=start, end=end):
+            if u.price_minor and u.customer_id in customers:
+                expected[(month, u.customer_id)] += 1
+    if not expected:
+        return []
+    meter = stripe.meter_id()
+    if meter is None:
+        return [f"Stripe has no active meter {stripe.config.meter_event_name!r}: run sync"]
+    problems = []
+    for month in sorted(months):
+        start, end = (datetime_to_ns(t) // 1_000_000_000 for t in month_bounds(month))
+        for customer, stripe_id in sorted(customers.items()):
+            theirs = stripe.metered_signals(meter, stripe_id, start, end)
+            ours = expected.get((month, customer), 0)
+            if theirs != ours:
+                problems.append(
+                    f"usage of {customer} in {month}: {ours} priced signals here, "
+                    f"{theirs} on Stripe's meter"
+                )
+    return problems
 
 
 # --- Stripe sync -------------------------------------------------------------------------------
@@ -355,17 +458,24 @@ class SyncReport:
     meter: str
     products: dict[str, str]
     customers: dict[str, str]
+    subscriptions: dict[str, str] = field(default_factory=dict)
 
 
-def sync_stripe(engine: Engine, stripe: StripeBilling) -> SyncReport:
+def sync_stripe(
+    engine: Engine, stripe: StripeBilling, *, subscriptions: bool = False
+) -> SyncReport:
     """Mirror the stored catalogue (meter, products, prices) and the customers in Stripe.
 
     Every call carries a key derived from what it creates, so a sync run again creates nothing
-    new; customers get their Stripe id recorded in the store.
+    new; customers get their Stripe id recorded in the store. With ``subscriptions``, every
+    subscription that has not ended gets a Stripe subscription on its plan's prices (recorded
+    in the store): from then on Stripe's own cycle bills that plan's fee and metered signals,
+    and the close books Stripe's invoices for it instead of computing them.
     """
     catalogue = stored_catalogue(engine)
     meter = stripe.ensure_meter(catalogue)
-    products = {p.plan_id: stripe.ensure_plan(catalogue, p, meter).product for p in catalogue.plans}
+    prices = {p.plan_id: stripe.ensure_plan(catalogue, p, meter) for p in catalogue.plans}
+    products = {plan_id: found.product for plan_id, found in prices.items()}
     with engine.connect() as conn:
         rows = conn.execute(select(billing_customers).order_by(billing_customers.c.customer_id))
         customers = [dict(r._mapping) for r in rows]
@@ -382,4 +492,37 @@ def sync_stripe(engine: Engine, stripe: StripeBilling) -> SyncReport:
                     .values(stripe_customer_id=stripe_id)
                 )
         synced[row["customer_id"]] = stripe_id
-    return SyncReport(meter, products, synced)
+    report = SyncReport(meter, products, synced)
+    if subscriptions:
+        report.subscriptions = _sync_subscriptions(engine, stripe, catalogue, prices, synced)
+    return report
+
+
+def _sync_subscriptions(
+    engine: Engine,
+    stripe: StripeBilling,
+    catalogue: Catalogue,
+    prices: dict[str, PlanPrices],
+    customers: dict[str, str],
+) -> dict[str, str]:
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(billing_subscriptions).where(
+                billing_subscriptions.c.stripe_subscription_id.is_(None),
+                billing_subscriptions.c.ended_at.is_(None),
+            )
+        ).all()
+    created: dict[str, str] = {}
+    for row in rows:
+        trial = catalogue.plan(row.plan_id).trial_days if row.status == "trialing" else 0
+        made = stripe.create_subscription(
+            row.subscription_id, customers[row.customer_id], prices[row.plan_id], trial
+        )
+        with engine.begin() as conn:
+            conn.execute(
+                update(billing_subscriptions)
+                .where(billing_subscriptions.c.subscription_id == row.subscription_id)
+                .values(stripe_subscription_id=made.id)
+            )
+        created[row.subscription_id] = made.id
+    return created

@@ -27,6 +27,8 @@ from pydantic import (
 from connectors.kafka.config import KafkaConfig
 from connectors.llm.config import LlmConfig
 from connectors.prometheus.config import MetricsConfig
+from connectors.questdb.config import redact_conf
+from connectors.store.config import StoreConfig
 from flows.cluster import ClusterSettings, RecoverySettings
 from operators.candles.instruments import InstrumentsConfig
 from operators.execution.trading_config import TradingConfig
@@ -68,6 +70,11 @@ class CandlesConfig(Section):
         description="Stocks: apply a candle file's adjusted-close column (splits, dividends) "
         "to open, high, low and close",
     )
+    corporate_actions: Path | None = Field(
+        default=None,
+        description="Stocks: a splits-and-dividends file (date, symbol, action, value) that "
+        "back-adjusts candle files' raw prices (not together with adjust_prices)",
+    )
 
     @field_validator("timeframes")
     @classmethod
@@ -94,7 +101,7 @@ def _format_validation_error(exc: ValidationError, origin: str) -> str:
     for err in exc.errors():
         field = ".".join(str(p) for p in err["loc"]) or "(root)"
         value = err.get("input")
-        lines.append(f"  {field}: {err['msg']} (got {value!r})")
+        lines.append(f"  {field}: {err['msg']} (got {redact_conf(repr(value))})")
     return "\n".join(lines)
 
 
@@ -143,6 +150,7 @@ class QuorumConfig(Section):
     cluster: ClusterSettings = ClusterSettings()
     recovery: RecoverySettings = RecoverySettings()
     kafka: KafkaConfig = KafkaConfig()
+    store: StoreConfig = StoreConfig()
     llm: LlmConfig = LlmConfig()
     text: TextConfig = TextConfig()
 

@@ -13,14 +13,17 @@ cluster and recovery::
 
 Environment (read when the module is imported, in every process):
 
-========================  ===================================================================
-``QUORUM_DATA``           comma-separated trades/candles files (default: the shipped BTC month)
-``QUORUM_CONFIG``         YAML configuration overriding the defaults (optional)
-``QUORUM_STORE``          store path or SQLAlchemy URL (default ``quorum.sqlite``)
-``QUORUM_SYMBOL``         symbol for files without a symbol column (optional)
-``QUORUM_RUN_ID``         run id; default: derived from the command and inputs, so every
-                          process of a cluster and every restart writes under the same one
-========================  ===================================================================
+===========================  ================================================================
+``QUORUM_DATA``              comma-separated trades/candles files (default: the shipped BTC month)
+``QUORUM_CONFIG``            YAML configuration overriding the defaults (optional)
+``QUORUM_STORE``             ledger store path or SQLAlchemy URL (default: ``store.ledger`` of
+                             the configuration, else ``quorum.sqlite``)
+``QUORUM_TIMESERIES_STORE``  QuestDB for the time series (``questdb://HOST:9000``; optional,
+                             overrides ``store.timeseries``)
+``QUORUM_SYMBOL``            symbol for files without a symbol column (optional)
+``QUORUM_RUN_ID``            run id; default: derived from the command and inputs, so every
+                             process of a cluster and every restart writes under the same one
+===========================  ================================================================
 
 The store's run record is opened when the flow is built; Bytewax's runner has no end-of-run
 hook, so the store sink closes it: each worker's store partition stamps the run's
@@ -46,10 +49,11 @@ from connectors.replay import ReplaySource
 from connectors.store.audit import AuditChainSink
 from connectors.store.engine import open_store, url_for
 from connectors.store.market import finish_run, start_run
-from connectors.store.sink import StoreSink, StoreWriter
+from connectors.store.sink import StoreSink
 from flows.config import load_config
 from flows.pipeline import FlowOutputs, build_flow
 from flows.runner import with_known_assets
+from flows.store_options import TIMESERIES_ENV, ledger_store, ledger_writer, timeseries_sink
 
 DEFAULT_DATA = "btc-perp_1m_2022-01"
 
@@ -99,9 +103,11 @@ def deployed_run_id(inputs: list[str], store: str) -> str:
 def flow_from_env(environ: Mapping[str, str] | None = None) -> Dataflow:
     """The full replay flow into the store, configured by ``environ`` (see the module doc)."""
     env = os.environ if environ is None else environ
-    config = load_config(env.get("QUORUM_CONFIG") or None)
+    timeseries = env.get(TIMESERIES_ENV)
+    overrides = {"store": {"timeseries": timeseries}} if timeseries else None
+    config = load_config(env.get("QUORUM_CONFIG") or None, overrides)
     paths = _paths(env)
-    store = url_for(env.get("QUORUM_STORE", "quorum.sqlite"))
+    store = url_for(ledger_store(env.get("QUORUM_STORE"), config, "quorum.sqlite"))
     inputs = [str(p) for p in paths]
     run_id = env.get("QUORUM_RUN_ID") or deployed_run_id(inputs, store)
     engine = open_store(store)
@@ -116,8 +122,9 @@ def flow_from_env(environ: Mapping[str, str] | None = None) -> Dataflow:
     )
     config = with_known_assets(config, source.symbols)  # Bytewax's runner may start many workers
     outputs = FlowOutputs(
-        store=FinishingStoreSink(store, StoreWriter(run_id)),
+        store=FinishingStoreSink(store, ledger_writer(config, run_id)),
         audit=AuditChainSink(store, run_id=run_id),
+        timeseries=timeseries_sink(config, run_id),
     )
     return build_flow(source, config=config, outputs=outputs, flow_id="quorum_deployed")
 

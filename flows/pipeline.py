@@ -84,6 +84,9 @@ class FlowOutputs:
     """Notification sink (``connectors.notify.sink.NotifySink``): reviews, state, feeds, fills."""
     metrics: DynamicSink[Any] | None = None
     """Prometheus metrics sink (``connectors.prometheus.sink.MetricsSink``)."""
+    timeseries: DynamicSink[Any] | None = None
+    """Time-series sink (``connectors.questdb.sink.QuestDBSink``): candles, features, signals,
+    fused signals, fills and equity."""
     stats: RunStats | None = None
     tally: ValidationTally = field(default_factory=ValidationTally)
 
@@ -224,6 +227,11 @@ def build_flow(
         op.output("notify", everything, outputs.notify)
     if outputs.metrics is not None:
         op.output("metrics", everything, outputs.metrics)
+    if outputs.timeseries is not None:
+        from connectors.questdb.rows import TIMESERIES_TYPES
+
+        series = op.filter("timeseries_only", everything, lambda i: isinstance(i, TIMESERIES_TYPES))
+        op.output("timeseries", series, outputs.timeseries)
     if outputs.kafka is not None:  # live quotes are published too (feed health is a record)
         from connectors.kafka.sink import publish
 

@@ -20,12 +20,14 @@ from connectors.store.audit import AuditChainSink
 from connectors.store.engine import open_store
 from connectors.store.market import finish_run, new_run_id, start_run
 from connectors.store.metering import MeteringSink
-from connectors.store.sink import StoreSink, StoreWriter
+from connectors.store.sink import StoreSink
 from flows.cluster import cluster_run_id, execute, prepare_recovery
 from flows.config import QuorumConfig
 from flows.faults import crash_after_env
 from flows.pipeline import FlowOutputs, Stage, build_flow
+from flows.store_options import ledger_writer, timeseries_sink
 from flows.summary import RunStats
+from operators.candles.corporate_actions import CorporateAction, load_actions
 
 logger = logging.getLogger(__name__)
 
@@ -106,6 +108,12 @@ def run_replay(
     plain ticker.
     """
     known = tuple(config.instruments.symbols)
+    actions: tuple[CorporateAction, ...] = ()
+    if config.candles.corporate_actions is not None:
+        try:
+            actions = load_actions(config.candles.corporate_actions)
+        except ValueError as exc:
+            raise InputError(f"candles.corporate_actions: {exc}") from None
     try:
         loaded = [
             load_market_data(
@@ -115,6 +123,7 @@ def run_replay(
                 known,
                 config.candles.quote_price,
                 config.candles.adjust_prices,
+                actions,
             )
             for p in paths
         ]
@@ -184,7 +193,7 @@ def run_flow(
             {"paths": list(inputs), "stage": stage, **(params or {})},
             run_id=run_id,
         )
-        sink = crash_after_env(StoreSink(store_url, StoreWriter(run_id)))
+        sink = crash_after_env(StoreSink(store_url, ledger_writer(config, run_id)))
         audit = AuditChainSink(store_url, run_id=run_id)
         metering = MeteringSink(store_url)
     notifier = start_notifier(config.notifications, store_url)
@@ -198,6 +207,7 @@ def run_flow(
         kafka=_kafka_sink(config),
         notify=notify_sink(notifier, config.notifications),
         metrics=None if metrics is None else metrics.sink,
+        timeseries=timeseries_sink(config, run_id),
     )
     flow = build_flow(source, config=config, outputs=outputs, stage=stage)
     try:

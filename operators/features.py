@@ -53,7 +53,10 @@ class SymbolFeatures:
         bank = self.banks.get(candles.timeframe.value)
         if bank is None:
             bank = self.banks[candles.timeframe.value] = IndicatorBank(self.names)
-        return FeatureBatch(candles, bank.update_batch(candles))
+        columns = bank.update_batch(candles)
+        if candles.spread is not None:  # candles of quotes: the spread is a feature too
+            columns = {**columns, "spread": candles.spread}
+        return FeatureBatch(candles, columns)
 
     def __getstate__(self) -> dict[str, object]:
         return {"names": self.names, "banks": self.banks}

@@ -133,6 +133,9 @@ class CandleBatch:
     volume: np.ndarray
     trades: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     source: str = "replay"
+    spread: np.ndarray | None = None
+    """Candles built from quotes: the mean ask − bid of each candle's quotes (NaN where none);
+    None for candles of trades."""
 
     @classmethod
     def from_columns(
@@ -182,6 +185,7 @@ class CandleBatch:
             self.volume[index],
             self.trades[index],
             self.source,
+            None if self.spread is None else self.spread[index],
         )
 
     def row(self, i: int) -> dict[str, object]:

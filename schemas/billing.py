@@ -113,10 +113,17 @@ class Posting(Frozen):
         return sum(e.amount_minor for e in self.entries if e.amount_minor > 0)
 
 
+STRIPE_CYCLE = "stripe_"
+"""Prefix of the charge kinds Stripe's subscription cycle billed."""
+
+
 class Charge(Frozen):
     """One line of a customer's invoice."""
 
-    kind: str = Field(description="subscription | usage | performance_fee")
+    kind: str = Field(
+        description="subscription | usage | performance_fee; stripe_subscription | "
+        "stripe_usage for lines Stripe's own subscription cycle billed (read back, never re-sent)"
+    )
     description: str
     quantity: int = Field(default=1, ge=0)
     unit_minor: int = Field(ge=0)
@@ -136,6 +143,15 @@ class Invoice(Frozen):
     @property
     def total_minor(self) -> int:
         return sum(line.amount_minor for line in self.lines)
+
+    @property
+    def quorum_lines(self) -> tuple[Charge, ...]:
+        """The lines Quorum bills itself (what ``close --stripe`` sends as an invoice)."""
+        return tuple(line for line in self.lines if not line.kind.startswith(STRIPE_CYCLE))
+
+    @property
+    def quorum_total_minor(self) -> int:
+        return sum(line.amount_minor for line in self.quorum_lines)
 
 
 class StatementLine(Frozen):
@@ -174,3 +190,8 @@ class Subscription(Frozen):
     trial_ends_at: UtcDatetime | None = None
     past_due_since: UtcDatetime | None = None
     ended_at: UtcDatetime | None = Field(default=None, description="Canceled or expired at")
+    past_due_periods: tuple[tuple[UtcDatetime, UtcDatetime], ...] = Field(
+        default=(),
+        description="Closed past-due periods [since, until), kept when the subscription is "
+        "reactivated so entitlements and the close still see them",
+    )

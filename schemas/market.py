@@ -146,6 +146,12 @@ class FeedCounters(Frozen):
     duplicates_dropped: int = Field(default=0, ge=0)
     dead_lettered: int = Field(default=0, ge=0, description="Malformed frames or rows")
     rest_retries: int = Field(default=0, ge=0, description="REST calls retried (429, 5xx, network)")
+    open_gaps: int = Field(
+        default=0, ge=0, description="Gaps between released candles while the market was open"
+    )
+    open_missing_bars: int = Field(
+        default=0, ge=0, description="Candles missing in those gaps (market calendar open time)"
+    )
 
 
 class FeedHealth(Frozen):

@@ -6,10 +6,18 @@ routes deliver only what the plan in force allows (:mod:`operators.billing.entit
 assets, decision bands, timeframes and sources, the delivery delay, and the channel (``api``
 for the list, ``sse`` for the stream). Customer keys are refused on the unrestricted signal
 routes (:func:`not_a_customer`), which remain for the desk's own keys.
+
+The plan's limits hold on both channels (:func:`customer_plan`): a key beyond the plan's
+``seats`` (the customer's oldest active keys keep working) is refused with 403, and every
+request of the customer's keys together counts against the plan's ``rate_limit_per_minute``
+(the ``limits``-based :class:`~api.ratelimit.SharedRateLimiter`, keyed by customer, in the
+API's shared rate-limit storage when one is set) — 429 with ``Retry-After`` beyond it. An SSE
+stream counts once, when it opens. Each key's own limit applies first, as on every route.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Annotated, Any
@@ -28,7 +36,9 @@ from api.cursor import Cursor
 from api.errors import error_responses
 from api.keys import ApiKey
 from api.models import ErrorResponse, FusedSignalOut
+from api.ratelimit import SharedRateLimiter
 from api.reads import signals as reads
+from api.seats import seat_of
 from connectors.store.billing import (
     billing_customers,
     billing_invoices,
@@ -39,10 +49,11 @@ from connectors.store.billing import (
 )
 from operators.billing.catalogue import Catalogue, Plan
 from operators.billing.close import month_bounds
-from operators.billing.entitlements import Denial, check_delivery, plan_in_force, visible
+from operators.billing.entitlements import Denial, check_delivery, current_plan, visible
 from schemas.billing import Channel, Invoice, Subscription, UsageEvent
 
 router = APIRouter(prefix="/v1/billing", tags=["billing"])
+_LIMITERS_LOCK = threading.Lock()
 
 MonthQuery = Annotated[str | None, Query(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", description="YYYY-MM")]
 
@@ -85,16 +96,6 @@ def _is_customer(conn: Connection, owner: str) -> bool:
     return conn.execute(stmt).first() is not None
 
 
-def _in_force(
-    catalogue: Catalogue, subs: list[Subscription], now: datetime
-) -> tuple[Subscription | None, Plan | None]:
-    for sub in reversed(subs):
-        plan = plan_in_force(catalogue, sub, now)
-        if plan is not None:
-            return sub, plan
-    return (subs[-1] if subs else None), None
-
-
 def not_a_customer(
     ctx: Annotated[AppContext, Depends(app_context)], key: Annotated[ApiKey, Depends(read_access)]
 ) -> None:
@@ -107,15 +108,58 @@ def not_a_customer(
         )
 
 
-def _customer_plan(ctx: AppContext, key: ApiKey) -> tuple[Catalogue, Plan]:
+def _plan_limiter(request: Request, ctx: AppContext, plan: Plan) -> SharedRateLimiter:
+    """The rate limiter of ``plan`` (one per plan and limit, made on first use)."""
+    per_minute = plan.entitlements.rate_limit_per_minute
+    with _LIMITERS_LOCK:
+        limiters: dict[tuple[str, int], SharedRateLimiter] | None = getattr(
+            request.app.state, "billing_plan_limiters", None
+        )
+        if limiters is None:
+            limiters = request.app.state.billing_plan_limiters = {}
+        found = limiters.get((plan.plan_id, per_minute))
+        if found is None:
+            found = limiters[(plan.plan_id, per_minute)] = SharedRateLimiter(
+                ctx.settings.rate_limit_storage or "memory://",
+                capacity=per_minute,
+                rate=per_minute / 60,
+                namespace=f"quorum-plan-{plan.plan_id}-{per_minute}",
+            )
+    return found
+
+
+def customer_plan(
+    request: Request,
+    ctx: Annotated[AppContext, Depends(app_context)],
+    key: Annotated[ApiKey, Depends(read_access)],
+) -> Plan:
+    """The caller's plan in force, once its seat and its plan's rate limit allow the request."""
     with ctx.engine.connect() as conn:
         catalogue = _catalogue(conn)
         if not _is_customer(conn, key.owner):
             raise HTTPException(404, f"{key.owner!r} is not a billing customer")
-        _, plan = _in_force(catalogue, read_subscriptions(conn, key.owner), ctx.settings.now())
+        _, plan = current_plan(catalogue, read_subscriptions(conn, key.owner), ctx.settings.now())
+        seat = seat_of(conn, key.owner, key.key_id)
     if plan is None:
         raise HTTPException(403, f"{key.owner!r} has no subscription in force")
-    return catalogue, plan
+    seats = plan.entitlements.seats
+    if seat >= seats:
+        raise HTTPException(
+            403,
+            f"key {key.key_id} is beyond the {seats} seat(s) of plan {plan.plan_id!r}: "
+            f"{key.owner!r} holds more active keys than the plan allows; revoke the extra ones",
+        )
+    verdict = _plan_limiter(request, ctx, plan).acquire(key.owner)
+    if not verdict.allowed:
+        ctx.metrics.requests.refused.labels("rate_limited").inc()
+        raise HTTPException(
+            429,
+            f"rate limit of plan {plan.plan_id!r} exceeded for customer {key.owner!r}: "
+            f"{plan.entitlements.rate_limit_per_minute} requests per minute, all its keys "
+            "together",
+            headers={"Retry-After": verdict.retry_after_header},
+        )
+    return plan
 
 
 @router.get(
@@ -144,7 +188,7 @@ def subscription(
 ) -> SubscriptionOut:
     with ctx.engine.connect() as conn:
         catalogue = _catalogue(conn)
-        sub, plan = _in_force(catalogue, read_subscriptions(conn, key.owner), ctx.settings.now())
+        sub, plan = current_plan(catalogue, read_subscriptions(conn, key.owner), ctx.settings.now())
     return SubscriptionOut(customer_id=key.owner, subscription=sub, plan_in_force=plan)
 
 
@@ -242,10 +286,9 @@ def _entitled(plan: Plan, items: list[FusedSignalOut], channel: Channel, now: da
 )
 def feed(
     ctx: Annotated[AppContext, Depends(app_context)],
-    key: Annotated[ApiKey, Depends(read_access)],
+    plan: Annotated[Plan, Depends(customer_plan)],
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> FeedOut:
-    _, plan = _customer_plan(ctx, key)
     if Channel.API not in plan.entitlements.channels:
         raise HTTPException(403, f"plan {plan.plan_id!r} has no API channel")
     now = ctx.settings.now()
@@ -266,12 +309,8 @@ def feed(
     )
 
 
-def _sse_plan(
-    ctx: Annotated[AppContext, Depends(app_context)],
-    key: Annotated[ApiKey, Depends(read_access)],
-) -> Plan:
+def _sse_plan(plan: Annotated[Plan, Depends(customer_plan)]) -> Plan:
     """The caller's plan, when it includes the SSE channel (checked before the stream opens)."""
-    _, plan = _customer_plan(ctx, key)
     if Channel.SSE not in plan.entitlements.channels:
         raise HTTPException(403, f"plan {plan.plan_id!r} has no SSE channel")
     return plan

@@ -26,6 +26,10 @@ class BinanceConfig:
     * ``reorder_window``: how long a hole in trade ids / candle times may wait for late frames
       before it is fetched over REST.
     * ``rest_url``/``ws_url``: point the source elsewhere (the loopback simulator).
+    * ``quote_candles``: symbols without trades (FX-style) whose 1-minute candles are built
+      from their bookTicker quotes at ``quote_price`` (see :mod:`connectors.feed.quote_bars`).
+    * ``calendars``: a symbol's market calendar (``24/5``, ``XNYS`` …; absent: ``24/7``), so
+      candles missing while its market was open are counted as open-session gaps.
 
     >>> BinanceConfig(symbols=("BTC/USDT",), stale_after=0)
     Traceback (most recent call last):
@@ -52,6 +56,9 @@ class BinanceConfig:
     open_timeout: float = 10.0
     tick: float = 0.05
     emit_health: bool = True
+    calendars: dict[str, str] = field(default_factory=dict)  # symbol → market calendar; 24/7
+    quote_candles: tuple[str, ...] = ()  # symbols whose 1m candles are built from bookTicker
+    quote_price: str = "mid"  # mid, bid or ask: the price of those candles
     backoff: BackoffPolicy = field(default_factory=BackoffPolicy)
     retry: RetryPolicy = field(default_factory=RetryPolicy)
 
@@ -62,6 +69,11 @@ class BinanceConfig:
             market_id(symbol)
         object.__setattr__(self, "timeframes", tuple(Timeframe(t) for t in self.timeframes))
         self.channels  # validates the channel selection  # noqa: B018
+        unknown = sorted(set(self.quote_candles) - set(self.symbols))
+        if unknown:
+            raise ValueError(f"quote_candles names symbols the feed does not stream: {unknown}")
+        if self.quote_price not in ("mid", "bid", "ask"):
+            raise ValueError(f"quote_price must be mid, bid or ask, got {self.quote_price!r}")
         for name in (
             "max_connection_age",
             "reconnect_after_silence",
@@ -82,7 +94,9 @@ class BinanceConfig:
 
     @property
     def channels(self) -> Channels:
-        return Channels(self.trade_stream, self.timeframes, self.book_ticker)
+        return Channels(
+            self.trade_stream, self.timeframes, self.book_ticker or bool(self.quote_candles)
+        )
 
     @property
     def trades_method(self) -> str | None:

@@ -52,7 +52,9 @@ from connectors.feed.cursor import FeedCursor, TradeRow
 from connectors.feed.gate import Hole, SequenceGate
 from connectors.feed.health import FeedStats, HealthMonitor, utc_now
 from connectors.feed.outbox import Outbox
+from connectors.feed.quote_bars import QuoteCandle, QuoteMinuteBars
 from connectors.feed.rest import RestCaller, RestHistory, ccxt_async, make_exchange
+from connectors.feed.session_gaps import OpenSessionGaps
 from schemas.common import Timeframe, ns_to_datetime
 from schemas.market import BookTop
 from schemas.records import DeadLetter
@@ -128,6 +130,10 @@ class BinanceSession:
         self.health = HealthMonitor(
             config.source_name, symbols, config.stale_after, config.heartbeat_every, wall
         )
+        self.session_gaps = OpenSessionGaps(self.stats, self.health, config.calendars, resume)
+        outbox.on_candles = self.session_gaps.observe
+        self.quote_symbols = frozenset(config.quote_candles)
+        self.quote_bars = QuoteMinuteBars(config.quote_price)  # type: ignore[arg-type]
         self.backoff = Backoff(config.backoff, self._rng)
         self.server_now_ms = 0
         self.connections_opened = 0
@@ -323,6 +329,15 @@ class BinanceSession:
                 self._dead_letter(symbol, "invalid_quote", detail, text)
                 return
             self.outbox.put_quote(quote)
+            if symbol in self.quote_symbols:
+                ts_ms = int(quote.ts.timestamp() * 1000)
+                self._put_quote_candles(
+                    symbol, self.quote_bars.add(symbol, ts_ms, event.b, event.a)
+                )
+
+    def _put_quote_candles(self, symbol: str, closed: list[QuoteCandle]) -> None:
+        rows = [row for row, _ in closed]
+        self.outbox.put_candles(symbol, Timeframe.M1, rows, [spread for _, spread in closed])
 
     def _symbol_of_stream(self, stream: str | None) -> str | None:
         if not stream:
@@ -372,6 +387,10 @@ class BinanceSession:
                     self._gate(k).backfilling for k in self._all_gate_keys() if k[0] == symbol
                 )
                 self.health.catching_up(symbol, catching_up)
+            if self.quote_symbols:
+                wall_ms = int(self._wall().timestamp() * 1000)
+                for symbol, closed in self.quote_bars.flush(wall_ms):
+                    self._put_quote_candles(symbol, closed)
             records = self.health.poll(now, self.stats)
             if self.config.emit_health:
                 for record in records:
@@ -437,7 +456,13 @@ class BinanceSession:
         self.stats.rows_backfilled += outcome.filled
         if outcome.filled:
             self.stats.gaps_filled += 1
-        if outcome.skipped is not None:
+        skipped = outcome.skipped
+        if skipped is not None and request.timeframe is not None and skipped.last is not None:
+            closed = self.session_gaps.market_closed(
+                request.symbol, request.timeframe, skipped.first, skipped.last
+            )
+            skipped = None if closed else skipped  # a night or weekend: nothing to find
+        if skipped is not None:
             self.stats.gaps_skipped += 1
             what = "trades" if request.timeframe is None else f"{request.timeframe.value} candles"
             self.health.note(request.symbol, f"gap skipped: {what} {outcome.skipped}")

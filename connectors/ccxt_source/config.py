@@ -38,6 +38,8 @@ class PollingConfig:
     heartbeat_every: float = 5.0
     partitions: int = 1
     emit_health: bool = True
+    calendars: dict[str, str] = field(default_factory=dict)
+    """A symbol's market calendar (absent: 24/7), for the open-session gap count."""
     retry: RetryPolicy = field(default_factory=RetryPolicy)
 
     def __post_init__(self) -> None:

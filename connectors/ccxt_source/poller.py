@@ -25,6 +25,7 @@ from connectors.feed.gate import SequenceGate
 from connectors.feed.health import FeedStats, HealthMonitor, utc_now
 from connectors.feed.outbox import Outbox
 from connectors.feed.rest import RestCaller, RestHistory, ccxt_async, make_exchange
+from connectors.feed.session_gaps import OpenSessionGaps
 from schemas.common import Timeframe
 from schemas.records import DeadLetter
 
@@ -71,6 +72,8 @@ class Poller:
         self.health = HealthMonitor(
             config.source, symbols, config.stale_after, config.heartbeat_every, wall
         )
+        self.session_gaps = OpenSessionGaps(self.stats, self.health, config.calendars, resume)
+        outbox.on_candles = self.session_gaps.observe
         self.cycles = 0
         self._trade_duplicates = 0
         self.history: RestHistory | None = None
@@ -149,7 +152,13 @@ class Poller:
             gate.start_backfill()
             outcome = gate.finish_backfill([], now, bounded=True)
             released += outcome.released
-            if outcome.skipped is not None:
+            skipped = outcome.skipped
+            if skipped is not None and skipped.last is not None:
+                closed = self.session_gaps.market_closed(
+                    symbol, timeframe, skipped.first, skipped.last
+                )
+                skipped = None if closed else skipped  # a night or weekend: nothing to find
+            if skipped is not None:
                 self.stats.gaps_skipped += 1
                 self.health.note(
                     symbol, f"gap skipped: {timeframe.value} candles {outcome.skipped}"

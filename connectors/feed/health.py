@@ -27,6 +27,8 @@ class FeedStats:
     duplicates_dropped: int = 0
     dead_lettered: int = 0
     rest_retries: int = 0
+    open_gaps: int = 0
+    open_missing_bars: int = 0
 
     def frozen(self) -> FeedCounters:
         return FeedCounters(**{name: getattr(self, name) for name in self.__slots__})

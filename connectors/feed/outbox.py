@@ -11,7 +11,7 @@ under the same lock, so a snapshot never runs ahead of what the flow has receive
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -43,11 +43,15 @@ def trade_batch(symbol: str, rows: Sequence[TradeRow], source: str) -> TradeBatc
 
 
 def candle_batch(
-    symbol: str, timeframe: Timeframe, rows: Sequence[CandleRow], source: str
+    symbol: str,
+    timeframe: Timeframe,
+    rows: Sequence[CandleRow],
+    source: str,
+    spreads: Sequence[float] | None = None,
 ) -> CandleBatch:
-    """Columns of closed-candle ``rows`` as a batch."""
+    """Columns of closed-candle ``rows`` as a batch (with their mean spreads: quote candles)."""
     open_ms, o, h, low, c, v, n = zip(*rows, strict=True)
-    return CandleBatch.from_columns(
+    batch = CandleBatch.from_columns(
         symbol,
         timeframe,
         np.asarray(open_ms, dtype=np.int64) * NS_PER_MS,
@@ -59,6 +63,9 @@ def candle_batch(
         n,
         source=source,
     )
+    if spreads is not None:
+        batch.spread = np.asarray(spreads, dtype=np.float64)
+    return batch
 
 
 class Outbox:
@@ -79,19 +86,33 @@ class Outbox:
         self._lock = threading.Lock()
         self._trades: dict[str, list[TradeRow]] = {}
         self._candles: dict[tuple[str, Timeframe], list[CandleRow]] = {}
+        self._spreads: dict[tuple[str, Timeframe], list[float]] = {}
         self._quotes: dict[str, BookTop] = {}
         self._records: list[object] = []
         self.quotes_conflated = 0
+        self.on_candles: Callable[[str, Timeframe, Sequence[CandleRow]], None] | None = None
+        """Called with every released run of candles (the open-session gap watch)."""
 
     def put_trades(self, symbol: str, rows: Sequence[TradeRow]) -> None:
         if rows:
             with self._lock:
                 self._trades.setdefault(symbol, []).extend(rows)
 
-    def put_candles(self, symbol: str, timeframe: Timeframe, rows: Sequence[CandleRow]) -> None:
+    def put_candles(
+        self,
+        symbol: str,
+        timeframe: Timeframe,
+        rows: Sequence[CandleRow],
+        spreads: Sequence[float] | None = None,
+    ) -> None:
+        """Closed candles in order; ``spreads`` (aligned) for candles built from quotes."""
         if rows:
+            if self.on_candles is not None:
+                self.on_candles(symbol, timeframe, rows)
             with self._lock:
                 self._candles.setdefault((symbol, timeframe), []).extend(rows)
+                if spreads is not None:
+                    self._spreads.setdefault((symbol, timeframe), []).extend(spreads)
 
     def put_quote(self, quote: BookTop) -> None:
         with self._lock:
@@ -109,6 +130,7 @@ class Outbox:
         with self._lock:
             trades, self._trades = self._trades, {}
             candles, self._candles = self._candles, {}
+            spreads, self._spreads = self._spreads, {}
             quotes, self._quotes = self._quotes, {}
             records, self._records = self._records, []
             items: list[object] = list(records)
@@ -116,7 +138,8 @@ class Outbox:
                 items.append(trade_batch(symbol, rows, self.source))
                 self.cursor.note_trades(symbol, rows)
             for (symbol, timeframe), rows in candles.items():
-                items.append(candle_batch(symbol, timeframe, rows, self.source))
+                spread = spreads.get((symbol, timeframe))
+                items.append(candle_batch(symbol, timeframe, rows, self.source, spread))
                 self.cursor.note_candles(symbol, timeframe.value, rows)
             items.extend(quotes.values())
             return items

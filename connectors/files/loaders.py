@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -35,6 +35,7 @@ from connectors.files.reading import (
     resolve_columns,
 )
 from connectors.files.symbols import normalize_symbol, symbol_from_filename
+from operators.candles.corporate_actions import CorporateAction, actions_of, adjustment_factors
 from schemas.batches import CandleBatch, TradeBatch
 from schemas.common import Timeframe, ns_to_datetime
 from schemas.records import DeadLetter
@@ -370,13 +371,16 @@ def load_candles(
     timeframe: Timeframe | str | None = None,
     known: Iterable[str] = (),
     adjust: bool = False,
+    actions: Sequence[CorporateAction] = (),
 ) -> LoadedCandles:
     """Read a candles file; the timeframe is inferred per symbol unless given.
 
     ``known`` names plain tickers (``NVDA``) a file name may start with, e.g. the configured
     instruments. ``adjust`` applies the file's adjusted-close column (splits and dividends,
     as stock data vendors publish it): open, high, low and close are multiplied by
-    ``adj_close / close``; volume is left as traded.
+    ``adj_close / close``; volume is left as traded. ``actions`` (splits and dividends of a
+    corporate-actions file) back-adjust the raw prices instead
+    (:mod:`operators.candles.corporate_actions`); the two together would adjust twice.
 
     >>> from connectors.files import shipped_path
     >>> c = load_candles(shipped_path("btc-perp_1m_2022-01"))
@@ -389,6 +393,11 @@ def load_candles(
     resolved = resolve_columns(path, raw.columns, CANDLE_COLUMNS)
     parsers: dict[str, Parser] = {"ts": parse_timestamp, "trades": parse_count}
     prices = ("open", "high", "low", "close", "volume", *(("adj_close",) if adjust else ()))
+    if adjust and actions:
+        raise MarketDataFileError(
+            f"{path.name}: candles.adjust_prices (the adj_close column) and "
+            "candles.corporate_actions both adjust the prices; keep one of them"
+        )
     if adjust and "adj_close" not in resolved:
         raise MarketDataFileError(
             f"{path.name}: candles.adjust_prices needs an adjusted-close column (accepted "
@@ -403,6 +412,8 @@ def load_candles(
         factor = columns.pop("adj_close") / columns["close"]
         for name in ("open", "high", "low", "close"):
             columns[name] = columns[name] * factor
+    if actions:
+        _apply_actions(columns, actions)
     n = len(columns["symbol"])
     columns.setdefault("volume", np.zeros(n, dtype=np.float64))
     columns.setdefault("trades", np.zeros(n, dtype=np.int64))
@@ -423,6 +434,22 @@ def load_candles(
     )
 
 
+def _apply_actions(columns: dict[str, np.ndarray], actions: Sequence[CorporateAction]) -> None:
+    """Back-adjust ``columns`` in place, symbol by symbol, in time order."""
+    symbols = columns["symbol"]
+    for symbol in np.unique(symbols):
+        mine = actions_of(actions, str(symbol))
+        if not mine:
+            continue
+        rows = np.flatnonzero(symbols == symbol)
+        rows = rows[np.argsort(columns["ts_ns"][rows], kind="stable")]
+        price, volume = adjustment_factors(columns["ts_ns"][rows], columns["close"][rows], mine)
+        for name in ("open", "high", "low", "close"):
+            columns[name][rows] = columns[name][rows] * price
+        if "volume" in columns:
+            columns["volume"][rows] = columns["volume"][rows] * volume
+
+
 def load_market_data(
     path: str | Path,
     symbol: str | None = None,
@@ -430,6 +457,7 @@ def load_market_data(
     known: Iterable[str] = (),
     quote_price: str = "mid",
     adjust: bool = False,
+    actions: Sequence[CorporateAction] = (),
 ) -> LoadedFile:
     """Read a trades, quotes or candles file, whichever :func:`detect_kind` says it is
     (quotes become 1-minute candles of ``quote_price``: mid, bid or ask).
@@ -445,4 +473,4 @@ def load_market_data(
         from connectors.files.quotes import load_quotes  # it builds on this module
 
         return load_quotes(path, symbol, known, quote_price)  # type: ignore[arg-type]
-    return load_candles(path, symbol, timeframe, known, adjust)
+    return load_candles(path, symbol, timeframe, known, adjust, actions)

@@ -2,8 +2,9 @@
 
 A message value is ``{"schema": "quorum.v1.<kind>", "version": N, "id": …, "key": …, "ts": …,
 "data": {…}}``: ``data`` is the canonical record (its pydantic JSON form), ``key`` the message key
-(the symbol; the portfolio for portfolio-wide records), ``ts`` the record's event time (ISO 8601,
-UTC) and ``id`` its idempotency key, built from the record's natural key so that the same record
+(the symbol; the portfolio for portfolio-wide records), ``ts`` the record's event time (RFC 3339,
+UTC, always nine fractional digits: nanoseconds, so trade times keep their full precision) and
+``id`` its idempotency key, built from the record's natural key so that the same record
 re-emitted after a crash carries the same ``id`` (consumers dedupe on it). Columnar batches are
 exploded to one message per row. Encoding is msgspec around pydantic-core's JSON of the record.
 
@@ -19,7 +20,7 @@ exploded to one message per row. Encoding is msgspec around pydantic-core's JSON
 [('fills', 'BTC/USDT', 'f-1'), ('audit', 'portfolio', 'fill|f-1')]
 >>> envelope = decode_envelope(encoder.encode(fill)[0].value)
 >>> envelope.schema, envelope.version, envelope.ts, envelope.data["price"]
-('quorum.v1.fills', 2, '2022-01-01T00:00:00Z', '100.25')
+('quorum.v1.fills', 2, '2022-01-01T00:00:00.000000000Z', '100.25')
 >>> bars = CandleBatch.from_columns("A/B", "1m", [0, 60_000_000_000], [1, 2], [2, 3], [1, 2],
 ...                                 [2, 3], [5, 6])
 >>> [m.id for m in encoder.encode(bars)]
@@ -32,6 +33,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -105,11 +107,53 @@ def decode_envelope(value: bytes) -> DecodedEnvelope:
     return _DECODER.decode(value)
 
 
-def iso(value: datetime | None) -> str | None:
-    """An aware datetime as pydantic writes it (``2022-01-01T00:00:00Z``)."""
-    if value is None:
-        return None
-    return orjson.dumps(value, option=orjson.OPT_UTC_Z)[1:-1].decode()
+def rfc3339_ns_column(ts_ns: np.ndarray) -> list[str]:
+    """RFC 3339 UTC strings with nine fractional digits of a column of ns timestamps.
+
+    >>> rfc3339_ns_column(np.array([0, 1_641_211_200_123_456_789], dtype=np.int64))
+    ['1970-01-01T00:00:00.000000000Z', '2022-01-03T12:00:00.123456789Z']
+    """
+    stamps = np.asarray(ts_ns, dtype=np.int64).astype("datetime64[ns]")
+    return np.datetime_as_string(stamps, unit="ns", timezone="UTC").tolist()
+
+
+def rfc3339_ns(ts_ns: int) -> str:
+    """One ns timestamp as RFC 3339 UTC with nine fractional digits (the envelope ``ts``).
+
+    >>> rfc3339_ns(1_641_211_200_123_456_789)
+    '2022-01-03T12:00:00.123456789Z'
+    """
+    return rfc3339_ns_column(np.array([ts_ns], dtype=np.int64))[0]
+
+
+_RFC3339 = re.compile(
+    r"^(\d{4}-\d{2}-\d{2})[Tt ](\d{2}:\d{2}:\d{2})(?:\.(\d{1,9}))?([Zz]|[+-]\d{2}:\d{2})$"
+)
+
+
+def parse_rfc3339_ns(text: str) -> int:
+    """Nanoseconds since the epoch of an RFC 3339 time (up to nine fractional digits).
+
+    >>> parse_rfc3339_ns("2022-01-03T12:00:00.123456789Z")
+    1641211200123456789
+    >>> parse_rfc3339_ns("2022-01-03T13:00:00.5+01:00")
+    1641211200500000000
+    >>> parse_rfc3339_ns("2022-01-03 12:00")
+    Traceback (most recent call last):
+    ...
+    ValueError: '2022-01-03 12:00' is not an RFC 3339 time (e.g. 2022-01-03T12:00:00.123456789Z)
+    """
+    match = _RFC3339.match(text)
+    if match is None:
+        raise ValueError(f"{text!r} is not an RFC 3339 time (e.g. 2022-01-03T12:00:00.123456789Z)")
+    day, clock, fraction, offset = match.groups()
+    offset = "+00:00" if offset in ("Z", "z") else offset
+    whole = datetime_to_ns(datetime.fromisoformat(f"{day}T{clock}{offset}"))
+    return whole + int((fraction or "").ljust(9, "0"))
+
+
+def _envelope_ts(value: datetime | None) -> str | None:
+    return None if value is None else rfc3339_ns(datetime_to_ns(value))
 
 
 def iso_column(ts_ns: np.ndarray) -> list[str]:
@@ -325,16 +369,17 @@ class EnvelopeEncoder:
     def _message(self, spec: _Spec, record: Any, data: bytes) -> Message:
         record_id = spec.id(record)
         key = spec.key(record, self.portfolio_key)
-        value = _envelope(spec.kind, record_id, key, iso(spec.ts(record)), data)
+        value = _envelope(spec.kind, record_id, key, _envelope_ts(spec.ts(record)), data)
         return Message(spec.kind, key, record_id, value)
 
 
 def trade_messages(batch: TradeBatch) -> Iterator[Message]:
-    """One ``trades`` message per row (the same JSON as :class:`~schemas.market.Trade`)."""
+    """One ``trades`` message per row (the JSON of :class:`~schemas.market.Trade`, its ``ts``
+    with nine fractional digits: a venue's nanosecond trade time is kept whole)."""
     symbol = batch.symbol
     for ts_ns, ts, price, amount, tid, side in zip(
         batch.ts_ns.tolist(),
-        iso_column(batch.ts_ns),
+        rfc3339_ns_column(batch.ts_ns),
         batch.price.tolist(),
         batch.amount.tolist(),
         batch.trade_id.tolist(),
@@ -357,9 +402,11 @@ def trade_messages(batch: TradeBatch) -> Iterator[Message]:
 
 
 def _candle_rows(batch: CandleBatch) -> Iterator[tuple[str, str, dict[str, Any]]]:
+    """``(id, envelope ts, data)`` per bar; ``data.ts`` as pydantic writes a candle's open time."""
     symbol, tf = batch.symbol, batch.timeframe.value
-    for ts_ns, ts, o, h, lo, c, v, n in zip(
+    for ts_ns, envelope_ts, ts, o, h, lo, c, v, n in zip(
         batch.ts_ns.tolist(),
+        rfc3339_ns_column(batch.ts_ns),
         iso_column(batch.ts_ns),
         batch.open.tolist(),
         batch.high.tolist(),
@@ -381,7 +428,7 @@ def _candle_rows(batch: CandleBatch) -> Iterator[tuple[str, str, dict[str, Any]]
             "trades": n,
             "closed": True,
         }
-        yield f"{symbol}|{tf}|{ts_ns}", ts, data
+        yield f"{symbol}|{tf}|{ts_ns}", envelope_ts, data
 
 
 def candle_messages(batch: CandleBatch) -> Iterator[Message]:
@@ -405,7 +452,7 @@ def feature_messages(batch: FeatureBatch) -> Iterator[Message]:
         data = {
             "symbol": candle["symbol"],
             "timeframe": candle["timeframe"],
-            "ts": ts,
+            "ts": candle["ts"],
             "close": candle["close"],
             "values": values,
         }

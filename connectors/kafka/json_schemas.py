@@ -24,6 +24,8 @@ SCHEMA_DIR = Path(__file__).resolve().parents[2] / "schemas" / "json"
 """Where the checked-in schemas live (``schemas/json/quorum.v1.<kind>.json``)."""
 
 _DIALECT = "https://json-schema.org/draft/2020-12/schema"
+TS_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{9}Z$"
+"""The envelope ``ts``: UTC, always nine fractional digits."""
 
 
 def envelope_schema(kind: Kind) -> dict[str, Any]:
@@ -39,7 +41,8 @@ def envelope_schema(kind: Kind) -> dict[str, Any]:
         "description": (
             f"Envelope of one {kind.value} record. id: idempotency key (the same record re-emitted "
             "after a crash has the same id: dedupe on it); key: the message key (symbol, or the "
-            "portfolio for portfolio-wide records); ts: the record's event time (UTC)."
+            "portfolio for portfolio-wide records); ts: the record's event time, RFC 3339 UTC with "
+            "nine fractional digits (nanoseconds)."
         ),
         "type": "object",
         "properties": {
@@ -47,7 +50,12 @@ def envelope_schema(kind: Kind) -> dict[str, Any]:
             "version": {"const": VERSIONS[kind]},
             "id": {"type": "string", "minLength": 1},
             "key": {"type": "string", "minLength": 1},
-            "ts": {"anyOf": [{"type": "string", "format": "date-time"}, {"type": "null"}]},
+            "ts": {
+                "anyOf": [
+                    {"type": "string", "format": "date-time", "pattern": TS_PATTERN},
+                    {"type": "null"},
+                ]
+            },
             "data": {"$ref": f"#/$defs/{model.__name__}"},
         },
         "required": ["schema", "version", "id", "key", "ts", "data"],

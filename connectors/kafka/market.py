@@ -43,6 +43,7 @@ from connectors.binance.messages import (
     decode_frame,
 )
 from connectors.binance.streams import market_id
+from connectors.kafka.envelope import parse_rfc3339_ns
 from connectors.kafka.topics import Kind, schema_name
 from schemas.batches import CandleBatch, TradeBatch
 from schemas.common import Timeframe, datetime_to_ns, ns_to_datetime
@@ -68,7 +69,7 @@ class _Probe(msgspec.Struct):
 
 class TradeData(msgspec.Struct, forbid_unknown_fields=True):
     symbol: str
-    ts: UtcTime
+    ts: str  # RFC 3339, read to the nanosecond (a datetime would stop at the microsecond)
     price: float
     amount: float
     trade_id: str | None = None
@@ -217,9 +218,13 @@ class MarketDecoder:
         if isinstance(data, TradeData):
             if data.side not in _SIDES:
                 raise MessageError("malformed_message", f"side {data.side!r} - at `$.data.side`")
+            try:
+                ts_ns = parse_rfc3339_ns(data.ts)
+            except ValueError as exc:
+                raise MessageError("malformed_message", f"{exc} - at `$.data.ts`") from None
             self._trade(
                 data.symbol,
-                datetime_to_ns(data.ts),
+                ts_ns,
                 data.price,
                 data.amount,
                 _trade_id(data.trade_id),

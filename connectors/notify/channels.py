@@ -129,6 +129,27 @@ def _post(client: httpx.Client, url: str, what: str, **kwargs: object) -> httpx.
     return response
 
 
+def post_signed_webhook(
+    client: httpx.Client,
+    url: str,
+    secret: str,
+    body: bytes,
+    headers: dict[str, str] | None = None,
+) -> httpx.Response:
+    """POST a JSON ``body`` signed with ``secret`` (``X-Quorum-Timestamp``/``-Signature``).
+
+    Raises :class:`TransientSendError` or :class:`PermanentSendError` as every channel does.
+    """
+    timestamp = str(int(time.time()))
+    signed = {
+        "Content-Type": "application/json",
+        **(headers or {}),
+        "X-Quorum-Timestamp": timestamp,
+        "X-Quorum-Signature": webhook_signature(secret, timestamp, body),
+    }
+    return _post(client, url, "webhook", content=body, headers=signed)
+
+
 class TelegramChannel:
     kind = ChannelKind.TELEGRAM
 
@@ -176,13 +197,7 @@ class WebhookChannel:
     def send(self, recipient: Recipient, notification: Notification) -> None:
         url = resolve_secret(recipient.target, f"recipient {recipient.name}: target")
         body = orjson.dumps(notification.model_dump(mode="json"))
-        timestamp = str(int(time.time()))
-        headers = {
-            "Content-Type": "application/json",
-            "X-Quorum-Timestamp": timestamp,
-            "X-Quorum-Signature": webhook_signature(self._secret, timestamp, body),
-        }
-        _post(self._client, url, "webhook", content=body, headers=headers)
+        post_signed_webhook(self._client, url, self._secret, body)
 
 
 class EmailChannel:

@@ -12,6 +12,10 @@ Time columns are ``BIGINT`` ns since the epoch (UTC); money is ``BIGINT`` minor 
   a posting id already stored with the same content is skipped, with other content refused
   (:class:`LedgerConflictError`); corrections are reversal postings. Each new posting is
   appended to the audit chain in the same transaction.
+* ``billing_webhook_endpoints``: each customer's webhook URL and the reference of its signing
+  secret (``env:NAME`` or ``file:PATH``; never the secret itself);
+  ``billing_push_cursors``: per customer and push channel (kafka, webhook), the stream
+  position of the last signal delivered or passed over.
 * ``stripe_events`` / ``stripe_subscription_marks``: webhook event ids applied (each once) and
   the newest event applied per subscription (older ones are stale).
 
@@ -105,6 +109,7 @@ billing_subscriptions = Table(
     Column("past_due_since", BigInteger),
     Column("ended_at", BigInteger),
     Column("stripe_subscription_id", String(_ID)),
+    Column("past_due_periods", JSON, comment="closed past-due periods: [[since, until] ns]"),
     Index("ix_billing_subscriptions_customer", "customer_id"),
 )
 
@@ -195,6 +200,23 @@ billing_closes = Table(
     Column("digest", String(64), nullable=False, comment="hash of the invoices and postings"),
     Column("closed_at", BigInteger, nullable=False),
     Column("kpis", JSON, nullable=False),
+)
+
+billing_webhook_endpoints = Table(
+    "billing_webhook_endpoints",
+    metadata,
+    Column("customer_id", String(_NAME), primary_key=True),
+    Column("url", Text, nullable=False, comment="where signed POSTs go"),
+    Column("secret_ref", String(_NAME), nullable=False, comment="env:NAME or file:PATH"),
+)
+
+billing_push_cursors = Table(
+    "billing_push_cursors",
+    metadata,
+    Column("customer_id", String(_NAME), primary_key=True),
+    Column("channel", String(16), primary_key=True),
+    Column("ts", BigInteger, nullable=False, comment="stream position: fused signal time, ns"),
+    Column("fused_id", String(_ID), nullable=False, comment="stream position: tie-breaking id"),
 )
 
 
@@ -312,6 +334,9 @@ def upsert_subscription(
         "past_due_since": _ns(sub.past_due_since),
         "ended_at": _ns(sub.ended_at),
         "stripe_subscription_id": stripe_subscription_id,
+        "past_due_periods": [
+            [datetime_to_ns(a), datetime_to_ns(b)] for a, b in sub.past_due_periods
+        ],
     }
     upsert(conn_or_engine, billing_subscriptions, [row], ("subscription_id",))
 
@@ -326,6 +351,9 @@ def _subscription(row: Any) -> Subscription:
         trial_ends_at=_dt(row.trial_ends_at),
         past_due_since=_dt(row.past_due_since),
         ended_at=_dt(row.ended_at),
+        past_due_periods=tuple(
+            (ns_to_datetime(int(a)), ns_to_datetime(int(b))) for a, b in row.past_due_periods or ()
+        ),
     )
 
 
@@ -404,6 +432,63 @@ def read_usage(
         stmt = stmt.where(billing_usage.c.delivered_at < datetime_to_ns(end))
     with _begin(conn_or_engine) as conn:
         return [_usage(row) for row in conn.execute(stmt)]
+
+
+# --- push channels -----------------------------------------------------------------------------
+
+
+def set_webhook_endpoint(
+    conn_or_engine: Connection | Engine, customer_id: str, url: str, secret_ref: str
+) -> None:
+    """Register (or replace) ``customer_id``'s webhook URL and signing-secret reference."""
+    if not url.startswith(("https://", "http://")):
+        raise ValueError(f"webhook url {url!r} must start with https:// (or http://)")
+    if not secret_ref.startswith(("env:", "file:")):
+        raise ValueError(
+            f"secret {secret_ref!r} must be a reference, env:NAME or file:PATH: the store "
+            "never holds the secret itself"
+        )
+    row = {"customer_id": customer_id, "url": url, "secret_ref": secret_ref}
+    upsert(conn_or_engine, billing_webhook_endpoints, [row], ("customer_id",))
+
+
+def webhook_endpoints(conn_or_engine: Connection | Engine) -> dict[str, tuple[str, str]]:
+    """``customer → (url, secret reference)``."""
+    with _begin(conn_or_engine) as conn:
+        rows = conn.execute(select(billing_webhook_endpoints)).all()
+    return {r.customer_id: (r.url, r.secret_ref) for r in rows}
+
+
+def read_push_cursor(
+    conn_or_engine: Connection | Engine, customer_id: str, channel: str
+) -> tuple[int, str]:
+    """Where ``customer_id``'s ``channel`` stands: ``(ts ns, fused id)``, ``(0, "")`` at first."""
+    stmt = select(billing_push_cursors.c.ts, billing_push_cursors.c.fused_id).where(
+        billing_push_cursors.c.customer_id == customer_id,
+        billing_push_cursors.c.channel == channel,
+    )
+    with _begin(conn_or_engine) as conn:
+        row = conn.execute(stmt).first()
+    return (0, "") if row is None else (int(row.ts), str(row.fused_id))
+
+
+def record_pushes(
+    conn_or_engine: Connection | Engine,
+    customer_id: str,
+    channel: str,
+    usage: Sequence[UsageEvent],
+    position: tuple[int, str],
+) -> None:
+    """Meter what was delivered (once per customer and signal) and move the cursor, together."""
+    with _begin(conn_or_engine) as conn:
+        write_usage(conn, usage)
+        row = {
+            "customer_id": customer_id,
+            "channel": channel,
+            "ts": position[0],
+            "fused_id": position[1],
+        }
+        upsert(conn, billing_push_cursors, [row], ("customer_id", "channel"))
 
 
 # --- ledger ------------------------------------------------------------------------------------

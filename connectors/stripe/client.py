@@ -16,7 +16,7 @@ import stripe
 
 from connectors.stripe.config import StripeConfig
 from operators.billing.catalogue import Catalogue, Plan
-from schemas.billing import Invoice, UsageEvent
+from schemas.billing import Charge, Invoice, UsageEvent
 from schemas.common import datetime_to_ns
 
 KEY_PREFIX = "quorum"
@@ -192,3 +192,62 @@ class StripeBilling:
     def invoices(self) -> list[Any]:
         """Every invoice Stripe holds for this account (auto-paginated)."""
         return list(self.client.v1.invoices.list({"limit": 100}).auto_paging_iter())
+
+    def cycle_charges(self, stripe_subscription: str, start: int, end: int) -> list[Charge]:
+        """Lines Stripe's cycle billed for a subscription whose period starts in ``[start, end)``.
+
+        Read from the subscription's finalized invoices (drafts and voided ones are left out):
+        the plan's fee (billed at the start of its period) and the metered signals (billed at
+        its end) of a calendar-month period both start in that month.
+        """
+        found = self.client.v1.invoices.list({"subscription": stripe_subscription, "limit": 100})
+        charges = []
+        for invoice in found.auto_paging_iter():
+            if invoice.status in ("draft", "void"):
+                continue
+            data = invoice.to_dict()
+            if data["lines"].get("has_more"):
+                raise ValueError(f"Stripe invoice {invoice.id} has more lines than one page")
+            for line in data["lines"]["data"]:
+                if not start <= int(line["period"]["start"]) < end:
+                    continue
+                charges.append(_cycle_charge(invoice.id, line, data["currency"]))
+        return charges
+
+    def meter_id(self) -> str | None:
+        """The id of the active Billing Meter of ``meter_event_name`` (``None``: not synced)."""
+        meters = self.client.v1.billing.meters.list({"status": "active", "limit": 100})
+        for meter in meters.auto_paging_iter():
+            if meter.event_name == self.config.meter_event_name:
+                return str(meter.id)
+        return None
+
+    def metered_signals(self, meter_id: str, stripe_customer: str, start: int, end: int) -> int:
+        """Signals Stripe's meter holds for a customer in ``[start, end)`` (Unix seconds)."""
+        summaries = self.client.v1.billing.meters.event_summaries.list(
+            meter_id,
+            {"customer": stripe_customer, "start_time": start, "end_time": end, "limit": 100},
+        )
+        return int(sum(s.aggregated_value for s in summaries.auto_paging_iter()))
+
+
+def _cycle_charge(invoice_id: str, line: dict[str, Any], currency: str) -> Charge:
+    amount = int(line["amount"])
+    if amount < 0:
+        raise ValueError(
+            f"Stripe invoice {invoice_id} has a credit line of {amount} (a proration): the close "
+            "books charges only; settle it in Stripe or by a reversal"
+        )
+    recurring = (line.get("price") or {}).get("recurring") or {}
+    metered = recurring.get("usage_type") == "metered"
+    quantity = int(line.get("quantity") or 1)
+    if quantity == 0 or amount % quantity:
+        quantity = 1
+    return Charge(
+        kind="stripe_usage" if metered else "stripe_subscription",
+        description=f"{line.get('description') or 'Stripe subscription'} (Stripe {invoice_id})",
+        quantity=quantity,
+        unit_minor=amount // quantity,
+        amount_minor=amount,
+        currency=currency,
+    )

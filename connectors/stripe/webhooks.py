@@ -7,8 +7,15 @@ then, in one transaction, records the event id in ``stripe_events`` and applies 
 * ``customer.subscription.created|updated|deleted`` → the subscription state machine
   (:func:`operators.billing.subscriptions.transition`), unless an event created later has
   already been applied to that subscription (out of order: recorded, ignored);
-* ``invoice.paid`` → a payment posting (Dr cash, Cr the customer's receivable);
+* ``invoice.paid`` → a payment posting (Dr cash, Cr the customer's receivable), and a past-due
+  subscription of the invoice back to active (the past-due period is kept in its history);
+* ``invoice.payment_failed`` → the invoice's subscription past due (the grace period of the
+  catalogue starts then; after it the reduced plan applies);
 * ``charge.refunded`` → a refund posting.
+
+The subscription of an invoice is the one whose ``stripe_subscription_id`` is the invoice's
+``subscription``, else the Quorum customer's newest subscription that has not ended (Quorum's
+own invoices, sent by ``close --stripe``, belong to no Stripe subscription).
 
 An event id seen before changes nothing. Other event types are recorded and ignored.
 """
@@ -34,6 +41,7 @@ from connectors.store.billing import (
 from connectors.stripe.config import StripeConfig
 from operators.billing.ledger import payment_posting, refund_posting
 from operators.billing.subscriptions import transition
+from schemas.billing import Subscription, SubscriptionStatus
 from schemas.common import ns_to_datetime
 
 _MONEY_EVENTS = {
@@ -97,18 +105,51 @@ def _apply(conn: Connection, event: Any) -> str:
     obj: dict[str, Any] = event.data.object.to_dict()
     if event.type.startswith("customer.subscription."):
         return _apply_subscription(conn, event, obj)
+    outcome = "ignored"
     booking = _MONEY_EVENTS.get(event.type)
     if booking is not None:
         amount_field, build = booking
         customer = _quorum_customer(conn, obj)
-        if customer is None or not obj.get(amount_field):
-            return "ignored"
-        posting = build(
-            obj["id"], customer, int(obj[amount_field]), _at(event.created), obj["currency"]
-        )
-        write_postings(conn, [posting])
-        return "applied"
-    return "ignored"
+        if customer is not None and obj.get(amount_field):
+            posting = build(
+                obj["id"], customer, int(obj[amount_field]), _at(event.created), obj["currency"]
+            )
+            write_postings(conn, [posting])
+            outcome = "applied"
+    if event.type in ("invoice.paid", "invoice.payment_failed"):
+        driven = _apply_invoice_outcome(conn, event, obj)
+        outcome = driven if outcome == "ignored" else outcome
+    return outcome
+
+
+def _invoice_subscription(conn: Connection, obj: dict[str, Any]) -> Subscription | None:
+    """The Quorum subscription an invoice bills (see the module's docstring)."""
+    stripe_sub = obj.get("subscription")
+    if stripe_sub:
+        sub_id = conn.execute(
+            select(billing_subscriptions.c.subscription_id).where(
+                billing_subscriptions.c.stripe_subscription_id == stripe_sub
+            )
+        ).scalar_one_or_none()
+        if sub_id is not None:
+            return next(s for s in read_subscriptions(conn) if s.subscription_id == sub_id)
+    customer = _quorum_customer(conn, obj)
+    if customer is None:
+        return None
+    final = (SubscriptionStatus.CANCELED, SubscriptionStatus.EXPIRED)
+    open_subs = [s for s in read_subscriptions(conn, customer) if s.status not in final]
+    return open_subs[-1] if open_subs else None
+
+
+def _apply_invoice_outcome(conn: Connection, event: Any, obj: dict[str, Any]) -> str:
+    sub = _invoice_subscription(conn, obj)
+    if sub is None:
+        return "ignored"
+    if event.type == "invoice.paid":
+        if sub.status is not SubscriptionStatus.PAST_DUE:
+            return "ignored"  # a paid invoice converts nothing by itself; it settles arrears
+        return _drive(conn, event, sub.subscription_id, "active", obj)
+    return _drive(conn, event, sub.subscription_id, "past_due", obj)
 
 
 def _quorum_customer(conn: Connection, obj: dict[str, Any]) -> str | None:
@@ -124,6 +165,12 @@ def _apply_subscription(conn: Connection, event: Any, obj: dict[str, Any]) -> st
     sub_id = (obj.get("metadata") or {}).get("quorum_subscription_id")
     if sub_id is None:
         return "ignored"
+    status = "canceled" if event.type == "customer.subscription.deleted" else obj.get("status", "")
+    return _drive(conn, event, sub_id, status, obj)
+
+
+def _drive(conn: Connection, event: Any, sub_id: str, status: str, obj: dict[str, Any]) -> str:
+    """Apply ``status`` to subscription ``sub_id`` unless a newer event already moved it."""
     mark = conn.execute(
         select(subscription_event_marks.c.last_event_created).where(
             subscription_event_marks.c.subscription_id == sub_id
@@ -134,7 +181,6 @@ def _apply_subscription(conn: Connection, event: Any, obj: dict[str, Any]) -> st
     current = next((s for s in read_subscriptions(conn) if s.subscription_id == sub_id), None)
     if current is None:
         return "ignored"
-    status = "canceled" if event.type == "customer.subscription.deleted" else obj.get("status", "")
     changed = transition(current, status, _at(event.created))
     if mark is None:
         conn.execute(
@@ -155,5 +201,7 @@ def _apply_subscription(conn: Connection, event: Any, obj: dict[str, Any]) -> st
             billing_subscriptions.c.subscription_id == sub_id
         )
     ).scalar_one_or_none()
-    upsert_subscription(conn, changed, stripe_subscription_id=stripe_id or obj["id"])
+    if stripe_id is None and obj.get("object") == "subscription":
+        stripe_id = obj["id"]
+    upsert_subscription(conn, changed, stripe_subscription_id=stripe_id)
     return "applied"

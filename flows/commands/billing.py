@@ -5,10 +5,15 @@
 * ``quorum billing customers`` lists customers with their subscriptions;
 * ``quorum billing close --month YYYY-MM [--stripe]`` closes a month (idempotent);
 * ``quorum billing statement --month YYYY-MM [--author NAME]`` prints author statements;
-* ``quorum billing sync`` mirrors the catalogue (meter, products, prices) and the customers
-  in Stripe, idempotently;
+* ``quorum billing sync [--subscriptions]`` mirrors the catalogue (meter, products, prices) and
+  the customers in Stripe, idempotently (with ``--subscriptions`` also a Stripe subscription
+  per open subscription: Stripe's own cycle then bills those plans and the close books it);
 * ``quorum billing check [--ledger-only]`` exits 0 only when the ledger balances and agrees
   with Stripe (``QUORUM_STRIPE_*`` settings), 1 naming each disagreement;
+* ``quorum billing webhook CUSTOMER URL --secret env:NAME`` registers a customer's webhook;
+* ``quorum billing deliver --channel kafka|webhook [--kafka BOOTSTRAP] [--follow SECONDS]``
+  pushes the due, entitled signals to each customer's topic or webhook (once, or every
+  SECONDS until interrupted), metering each delivery once;
 * ``quorum billing demo [--store demo.sqlite]`` runs the shipped month with three customers
   and two authors, closes it and prints invoices, statements and KPIs.
 """
@@ -46,7 +51,27 @@ def configure(parser: argparse.ArgumentParser) -> None:
     check.add_argument(
         "--ledger-only", action="store_true", help="do not ask Stripe (no QUORUM_STRIPE_* set)"
     )
-    sub.add_parser("sync", help="mirror the catalogue and customers in Stripe (idempotent)")
+    sync = sub.add_parser("sync", help="mirror the catalogue and customers in Stripe (idempotent)")
+    sync.add_argument(
+        "--subscriptions",
+        action="store_true",
+        help="also create Stripe subscriptions: Stripe's own cycle then bills those plans",
+    )
+    webhook = sub.add_parser("webhook", help="register a customer's webhook URL and secret")
+    webhook.add_argument("customer")
+    webhook.add_argument("url", help="https://… receiving signed POSTs")
+    webhook.add_argument(
+        "--secret", required=True, help="signing secret reference: env:NAME or file:PATH"
+    )
+    deliver = sub.add_parser("deliver", help="push due entitled signals (kafka, webhook)")
+    deliver.add_argument("--channel", required=True, choices=["kafka", "webhook"])
+    deliver.add_argument(
+        "--kafka", metavar="BOOTSTRAP", help="Kafka brokers (default: kafka in --config)"
+    )
+    deliver.add_argument("--config", type=Path, help="Quorum config YAML (kafka settings)")
+    deliver.add_argument(
+        "--follow", type=float, metavar="SECONDS", help="deliver again every SECONDS until ^C"
+    )
     demo = sub.add_parser("demo", help="a month of three customers and two authors, closed")
     demo.add_argument("--json", type=Path, help="also write the demo's figures as JSON")
     for action in (
@@ -55,7 +80,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
         close,
         statement,
         check,
-        sub.choices["sync"],
+        sync,
+        webhook,
+        deliver,
         demo,
     ):
         action.add_argument(
@@ -311,7 +338,7 @@ def _sync(args: argparse.Namespace) -> int:
     stripe = _stripe()
     engine = _open(args.store)
     try:
-        report = sync_stripe(engine, stripe)
+        report = sync_stripe(engine, stripe, subscriptions=args.subscriptions)
     except BillingError as exc:
         raise UserError(str(exc)) from None
     finally:
@@ -320,7 +347,83 @@ def _sync(args: argparse.Namespace) -> int:
         f"Stripe meter {report.meter}; {len(report.products)} products; customers: "
         + ", ".join(f"{c}={s}" for c, s in report.customers.items())
     )
+    if report.subscriptions:
+        print(
+            "Stripe subscriptions: "
+            + ", ".join(f"{q}={s}" for q, s in report.subscriptions.items())
+        )
     return 0
+
+
+def _webhook(args: argparse.Namespace) -> int:
+    from connectors.store.billing import read_customers, set_webhook_endpoint
+    from flows.cli import UserError
+
+    engine = _open(args.store)
+    try:
+        if args.customer not in {c["customer_id"] for c in read_customers(engine)}:
+            raise UserError(f"{args.customer!r} is not a billing customer of {args.store}")
+        set_webhook_endpoint(engine, args.customer, args.url, args.secret)
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+    finally:
+        engine.dispose()
+    print(f"webhook of {args.customer}: {args.url} (signed with {args.secret})")
+    return 0
+
+
+def _push_channel(args: argparse.Namespace, engine: Engine) -> Any:
+    from flows.cli import UserError
+
+    if args.channel == "webhook":
+        from connectors.billing_push.webhook import WebhookPush
+        from connectors.store.billing import webhook_endpoints
+
+        return WebhookPush(webhook_endpoints(engine))
+    from connectors.billing_push.kafka import KafkaPush
+    from flows.config import ConfigError, load_config
+    from flows.kafka_options import kafka_overrides
+
+    try:
+        config = load_config(args.config, kafka_overrides(args)).kafka
+    except ConfigError as exc:
+        raise UserError(str(exc)) from None
+    if not config.enabled:
+        raise UserError("no Kafka brokers: pass --kafka HOST:PORT or set kafka in --config")
+    return KafkaPush(config)
+
+
+def _deliver(args: argparse.Namespace) -> int:
+    import time
+    from datetime import UTC, datetime
+
+    from flows.billing import BillingError
+    from flows.billing_delivery import deliver
+    from flows.cli import UserError
+    from schemas.billing import Channel
+
+    engine = _open(args.store)
+    sender = _push_channel(args, engine)
+    failed = False
+    try:
+        while True:
+            try:
+                report = deliver(engine, Channel(args.channel), sender, datetime.now(UTC))
+            except BillingError as exc:
+                raise UserError(str(exc)) from None
+            for c in report.customers:
+                state = c.error or ("holding the next (plan delay)" if c.held else "up to date")
+                print(f"{args.channel} → {c.customer}: {c.delivered} delivered; {state}")
+            failed = bool(report.errors)
+            if args.follow is None:
+                break
+            time.sleep(args.follow)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        sender.close()
+        engine.dispose()
+    return 1 if failed else 0
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -377,5 +480,7 @@ def main(args: argparse.Namespace) -> int:
         "statement": _statement,
         "check": _check,
         "sync": _sync,
+        "webhook": _webhook,
+        "deliver": _deliver,
         "demo": _demo,
     }[args.billing_command](args)

@@ -22,7 +22,10 @@ if TYPE_CHECKING:
 
     from operators.quality import QualityReport
 
-HELP = "Market data: fetch history (ccxt), list the candle series, check their quality"
+HELP = (
+    "Market data: fetch history (ccxt, Alpaca, Polygon), list the candle series, check their "
+    "quality"
+)
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -62,13 +65,43 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
     fetch = actions.add_parser(
         "fetch",
-        help="download closed OHLCV history through ccxt into a file or the store (resumable)",
-        description="Page through an exchange's closed candles with ccxt (rate limits and "
-        "retries handled), writing every page before the next; a re-run resumes from what "
-        "the file or store already holds.",
+        help="download closed candles or trades (ccxt, Alpaca, Polygon) into a file or the "
+        "store (resumable)",
+        description="Page through a venue's closed candles (or its trades with --trades, its "
+        "quotes with --quotes) — "
+        "a ccxt exchange, or Alpaca / Polygon with --provider — rate limits and retries "
+        "handled, writing every page before the next; a re-run resumes from what the file "
+        "or store already holds. Vendor keys come from the environment (APCA_API_KEY_ID and "
+        "APCA_API_SECRET_KEY; POLYGON_API_KEY) or NAME_FILE secret files.",
+    )
+    fetch.add_argument(
+        "--provider",
+        choices=("ccxt", "alpaca", "polygon"),
+        default="ccxt",
+        help="where the data comes from (default ccxt, with --exchange)",
     )
     fetch.add_argument("--exchange", default="binance", help="ccxt exchange id (default binance)")
-    fetch.add_argument("--symbols", required=True, help="comma-separated, e.g. BTC/USDT,ETH/USDT")
+    fetch.add_argument(
+        "--symbols", required=True, help="comma-separated, e.g. BTC/USDT,ETH/USDT or AAPL,MSFT"
+    )
+    ticks = fetch.add_mutually_exclusive_group()
+    ticks.add_argument(
+        "--trades",
+        action="store_true",
+        help="fetch trades instead of candles (into an --out file: ts, trade_id, price, amount)",
+    )
+    ticks.add_argument(
+        "--quotes",
+        action="store_true",
+        help="Alpaca/Polygon: fetch best bid/ask quotes (into an --out file: ts, bid, ask, "
+        "sizes; quorum run and features build candles of them)",
+    )
+    fetch.add_argument(
+        "--requests-per-minute",
+        type=float,
+        help="pace the vendor's requests (default: Alpaca 180, Polygon 5 — the free plans)",
+    )
+    fetch.add_argument("--feed", help="Alpaca data feed, e.g. iex or sip (default: the plan's)")
     fetch.add_argument("--timeframe", default="1m", help="candle timeframe (default 1m)")
     fetch.add_argument("--since", required=True, help="first open time, ISO date or datetime (UTC)")
     fetch.add_argument("--until", help="end (exclusive), ISO date or datetime; default: now")
@@ -78,7 +111,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
     fetch.add_argument(
         "--rest-url", help="send every REST call to this base URL (the loopback simulator)"
     )
-    fetch.add_argument("--page-size", type=int, default=1000, help="candles per request")
+    fetch.add_argument(
+        "--page-size",
+        type=int,
+        default=1000,
+        help="candles per request (ccxt) or per window (Alpaca, Polygon); trades per page",
+    )
     fetch.add_argument("--quiet", action="store_true", help="no progress bar")
     fetch.set_defaults(_data_action=_fetch)
 
@@ -127,6 +165,16 @@ def _check(args: argparse.Namespace) -> int:
 
 
 def _fetch(args: argparse.Namespace) -> int:
+    if args.provider != "ccxt":
+        from flows.data_fetch import fetch_from_provider
+
+        return fetch_from_provider(args, _console(), _FetchProgress, _epoch_ms)
+    if args.quotes:
+        raise UserError("--quotes needs --provider alpaca or polygon (ccxt fetches no quotes)")
+    if args.trades:
+        from flows.data_fetch import fetch_ccxt_trades
+
+        return fetch_ccxt_trades(args, _console(), _FetchProgress, _epoch_ms)
     import asyncio
 
     from connectors.ccxt_source.history import (

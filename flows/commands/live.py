@@ -15,6 +15,13 @@ from typing import Any
 
 from flows.commands import deployment
 from flows.kafka_options import add_kafka_option, kafka_failure, kafka_overrides
+from flows.store_options import (
+    add_store_options,
+    ledger_store,
+    ledger_writer,
+    store_overrides,
+    timeseries_sink,
+)
 
 HELP = "run the flow on live data: Binance WebSocket, any ccxt exchange, or the simulator"
 API_KEY_ENV = "QUORUM_EXCHANGE_API_KEY"
@@ -34,9 +41,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--data",
-        choices=("trades", "candles"),
+        choices=("trades", "candles", "quotes"),
         default="trades",
-        help="stream trades (the flow builds candles; default) or the exchange's 1m candles",
+        help="stream trades (the flow builds candles; default), the exchange's 1m candles, or "
+        "quotes (1m candles of the bookTicker mid, FX-style; Binance only). A symbol whose "
+        "instrument says price_source: quotes is built from quotes whatever this says",
     )
     parser.add_argument("--simulator", action="store_true", help="run against the simulator")
     parser.add_argument(
@@ -57,6 +66,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quiet", action="store_true", help="no health lines or summary")
     deployment.add_arguments(parser)
     add_kafka_option(parser)
+    add_store_options(parser)
     parser.add_argument(
         "--ingest-only",
         action="store_true",
@@ -98,7 +108,14 @@ def _check_args(args: argparse.Namespace) -> None:
         raise UserError("--ingest-only writes no store: leave out --store")
 
 
-def _source(args: argparse.Namespace, rest_url: str | None, ws_url: str | None) -> Any:
+def _source(
+    args: argparse.Namespace,
+    rest_url: str | None,
+    ws_url: str | None,
+    calendars: dict[str, str] | None = None,
+    quote_symbols: tuple[str, ...] = (),
+    quote_price: str = "mid",
+) -> Any:
     from connectors.binance import BinanceConfig, BinanceSource
     from connectors.ccxt_source import CcxtPollingSource, PollingConfig
     from schemas.common import Timeframe
@@ -112,9 +129,17 @@ def _source(args: argparse.Namespace, rest_url: str | None, ws_url: str | None) 
             trade_stream="trade" if args.data == "trades" else None,
             rest_url=rest_url,
             api_key=api_key,
+            calendars=calendars or {},
+            quote_candles=tuple(args.symbols) if args.data == "quotes" else quote_symbols,
+            quote_price=quote_price,
             **({"ws_url": ws_url} if ws_url else {}),
         )
         return BinanceSource(config, run_for=args.duration)
+    if args.data == "quotes" or quote_symbols:
+        raise ValueError(
+            "candles from quotes need the Binance bookTicker stream (--exchange binance or "
+            f"--simulator); {args.exchange} is polled for trades and candles only"
+        )
     polling = PollingConfig(
         exchange=args.exchange,
         symbols=tuple(args.symbols),
@@ -122,6 +147,7 @@ def _source(args: argparse.Namespace, rest_url: str | None, ws_url: str | None) 
         trades=args.data == "trades",
         api_key=api_key,
         poll_interval=args.poll_interval,
+        calendars=calendars or {},
     )
     return CcxtPollingSource(polling, run_for=args.duration)
 
@@ -175,9 +201,13 @@ def main(args: argparse.Namespace) -> int:
         overrides["metrics"] = {"port": args.metrics_port}
     overrides.update(deployment.overrides(args))
     try:
-        config = load_config(args.config, {**overrides, **kafka_overrides(args)})
+        config = load_config(
+            args.config, {**overrides, **kafka_overrides(args), **store_overrides(args)}
+        )
     except ConfigError as exc:
         raise UserError(str(exc)) from None
+    if not args.ingest_only:
+        args.store = ledger_store(args.store, config, None)
     recovery, run_id = _recovery(config, args)
     sim = None
     if args.simulator:
@@ -190,14 +220,28 @@ def main(args: argparse.Namespace) -> int:
     venues = None
     try:
         try:
-            inner = _source(args, sim.rest_url if sim else None, sim.ws_url if sim else None)
+            # each symbol's market calendar: candles missing while it was open are feed gaps
+            calendars = {s: config.instruments.instrument_for(s).calendar for s in args.symbols}
+            quoted = tuple(
+                s
+                for s in args.symbols
+                if config.instruments.instrument_for(s).price_source == "quotes"
+            )
+            inner = _source(
+                args,
+                sim.rest_url if sim else None,
+                sim.ws_url if sim else None,
+                calendars,
+                quoted,
+                config.candles.quote_price,
+            )
         except ValueError as exc:
             raise UserError(str(exc)) from None
         if config.trading.mode == "live":
             venues = _start_venues(args, config, sim)
         source = SideChannelSource(inner, _health_printer(args.quiet), forward_side=True)
         stats = RunStats()
-        store = _open_store(args.store, args, run_id) if args.store else None
+        store = _open_store(args.store, args, run_id, config) if args.store else None
         try:
             notifier = start_notifier(
                 config.notifications, url_for(args.store) if args.store else None
@@ -215,6 +259,7 @@ def main(args: argparse.Namespace) -> int:
             metrics=None if metrics is None else metrics.sink,
             kafka=_kafka_sink(config),
             collect=venues.collect if venues else None,
+            timeseries=None if args.ingest_only else timeseries_sink(config, run_id),
         )
         inbox = ManualActionInbox(url_for(args.store), run_for=args.duration) if store else None
         if args.ingest_only:
@@ -325,16 +370,18 @@ def _recovery(config: Any, args: argparse.Namespace) -> tuple[Any, str]:
         raise UserError(str(exc)) from None
 
 
-def _open_store(path: str, args: argparse.Namespace, run_id: str) -> tuple[Any, Any, str]:
+def _open_store(
+    path: str, args: argparse.Namespace, run_id: str, config: Any
+) -> tuple[Any, Any, str]:
     from connectors.store.engine import open_store, url_for
     from connectors.store.market import start_run
-    from connectors.store.sink import StoreSink, StoreWriter
+    from connectors.store.sink import StoreSink
 
     url = url_for(path)
     engine = open_store(url)
     params = {"exchange": args.exchange, "symbols": args.symbols, "simulator": args.simulator}
     start_run(engine, "live", params, run_id=run_id)
-    return StoreSink(url, StoreWriter(run_id)), engine, run_id
+    return StoreSink(url, ledger_writer(config, run_id)), engine, run_id
 
 
 def _close_store(store: tuple[Any, Any, str], stats: Any) -> None:

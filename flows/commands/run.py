@@ -15,10 +15,17 @@ from flows.kafka_options import (
     kafka_overrides,
     parse_kafka_url,
 )
+from flows.store_options import (
+    add_store_options,
+    ledger_store,
+    store_overrides,
+    timeseries_failure,
+)
 
 HELP = "replay market data through the whole flow (backtest) and print the run report"
 
 DEFAULT_DATA = ("btc-perp_1m_2022-01",)
+DEFAULT_STORE = "quorum.sqlite"
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -29,7 +36,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="trades/candles files (Parquet or CSV); default: the shipped BTC perpetual month",
     )
     parser.add_argument("--config", type=Path, help="YAML configuration overriding the defaults")
-    parser.add_argument("--store", default="quorum.sqlite", help="store path or SQLAlchemy URL")
+    parser.add_argument(
+        "--store",
+        help=f"ledger store path or SQLAlchemy URL (config: store.ledger; default {DEFAULT_STORE})",
+    )
     parser.add_argument("--report", type=Path, default=Path("report.json"), help="JSON report")
     parser.add_argument("--plot", type=Path, default=Path("equity.png"), help="equity plot")
     add_file_options(parser)
@@ -37,6 +47,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     deployment.add_arguments(parser)
     add_kafka_option(parser)
     add_kafka_source_options(parser)
+    add_store_options(parser)
 
 
 def main(args: argparse.Namespace) -> int:
@@ -58,10 +69,17 @@ def main(args: argparse.Namespace) -> int:
     from schemas.trading import Fill
 
     console = Console()
+    if args.until_idle is not None and not args.source:
+        raise UserError(
+            "--until-idle ends a Kafka-fed run once its input is idle: use it with "
+            "--source kafka://BOOTSTRAP/TOPIC (a file replay ends by itself)"
+        )
+    overrides = {**deployment.overrides(args), **kafka_overrides(args), **store_overrides(args)}
     try:
-        config = load_config(args.config, {**deployment.overrides(args), **kafka_overrides(args)})
+        config = load_config(args.config, overrides)
     except ConfigError as exc:
         raise UserError(str(exc)) from None
+    args.store = ledger_store(args.store, config, DEFAULT_STORE)
     if args.source:
         paths = []
         console.print(f"[bold]quorum run[/] on {args.source} → store {args.store}")
@@ -93,7 +111,7 @@ def main(args: argparse.Namespace) -> int:
     except (InputError, ConfigError, RecoveryError) as exc:
         raise UserError(str(exc)) from None
     except Exception as exc:
-        message = kafka_failure(exc)
+        message = kafka_failure(exc) or timeseries_failure(exc)
         if message is None:
             raise
         raise UserError(f"the flow stopped: {message}") from None

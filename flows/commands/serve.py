@@ -70,13 +70,16 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def _create(args: argparse.Namespace) -> int:
-    from api.keys import create_key
+    from datetime import UTC, datetime
+
+    from api.seats import create_seat_key
     from connectors.store.engine import open_store
     from flows.cli import UserError
 
     engine = open_store(args.store)
     try:
-        created = create_key(engine, args.create_key, args.scopes)
+        # a billing customer gets a key only while the plan in force has a seat free
+        created = create_seat_key(engine, args.create_key, args.scopes, now=datetime.now(UTC))
     except ValueError as exc:
         raise UserError(str(exc)) from None
     finally:

@@ -7,6 +7,10 @@ Rules:
   (active or past due at the start of the day), rounded down; trial days are free;
 * every delivered signal is charged its metered price (per-signal plans);
 * a customer with a portfolio pays the performance fee of :mod:`.performance_fee`;
+* a customer whose plan Stripe's own subscription cycle bills (``stripe_cycle``: the lines
+  of Stripe's invoices whose period starts in the month, read back by the caller) is charged
+  those lines instead of the subscription and usage lines above — the ledger books what
+  Stripe billed, and ``close --stripe`` sends only the remaining lines (performance fee);
 * revenue is shared with authors as :mod:`.revenue_share` says.
 
 Every id is derived from the month and the party, so the same inputs close to the same
@@ -92,15 +96,24 @@ def close_month(
     usage: Sequence[UsageEvent],
     portfolios: Mapping[str, Portfolio] | None = None,
     outcomes: Mapping[str, float] | None = None,
+    stripe_cycle: Mapping[str, Sequence[Charge]] | None = None,
 ) -> CloseResult:
     """Invoices, ledger postings, author statements, fee states and KPIs of ``month``."""
     start, end = month_bounds(month)
     portfolios = portfolios or {}
+    stripe_cycle = stripe_cycle or {}
     usage = [u for u in usage if start <= u.delivered_at < end]
     days = (end - start).days
     lines: dict[str, list[Charge]] = defaultdict(list)
     subscription_minor: dict[str, int] = defaultdict(int)
+    for customer, charges in sorted(stripe_cycle.items()):
+        lines[customer].extend(charges)
+        subscription_minor[customer] += sum(
+            c.amount_minor for c in charges if c.kind == "stripe_subscription"
+        )
     for sub in subscriptions:
+        if sub.customer_id in stripe_cycle:
+            continue
         plan = catalogue.plan(sub.plan_id)
         paid_days = paying_days(sub, start, end)
         amount = plan.price_minor * paid_days // days
@@ -118,7 +131,7 @@ def close_month(
             )
     priced: dict[tuple[str, int], int] = defaultdict(int)
     for event in usage:
-        if event.price_minor:
+        if event.price_minor and event.customer_id not in stripe_cycle:
             priced[(event.customer_id, event.price_minor)] += 1
     for (customer, unit), count in sorted(priced.items()):
         lines[customer].append(

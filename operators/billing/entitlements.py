@@ -47,8 +47,11 @@ __all__ = [
     "Channel",
     "Denial",
     "check_delivery",
+    "current_plan",
     "deliverable_at",
+    "past_due_start",
     "plan_in_force",
+    "seat_refusal",
     "status_at",
     "visible",
 ]
@@ -87,9 +90,30 @@ def status_at(sub: Subscription, now: datetime) -> SubscriptionStatus | None:
         return SubscriptionStatus.TRIALING
     if sub.status is SubscriptionStatus.TRIALING:
         return SubscriptionStatus.EXPIRED  # trial over and never converted
-    if sub.past_due_since is not None and now >= sub.past_due_since:
+    if past_due_start(sub, now) is not None:
         return SubscriptionStatus.PAST_DUE
     return SubscriptionStatus.ACTIVE
+
+
+def past_due_start(sub: Subscription, now: datetime) -> datetime | None:
+    """When the past-due period containing ``now`` began (``None``: not past due then).
+
+    The open period (``past_due_since``) and the closed ones kept by reactivations
+    (``past_due_periods``) both count: reactivating does not rewrite history.
+
+    >>> from datetime import UTC, datetime
+    >>> d = lambda day: datetime(2022, 1, day, tzinfo=UTC)
+    >>> sub = Subscription(subscription_id="s", customer_id="c", plan_id="pro",
+    ...                    status="active", started_at=d(1), past_due_periods=[(d(5), d(9))])
+    >>> [past_due_start(sub, d(x)) for x in (4, 5, 9)] == [None, d(5), None]
+    True
+    """
+    if sub.past_due_since is not None and now >= sub.past_due_since:
+        return sub.past_due_since
+    for since, until in sub.past_due_periods:
+        if since <= now < until:
+            return since
+    return None
 
 
 def plan_in_force(catalogue: Catalogue, sub: Subscription | None, now: datetime) -> Plan | None:
@@ -100,12 +124,49 @@ def plan_in_force(catalogue: Catalogue, sub: Subscription | None, now: datetime)
     if status in (SubscriptionStatus.TRIALING, SubscriptionStatus.ACTIVE):
         return catalogue.plan(sub.plan_id)
     if status is SubscriptionStatus.PAST_DUE:
-        assert sub.past_due_since is not None
-        if now - sub.past_due_since < timedelta(days=catalogue.grace_days):
+        since = past_due_start(sub, now)
+        assert since is not None
+        if now - since < timedelta(days=catalogue.grace_days):
             return catalogue.plan(sub.plan_id)
         if catalogue.past_due_plan is None:
             return None
         return catalogue.plan(catalogue.past_due_plan)
+    return None
+
+
+def current_plan(
+    catalogue: Catalogue, subs: list[Subscription], now: datetime
+) -> tuple[Subscription | None, Plan | None]:
+    """A customer's subscription and plan in force at ``now`` (the newest that grants one).
+
+    Without a plan in force: the newest subscription (or ``None``) and no plan.
+    """
+    for sub in reversed(subs):
+        plan = plan_in_force(catalogue, sub, now)
+        if plan is not None:
+            return sub, plan
+    return (subs[-1] if subs else None), None
+
+
+def seat_refusal(customer: str, plan: Plan | None, active_keys: int) -> str | None:
+    """Why ``customer`` may not hold one more API key (seats = active keys), else ``None``.
+
+    >>> from operators.billing.catalogue import load_catalogue
+    >>> seat_refusal("bea", load_catalogue().plan("pro"), 2) is None
+    True
+    >>> seat_refusal("bea", load_catalogue().plan("basic"), 1)
+    "customer 'bea' holds 1 active API key(s) and plan 'basic' allows 1 seat(s): revoke one \
+(quorum serve --revoke-key KEY_ID) or change plan"
+    """
+    if plan is None:
+        return f"customer {customer!r} has no subscription in force: no seats to issue a key on"
+    seats = plan.entitlements.seats
+    if active_keys >= seats:
+        return (
+            f"customer {customer!r} holds {active_keys} active API key(s) and plan "
+            f"{plan.plan_id!r} allows {seats} seat(s): revoke one "
+            "(quorum serve --revoke-key KEY_ID) or change plan"
+        )
     return None
 
 

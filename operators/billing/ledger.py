@@ -38,6 +38,8 @@ REVENUE_BY_CHARGE = {
     "subscription": "revenue:subscriptions",
     "usage": "revenue:signals",
     "performance_fee": "revenue:performance",
+    "stripe_subscription": "revenue:subscriptions",
+    "stripe_usage": "revenue:signals",
 }
 
 

@@ -19,8 +19,9 @@ older than the last one applied — so repeated and out-of-order webhooks change
 >>> late = transition(sub, "past_due", t(10))
 >>> late.status.value, late.past_due_since.day
 ('past_due', 10)
->>> transition(late, "active", t(12)).past_due_since is None
-True
+>>> back = transition(late, "active", t(12))
+>>> back.past_due_since is None, [(a.day, b.day) for a, b in back.past_due_periods]
+(True, [(10, 12)])
 >>> transition(transition(late, "canceled", t(20)), "active", t(21)) is None
 True
 """
@@ -61,6 +62,8 @@ def transition(sub: Subscription, stripe_status: str, at: datetime) -> Subscript
         changes["past_due_since"] = sub.past_due_since or at
     elif new is S.ACTIVE:
         changes["past_due_since"] = None
+        if sub.past_due_since is not None:  # keep the period: history is not rewritten
+            changes["past_due_periods"] = (*sub.past_due_periods, (sub.past_due_since, at))
         if sub.trial_ends_at is not None and sub.trial_ends_at > at:
             changes["trial_ends_at"] = at  # converted before the trial's end
     elif new in (S.CANCELED, S.EXPIRED):

@@ -37,7 +37,9 @@ class OhlcvColumns:
     def __len__(self) -> int:
         return len(self.ts_ns)
 
-    def to_batch(self, symbol: str, timeframe: Timeframe, source: str) -> CandleBatch:
+    def to_batch(
+        self, symbol: str, timeframe: Timeframe, source: str, spread: np.ndarray | None = None
+    ) -> CandleBatch:
         return CandleBatch(
             symbol,
             timeframe,
@@ -49,6 +51,7 @@ class OhlcvColumns:
             self.volume,
             self.trades,
             source,
+            spread,
         )
 
 
@@ -148,7 +151,33 @@ def concat_candles(
         np.concatenate([b.volume for b in parts]),
         np.concatenate([b.trades for b in parts]),
         parts[0].source,
+        _concat_spreads(parts),
     )
+
+
+def _concat_spreads(parts: Sequence[CandleBatch]) -> np.ndarray | None:
+    """The parts' spreads end to end (NaN for a part without), or None when none has one."""
+    if all(b.spread is None for b in parts):
+        return None
+    return np.concatenate(
+        [b.spread if b.spread is not None else np.full(len(b), np.nan) for b in parts]
+    )
+
+
+def mean_spread(bucket_ns: np.ndarray, spread: np.ndarray, quotes: np.ndarray) -> np.ndarray:
+    """Per bucket (rows sorted by bucket), the mean spread of all the quotes of its rows: each
+    row's mean spread weighted by its quote count (NaN when no row has one).
+
+    >>> mean_spread(np.array([0, 0, 5]), np.array([1.0, 4.0, np.nan]), np.array([3, 1, 2]))
+    array([1.75,  nan])
+    """
+    starts = np.flatnonzero(np.diff(bucket_ns, prepend=bucket_ns[:1] - 1))
+    known = np.isfinite(spread) & (quotes > 0)
+    weight = np.where(known, quotes, 0).astype(np.float64)
+    total = np.add.reduceat(np.where(known, spread, 0.0) * weight, starts)
+    count = np.add.reduceat(weight, starts)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(count > 0, total / count, np.nan)
 
 
 def copy_trades(batch: TradeBatch) -> TradeBatch:
@@ -177,4 +206,5 @@ def copy_candles(batch: CandleBatch) -> CandleBatch:
         batch.volume.copy(),
         batch.trades.copy(),
         batch.source,
+        None if batch.spread is None else batch.spread.copy(),
     )

@@ -13,10 +13,12 @@ Calendars by name (:func:`calendar_for`):
 
 * ``24/7`` — crypto: always open; its clock is the time itself;
 * ``24/5`` — FX: open from Sunday 17:00 to Friday 17:00 New York time (the New York close), every
-  week, daylight saving included; holidays are not modelled (a venue's holiday is a gap);
+  week, daylight saving included; closed on 25 December and 1 January (the FX day that ends at
+  17:00 New York on that date); other venue holidays are not modelled (they show as gaps);
 * any ``exchange-calendars`` code — ``XNYS`` (NYSE), ``XNAS``, ``CMES`` (CME), ``XEUR``
-  (Eurex) …: that exchange's regular sessions, holidays and early closes included (lunch breaks
-  are treated as open), from 1990 to a year ahead.
+  (Eurex), ``XHKG``, ``XTKS`` …: that exchange's regular sessions, holidays, early closes and
+  lunch breaks (closed time, like the night), from 1990 (or the calendar's first date) to a year
+  ahead.
 
 A calendar pickles as its name (state snapshots stay small) and is built once per process.
 
@@ -145,6 +147,24 @@ class ForexWeek(MarketCalendar):
     zone = "America/New_York"
     _shift_ns = 7 * 3_600_000_000_000
     _open_per_week = 5 * _NS_PER_DAY
+    holidays = ((12, 25), (1, 1))
+    """(month, day) of the FX days closed worldwide: the day ending 17:00 New York that date."""
+
+    def __init__(self) -> None:
+        days = pd.date_range("1970-01-01", "2100-12-31", freq="D")
+        chosen = np.zeros(len(days), dtype=bool)
+        for month, day in self.holidays:
+            chosen |= (days.month == month) & (days.day == day)
+        chosen &= days.weekday < 5  # shifted weekdays: a holiday on a weekend closes nothing more
+        self._holiday_days = (days[chosen].as_unit("ns").asi8 // _NS_PER_DAY).astype(np.int64)
+
+    def _holiday_time(self, ts_ns: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(closed-holiday ns elapsed before each instant, instant inside a holiday)."""
+        shifted = self._shifted(ts_ns)
+        day, into = np.floor_divide(shifted, _NS_PER_DAY), np.mod(shifted, _NS_PER_DAY)
+        before = np.searchsorted(self._holiday_days, day, side="left")
+        inside = np.isin(day, self._holiday_days)
+        return before * _NS_PER_DAY + np.where(inside, into, 0), inside
 
     def _shifted(self, ts_ns: np.ndarray) -> np.ndarray:
         """New York wall time + 7 h, as naive ns: the FX week runs Monday 00:00 → Saturday."""
@@ -181,32 +201,60 @@ class ForexWeek(MarketCalendar):
 
     def is_open(self, ts_ns: np.ndarray) -> np.ndarray:
         _, offset = self._week_offset(ts_ns)
-        return (offset < self._open_per_week).reshape(np.shape(ts_ns))
+        _, holiday = self._holiday_time(ts_ns)
+        return ((offset < self._open_per_week) & ~holiday).reshape(np.shape(ts_ns))
 
     def open_clock(self, ts_ns: np.ndarray) -> np.ndarray:
+        """Open ns since the origin: weekends and the closed holidays add nothing.
+
+        >>> fx = calendar_for("24/5")
+        >>> eve = np.datetime64("2024-12-24T21:59", "ns").astype(np.int64)  # 16:59 New York
+        >>> after = np.datetime64("2024-12-25T22:01", "ns").astype(np.int64)  # 17:01 on the 25th
+        >>> int(fx.open_between(np.array([eve]), np.array([after]))[0]) // 60_000_000_000
+        2
+        """
         week, offset = self._week_offset(ts_ns)
         clock = week * self._open_per_week + np.minimum(offset, self._open_per_week)
-        return clock.reshape(np.shape(ts_ns))
+        closed, _ = self._holiday_time(ts_ns)
+        return (clock - closed).reshape(np.shape(ts_ns))
 
 
 class ExchangeSessions(MarketCalendar):
-    """An exchange's regular sessions from ``exchange-calendars`` (open ≤ t < close).
+    """An exchange's regular sessions from ``exchange-calendars`` (open ≤ t < close), lunch
+    breaks closed (break start ≤ t < break end).
 
     >>> nyse = calendar_for("XNYS")
     >>> t = np.array(["2024-07-03T16:59", "2024-07-03T17:00", "2024-07-04T15:00"],
     ...              dtype="datetime64[ns]").astype(np.int64)     # early close, then a holiday
     >>> nyse.is_open(t).tolist()
     [True, False, False]
+    >>> hkex = calendar_for("XHKG")                    # lunch 12:00-13:00 Hong Kong = 04-05 UTC
+    >>> t = np.array(["2024-01-03T03:59", "2024-01-03T04:30", "2024-01-03T05:01"],
+    ...              dtype="datetime64[ns]").astype(np.int64)
+    >>> hkex.is_open(t).tolist(), int(np.diff(hkex.open_clock(t[[0, 2]]))[0]) // 60_000_000_000
+    ([True, False, True], 2)
     """
 
     def __init__(self, code: str) -> None:
         import exchange_calendars
 
-        calendar = exchange_calendars.get_calendar(code, start=CALENDAR_START)
+        try:
+            calendar = exchange_calendars.get_calendar(code, start=CALENDAR_START)
+        except ValueError:  # a calendar that starts later (XTKS: 1997): from its first date
+            bound = type(exchange_calendars.get_calendar(code)).bound_min()
+            calendar = exchange_calendars.get_calendar(code, start=bound)
         self.name = code
         self.opens = pd.DatetimeIndex(calendar.opens).as_unit("ns").asi8
         self.closes = pd.DatetimeIndex(calendar.closes).as_unit("ns").asi8
-        lengths = self.closes - self.opens
+        # open intervals: a session, or its morning and afternoon around a lunch break
+        starts = pd.DatetimeIndex(calendar.break_starts).as_unit("ns")
+        ends = pd.DatetimeIndex(calendar.break_ends).as_unit("ns")
+        lunch = ~(starts.isna() | ends.isna())
+        morning_end = np.where(lunch, starts.asi8, self.closes)
+        afternoon = np.where(lunch, ends.asi8, self.closes)
+        self._iopens = np.column_stack((self.opens, afternoon)).ravel()
+        self._icloses = np.column_stack((morning_end, self.closes)).ravel()
+        lengths = self._icloses - self._iopens  # 0 for the afternoon of a session without lunch
         self._open_before = np.concatenate(([0], np.cumsum(lengths)))
         self.labels = pd.DatetimeIndex(calendar.sessions).as_unit("ns").asi8  # session dates
         week = np.floor_divide(self.labels - _MONDAY, _NS_PER_WEEK)
@@ -219,11 +267,13 @@ class ExchangeSessions(MarketCalendar):
     def _session(self, ts: np.ndarray) -> np.ndarray:
         return np.searchsorted(self.opens, ts, side="right") - 1
 
+    def _interval(self, ts: np.ndarray) -> np.ndarray:
+        return np.searchsorted(self._iopens, ts, side="right") - 1
+
     def is_open(self, ts_ns: np.ndarray) -> np.ndarray:
         ts = np.asarray(ts_ns, dtype=np.int64)
-        i = self._session(ts)
-        inside = i >= 0
-        return inside & (ts < self.closes[np.maximum(i, 0)])
+        i = self._interval(ts)
+        return (i >= 0) & (ts < self._icloses[np.maximum(i, 0)])
 
     def session_of(self, ts_ns: np.ndarray) -> np.ndarray:
         """Index of the session holding each instant, or -1. A daily bar stamped at its
@@ -261,9 +311,9 @@ class ExchangeSessions(MarketCalendar):
 
     def open_clock(self, ts_ns: np.ndarray) -> np.ndarray:
         ts = np.asarray(ts_ns, dtype=np.int64)
-        i = self._session(ts)
+        i = self._interval(ts)
         safe = np.maximum(i, 0)
-        into = np.clip(ts - self.opens[safe], 0, self.closes[safe] - self.opens[safe])
+        into = np.clip(ts - self._iopens[safe], 0, self._icloses[safe] - self._iopens[safe])
         return np.where(i >= 0, self._open_before[safe] + into, 0)
 
 

@@ -73,6 +73,11 @@ class Instrument(BaseModel):
     max_price: float | None = Field(
         default=None, gt=0, description="Prices above this are implausible for this symbol"
     )
+    price_source: Literal["trades", "quotes"] = Field(
+        default="trades",
+        description="Live candles from trades, or from best bid/ask quotes (FX-style: quorum "
+        "live builds 1m candles of candles.quote_price from the bookTicker stream)",
+    )
 
     @model_validator(mode="after")
     def _fill_defaults(self) -> Instrument:

@@ -35,7 +35,12 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from operators.candles.aggregate import aggregate_sorted, concat_candles, copy_candles
+from operators.candles.aggregate import (
+    aggregate_sorted,
+    concat_candles,
+    copy_candles,
+    mean_spread,
+)
 from operators.candles.calendars import NO_BUCKET, MarketCalendar
 from operators.candles.timeframes import Buckets, format_ns, is_aligned, rollup_targets
 from schemas.batches import CandleBatch
@@ -134,7 +139,10 @@ class CandleRollup:
         columns = aggregate_sorted(
             bucket, rows.open, rows.high, rows.low, rows.close, rows.volume, rows.trades
         )
-        return columns.to_batch(self.symbol, target, self._source_name)
+        spread = None
+        if rows.spread is not None and len(rows):
+            spread = mean_spread(bucket, rows.spread, rows.trades)  # trades = quote updates
+        return columns.to_batch(self.symbol, target, self._source_name, spread)
 
     def _check(self, candles: CandleBatch) -> None:
         if candles.symbol != self.symbol:

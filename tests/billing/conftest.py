@@ -9,15 +9,19 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
+import yaml
 
 from connectors.store.billing import store_catalogue, upsert_customer, upsert_subscription
 from connectors.store.engine import open_store
+from connectors.store.signals import write_fused
 from connectors.stripe.config import StripeConfig
-from operators.billing.catalogue import load_catalogue
+from operators.billing.catalogue import DEFAULT_CATALOGUE_PATH, load_catalogue, parse_catalogue
 from schemas.billing import Subscription, SubscriptionStatus
 from schemas.common import Direction, Timeframe
 from schemas.signals import Contribution, Decision, FusedSignal
 from tests.billing.stripe_server import API_KEY, start_server
+from tests.kafka.conftest import read_topic, tansu  # noqa: F401  (broker fixtures, shared)
+from tests.notify.conftest import http_peer  # noqa: F401  (a local HTTP server, shared)
 
 JAN = datetime(2022, 1, 1, tzinfo=UTC)
 SECRET = "whsec_test_quorum"
@@ -149,3 +153,37 @@ def meter_into(engine, signals, subscriptions=None) -> None:
         ],
     )
     write_usage(engine, [u for s in signals for u in meter(s, roster)])
+
+
+# --- push channels (kafka, webhook) ------------------------------------------------------------
+
+PUSH_NOW = datetime(2022, 1, 20, 12, tzinfo=UTC)
+# stream order: eth, ignore, review, old-open, new-open
+PUSH_SIGNALS = [
+    fused("eth", PUSH_NOW - timedelta(minutes=50), Decision.OPEN, asset="ETH-PERP"),
+    fused("ignore", PUSH_NOW - timedelta(minutes=40), Decision.IGNORE),
+    fused("review", PUSH_NOW - timedelta(minutes=30), Decision.REVIEW),
+    fused("old-open", PUSH_NOW - timedelta(minutes=20), Decision.OPEN),
+    fused("new-open", PUSH_NOW - timedelta(minutes=5), Decision.OPEN),
+]
+
+
+def push_catalogue():
+    """The shipped catalogue with Basic also on kafka and webhook (to see its 15-minute delay)."""
+    data = yaml.safe_load(DEFAULT_CATALOGUE_PATH.read_text())
+    data["version"] = 2
+    basic = next(p for p in data["plans"] if p["plan_id"] == "basic")
+    basic["entitlements"]["channels"] = ["api", "kafka", "webhook"]
+    return parse_catalogue(data)
+
+
+@pytest.fixture
+def push_store(billing_store):
+    """ana (Pro: no push channel), bea (Basic + push, BTC OPEN 15 min late), cy (per signal),
+    eve (Enterprise: everything at once); the five signals above."""
+    _, engine = billing_store
+    store_catalogue(engine, push_catalogue())
+    upsert_customer(engine, "eve", "Eve", "eve@x", created_at=JAN)
+    upsert_subscription(engine, subscription("eve", "enterprise"))
+    write_fused(engine, PUSH_SIGNALS)
+    return engine

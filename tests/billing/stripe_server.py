@@ -77,6 +77,56 @@ class FakeStripe:
     def of_type(self, obj: str) -> list[dict[str, Any]]:
         return [o for o in self.objects.values() if o["object"] == obj]
 
+    def bill_cycle(self, subscription_id: str, start: int, end: int) -> dict[str, Any]:
+        """What Stripe's cycle does at a period's end: a finalized invoice of the period's fee
+        (licensed prices) and its metered usage (meter events of the customer in the period)."""
+        with self.lock:
+            sub = self.objects[subscription_id]
+            lines = []
+            for item in sub["items"]["data"]:
+                price = item["price"]
+                recurring = price.get("recurring") or {}
+                quantity = 1
+                if recurring.get("usage_type") == "metered":
+                    event_name = self.objects[recurring["meter"]]["event_name"]
+                    quantity = sum(
+                        int(float(e["payload"].get("value", 0)))
+                        for e in self.meter_events.values()
+                        if e["event_name"] == event_name
+                        and e["payload"].get("stripe_customer_id") == sub["customer"]
+                        and start <= e["timestamp"] < end
+                    )
+                lines.append(
+                    {
+                        "id": self.new_id("il"),
+                        "object": "line_item",
+                        "amount": quantity * price["unit_amount"],
+                        "currency": price["currency"],
+                        "description": f"{quantity} × {price['product']}",
+                        "quantity": quantity,
+                        "period": {"start": start, "end": end},
+                        "price": price,
+                    }
+                )
+            total = sum(line["amount"] for line in lines)
+            return self.create(
+                "in",
+                "invoice",
+                {
+                    "customer": sub["customer"],
+                    "subscription": subscription_id,
+                    "status": "open",
+                    "currency": lines[0]["currency"] if lines else "usd",
+                    "metadata": {},
+                    "billing_reason": "subscription_cycle",
+                    "subtotal": total,
+                    "total": total,
+                    "amount_due": total,
+                    "amount_paid": 0,
+                    "lines": {"object": "list", "has_more": False, "data": lines},
+                },
+            )
+
 
 def _int(params: dict[str, Any], name: str) -> int:
     return int(params[name])
@@ -122,10 +172,45 @@ class _Handler(BaseHTTPRequestHandler):
             query = decode_form(url.query)
             if url.path == "/v1/invoices":
                 data = fake.of_type("invoice")
-                if "customer" in query:
-                    data = [i for i in data if i["customer"] == query["customer"]]
+                for name in ("customer", "subscription"):
+                    if name in query:
+                        data = [i for i in data if i.get(name) == query[name]]
                 self._send(
                     200, {"object": "list", "url": "/v1/invoices", "has_more": False, "data": data}
+                )
+                return
+            if url.path == "/v1/billing/meters":
+                data = fake.of_type("billing.meter")
+                self._send(
+                    200,
+                    {"object": "list", "url": url.path, "has_more": False, "data": data},
+                )
+                return
+            summary = re.fullmatch(r"/v1/billing/meters/(\w+)/event_summaries", url.path)
+            if summary:
+                meter = fake.objects.get(summary.group(1))
+                if meter is None or "customer" not in query:
+                    self._send(*self._error(400, "No such meter, or no customer", "customer"))
+                    return
+                start, end = int(query["start_time"]), int(query["end_time"])
+                value = sum(
+                    float(e["payload"].get("value", 0))
+                    for e in fake.meter_events.values()
+                    if e["event_name"] == meter["event_name"]
+                    and e["payload"].get("stripe_customer_id") == query["customer"]
+                    and start <= e["timestamp"] < end
+                )
+                item = {
+                    "id": f"mtrusg_{meter['id']}_{start}",
+                    "object": "billing.meter_event_summary",
+                    "aggregated_value": value,
+                    "start_time": start,
+                    "end_time": end,
+                    "meter": meter["id"],
+                    "livemode": False,
+                }
+                self._send(
+                    200, {"object": "list", "url": url.path, "has_more": False, "data": [item]}
                 )
                 return
             match = re.fullmatch(r"/v1/(customers|subscriptions|invoices)/([\w]+)", url.path)

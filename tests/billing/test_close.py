@@ -59,8 +59,9 @@ def test_check_agrees_with_stripe_only_when_payments_are_booked(billing_store, s
             stripe_customer_id=stripe_id,
         )
     meter_into(engine, [fused("f1", day(3), Decision.OPEN)])
+    billing.ensure_meter(CAT)
     report = close(engine, "2022-01", stripe=billing)
-    assert len(report.pushed_to_stripe) == 3
+    assert len(report.pushed_to_stripe) == 3 and report.usage_reported == 1
     assert close(engine, "2022-01", stripe=billing).pushed_to_stripe == report.pushed_to_stripe
     assert check(engine, billing).ok
 
@@ -151,3 +152,97 @@ def test_cli_sync_then_close_to_stripe_and_check(
     fake.objects[next(iter(i["id"] for i in fake.of_type("invoice")))]["total"] += 1
     assert main(["billing", "check", "--store", url]) == 1
     assert "Stripe total" in capsys.readouterr().err
+
+
+def test_check_compares_stripes_meter_and_invoices_with_the_store(
+    billing_store, stripe_server, monkeypatch, capsys
+) -> None:
+    fake, config = stripe_server
+    url, engine = billing_store
+    for name, value in (
+        ("API_KEY", config.api_key.get_secret_value()),
+        ("API_BASE", config.api_base),
+        ("WEBHOOK_SECRET", SECRET),
+        ("MAX_NETWORK_RETRIES", "0"),
+    ):
+        monkeypatch.setenv(f"QUORUM_STRIPE_{name}", value)
+    meter_into(engine, [fused(f"f{i}", day(3 + i), Decision.OPEN) for i in range(3)])
+    assert main(["billing", "sync", "--store", url]) == 0
+    assert main(["billing", "close", "--month", "2022-01", "--stripe", "--store", url]) == 0
+    assert len(fake.meter_events) == 3  # cy's three priced deliveries, one event each
+    assert main(["billing", "check", "--store", url]) == 0
+    capsys.readouterr()
+
+    # Stripe's meter lost an event: usage disagrees
+    fake.meter_events.pop(next(iter(fake.meter_events)))
+    assert main(["billing", "check", "--store", url]) == 1
+    err = capsys.readouterr().err
+    assert "usage of cy in 2022-01: 3 priced signals here, 2 on Stripe's meter" in err
+    # Stripe also holds a Quorum invoice this store never made
+    billing = StripeBilling(config)
+    stray = billing.client.v1.invoices.create(
+        {"customer": fake.of_type("customer")[0]["id"], "metadata": {"quorum_invoice_id": "x-1"}},
+        {"idempotency_key": "stray"},
+    )
+    report = check(engine, billing)
+    assert f"Stripe invoice {stray.id} carries Quorum invoice x-1, unknown here" in report.problems
+    assert len(report.problems) == 2
+
+
+def test_close_books_stripes_own_subscription_cycle_where_stripe_bills_the_plan(
+    billing_store, stripe_server, monkeypatch, capsys
+) -> None:
+    from connectors.store.billing import billing_subscriptions, read_usage
+    from connectors.stripe.config import StripeConfig
+
+    fake, config = stripe_server
+    url, engine = billing_store
+    for name, value in (
+        ("API_KEY", config.api_key.get_secret_value()),
+        ("API_BASE", config.api_base),
+        ("WEBHOOK_SECRET", SECRET),
+        ("MAX_NETWORK_RETRIES", "0"),
+    ):
+        monkeypatch.setenv(f"QUORUM_STRIPE_{name}", value)
+    meter_into(engine, [fused(f"f{i}", day(3 + i), Decision.OPEN) for i in range(3)])
+    assert main(["billing", "sync", "--subscriptions", "--store", url]) == 0
+    with engine.connect() as conn:
+        stripe_subs = dict(
+            conn.execute(
+                billing_subscriptions.select().with_only_columns(
+                    billing_subscriptions.c.customer_id,
+                    billing_subscriptions.c.stripe_subscription_id,
+                )
+            ).all()
+        )
+    assert all(stripe_subs.values()) and len(stripe_subs) == 3
+    # without Stripe the close cannot know what Stripe's cycle billed: refused
+    assert main(["billing", "close", "--month", "2022-01", "--store", url]) != 0
+    assert "billed by Stripe's subscription cycle" in capsys.readouterr().err
+    # the flow's usage reaches the meter, then Stripe's cycle closes January
+    billing = StripeBilling(StripeConfig.from_env())
+    customers = {r.customer_id: r.stripe_customer_id for r in _customers(engine)}
+    assert billing.report_usage(read_usage(engine), customers) == 3
+    jan = (int(day(1).timestamp()), int(day(32).timestamp()))
+    cycle = {c: fake.bill_cycle(s, *jan) for c, s in stripe_subs.items()}
+
+    report = close(engine, "2022-01", stripe=billing)
+    invoices = {i.customer_id: i for i in report.result.invoices}
+    assert {c: i.total_minor for c, i in invoices.items()} == {"ana": 9900, "bea": 2900, "cy": 150}
+    assert all(line.kind.startswith("stripe_") for i in invoices.values() for line in i.lines)
+    assert f"(Stripe {cycle['cy']['id']})" in invoices["cy"].lines[-1].description
+    assert report.pushed_to_stripe == []  # nothing of Quorum's own to send: no double billing
+    assert balances(engine)["receivable:cy"] == {"usd": 150}
+    assert check(engine, billing).ok, check(engine, billing).problems
+
+    # Stripe's cycle invoice changed after the close: the check says so
+    fake.objects[cycle["cy"]["id"]]["lines"]["data"][0]["amount"] = 100
+    problems = check(engine, billing).problems
+    assert any("Stripe's subscription cycle billed" in p and "booked 150" in p for p in problems)
+
+
+def _customers(engine):
+    from connectors.store.billing import billing_customers
+
+    with engine.connect() as conn:
+        return conn.execute(billing_customers.select()).all()

@@ -156,3 +156,44 @@ def test_bad_signatures_are_rejected(store) -> None:
     with pytest.raises(WebhookRejectedError):
         handle_webhook(store, payload + b" ", sign(payload), config)
     assert _status(store) == "trialing"
+
+
+def _invoice_obj(invoice_id: str, paid: int = 0) -> dict:
+    return {
+        "id": invoice_id,
+        "object": "invoice",
+        "customer": "cus_ana",
+        "subscription": None,
+        "amount_paid": paid,
+        "currency": "usd",
+    }
+
+
+def test_invoice_payment_failed_and_paid_drive_past_due_and_keep_its_history(store) -> None:
+    from operators.billing.entitlements import plan_in_force, status_at
+
+    config = StripeConfig(api_key=API_KEY, webhook_secret=SECRET)
+    upsert_subscription(store, subscription("ana", "pro"))  # active since Jan 1
+    t = {d: int(day(d).timestamp()) for d in (5, 15, 16)}
+    failed = event("evt_f", "invoice.payment_failed", _invoice_obj("in_1"), t[5])
+    assert handle_webhook(store, failed, sign(failed), config).outcome == "applied"
+    sub = read_subscriptions(store, "ana")[0]
+    assert sub.status is SubscriptionStatus.PAST_DUE and sub.past_due_since == day(5)
+    # past the 7-day grace: the reduced plan (basic) applies
+    assert plan_in_force(CAT, sub, day(13)).plan_id == "basic"
+    paid = event("evt_p", "invoice.paid", _invoice_obj("in_1", 9900), t[15])
+    assert handle_webhook(store, paid, sign(paid), config).outcome == "applied"
+    sub = read_subscriptions(store, "ana")[0]
+    assert sub.status is SubscriptionStatus.ACTIVE and sub.past_due_since is None
+    # reactivation keeps the past-due period: entitlements of those days stay what they were
+    assert sub.past_due_periods == ((day(5), day(15)),)
+    assert status_at(sub, day(10)) is SubscriptionStatus.PAST_DUE
+    assert plan_in_force(CAT, sub, day(13)).plan_id == "basic"
+    assert plan_in_force(CAT, sub, day(15)).plan_id == "pro"
+    # an older failure arriving after the payment changes nothing
+    late = event("evt_f0", "invoice.payment_failed", _invoice_obj("in_0"), t[5] - 60)
+    assert handle_webhook(store, late, sign(late), config).outcome == "stale"
+    # a paid invoice while active settles money only: no transition
+    again = event("evt_p2", "invoice.paid", _invoice_obj("in_2", 100), t[16])
+    handle_webhook(store, again, sign(again), config)
+    assert read_subscriptions(store, "ana")[0].status is SubscriptionStatus.ACTIVE

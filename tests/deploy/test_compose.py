@@ -9,6 +9,8 @@ import pytest
 import yaml
 
 from flows.cli import build_parser
+from flows.config import load_config
+from flows.store_options import TIMESERIES_ENV, store_overrides
 from tests.deploy.conftest import ROOT
 
 COMPOSE = ROOT / "deploy" / "compose.yaml"
@@ -30,7 +32,7 @@ def compose() -> dict[str, Any]:
 
 def test_the_services_of_the_production_profile(compose: dict[str, Any]) -> None:
     services = compose["services"]
-    assert {"kafka", "postgres", *QUORUM_SERVICES} <= services.keys()
+    assert {"kafka", "postgres", "questdb", *QUORUM_SERVICES} <= services.keys()
     assert services["kafka"]["environment"]["KAFKA_PROCESS_ROLES"] == "broker,controller"
     for name in QUORUM_SERVICES:
         assert services[name]["image"] == "quorum:latest", name
@@ -56,6 +58,24 @@ def _without_missing_kafka_flags(argv: list[str], known: set[str]) -> list[str]:
         else:
             kept.append(arg)
     return kept
+
+
+def test_the_flow_writes_its_time_series_to_the_questdb_service(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    questdb = services["questdb"]
+    assert questdb["image"].startswith("questdb/questdb:")
+    published = {port.split(":")[-1] for port in questdb["ports"]}
+    assert published == {"9000", "8812", "9009"}
+    flow = services["flow"]
+    assert "questdb" in flow["depends_on"]
+    address = _interpolate(flow["environment"][TIMESERIES_ENV])
+    assert address == "questdb://questdb:9000"
+    argv = [_interpolate(str(arg)) for arg in flow["command"]]
+    with pytest.MonkeyPatch.context() as env:  # the flow container's environment
+        env.setenv(TIMESERIES_ENV, address)
+        args = build_parser().parse_args(argv)
+    config = load_config(overrides=store_overrides(args))
+    assert config.store.timeseries.http_root == "http://questdb:9000"
 
 
 @pytest.mark.parametrize("service", QUORUM_SERVICES)

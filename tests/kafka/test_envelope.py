@@ -8,9 +8,11 @@ import jsonschema
 import orjson
 import pytest
 
-from connectors.kafka.envelope import EnvelopeEncoder, decode_envelope, models
+from connectors.kafka.envelope import EnvelopeEncoder, decode_envelope, models, trade_messages
 from connectors.kafka.json_schemas import SCHEMA_DIR, envelope_schema, load_schema, render
+from connectors.kafka.market import MarketDecoder
 from connectors.kafka.topics import Kind
+from schemas.batches import TradeBatch
 from schemas.market import Candle
 
 
@@ -65,9 +67,41 @@ def test_candle_rows_equal_the_pydantic_candles(sample_records) -> None:
     decoded = [Candle.model_validate(decode_envelope(m.value).data) for m in messages]
     assert decoded == list(bars.to_candles())
     assert [decode_envelope(m.value).ts for m in messages] == [
-        "2022-01-03T12:00:00Z",
-        "2022-01-03T12:15:00Z",
+        "2022-01-03T12:00:00.000000000Z",
+        "2022-01-03T12:15:00.000000000Z",
     ]
+
+
+def test_nanosecond_trade_times_survive_a_topic() -> None:
+    """A venue's ns trade time: the envelope ``ts`` and ``data.ts`` carry all nine digits, and
+    the Kafka source reads the same ns back (issue 10: they were cut to microseconds)."""
+    ts_ns = [1_641_211_200_123_456_789, 1_641_211_200_123_456_790]
+    batch = TradeBatch.from_columns("BTC/USDT", ts_ns, [46000.5, 46000.0], [0.1, 0.2], [7, 8],
+                                    [1, -1], source="venue")  # fmt: skip
+    messages = list(trade_messages(batch))
+    envelopes = [decode_envelope(m.value) for m in messages]
+    assert [e.ts for e in envelopes] == [
+        "2022-01-03T12:00:00.123456789Z",
+        "2022-01-03T12:00:00.123456790Z",
+    ]
+    assert [e.data["ts"] for e in envelopes] == [e.ts for e in envelopes]
+    decoder = MarketDecoder("kafka")
+    for offset, message in enumerate(messages):
+        decoder.add(message.value, "quorum.v1.trades", 0, offset, 0)
+    (trades,) = decoder.drain()
+    assert trades.ts_ns.tolist() == ts_ns
+
+
+def test_an_unreadable_trade_time_is_a_dead_letter() -> None:
+    (message,) = trade_messages(
+        TradeBatch.from_columns("BTC/USDT", [0], [1.0], [1.0], [1], [1], source="venue")
+    )
+    decoder = MarketDecoder("kafka")
+    decoder.add(message.value.replace(b"1970-01-01T00:00:00.000000000Z", b"yesterday"),
+                "quorum.v1.trades", 0, 5, 0)  # fmt: skip
+    (letter,) = decoder.drain()
+    assert letter.reason == "malformed_message"
+    assert "'yesterday' is not an RFC 3339 time" in letter.detail
 
 
 def test_ids_are_deterministic_and_distinct(sample_records) -> None:

@@ -22,8 +22,10 @@ def test_live_on_the_simulator_runs_the_flow_into_the_store(tmp_path, capsys):
             "--simulator",
             "--symbols",
             "BTC/USDT",
+            # long enough for the feed to connect and go live on a loaded machine (the check
+            # below is on what happened, not on how fast)
             "--duration",
-            "2.5",
+            "10",
             "--speed",
             "30",
             "--timeframes",

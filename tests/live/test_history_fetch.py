@@ -70,3 +70,27 @@ def test_bad_dates_and_unknown_exchanges_are_usage_errors(tmp_path: Path, capsys
     code = cli_main(["data", "fetch", "--symbols", "BTC/USDT", "--since", "yesterday",
                      "--out", out])  # fmt: skip
     assert code == 2 and "--since: 'yesterday' is not an ISO date" in capsys.readouterr().err
+
+
+def test_fetch_trades_pages_by_time_then_id_and_resumes(make_sim, markets, tmp_path: Path) -> None:
+    """XRP/ETH (illiquid: hours without a trade) — Binance's aggregated trades, every one once."""
+    sim = make_sim(ping_interval=None)
+    sim.clock.advance(12 * 60 * MINUTE_MS)
+    out = tmp_path / "xrp-trades.parquet"
+    common = ["data", "fetch", "--trades", "--symbols", "XRP/ETH", "--since", "2021-01-08",
+              "--rest-url", sim.rest_url, "--page-size", "50", "--quiet",
+              "--out", str(out)]  # fmt: skip
+    assert cli_main([*common, "--until", "2021-01-08T04:00"]) == 0
+    sim.faults.fail_rest(1, status=429, retry_after=0, path="/api/v3/aggTrades")
+    assert cli_main([*common, "--until", "2021-01-08T10:00"]) == 0
+    aggregates = markets["XRPETH"].trades.aggregates
+    a0 = aggregates.count_before(START_MS)
+    a1 = aggregates.count_before(START_MS + 10 * 60 * MINUTE_MS)
+    ts, rows = aggregates.rows(a0, a1)
+    stored = pl.read_parquet(out)
+    assert a1 - a0 > 100  # several pages of 50
+    assert stored["trade_id"].to_list() == [str(i) for i in range(a0 + 1, a1 + 1)]
+    np.testing.assert_array_equal(stored["ts"].dt.epoch("ms").to_numpy(), ts)
+    np.testing.assert_array_equal(stored["price"].to_numpy(), aggregates.column("price", rows))
+    np.testing.assert_array_equal(stored["amount"].to_numpy(), aggregates.column("qty", rows))
+    assert sim.rest.stats.count("/api/v3/aggTrades", status=429) == 1

@@ -20,6 +20,8 @@ from api.keys import CreatedKey, Scope
 from connectors.audit.config import AuditSettings
 from connectors.binance.config import BinanceConfig
 from connectors.ccxt_source.config import PollingConfig
+from connectors.questdb.config import QuestDBConfig
+from connectors.store.config import StoreConfig
 from operators.audit.keys import AuditKey
 
 PACKAGES = ("api", "connectors", "dashboards", "flows", "operators", "schemas")
@@ -87,6 +89,8 @@ def test_no_model_or_dataclass_prints_a_secret_field() -> None:
         CreatedKey("abc", "ana", frozenset({Scope.REVIEW}), SECRET),
         AuditSettings(key=SECRET, checkpoint_db=f"postgresql://u:{SECRET}@h/db"),
         AuditKey.from_secret(SECRET.encode()),
+        QuestDBConfig(address=f"https::addr=q:9000;username=ana;password={SECRET};"),
+        StoreConfig(timeseries=f"http::addr=q:9000;token={SECRET};"),
     ],
     ids=lambda h: type(h).__name__,
 )

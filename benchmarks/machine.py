@@ -39,5 +39,7 @@ def machine_info() -> dict[str, Any]:
         "cores": os.cpu_count() or 1,
         "platform": platform.platform(),
         "python": platform.python_version(),
+        # 1, 5 and 15-minute load averages when measured: figures of a busy machine say so
+        "load_average": [round(x, 2) for x in os.getloadavg()],
         "libraries": {name: _version(name) for name in LIBRARIES},
     }

@@ -3,8 +3,8 @@
 State per symbol is what Bytewax itself persists: a run with recovery enabled writes each
 stateful step's snapshot of each key (the pickled state) to its SQLite recovery partition, in
 the ``snaps`` table. :func:`state_sizes` reads the latest snapshot of every (step, key) there and
-groups the sizes by step; keys are symbols, except the trading core's single ``portfolio`` key,
-which is shared by all symbols and reported apart.
+groups the sizes by step; keys are symbols, except the trading core's keys, portfolio ids, each
+shared by the symbols its portfolio trades and reported apart.
 
 >>> label_of("quorum.validate_trades.check.stateful.stateful_batch")
 'validate_trades'
@@ -20,8 +20,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-SHARED_KEYS = frozenset({"portfolio"})
-"""Keys of steps that hold one state for every symbol (the trading core)."""
+SHARED_STEPS = frozenset({"trading"})
+"""Steps keyed by something other than a symbol (the trading core: by portfolio id)."""
 
 _LATEST = """
 SELECT step_id, state_key, length(ser_change) FROM snaps AS s
@@ -53,10 +53,11 @@ def state_sizes(recovery_dir: Path) -> list[StepState]:
     sizes: dict[tuple[str, bool], list[int]] = {}
     for part in sorted(recovery_dir.glob("*.sqlite3")):
         with sqlite3.connect(part) as db:
-            for step_id, key, size in db.execute(_LATEST):
+            for step_id, _key, size in db.execute(_LATEST):
                 if step_id.endswith(".source") or label_of(step_id) == "source":
                     continue
-                sizes.setdefault((label_of(step_id), key in SHARED_KEYS), []).append(int(size))
+                label = label_of(step_id)
+                sizes.setdefault((label, label in SHARED_STEPS), []).append(int(size))
     return [
         StepState(step, len(values), sum(values) / len(values), max(values), shared)
         for (step, shared), values in sorted(sizes.items())

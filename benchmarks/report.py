@@ -230,12 +230,63 @@ def _targets(report: dict[str, Any], console: Console) -> None:
     console.print(table)
 
 
+def _workers(report: dict[str, Any], console: Console) -> None:
+    figure = report.get("workers") or {}
+    if not figure:
+        return
+    table = _table(
+        f"5. Workers, whole flow, {figure['portfolios']} portfolios — data: {figure['data']}",
+        "cluster",
+        "wall s",
+        "CPU s",
+        "trades/s",
+    )
+    for key, name in (("one_worker", "1 worker"), ("two_workers", "2 processes × 1 worker")):
+        run = figure[key]
+        table.add_row(
+            name, f"{run['seconds']:.2f}", f"{run['cpu_seconds']:.2f}", _rate(run["per_s"])
+        )
+    console.print(table)
+    console.print(f"speed-up 2 vs 1 worker: {figure['speed_up']:.2f}× (aim {figure['aim']}×)")
+
+
+def _kafka(report: dict[str, Any], console: Console) -> None:
+    figure = report.get("kafka") or {}
+    if not figure:
+        return
+    if "skipped" in figure:
+        console.print(f"6. Kafka: skipped — {figure['skipped']}")
+        return
+    table = _table(
+        f"6. Kafka (local Tansu broker) — data: {figure['data']}",
+        "path",
+        "wall s",
+        "CPU s",
+        "per s",
+    )
+    for name, run in (
+        ("Bytewax KafkaSource → KafkaSink (messages)", figure["pass_through"]),
+        ("input topic → full flow → output topics (trades)", figure["full_flow"]),
+    ):
+        cpu = run.get("cpu_seconds")
+        shown = "—" if cpu is None else f"{cpu:.2f}"
+        table.add_row(name, f"{run['seconds']:.2f}", shown, _rate(run["per_s"]))
+    console.print(table)
+    paced = figure["latency"]
+    console.print(
+        f"trade → fused signal at a consumer, {paced['offered_per_s']:,.0f} trades/s offered: "
+        f"p50 {_ms(paced['p50_ms'])} ms, p99 {_ms(paced['p99_ms'])} ms, "
+        f"p99.9 {_ms(paced['p999_ms'])} ms ({paced['fused_signals']} signals)"
+    )
+
+
 def render(report: dict[str, Any], console: Console) -> None:
     """Print every figure of ``report`` (see :func:`benchmarks.harness.run`)."""
     machine = report["machine"]
     console.print(
-        f"machine: {machine['cpu']}, {machine['cores']} cores, Python {machine['python']}; "
-        "one Bytewax worker (per core)"
+        f"machine: {machine['cpu']}, {machine['cores']} cores, Python {machine['python']}, "
+        f"load average {machine.get('load_average', '—')}; one Bytewax worker (per core) but "
+        "in figure 5"
     )
     _throughput(report, console)
     _throughput(report, console, "throughput_dense")
@@ -243,4 +294,6 @@ def render(report: dict[str, Any], console: Console) -> None:
     _latency(report, console)
     _backtest(report, console)
     _nautilus(report, console)
+    _workers(report, console)
+    _kafka(report, console)
     _targets(report, console)

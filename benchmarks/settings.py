@@ -20,7 +20,7 @@ from typing import Literal
 
 Stage = Literal["features", "signals", "full"]
 
-FIGURES = ("throughput", "dense", "scale", "latency", "backtest", "nautilus")
+FIGURES = ("throughput", "dense", "scale", "latency", "backtest", "nautilus", "workers", "kafka")
 """What the harness can measure; ``--only`` picks some."""
 
 
@@ -42,6 +42,13 @@ class Settings:
     latency_seconds: float = 5.0
     latency_warmup_minutes: int = 240
     nautilus: bool = True
+    workers_symbols: int = 10
+    """Symbols of the 1-vs-2-worker workload (derived trades, two portfolios)."""
+    workers_bars: int = 5_000
+    kafka_bars: int | None = None
+    """Bars of the BTC month loaded into the input topic (None: all 45,031)."""
+    kafka_rate: float = 20_000.0
+    """Trades/s offered to the input topic for the Kafka latency figure."""
     figures: tuple[str, ...] = FIGURES
 
 
@@ -51,6 +58,8 @@ QUICK = Settings(
     scale_symbols=(10,),
     scale_trades=100_000,
     latency_seconds=1.0,
+    workers_bars=1_000,
+    kafka_bars=5_000,
 )
 """``--quick``: a small N, a few thousand bars, one run each (about a minute)."""
 
@@ -64,6 +73,10 @@ SMOKE = Settings(
     latency_rates=(2_000.0,),
     latency_seconds=0.3,
     latency_warmup_minutes=0,
+    workers_symbols=2,
+    workers_bars=120,
+    kafka_bars=600,
+    kafka_rate=400.0,
 )
 """The test suite's smoke mode: every code path, tiny data, no meaningful timing."""
 

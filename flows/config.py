@@ -21,6 +21,7 @@ from pydantic import (
     ValidationError,
     ValidationInfo,
     field_validator,
+    model_validator,
 )
 
 from connectors.kafka.config import KafkaConfig
@@ -34,6 +35,7 @@ from operators.execution.trading_config import TradingConfig
 from operators.fusion.config import FusionConfig
 from operators.indicators.bank import DEFAULT_FEATURES
 from operators.notify.config import NotifyConfig
+from operators.portfolio.portfolios import PortfolioSet, PortfolioSpec, resolve_portfolios
 from operators.signals.config import SignalsConfig
 from operators.signals.text.config import TextConfig
 from operators.validation.config import ValidationConfig
@@ -138,6 +140,11 @@ class QuorumConfig(Section):
     signals: SignalsConfig = SignalsConfig()
     fusion: FusionConfig = FusionConfig()
     trading: TradingConfig = TradingConfig()
+    portfolios: tuple[PortfolioSpec, ...] = Field(
+        default=(),
+        description="The portfolios the run trades (id, assets, initial_cash, risk overrides); "
+        "empty = one portfolio 'default' built from the trading section",
+    )
     notifications: NotifyConfig = NotifyConfig()
     metrics: MetricsConfig = MetricsConfig()
     cluster: ClusterSettings = ClusterSettings()
@@ -154,6 +161,15 @@ class QuorumConfig(Section):
         if candles is not None:
             value.check_timeframes(candles.timeframes)
         return value
+
+    @model_validator(mode="after")
+    def _portfolios_resolve(self) -> QuorumConfig:
+        self.portfolio_set()  # duplicate ids or bad risk overrides stop start-up
+        return self
+
+    def portfolio_set(self) -> PortfolioSet:
+        """The run's portfolios with their trading configuration (see ``portfolios``)."""
+        return resolve_portfolios(self.trading, self.portfolios)
 
     def feature_names(self) -> tuple[str, ...]:
         """Default indicator columns + configured extras + what the later stages need."""

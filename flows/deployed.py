@@ -25,9 +25,11 @@ Environment (read when the module is imported, in every process):
                              process of a cluster and every restart writes under the same one
 ===========================  ================================================================
 
-The store's run record is opened at import; Bytewax's runner has no end-of-run hook, so its
-``finished_at`` stays empty (``quorum run`` closes its runs). Every sink is idempotent, so a
-restart from Bytewax recovery rewrites, never duplicates.
+The store's run record is opened when the flow is built; Bytewax's runner has no end-of-run
+hook, so the store sink closes it: each worker's store partition stamps the run's
+``finished_at`` when the input ends (Bytewax closes sink partitions at the end of the
+dataflow, not after a crash), the last worker to finish leaving the final time. Every sink is
+idempotent, so a restart from Bytewax recovery rewrites, never duplicates.
 """
 
 from __future__ import annotations
@@ -37,14 +39,16 @@ import json
 import os
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from bytewax.dataflow import Dataflow
+from bytewax.outputs import StatelessSinkPartition
 
 from connectors.files import load_market_data, shipped_path
 from connectors.replay import ReplaySource
 from connectors.store.audit import AuditChainSink
 from connectors.store.engine import open_store, url_for
-from connectors.store.market import start_run
+from connectors.store.market import finish_run, start_run
 from connectors.store.sink import StoreSink
 from flows.config import load_config
 from flows.pipeline import FlowOutputs, build_flow
@@ -52,6 +56,32 @@ from flows.runner import with_known_assets
 from flows.store_options import TIMESERIES_ENV, ledger_store, ledger_writer, timeseries_sink
 
 DEFAULT_DATA = "btc-perp_1m_2022-01"
+
+
+class _FinishingPartition(StatelessSinkPartition[Any]):
+    """A store partition that stamps the run finished when Bytewax closes it (end of input)."""
+
+    def __init__(self, inner: StatelessSinkPartition[Any], url: str, run_id: str) -> None:
+        self._inner, self._url, self._run_id = inner, url, run_id
+
+    def write_batch(self, items: list[Any]) -> None:
+        self._inner.write_batch(items)
+
+    def close(self) -> None:
+        self._inner.close()
+        engine = open_store(self._url)
+        try:
+            finish_run(engine, self._run_id, {"closed_by": "bytewax.run"})
+        finally:
+            engine.dispose()
+
+
+class FinishingStoreSink(StoreSink):
+    """The store sink of the deployed flow: also closes the run's record at the end."""
+
+    def build(self, step_id: str, worker_index: int, worker_count: int) -> _FinishingPartition:
+        inner = super().build(step_id, worker_index, worker_count)
+        return _FinishingPartition(inner, self.url, self.writer.run_id)
 
 
 def _paths(environ: Mapping[str, str]) -> list[Path]:
@@ -92,7 +122,7 @@ def flow_from_env(environ: Mapping[str, str] | None = None) -> Dataflow:
     )
     config = with_known_assets(config, source.symbols)  # Bytewax's runner may start many workers
     outputs = FlowOutputs(
-        store=StoreSink(store, ledger_writer(config, run_id)),
+        store=FinishingStoreSink(store, ledger_writer(config, run_id)),
         audit=AuditChainSink(store, run_id=run_id),
         timeseries=timeseries_sink(config, run_id),
     )

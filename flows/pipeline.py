@@ -310,4 +310,4 @@ def _decision_streams(
     if side_items is not None:
         inputs.append(side_items)  # live quotes (spread, depth) and feed health (staleness)
     market = op.merge("trading_in", *inputs)
-    return [*streams, trading_core("trading", market, config.trading)]
+    return [*streams, trading_core("trading", market, config.portfolio_set())]

@@ -240,6 +240,19 @@ def _signal_pnl(
     return per_signal
 
 
+def _round_trips_per_portfolio(fills: Sequence[Fill]) -> list[RoundTrip]:
+    """Round trips rebuilt from each portfolio's own fills (two portfolios' positions in one
+    asset are separate trades)."""
+    by_portfolio: dict[str, list[Fill]] = {}
+    for fill in fills:
+        by_portfolio.setdefault(fill.portfolio, []).append(fill)
+    return [
+        trip
+        for portfolio in sorted(by_portfolio)
+        for trip in round_trips(sorted(by_portfolio[portfolio], key=lambda f: f.ts))
+    ]
+
+
 def _exposure(
     points: Sequence[EquityPoint],
 ) -> tuple[float, float, float, dict[str, AssetExposure]]:
@@ -283,7 +296,7 @@ def build_report(
     intents: dict[str, OrderIntent] = {}
     decisions: list[RiskDecision] = []
     bands: Counter[str] = Counter()
-    core_counters: Mapping[str, Any] = {}
+    summaries: dict[str, Mapping[str, Any]] = {}
     for event in events:
         if isinstance(event, EquityPoint):
             points.append(event)
@@ -298,10 +311,12 @@ def build_report(
         elif isinstance(event, FusedSignal):
             bands[event.decision.value] += 1
         elif isinstance(event, TradingSummary) and counters is None:
-            core_counters = event.counters
+            summaries[event.portfolio] = event.counters
+    # one portfolio: its counters as they are; several: by portfolio id
+    core_counters = next(iter(summaries.values())) if len(summaries) == 1 else summaries
     points.sort(key=lambda p: p.ts)
     final_orders = _final_orders(orders)
-    trips = round_trips(sorted(fills, key=lambda f: f.ts))
+    trips = _round_trips_per_portfolio(fills)
     closed = [t for t in trips if t.closed]
     wins = [t.net_pnl for t in closed if t.net_pnl > 0]
     losses = [t.net_pnl for t in closed if t.net_pnl <= 0]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +33,8 @@ from flows.pipeline import FlowOutputs, Stage, build_flow
 from flows.store_options import ledger_writer, timeseries_sink
 from flows.summary import RunStats
 from operators.candles.corporate_actions import CorporateAction, load_actions
+
+logger = logging.getLogger(__name__)
 
 
 class InputError(ValueError):
@@ -227,11 +231,37 @@ def run_flow(
         stop_notifier(notifier, stats)
     stats.finish()
     if engine is not None:
+        if config.cluster.is_multi_process:
+            _gather_counts(engine, run_id, config, stats)
         if config.cluster.is_lead:
             finish_run(engine, run_id, stats.as_dict())
         engine.dispose()
     whole = recovery is None and not config.cluster.is_multi_process
     return RunResult(run_id if store_url else None, stats, store_url, collected, whole)
+
+
+def _gather_counts(engine: Any, run_id: str, config: QuorumConfig, stats: RunStats) -> None:
+    """Process 0's ``stats`` become the whole cluster's counts: every process writes its share
+    to the store, process 0 waits for all of them and adds them up."""
+    from connectors.store.run_shares import (
+        MissingSharesError,
+        read_shares,
+        wait_for_shares,
+        write_share,
+    )
+
+    cluster = config.cluster
+    write_share(engine, run_id, cluster.process_id or 0, dict(stats.counters))
+    if not cluster.is_lead:
+        return
+    try:
+        shares = wait_for_shares(engine, run_id, len(cluster.processes))
+    except MissingSharesError as exc:
+        logger.warning("%s; the flow counts are those of the others", exc)
+        shares = read_shares(engine, run_id)
+    stats.counters = Counter()
+    for counters in shares.values():
+        stats.counters.update(counters)
 
 
 def _kafka_sink(config: QuorumConfig, metrics: Any = None) -> Any:

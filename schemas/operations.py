@@ -19,7 +19,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from schemas.common import Direction, UtcDatetime
+from schemas.common import DEFAULT_PORTFOLIO, Direction, UtcDatetime
 from schemas.trading import TradingState
 
 
@@ -76,6 +76,7 @@ class ManualActionResult(_Record):
     applied: bool
     detail: str
     ts: UtcDatetime = Field(description="Event time at which the core applied it")
+    portfolio: str = Field(default=DEFAULT_PORTFOLIO, description="Portfolio id")
 
 
 class ReviewStatus(StrEnum):
@@ -98,6 +99,7 @@ class ReviewTicket(_Record):
     expires_at: UtcDatetime
     updated_at: UtcDatetime
     actor: str | None = None
+    portfolio: str = Field(default=DEFAULT_PORTFOLIO, description="Portfolio id")
 
 
 class TradingSummary(_Record):
@@ -105,6 +107,7 @@ class TradingSummary(_Record):
 
     ts: UtcDatetime
     counters: dict[str, Any]
+    portfolio: str = Field(default=DEFAULT_PORTFOLIO, description="Portfolio id")
 
 
 class EquityPoint(BaseModel):
@@ -123,6 +126,7 @@ class EquityPoint(BaseModel):
     exposure: dict[str, Decimal] = Field(default_factory=dict, description="Signed, per asset")
     open_positions: int = Field(ge=0)
     drawdown_pct: float = Field(ge=0, description="Below the running peak of equity, in %")
+    portfolio: str = Field(default=DEFAULT_PORTFOLIO, description="Portfolio id")
 
 
 class TradingStateChange(BaseModel):
@@ -135,6 +139,7 @@ class TradingStateChange(BaseModel):
     cause: str  # a RiskReason value for a breaker, "manual" for a human, "expired" on expiry
     detail: str
     timestamp: UtcDatetime
+    portfolio: str = Field(default=DEFAULT_PORTFOLIO, description="Portfolio id")
 
 
 class SlaKind(StrEnum):

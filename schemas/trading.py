@@ -7,7 +7,7 @@ from enum import StrEnum
 
 from pydantic import Field, model_validator
 
-from schemas.common import Frozen, Side, UtcDatetime
+from schemas.common import DEFAULT_PORTFOLIO, Frozen, Side, UtcDatetime
 
 
 class OrderType(StrEnum):
@@ -53,6 +53,7 @@ class OrderIntent(Frozen):
     fused_id: str | None = None
     reason: str = ""
     timestamp: UtcDatetime
+    portfolio: str = Field(default=DEFAULT_PORTFOLIO, description="Portfolio id")
 
     @model_validator(mode="after")
     def _limit_needs_price(self) -> OrderIntent:
@@ -76,6 +77,7 @@ class Order(Frozen):
     created_at: UtcDatetime
     updated_at: UtcDatetime
     reason: str = ""
+    portfolio: str = Field(default=DEFAULT_PORTFOLIO, description="Portfolio id")
 
     @model_validator(mode="after")
     def _not_overfilled(self) -> Order:
@@ -98,6 +100,7 @@ class Fill(Frozen):
     mid_price: Decimal | None = Field(default=None, description="Mid at fill time")
     slippage_bps: float = Field(default=0.0, description="Signed cost vs mid, in basis points")
     ts: UtcDatetime
+    portfolio: str = Field(default=DEFAULT_PORTFOLIO, description="Portfolio id")
 
 
 class Position(Frozen):
@@ -111,6 +114,7 @@ class Position(Frozen):
     take_profit: Decimal | None = None
     opened_at: UtcDatetime | None = None
     updated_at: UtcDatetime
+    portfolio: str = Field(default=DEFAULT_PORTFOLIO, description="Portfolio id")
 
 
 class TradingState(StrEnum):
@@ -151,3 +155,4 @@ class RiskDecision(Frozen):
     estimated_fee: Decimal = Decimal(0)
     estimated_slippage: Decimal = Decimal(0)
     timestamp: UtcDatetime
+    portfolio: str = Field(default=DEFAULT_PORTFOLIO, description="Portfolio id")

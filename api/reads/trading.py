@@ -62,6 +62,13 @@ def _resolve(conn: Connection, table: Table, run_id: str | None) -> str | None:
     return run_id if run_id is not None else default_run(conn, table)
 
 
+def _of_run(table: Table, run_id: str | None, portfolio: str | None) -> list[ColumnElement[bool]]:
+    conditions = [table.c.run_id == run_id]
+    if portfolio is not None:
+        conditions.append(table.c.portfolio == portfolio)
+    return conditions
+
+
 def _paged(
     conn: Connection,
     table: Table,
@@ -86,52 +93,77 @@ def orders_page(
     status: str | None,
     limit: int,
     offset: int,
+    portfolio: str | None = None,
 ) -> tuple[str | None, int, list[Order]]:
-    """Orders of a run (latest state of each), oldest first."""
+    """Orders of a run (latest state of each; of every portfolio or one), oldest first."""
     run_id = _resolve(conn, orders, run_id)
-    conditions = [orders.c.run_id == run_id]
+    conditions = _of_run(orders, run_id, portfolio)
     if asset is not None:
         conditions.append(orders.c.asset == asset)
     if status is not None:
         conditions.append(orders.c.status == status)
-    order = [orders.c.created_at, orders.c.order_id]
+    order = [orders.c.created_at, orders.c.order_id, orders.c.portfolio]
     total, items = _paged(conn, orders, Order, conditions, order, limit, offset)
     return run_id, total, items
 
 
 def fills_page(
-    conn: Connection, run_id: str | None, *, asset: str | None, limit: int, offset: int
+    conn: Connection,
+    run_id: str | None,
+    *,
+    asset: str | None,
+    limit: int,
+    offset: int,
+    portfolio: str | None = None,
 ) -> tuple[str | None, int, list[Fill]]:
-    """Fills of a run, oldest first."""
+    """Fills of a run (of every portfolio or one), oldest first."""
     run_id = _resolve(conn, fills, run_id)
-    conditions = [fills.c.run_id == run_id]
+    conditions = _of_run(fills, run_id, portfolio)
     if asset is not None:
         conditions.append(fills.c.asset == asset)
     total, items = _paged(
-        conn, fills, Fill, conditions, [fills.c.ts, fills.c.fill_id], limit, offset
+        conn,
+        fills,
+        Fill,
+        conditions,
+        [fills.c.ts, fills.c.fill_id, fills.c.portfolio],
+        limit,
+        offset,
     )
     return run_id, total, items
 
 
 def current_positions(
-    conn: Connection, run_id: str | None, *, include_flat: bool = False
+    conn: Connection,
+    run_id: str | None,
+    *,
+    include_flat: bool = False,
+    portfolio: str | None = None,
 ) -> tuple[str | None, list[Position]]:
-    """The latest snapshot of each asset's position in a run (flat ones only on request)."""
+    """The latest snapshot of each portfolio's position in each asset of a run (flat ones only
+    on request; of every portfolio or one)."""
     run_id = _resolve(conn, positions, run_id)
+    conditions = _of_run(positions, run_id, portfolio)
     newest = (
-        select(positions.c.asset, func.max(positions.c.updated_at).label("updated_at"))
-        .where(positions.c.run_id == run_id)
-        .group_by(positions.c.asset)
+        select(
+            positions.c.portfolio,
+            positions.c.asset,
+            func.max(positions.c.updated_at).label("updated_at"),
+        )
+        .where(*conditions)
+        .group_by(positions.c.portfolio, positions.c.asset)
         .subquery()
     )
     stmt = (
         select(positions)
         .join(
             newest,
-            (positions.c.asset == newest.c.asset) & (positions.c.updated_at == newest.c.updated_at),
+            (positions.c.portfolio == newest.c.portfolio)
+            & (positions.c.asset == newest.c.asset)
+            & (positions.c.updated_at == newest.c.updated_at),
         )
-        .where(positions.c.run_id == run_id)
-        .order_by(positions.c.asset)
+        .where(*conditions)
+        .order_by(positions.c.portfolio, positions.c.asset)
     )
     items = [_record(r, Position, positions) for r in conn.execute(stmt)]
     if not include_flat:
@@ -146,15 +178,18 @@ def equity_curve(
     start_ns: int | None = None,
     end_ns: int | None = None,
     limit: int,
+    portfolio: str | None = None,
 ) -> tuple[str | None, list[EquityPoint]]:
-    """Equity points of a run in time order (the first ``limit`` within the range)."""
+    """Equity points of a run in time order (the first ``limit`` within the range; of every
+    portfolio or one)."""
     run_id = _resolve(conn, equity, run_id)
-    conditions = [equity.c.run_id == run_id]
+    conditions = _of_run(equity, run_id, portfolio)
     if start_ns is not None:
         conditions.append(equity.c.ts >= start_ns)
     if end_ns is not None:
         conditions.append(equity.c.ts < end_ns)
-    rows = conn.execute(select(equity).where(*conditions).order_by(equity.c.ts).limit(limit))
+    stmt = select(equity).where(*conditions).order_by(equity.c.ts, equity.c.portfolio)
+    rows = conn.execute(stmt.limit(limit))
     return run_id, [_record(r, EquityPoint, equity) for r in rows]
 
 

@@ -21,6 +21,10 @@ RunQuery = Annotated[
     Identifier | None,
     Query(description="Which run; default: the most recent run with rows of this kind"),
 ]
+PortfolioQuery = Annotated[
+    Identifier | None,
+    Query(description="Which portfolio (id from the run's configuration); default: every one"),
+]
 Limit = Annotated[int, Query(ge=1, le=1000)]
 Offset = Annotated[int, Query(ge=0, le=10_000_000)]
 
@@ -41,9 +45,12 @@ def positions(
     ctx: Annotated[AppContext, Depends(app_context)],
     run_id: RunQuery = None,
     include_flat: Annotated[bool, Query(description="Also assets back to flat")] = False,
+    portfolio: PortfolioQuery = None,
 ) -> PositionList:
     with ctx.engine.connect() as conn:
-        run, items = reads.current_positions(conn, run_id, include_flat=include_flat)
+        run, items = reads.current_positions(
+            conn, run_id, include_flat=include_flat, portfolio=portfolio
+        )
     return PositionList(run_id=run, items=items)
 
 
@@ -55,6 +62,7 @@ def orders(
     run_id: RunQuery = None,
     asset: Annotated[Name | None, Query()] = None,
     status: Annotated[OrderStatus | None, Query()] = None,
+    portfolio: PortfolioQuery = None,
     limit: Limit = 100,
     offset: Offset = 0,
 ) -> OrderList:
@@ -64,6 +72,7 @@ def orders(
             run_id,
             asset=asset,
             status=None if status is None else status.value,
+            portfolio=portfolio,
             limit=limit,
             offset=offset,
         )
@@ -77,11 +86,14 @@ def fills(
     ctx: Annotated[AppContext, Depends(app_context)],
     run_id: RunQuery = None,
     asset: Annotated[Name | None, Query()] = None,
+    portfolio: PortfolioQuery = None,
     limit: Limit = 100,
     offset: Offset = 0,
 ) -> FillList:
     with ctx.engine.connect() as conn:
-        run, total, items = reads.fills_page(conn, run_id, asset=asset, limit=limit, offset=offset)
+        run, total, items = reads.fills_page(
+            conn, run_id, asset=asset, portfolio=portfolio, limit=limit, offset=offset
+        )
     return FillList(run_id=run, total=total, items=items)
 
 
@@ -101,9 +113,12 @@ def equity(
         StoreTime | None,
         Query(description="Until this time, exclusive (naive = UTC); must be after start"),
     ] = None,
+    portfolio: PortfolioQuery = None,
     limit: Annotated[int, Query(ge=1, le=100_000)] = 10_000,
 ) -> EquityList:
     start_ns, end_ns = time_range(start, end)
     with ctx.engine.connect() as conn:
-        run, items = reads.equity_curve(conn, run_id, start_ns=start_ns, end_ns=end_ns, limit=limit)
+        run, items = reads.equity_curve(
+            conn, run_id, start_ns=start_ns, end_ns=end_ns, portfolio=portfolio, limit=limit
+        )
     return EquityList(run_id=run, items=items)

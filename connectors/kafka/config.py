@@ -103,7 +103,8 @@ class KafkaConfig(BaseModel):
     portfolio_key: str = Field(
         default="portfolio",
         min_length=1,
-        description="Message key of portfolio-wide records (equity, audit); symbols key the rest",
+        description="Message key of portfolio-wide records (equity, audit) of the default "
+        "portfolio; a portfolio of `portfolios:` is keyed by its id; symbols key the rest",
     )
 
     @field_validator("settings")

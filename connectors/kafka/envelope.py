@@ -20,7 +20,7 @@ exploded to one message per row. Encoding is msgspec around pydantic-core's JSON
 [('fills', 'BTC/USDT', 'f-1'), ('audit', 'portfolio', 'fill|f-1')]
 >>> envelope = decode_envelope(encoder.encode(fill)[0].value)
 >>> envelope.schema, envelope.version, envelope.ts, envelope.data["price"]
-('quorum.v1.fills', 1, '2022-01-01T00:00:00.000000000Z', '100.25')
+('quorum.v1.fills', 2, '2022-01-01T00:00:00.000000000Z', '100.25')
 >>> bars = CandleBatch.from_columns("A/B", "1m", [0, 60_000_000_000], [1, 2], [2, 3], [1, 2],
 ...                                 [2, 3], [5, 6])
 >>> [m.id for m in encoder.encode(bars)]
@@ -49,14 +49,18 @@ from operators.audit.chain import AuditEvent, canonical_json
 from operators.audit.events import to_audit_event
 from operators.candles.minute import LateTrades
 from schemas.batches import CandleBatch, FeatureBatch, TradeBatch
-from schemas.common import datetime_to_ns
+from schemas.common import DEFAULT_PORTFOLIO, datetime_to_ns
 from schemas.market import BookTop, Candle, FeedHealth, Trade
 from schemas.operations import EquityPoint, ReviewTicket
 from schemas.records import DeadLetter, LateTrade
 from schemas.signals import FusedSignal, Signal
 from schemas.trading import Fill, Order, Position, RiskDecision
 
-VERSIONS: dict[Kind, int] = dict.fromkeys(Kind, 1)
+_WITH_PORTFOLIO = (Kind.RISK_DECISIONS, Kind.ORDERS, Kind.FILLS, Kind.POSITIONS, Kind.EQUITY)
+VERSIONS: dict[Kind, int] = {
+    **dict.fromkeys(Kind, 1),
+    **dict.fromkeys((*_WITH_PORTFOLIO, Kind.REVIEWS), 2),  # v2: the records carry `portfolio`
+}
 """Envelope ``version`` per kind: bump it with the checked-in JSON Schema on any model change."""
 
 
@@ -233,8 +237,17 @@ def _by_asset(record: Any, _portfolio: str) -> str:
     return record.asset
 
 
-def _by_portfolio(_record: Any, portfolio: str) -> str:
-    return portfolio
+def _by_portfolio(record: Any, portfolio: str) -> str:
+    """``portfolio`` (the configured key) for the default portfolio's records and the audit
+    chain; a portfolio of the ``portfolios:`` section is keyed by its id."""
+    own = getattr(record, "portfolio", DEFAULT_PORTFOLIO)
+    return portfolio if own == DEFAULT_PORTFOLIO else own
+
+
+def _in_portfolio(record: Any, record_id: str) -> str:
+    """``record_id`` made unique across portfolios (the default portfolio's ids as they were)."""
+    own = record.portfolio
+    return record_id if own == DEFAULT_PORTFOLIO else f"{own}|{record_id}"
 
 
 _SPECS: dict[type, _Spec] = {
@@ -275,7 +288,10 @@ _SPECS: dict[type, _Spec] = {
         lambda p: p.updated_at,
     ),
     EquityPoint: _Spec(
-        Kind.EQUITY, lambda e: f"equity|{datetime_to_ns(e.ts)}", _by_portfolio, lambda e: e.ts
+        Kind.EQUITY,
+        lambda e: _in_portfolio(e, f"equity|{datetime_to_ns(e.ts)}"),
+        _by_portfolio,
+        lambda e: e.ts,
     ),
     DeadLetter: _Spec(
         Kind.DEAD_LETTERS,
@@ -299,7 +315,10 @@ _SPECS: dict[type, _Spec] = {
         lambda h: h.ts,
     ),
     ReviewTicket: _Spec(
-        Kind.REVIEWS, lambda r: f"{r.fused_id}|{r.status.value}", _by_asset, lambda r: r.updated_at
+        Kind.REVIEWS,
+        lambda r: _in_portfolio(r, f"{r.fused_id}|{r.status.value}"),
+        _by_asset,
+        lambda r: r.updated_at,
     ),
     AuditEvent: _Spec(Kind.AUDIT, _audit_id, _by_portfolio, lambda a: a.ts),
 }

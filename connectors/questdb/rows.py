@@ -12,7 +12,7 @@ compact JSON text, other timestamps :class:`TimestampNanos`-ready ns integers.
 ...             ts=datetime(2022, 1, 1, tzinfo=UTC))
 >>> row = rows_of(fill, "run-1")[0]
 >>> row.table, row.symbols, row.ts_ns
-('fills', {'run_id': 'run-1', 'asset': 'BTC/USDT', 'side': 'buy', 'liquidity': 'taker'}, 1640995200000000000)
+('fills', {'run_id': 'run-1', 'portfolio': 'default', 'asset': 'BTC/USDT', 'side': 'buy', 'liquidity': 'taker'}, 1640995200000000000)
 >>> row.columns
 {'fill_id': 'f-1', 'order_id': 'o-1', 'quantity': 0.5, 'price': 100.25, 'fee': 0.05, 'slippage_bps': 0.0}
 >>> rows_of("not a record", "run-1")
@@ -128,6 +128,7 @@ def _fused_rows(fused: FusedSignal) -> Iterator[QuestRow]:
 def _fill_rows(fill: Fill, run_id: str) -> Iterator[QuestRow]:
     symbols = {
         "run_id": run_id,
+        "portfolio": fill.portfolio,
         "asset": fill.asset,
         "side": fill.side.value,
         "liquidity": fill.liquidity.value,
@@ -147,7 +148,8 @@ def _fill_rows(fill: Fill, run_id: str) -> Iterator[QuestRow]:
 def _equity_rows(point: EquityPoint, run_id: str) -> Iterator[QuestRow]:
     columns: dict[str, Any] = {name: getattr(point, name) for name, _ in TABLES["equity"].columns}
     columns["exposure"] = _json({asset: str(v) for asset, v in point.exposure.items()})
-    yield QuestRow("equity", {"run_id": run_id}, _present(columns), datetime_to_ns(point.ts))
+    symbols = {"run_id": run_id, "portfolio": point.portfolio}
+    yield QuestRow("equity", symbols, _present(columns), datetime_to_ns(point.ts))
 
 
 _BUILDERS: dict[type, Callable[[Any, str], Iterator[QuestRow]]] = {

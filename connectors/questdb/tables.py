@@ -114,24 +114,24 @@ TABLES: dict[str, QuestTable] = {
         ),
         QuestTable(
             "fills",
-            symbols=("run_id", "asset", "side", "liquidity"),
+            symbols=("run_id", "portfolio", "asset", "side", "liquidity"),
             columns=(
                 ("fill_id", "VARCHAR"),
                 ("order_id", "VARCHAR"),
                 *_doubles(*_MONEY_OF_FILLS, "slippage_bps"),
             ),
-            keys=("run_id", "fill_id"),
+            keys=("run_id", "portfolio", "fill_id"),
         ),
         QuestTable(
             "equity",
-            symbols=("run_id",),
+            symbols=("run_id", "portfolio"),
             columns=(
                 *_doubles(*_MONEY_OF_EQUITY),
                 ("exposure", "VARCHAR"),
                 ("open_positions", "LONG"),
                 ("drawdown_pct", "DOUBLE"),
             ),
-            keys=("run_id",),
+            keys=("run_id", "portfolio"),
         ),
     )
 }

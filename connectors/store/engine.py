@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import importlib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -24,10 +24,25 @@ TABLE_MODULES: tuple[str, ...] = (
     "connectors.store.billing",
     "connectors.store.llm",
     "connectors.store.control",
+    "connectors.store.run_shares",
 )
 """Modules that declare tables; imported by :func:`open_store` (missing ones are skipped)."""
 
 DEFAULT_URL = "sqlite:///quorum.sqlite"
+
+
+class StoreSchemaError(RuntimeError):
+    """A store written by an older Quorum whose tables cannot be brought up to date in place."""
+
+
+_SCHEMA_CHECKS: list[Callable[[Engine], None]] = []
+
+
+def register_schema_check(check: Callable[[Engine], None]) -> None:
+    """Run ``check(engine)`` whenever a store is opened (after its tables are created); it
+    raises :class:`StoreSchemaError` naming what is wrong and what to do."""
+    if check not in _SCHEMA_CHECKS:
+        _SCHEMA_CHECKS.append(check)
 
 
 def _load_table_modules() -> None:
@@ -77,6 +92,8 @@ def open_store(path_or_url: str | Path = DEFAULT_URL, *, create: bool = True) ->
         _create_tables(engine)
         _add_new_columns(engine)
         _upgrade_keys(engine)
+        for check in _SCHEMA_CHECKS:
+            check(engine)
     return engine
 
 

@@ -1,10 +1,11 @@
 """Trading tables of the store: orders, fills, positions, equity, risk decisions and friends.
 
-One table per record type of the trading core, each keyed by ``run_id`` plus the record's own
-id, so several backtests live side by side. Columns carry the record's field names:
+One table per record type of the trading core, each keyed by ``run_id`` and ``portfolio`` plus
+the record's own id, so several backtests and several portfolios of one run live side by side.
+Columns carry the record's field names:
 
 ==================  ==========================================  ==============================
-table               record                                      key (after ``run_id``)
+table               record                                      key (after run, portfolio)
 ==================  ==========================================  ==============================
 order_intents       :class:`~schemas.trading.OrderIntent`        ``intent_id``
 risk_decisions      :class:`~schemas.trading.RiskDecision`       ``decision_id``
@@ -68,7 +69,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Connection, Engine
 
-from connectors.store.engine import metadata, upsert
+from connectors.store.engine import StoreSchemaError, metadata, register_schema_check, upsert
 from connectors.store.signals import settle_reviews
 from connectors.store.sink import register_writer
 from operators.execution.records import ManualActionResult, ReviewTicket, TradingSummary
@@ -107,10 +108,15 @@ def _run() -> Column[Any]:
     return Column("run_id", String(_NAME), primary_key=True)
 
 
+def _portfolio() -> Column[Any]:
+    return Column("portfolio", String(_NAME), primary_key=True)
+
+
 order_intents = Table(
     "order_intents",
     metadata,
     _run(),
+    _portfolio(),
     Column("intent_id", String(_ID), primary_key=True),
     Column("asset", String(_NAME), nullable=False),
     Column("side", String(8), nullable=False),
@@ -131,6 +137,7 @@ risk_decisions = Table(
     "risk_decisions",
     metadata,
     _run(),
+    _portfolio(),
     Column("decision_id", String(_ID), primary_key=True),
     Column("intent_id", String(_ID), nullable=False),
     Column("asset", String(_NAME), nullable=False),
@@ -147,6 +154,7 @@ orders = Table(
     "orders",
     metadata,
     _run(),
+    _portfolio(),
     Column("order_id", String(_ID), primary_key=True),
     Column("intent_id", String(_ID), nullable=False),
     Column("asset", String(_NAME), nullable=False),
@@ -167,6 +175,7 @@ fills = Table(
     "fills",
     metadata,
     _run(),
+    _portfolio(),
     Column("fill_id", String(_ID), primary_key=True),
     Column("order_id", String(_ID), nullable=False),
     Column("asset", String(_NAME), nullable=False),
@@ -184,6 +193,7 @@ positions = Table(
     "positions",
     metadata,
     _run(),
+    _portfolio(),
     Column("asset", String(_NAME), primary_key=True),
     _time("updated_at", primary_key=True),
     _money("quantity"),
@@ -200,6 +210,7 @@ equity = Table(
     "equity",
     metadata,
     _run(),
+    _portfolio(),
     _time("ts", primary_key=True),
     _money("equity"),
     _money("cash"),
@@ -217,6 +228,7 @@ trading_states = Table(
     "trading_states",
     metadata,
     _run(),
+    _portfolio(),
     _time("timestamp", primary_key=True),
     Column("current", String(16), primary_key=True),
     Column("cause", String(_NAME), primary_key=True),
@@ -228,6 +240,7 @@ review_tickets = Table(
     "review_tickets",
     metadata,
     _run(),
+    _portfolio(),
     Column("fused_id", String(_ID), primary_key=True),
     Column("asset", String(_NAME), nullable=False),
     Column("direction", String(8), nullable=False),
@@ -244,6 +257,7 @@ manual_actions = Table(
     "manual_actions",
     metadata,
     _run(),
+    _portfolio(),
     Column("action_id", String(_ID), primary_key=True),
     Column("kind", String(32), nullable=False),
     Column("actor", String(_NAME), nullable=False),
@@ -258,6 +272,7 @@ trading_summaries = Table(
     "trading_summaries",
     metadata,
     _run(),
+    _portfolio(),
     _time("ts", primary_key=True),
     Column("counters", JSON, nullable=False),
 )
@@ -289,6 +304,7 @@ def _equity_row(point: EquityPoint, run_id: str) -> dict[str, Any]:
 def _manual_row(result: ManualActionResult, run_id: str) -> dict[str, Any]:
     return {
         "run_id": run_id,
+        "portfolio": result.portfolio,
         "action_id": result.action.action_id,
         "kind": result.action.kind.value,
         "actor": result.action.actor,
@@ -308,18 +324,33 @@ class _Spec:
 
 
 _SPECS: dict[type[BaseModel], _Spec] = {
-    OrderIntent: _Spec(order_intents, ("run_id", "intent_id"), _flat_row, ("timestamp",)),
-    RiskDecision: _Spec(risk_decisions, ("run_id", "decision_id"), _flat_row, ("timestamp",)),
-    Order: _Spec(orders, ("run_id", "order_id"), _flat_row, ("created_at", "order_id")),
-    Fill: _Spec(fills, ("run_id", "fill_id"), _flat_row, ("ts", "fill_id")),
-    Position: _Spec(positions, ("run_id", "asset", "updated_at"), _flat_row, ("updated_at",)),
-    EquityPoint: _Spec(equity, ("run_id", "ts"), _equity_row, ("ts",)),
-    TradingStateChange: _Spec(
-        trading_states, ("run_id", "timestamp", "current", "cause"), _flat_row, ("timestamp",)
+    OrderIntent: _Spec(
+        order_intents, ("run_id", "portfolio", "intent_id"), _flat_row, ("timestamp",)
     ),
-    ReviewTicket: _Spec(review_tickets, ("run_id", "fused_id"), _flat_row, ("queued_at",)),
-    ManualActionResult: _Spec(manual_actions, ("run_id", "action_id"), _manual_row, ("ts",)),
-    TradingSummary: _Spec(trading_summaries, ("run_id", "ts"), _flat_row, ("ts",)),
+    RiskDecision: _Spec(
+        risk_decisions, ("run_id", "portfolio", "decision_id"), _flat_row, ("timestamp",)
+    ),
+    Order: _Spec(
+        orders, ("run_id", "portfolio", "order_id"), _flat_row, ("created_at", "order_id")
+    ),
+    Fill: _Spec(fills, ("run_id", "portfolio", "fill_id"), _flat_row, ("ts", "fill_id")),
+    Position: _Spec(
+        positions, ("run_id", "portfolio", "asset", "updated_at"), _flat_row, ("updated_at",)
+    ),
+    EquityPoint: _Spec(equity, ("run_id", "portfolio", "ts"), _equity_row, ("ts",)),
+    TradingStateChange: _Spec(
+        trading_states,
+        ("run_id", "portfolio", "timestamp", "current", "cause"),
+        _flat_row,
+        ("timestamp",),
+    ),
+    ReviewTicket: _Spec(
+        review_tickets, ("run_id", "portfolio", "fused_id"), _flat_row, ("queued_at",)
+    ),
+    ManualActionResult: _Spec(
+        manual_actions, ("run_id", "portfolio", "action_id"), _manual_row, ("ts",)
+    ),
+    TradingSummary: _Spec(trading_summaries, ("run_id", "portfolio", "ts"), _flat_row, ("ts",)),
 }
 
 
@@ -371,16 +402,47 @@ for _type in _SPECS:
     register_writer(_type, _write_review_tickets if _type is ReviewTicket else _write)
 
 
+def refuse_stores_without_portfolios(engine: Engine) -> None:
+    """A store written before runs had several portfolios keys its trading tables without
+    one; its keys cannot be changed in place, so it is refused with what to do."""
+    from sqlalchemy import inspect
+
+    inspector = inspect(engine)
+    present = set(inspector.get_table_names())
+    old = sorted(
+        spec.table.name
+        for spec in _SPECS.values()
+        if spec.table.name in present
+        and "portfolio" not in {c["name"] for c in inspector.get_columns(spec.table.name)}
+    )
+    if old:
+        raise StoreSchemaError(
+            f"the store at {engine.url.render_as_string(hide_password=True)} was written by an "
+            f"older Quorum: its trading tables ({', '.join(old)}) have no 'portfolio' column "
+            "(runs now trade several portfolios). Use a new store (another --store path or "
+            "database), or drop those tables to keep the rest"
+        )
+
+
+register_schema_check(refuse_stores_without_portfolios)
+
+
 # --- reading -----------------------------------------------------------------------------------
 
 
 def _rows(
-    conn_or_engine: Connection | Engine, table: Table, run_id: str | None, order_by: Iterable[str]
+    conn_or_engine: Connection | Engine,
+    table: Table,
+    run_id: str | None,
+    order_by: Iterable[str],
+    portfolio: str | None = None,
 ) -> list[Mapping[str, Any]]:
     stmt = select(table)
     if run_id is not None:
         stmt = stmt.where(table.c.run_id == run_id)
-    stmt = stmt.order_by(table.c.run_id, *(table.c[name] for name in order_by))
+    if portfolio is not None:
+        stmt = stmt.where(table.c.portfolio == portfolio)
+    stmt = stmt.order_by(table.c.run_id, *(table.c[name] for name in order_by), table.c.portfolio)
     if isinstance(conn_or_engine, Engine):
         with conn_or_engine.connect() as conn:
             return [row._mapping for row in conn.execute(stmt)]
@@ -388,9 +450,13 @@ def _rows(
 
 
 def load_records(
-    conn_or_engine: Connection | Engine, record_type: type[BaseModel], run_id: str | None = None
+    conn_or_engine: Connection | Engine,
+    record_type: type[BaseModel],
+    run_id: str | None = None,
+    portfolio: str | None = None,
 ) -> list[Any]:
-    """Stored rows rebuilt as records (exact Decimals), in time order.
+    """Stored rows rebuilt as records (exact Decimals), in time order (of every portfolio, or
+    of ``portfolio``).
 
     Works for every type but :class:`~operators.execution.records.ManualActionResult`, whose
     stored form is flattened (read it with :func:`read_table`).
@@ -398,7 +464,7 @@ def load_records(
     spec = _SPECS[record_type]
     times = _time_columns(spec.table)
     out = []
-    for row in _rows(conn_or_engine, spec.table, run_id, spec.order_by):
+    for row in _rows(conn_or_engine, spec.table, run_id, spec.order_by, portfolio):
         data = {name: row[name] for name in record_type.model_fields}
         for name in times.intersection(data):
             if data[name] is not None:
@@ -423,11 +489,15 @@ def _polars_type(column: Column[Any]) -> pl.DataType:
 
 
 def read_table(
-    conn_or_engine: Connection | Engine, table: Table, run_id: str | None = None
+    conn_or_engine: Connection | Engine,
+    table: Table,
+    run_id: str | None = None,
+    portfolio: str | None = None,
 ) -> pl.DataFrame:
-    """A trading table as polars: money as ``Float64``, times as ``Datetime("ns", "UTC")``."""
+    """A trading table as polars: money as ``Float64``, times as ``Datetime("ns", "UTC")``;
+    ``portfolio`` keeps one portfolio's rows."""
     spec = next(s for s in _SPECS.values() if s.table is table)
-    rows = _rows(conn_or_engine, table, run_id, spec.order_by)
+    rows = _rows(conn_or_engine, table, run_id, spec.order_by, portfolio)
     schema = {column.name: _polars_type(column) for column in table.columns}
     data = {name: [_cell(row[name], dtype) for row in rows] for name, dtype in schema.items()}
     frame = pl.DataFrame(data, schema=schema)
@@ -444,45 +514,59 @@ def _cell(value: Any, dtype: pl.DataType) -> Any:
     return value
 
 
-def read_orders(conn_or_engine: Connection | Engine, run_id: str | None = None) -> pl.DataFrame:
+def read_orders(
+    conn_or_engine: Connection | Engine, run_id: str | None = None, portfolio: str | None = None
+) -> pl.DataFrame:
     """Orders (latest state) with the cost estimate their risk decision showed.
 
     Adds ``estimated_fee`` and ``estimated_slippage`` (quote currency) from ``risk_decisions``.
     """
-    frame = read_table(conn_or_engine, orders, run_id)
-    costs = read_table(conn_or_engine, risk_decisions, run_id).select(
-        "run_id", "intent_id", "estimated_fee", "estimated_slippage"
+    frame = read_table(conn_or_engine, orders, run_id, portfolio)
+    costs = read_table(conn_or_engine, risk_decisions, run_id, portfolio).select(
+        "run_id", "portfolio", "intent_id", "estimated_fee", "estimated_slippage"
     )
-    return frame.join(costs, on=["run_id", "intent_id"], how="left")
+    return frame.join(costs, on=["run_id", "portfolio", "intent_id"], how="left")
 
 
-def read_fills(conn_or_engine: Connection | Engine, run_id: str | None = None) -> pl.DataFrame:
-    return read_table(conn_or_engine, fills, run_id)
+def read_fills(
+    conn_or_engine: Connection | Engine, run_id: str | None = None, portfolio: str | None = None
+) -> pl.DataFrame:
+    return read_table(conn_or_engine, fills, run_id, portfolio)
 
 
 def read_positions(
-    conn_or_engine: Connection | Engine, run_id: str | None = None, *, latest: bool = False
+    conn_or_engine: Connection | Engine,
+    run_id: str | None = None,
+    *,
+    latest: bool = False,
+    portfolio: str | None = None,
 ) -> pl.DataFrame:
-    """Position snapshots; ``latest=True`` keeps the last one per run and asset."""
-    frame = read_table(conn_or_engine, positions, run_id)
+    """Position snapshots; ``latest=True`` keeps the last one per run, portfolio and asset."""
+    frame = read_table(conn_or_engine, positions, run_id, portfolio)
     if latest:
-        frame = frame.group_by("run_id", "asset", maintain_order=True).last()
+        frame = frame.group_by("run_id", "portfolio", "asset", maintain_order=True).last()
     return frame
 
 
-def read_equity(conn_or_engine: Connection | Engine, run_id: str | None = None) -> pl.DataFrame:
-    return read_table(conn_or_engine, equity, run_id)
+def read_equity(
+    conn_or_engine: Connection | Engine, run_id: str | None = None, portfolio: str | None = None
+) -> pl.DataFrame:
+    return read_table(conn_or_engine, equity, run_id, portfolio)
 
 
 def read_risk_decisions(
-    conn_or_engine: Connection | Engine, run_id: str | None = None
+    conn_or_engine: Connection | Engine, run_id: str | None = None, portfolio: str | None = None
 ) -> pl.DataFrame:
-    return read_table(conn_or_engine, risk_decisions, run_id)
+    return read_table(conn_or_engine, risk_decisions, run_id, portfolio)
 
 
 def read_reviews(
-    conn_or_engine: Connection | Engine, run_id: str | None = None, *, status: str | None = None
+    conn_or_engine: Connection | Engine,
+    run_id: str | None = None,
+    *,
+    status: str | None = None,
+    portfolio: str | None = None,
 ) -> pl.DataFrame:
     """The review queue; ``status="queued"`` gives what still waits for a person."""
-    frame = read_table(conn_or_engine, review_tickets, run_id)
+    frame = read_table(conn_or_engine, review_tickets, run_id, portfolio)
     return frame if status is None else frame.filter(pl.col("status") == status)

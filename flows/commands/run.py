@@ -60,9 +60,11 @@ def main(args: argparse.Namespace) -> int:
     from flows.cluster import RecoveryError
     from flows.config import ConfigError, load_config
     from flows.explain import explain_reviews, render_daily_summary, summary_json
+    from flows.portfolio_report import build_portfolio_reports, render_portfolios
     from flows.report import build_report, plot_equity, render_report
     from flows.runner import InputError, run_replay
     from operators.portfolio.book import EquityPoint
+    from operators.portfolio.combined import combine_equity
     from schemas.batches import CandleBatch, FeatureBatch
     from schemas.trading import Fill
 
@@ -125,17 +127,26 @@ def main(args: argparse.Namespace) -> int:
         dead, late = result.stats.total("dead"), result.stats.total("late")
     else:
         events, bands, dead, late = _stored(args.store, result.run_id)
-    portfolio = config.trading.portfolio
-    report = build_report(
-        events,
-        initial_cash=portfolio.initial_cash,
-        equity_interval_seconds=portfolio.equity_interval_seconds,
-        currency=portfolio.currency,
-        decisions_by_band=bands,
-        dead_lettered=dead,
-        late=late,
-    )
+    portfolios = config.portfolio_set()
+    per_portfolio = {}
+    if len(portfolios.portfolios) > 1:
+        report, per_portfolio = build_portfolio_reports(
+            events, portfolios, decisions_by_band=bands, dead_lettered=dead, late=late
+        )
+    else:
+        portfolio = config.trading.portfolio
+        report = build_report(
+            events,
+            initial_cash=portfolio.initial_cash,
+            equity_interval_seconds=portfolio.equity_interval_seconds,
+            currency=portfolio.currency,
+            decisions_by_band=bands,
+            dead_lettered=dead,
+            late=late,
+        )
     render_report(report, console)
+    if per_portfolio:
+        render_portfolios(per_portfolio, console)
     stored_run = None if result.whole_run_in_memory else result.run_id
     summary = explain_reviews(events, config, args.store, run_id=stored_run)
     render_daily_summary(summary, console)
@@ -146,8 +157,16 @@ def main(args: argparse.Namespace) -> int:
         **report.model_dump(mode="json"),
         "daily_summary": summary_json(summary),
     }
+    if per_portfolio:  # several portfolios: each one's report beside the whole run's
+        payload["portfolios"] = {
+            pid: each.model_dump(mode="json") for pid, each in per_portfolio.items()
+        }
     args.report.write_text(json.dumps(payload, indent=2))
     points = [e for e in events if isinstance(e, EquityPoint)]
+    if per_portfolio:
+        points = combine_equity(
+            points, {p.id: p.config.portfolio.initial_cash for p in portfolios.portfolios}
+        )
     fills = [e for e in events if isinstance(e, Fill)]
     if points:
         plot_equity(points, args.plot, fills=fills, title=f"Equity — {_input_name(args, paths)}")

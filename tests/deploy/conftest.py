@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -18,13 +19,15 @@ from connectors.store.engine import metadata, open_store
 
 ROOT = Path(__file__).resolve().parents[2]
 
-RUN_SPECIFIC_TABLES = frozenset({"runs", "audit_writers"})
+RUN_SPECIFIC_TABLES = frozenset({"runs", "audit_writers", "run_shares"})
 """Tables that describe a run itself (ids, wall-clock times), not what it computed."""
 RUN_SPECIFIC_COLUMNS = frozenset({"run_id", "recorded_at", "id"})
 """Columns that differ between two runs computing the same thing."""
 
 REPORT_KEYS_OF_THE_FLOW = frozenset({"run_id", "flow"})
-"""Report keys that describe the process (timings, its share of the counts), not the run."""
+"""Report keys that describe the process (its timings), not the run."""
+FLOW_TIMINGS = frozenset({"elapsed_s", "records_per_s"})
+"""The flow summary's keys that time the process rather than count the run."""
 
 
 def quorum(
@@ -73,6 +76,41 @@ def store_contents(url: str) -> dict[str, list[str]]:
 def report_body(path: Path) -> dict[str, Any]:
     report = json.loads(path.read_text())
     return {k: v for k, v in report.items() if k not in REPORT_KEYS_OF_THE_FLOW}
+
+
+def flow_counts(path: Path) -> dict[str, Any]:
+    """The report's flow summary without its timings: what the whole run counted."""
+    flow = json.loads(path.read_text())["flow"]
+    return {k: v for k, v in flow.items() if k not in FLOW_TIMINGS}
+
+
+def basket_args(out: Path, name: str, config: Path) -> list[str]:
+    """``quorum run`` of the 10-pair basket with ``config``, writing into ``out``."""
+    return [
+        "run",
+        "--quiet",
+        "--data",
+        str(shipped_path("alts-btc_5m_2018-01")),
+        "--config",
+        str(config),
+        "--store",
+        str(out / "store.sqlite"),
+        "--report",
+        str(out / f"{name}.json"),
+        "--plot",
+        str(out / f"{name}.png"),
+    ]
+
+
+def free_ports(n: int) -> list[int]:
+    sockets = [socket.socket() for _ in range(n)]
+    try:
+        for s in sockets:
+            s.bind(("127.0.0.1", 0))
+        return [s.getsockname()[1] for s in sockets]
+    finally:
+        for s in sockets:
+            s.close()
 
 
 @pytest.fixture(scope="session")

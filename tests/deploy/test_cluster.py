@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
-import socket
 from pathlib import Path
 
 import pytest
 
-from connectors.files import shipped_path
-from tests.deploy.conftest import ROOT, quorum, report_body, start_quorum, store_contents
+from tests.deploy.conftest import (
+    ROOT,
+    basket_args,
+    flow_counts,
+    free_ports,
+    quorum,
+    report_body,
+    start_quorum,
+    store_contents,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -16,31 +23,7 @@ PROFILE = ROOT / "flows" / "profiles" / "alts-5m.yaml"
 
 
 def _args(out: Path, name: str) -> list[str]:
-    return [
-        "run",
-        "--quiet",
-        "--data",
-        str(shipped_path("alts-btc_5m_2018-01")),
-        "--config",
-        str(PROFILE),
-        "--store",
-        str(out / "store.sqlite"),
-        "--report",
-        str(out / f"{name}.json"),
-        "--plot",
-        str(out / f"{name}.png"),
-    ]
-
-
-def _free_ports(n: int) -> list[int]:
-    sockets = [socket.socket() for _ in range(n)]
-    try:
-        for s in sockets:
-            s.bind(("127.0.0.1", 0))
-        return [s.getsockname()[1] for s in sockets]
-    finally:
-        for s in sockets:
-            s.close()
+    return basket_args(out, name, PROFILE)
 
 
 @pytest.fixture(scope="module")
@@ -61,7 +44,7 @@ def test_two_workers_in_one_process_match_one_worker(one_worker: Path, tmp_path:
 
 
 def test_two_processes_match_one_worker(one_worker: Path, tmp_path: Path) -> None:
-    addresses = ",".join(f"127.0.0.1:{port}" for port in _free_ports(2))
+    addresses = ",".join(f"127.0.0.1:{port}" for port in free_ports(2))
     procs = [
         start_quorum(
             *_args(tmp_path, f"report-{i}"), "--processes", addresses, "--process-id", str(i)
@@ -76,3 +59,5 @@ def test_two_processes_match_one_worker(one_worker: Path, tmp_path: Path) -> Non
         str(one_worker / "store.sqlite")
     )
     assert report_body(tmp_path / "report-0.json") == report_body(one_worker / "report.json")
+    # process 0 reports the whole cluster's flow counts, not its own share
+    assert flow_counts(tmp_path / "report-0.json") == flow_counts(one_worker / "report.json")

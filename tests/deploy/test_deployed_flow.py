@@ -35,6 +35,7 @@ def test_bytewax_runner_with_two_workers_fills_the_store(btc_slice: Path, tmp_pa
         runs = read_runs(engine)
         run_id = deployed_run_id([str(btc_slice)], f"sqlite:///{store}")
         assert runs["run_id"].to_list() == [run_id]
+        assert runs["finished_at"].to_list()[0] is not None  # the store sink closed the run
         assert read_fills(engine, run_id=run_id).height == 9
     finally:
         engine.dispose()

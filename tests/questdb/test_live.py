@@ -78,5 +78,10 @@ def test_rows_written_twice_are_held_once() -> None:
     described = _answer(config, "SELECT * FROM table_columns('fills')")
     names = [c["name"] for c in described["columns"]]
     rows = [dict(zip(names, row, strict=True)) for row in described["dataset"]]
-    assert sorted(r["column"] for r in rows if r["upsertKey"]) == ["fill_id", "run_id", "ts"]
+    assert sorted(r["column"] for r in rows if r["upsertKey"]) == [
+        "fill_id",
+        "portfolio",
+        "run_id",
+        "ts",
+    ]
     assert [r["column"] for r in rows if r["designated"]] == ["ts"]

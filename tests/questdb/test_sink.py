@@ -121,10 +121,11 @@ EXPECTED_LINES = [
                            '"signal_id":"sig-1"}]',
           "reasons": '["score 0.75 >= 0.6"]'}, T0_NS),
     Line("fills",
-         {"run_id": "run-1", "asset": "BTC/USDT", "side": "buy", "liquidity": "taker"},
+         {"run_id": "run-1", "portfolio": "default", "asset": "BTC/USDT", "side": "buy",
+          "liquidity": "taker"},
          {"fill_id": "fill-1", "order_id": "order-1", "quantity": 0.5, "price": 46010.25,
           "fee": 23.005125, "mid_price": 46010.0, "slippage_bps": 0.054}, T0_NS),
-    Line("equity", {"run_id": "run-1"},
+    Line("equity", {"run_id": "run-1", "portfolio": "default"},
          {"equity": 100000.5, "cash": 76995.0, "realized_pnl": 0.0, "unrealized_pnl": 0.5,
           "fees_paid": 23.005125, "gross_exposure": 23005.5, "net_exposure": 23005.5,
           "exposure": '{"BTC/USDT":"23005.5"}', "open_positions": 1, "drawdown_pct": 0.0},
@@ -159,7 +160,8 @@ def test_protocol_1_text_lines_byte_for_byte() -> None:
         b"low=45990.0,close=46010.0,volume=12.5,trades=120i 1641220200000000000\n"
         b"candles,symbol=BTC/USDT,timeframe=1m,source=replay open=46010.0,high=46030.0,"
         b"low=46000.0,close=46025.5,volume=3.25,trades=45i 1641220260000000000\n",
-        b'fills,run_id=run-1,asset=BTC/USDT,side=buy,liquidity=taker fill_id="fill-1",'
+        b"fills,run_id=run-1,portfolio=default,asset=BTC/USDT,side=buy,liquidity=taker "
+        b'fill_id="fill-1",'
         b'order_id="order-1",quantity=0.5,price=46010.25,fee=23.005125,mid_price=46010.0,'
         b"slippage_bps=0.054 1641220200000000000\n",
     ]
@@ -184,14 +186,16 @@ EXPECTED_DDL = [
     "decision SYMBOL, fused_id VARCHAR, score DOUBLE, consensus DOUBLE, conflict BOOLEAN, "
     "veto VARCHAR, timeframe_scores VARCHAR, contributions VARCHAR, reasons VARCHAR) "
     "TIMESTAMP(ts) PARTITION BY DAY WAL DEDUP UPSERT KEYS(ts, fused_id);",
-    "CREATE TABLE IF NOT EXISTS fills (ts TIMESTAMP, run_id SYMBOL, asset SYMBOL, side SYMBOL, "
-    "liquidity SYMBOL, fill_id VARCHAR, order_id VARCHAR, quantity DOUBLE, price DOUBLE, "
+    "CREATE TABLE IF NOT EXISTS fills (ts TIMESTAMP, run_id SYMBOL, portfolio SYMBOL, "
+    "asset SYMBOL, side SYMBOL, liquidity SYMBOL, fill_id VARCHAR, order_id VARCHAR, "
+    "quantity DOUBLE, price DOUBLE, "
     "fee DOUBLE, mid_price DOUBLE, slippage_bps DOUBLE) TIMESTAMP(ts) PARTITION BY DAY WAL "
-    "DEDUP UPSERT KEYS(ts, run_id, fill_id);",
-    "CREATE TABLE IF NOT EXISTS equity (ts TIMESTAMP, run_id SYMBOL, equity DOUBLE, cash DOUBLE, "
+    "DEDUP UPSERT KEYS(ts, run_id, portfolio, fill_id);",
+    "CREATE TABLE IF NOT EXISTS equity (ts TIMESTAMP, run_id SYMBOL, portfolio SYMBOL, "
+    "equity DOUBLE, cash DOUBLE, "
     "realized_pnl DOUBLE, unrealized_pnl DOUBLE, fees_paid DOUBLE, gross_exposure DOUBLE, "
     "net_exposure DOUBLE, exposure VARCHAR, open_positions LONG, drawdown_pct DOUBLE) "
-    "TIMESTAMP(ts) PARTITION BY DAY WAL DEDUP UPSERT KEYS(ts, run_id);",
+    "TIMESTAMP(ts) PARTITION BY DAY WAL DEDUP UPSERT KEYS(ts, run_id, portfolio);",
 ]
 
 

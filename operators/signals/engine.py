@@ -33,6 +33,7 @@ from typing import Any
 
 from operators.signals.base import SignalGenerator
 from operators.signals.market_view import CandleRow, MarketView, rows_of
+from operators.signals.release import Release
 from schemas.batches import FeatureBatch
 from schemas.common import NS_PER_MINUTE, Timeframe, ns_to_datetime
 from schemas.records import DeadLetter
@@ -164,22 +165,46 @@ class SignalEngine:
     def _release(self, symbol: str, *, final: bool, dead: list[DeadLetter]) -> SignalBatch:
         limit = math.inf if final else self.watermark_ns()
         out = SignalBatch(symbol, 0, dead_letters=dead)
+        rows: list[CandleRow] = []  # processing order: close time, then shortest timeframe
         while self._buffer and self._buffer[0][0] < limit:
-            close_ns = self._buffer[0][0]
-            instant = []  # every candle closing at this instant is known to every generator
-            while self._buffer and self._buffer[0][0] == close_ns:
-                instant.append(heapq.heappop(self._buffer)[3])
-            self._released_until = max(self._released_until, close_ns)
-            for row in instant:
-                self.view.push(row)
-            for row in instant:
-                out.closes.append(CloseTick(row.timeframe, close_ns, row.close))
-                for generator in self.generators:
-                    out.signals.extend(generator.on_candle(row, self.view))
-                self.counts["rows_processed"] += 1
+            rows.append(heapq.heappop(self._buffer)[3])
+        if rows:
+            self._released_until = max(self._released_until, rows[-1].close_ns)
+            out.closes = [CloseTick(row.timeframe, row.close_ns, row.close) for row in rows]
+            out.signals = self._run_generators(rows)
+            self.counts["rows_processed"] += len(rows)
         self.counts["signals"] += len(out.signals)
         out.watermark_ns = self._released_until
         return out
+
+    def _run_generators(self, rows: list[CandleRow]) -> list[Signal]:
+        """Every generator's signals for the released rows, in the order a row-by-row run gives:
+        by row, then by generator. Batch generators (``on_rows``) read the rows at once against
+        the view as it was before them; the others are fed row by row, each instant's rows
+        pushed into the view first."""
+        tagged: list[tuple[int, int, Signal]] = []
+        release = Release(rows, self.view)
+        per_row: list[tuple[int, SignalGenerator]] = []
+        for index, generator in enumerate(self.generators):
+            on_rows = getattr(generator, "on_rows", None)
+            if on_rows is None:
+                per_row.append((index, generator))
+                continue
+            tagged.extend((position, index, s) for position, s in on_rows(release))
+        start = 0
+        while start < len(rows):  # instant by instant, as the rows were released
+            end = start + 1
+            while end < len(rows) and rows[end].close_ns == rows[start].close_ns:
+                end += 1
+            for row in rows[start:end]:
+                self.view.push(row)
+            for position in range(start, end):
+                for index, generator in per_row:
+                    signals = generator.on_candle(rows[position], self.view)
+                    tagged.extend((position, index, s) for s in signals)
+            start = end
+        tagged.sort(key=lambda item: (item[0], item[1]))
+        return [signal for _, _, signal in tagged]
 
     def stats(self) -> dict[str, Any]:
         """Counters for the run summary, and each online model's progressive accuracy."""

@@ -40,6 +40,11 @@ from schemas.records import DeadLetter
 from schemas.signals import Signal
 
 
+BATCH_MIN_ROWS = 8
+"""Releases of fewer rows (live: one candle at a time) go row by row, which costs less than
+setting up the columns; both give the same signals (tests/signals/test_generator_checks.py)."""
+
+
 @dataclass(frozen=True, slots=True)
 class CloseTick:
     """A candle close the engine processed: the fusion's clock and price reference."""
@@ -183,11 +188,12 @@ class SignalEngine:
         the view as it was before them; the others are fed row by row, each instant's rows
         pushed into the view first."""
         tagged: list[tuple[int, int, Signal]] = []
-        release = Release(rows, self.view)
         per_row: list[tuple[int, SignalGenerator]] = []
+        batched = len(rows) >= BATCH_MIN_ROWS
+        release = Release(rows, self.view) if batched else None
         for index, generator in enumerate(self.generators):
             on_rows = getattr(generator, "on_rows", None)
-            if on_rows is None:
+            if on_rows is None or release is None:
                 per_row.append((index, generator))
                 continue
             tagged.extend((position, index, s) for position, s in on_rows(release))

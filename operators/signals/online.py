@@ -200,10 +200,11 @@ class OnlineDirectionLearner:
         ]
         before = len(closes)
         earlier = np.concatenate((np.array(list(closes), dtype=np.float64), new_closes))
-        first = max(max(self.return_lags, default=0) - before, 0)  # rows with every lag known
+        first = min(max(max(self.return_lags, default=0) - before, 0), count)  # every lag known
         for lag in self.return_lags:
             ratio = np.full(count, math.nan)
-            ratio[first:] = new_closes[first:] / earlier[before + first - lag : before + count - lag]
+            if first < count:
+                ratio[first:] = new_closes[first:] / earlier[before + first - lag : before + count - lag]
             columns.append(np.array([math.log(v) if v == v else v for v in ratio.tolist()]))
         names = [*self.features, *(f"ret_{lag}" for lag in self.return_lags)]
         matrix = np.column_stack(columns) if columns else np.empty((count, 0))

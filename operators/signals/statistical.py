@@ -225,12 +225,11 @@ class ZScoreReversion(_WindowedGenerator):
         closes = window.windows(window.series("close"), self.window)
         means = closes.mean(axis=1)
         stds = closes.std(axis=1)
-        fire = np.flatnonzero(stds > 0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            zs = np.where(stds > 0, (closes[:, -1] - means) / stds, math.nan)
         out = []
-        for k in fire.tolist():
-            z = float((closes[k, -1] - means[k]) / float(stds[k]))
-            if not abs(z) >= self.entry:
-                continue
+        for k in np.flatnonzero(np.abs(zs) >= self.entry).tolist():
+            z = float(zs[k])
             position, row = window.positions[k], release.rows[window.positions[k]]
             direction = Direction.SHORT if z > 0 else Direction.LONG
             meta = {"z": z, "mean": float(means[k])}
@@ -276,11 +275,11 @@ class VolatilityBreakout(_WindowedGenerator):
         sigmas = np.ascontiguousarray(returns[:, :-1]).std(axis=1, ddof=1)
         highs = window.windows(window.series("high"), depth)[:, :-1].max(axis=1)
         lows = window.windows(window.series("low"), depth)[:, :-1].min(axis=1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            surprises = np.where(sigmas > 0, returns[:, -1] / sigmas, math.nan)
         out = []
-        for k in np.flatnonzero(sigmas > 0).tolist():
-            surprise = float(returns[k, -1] / float(sigmas[k]))
-            if not abs(surprise) >= self.entry:
-                continue
+        for k in np.flatnonzero(np.abs(surprises) >= self.entry).tolist():
+            surprise = float(surprises[k])
             position = window.positions[k]
             row = release.rows[position]
             range_high, range_low = float(highs[k]), float(lows[k])
@@ -324,11 +323,13 @@ class TrendStrength(_WindowedGenerator):
         # the dot products row by row: BLAS sums a long matrix product in another order
         slopes = np.array([float(x_centered @ row) for row in centered]) / sxx
         residuals = centered - slopes[:, None] * x_centered
+        sse = np.array([float(residual @ residual) for residual in residuals])
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ts = slopes / np.sqrt(sse / (n - 2) / sxx)
+        # sse 0: an infinite or undefined t, never a signal (as _t_statistic)
         out = []
-        for k, residual in enumerate(residuals):
-            slope, t = float(slopes[k]), _t_statistic(float(slopes[k]), residual, n, sxx)
-            if not abs(t) >= self.entry or math.isinf(t):
-                continue
+        for k in np.flatnonzero((np.abs(ts) >= self.entry) & (sse > 0) & np.isfinite(ts)).tolist():
+            slope, t = float(slopes[k]), float(ts[k])
             position = window.positions[k]
             meta = {"slope": slope, "t": t}
             row = release.rows[position]

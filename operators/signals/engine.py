@@ -39,7 +39,6 @@ from schemas.common import NS_PER_MINUTE, Timeframe, ns_to_datetime
 from schemas.records import DeadLetter
 from schemas.signals import Signal
 
-
 BATCH_MIN_ROWS = 8
 """Releases of fewer rows (live: one candle at a time) go row by row, which costs less than
 setting up the columns; both give the same signals (tests/signals/test_generator_checks.py)."""

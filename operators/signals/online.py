@@ -204,7 +204,9 @@ class OnlineDirectionLearner:
         for lag in self.return_lags:
             ratio = np.full(count, math.nan)
             if first < count:
-                ratio[first:] = new_closes[first:] / earlier[before + first - lag : before + count - lag]
+                ratio[first:] = (
+                    new_closes[first:] / earlier[before + first - lag : before + count - lag]
+                )
             columns.append(np.array([math.log(v) if v == v else v for v in ratio.tolist()]))
         names = [*self.features, *(f"ret_{lag}" for lag in self.return_lags)]
         matrix = np.column_stack(columns) if columns else np.empty((count, 0))

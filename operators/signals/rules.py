@@ -21,6 +21,7 @@ Semantics, precisely:
 from __future__ import annotations
 
 import fnmatch
+import functools
 import math
 from collections import deque
 from collections.abc import Callable
@@ -31,7 +32,6 @@ import numpy as np
 from operators.signals.base import build_signal
 from operators.signals.confidence import interpolate_confidence
 from operators.signals.market_view import CandleRow, MarketView
-from operators.signals.release import AsOfView, Release
 from operators.signals.playbook import (
     AllOf,
     AnyOf,
@@ -43,6 +43,7 @@ from operators.signals.playbook import (
     Playbook,
     SequenceOf,
 )
+from operators.signals.release import AsOfView, Release
 from schemas.common import Timeframe
 from schemas.signals import Signal
 
@@ -325,6 +326,21 @@ def compile_condition(spec: Any, default_tf: Timeframe) -> _Node:
     raise TypeError(f"not a condition: {spec!r}")
 
 
+@functools.lru_cache(maxsize=1024)
+def _playbook_of(text: str) -> Playbook:
+    return Playbook.model_validate_json(text)
+
+
+def _sequences(node: _Node) -> list[_SequenceNode]:
+    """The tree's sequence nodes (the ones with a history), in a fixed order."""
+    found = [node] if isinstance(node, _SequenceNode) else []
+    children = getattr(node, "children", None) or [getattr(node, "child", None)]
+    for child in children:
+        if child is not None:
+            found.extend(_sequences(child))
+    return found
+
+
 class PlaybookRule:
     """One playbook running on one symbol: a :class:`~operators.signals.base.SignalGenerator`.
 
@@ -347,6 +363,25 @@ class PlaybookRule:
         self.root = compile_condition(playbook.when, playbook.timeframe)
         self.was_true = False
         self._applies: dict[str, bool] = {}
+        self._text = playbook.model_dump_json(by_alias=True, exclude_defaults=True)
+
+    def __getstate__(self) -> dict[str, Any]:
+        """The state a symbol's rule owns, with its playbook as compact JSON text: the
+        validated model and the compiled tree are rebuilt on restore (and the model shared by
+        every rule restored from the same text)."""
+        return {
+            "playbook": self._text,
+            "was_true": self.was_true,
+            "applies": self._applies,
+            "sequences": [node.history for node in _sequences(self.root)],
+        }
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(_playbook_of(state["playbook"]))  # type: ignore[misc]
+        self.was_true = state["was_true"]
+        self._applies = state["applies"]
+        for node, history in zip(_sequences(self.root), state["sequences"], strict=True):
+            node.history = history
 
     def required_features(self) -> set[str]:
         return self.playbook.features()
@@ -413,5 +448,10 @@ class PlaybookRule:
                 "timeframes": [tf.value for tf in playbook.gate.on],
             }
         return build_signal(
-            self.origin, row, playbook.direction, self.confidence(view), playbook.expires_after, meta
+            self.origin,
+            row,
+            playbook.direction,
+            self.confidence(view),
+            playbook.expires_after,
+            meta,
         )

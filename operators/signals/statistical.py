@@ -220,7 +220,6 @@ class ZScoreReversion(_WindowedGenerator):
         direction = Direction.SHORT if z > 0 else Direction.LONG
         return self._signal(row, z, direction, {"z": z, "mean": float(closes.mean())})
 
-
     def _batch(self, release: Release, window: _Windows) -> list[tuple[int, Signal]]:
         closes = window.windows(window.series("close"), self.window)
         means = closes.mean(axis=1)
@@ -267,7 +266,6 @@ class VolatilityBreakout(_WindowedGenerator):
             return []
         meta = {"surprise": surprise, "range_high": range_high, "range_low": range_low}
         return self._signal(row, surprise, direction, meta)
-
 
     def _batch(self, release: Release, window: _Windows) -> list[tuple[int, Signal]]:
         depth = self.window + 1

@@ -377,6 +377,10 @@ class PlaybookRule:
         }
 
     def __setstate__(self, state: dict[str, Any]) -> None:
+        if "root" in state:  # a snapshot of the earlier form: the whole object's attributes
+            self.__dict__.update(state)
+            self._text = self.playbook.model_dump_json(by_alias=True, exclude_defaults=True)
+            return
         self.__init__(_playbook_of(state["playbook"]))  # type: ignore[misc]
         self.was_true = state["was_true"]
         self._applies = state["applies"]

@@ -263,3 +263,14 @@ def test_a_rule_pickles_its_playbook_as_text_and_restores_the_same_rule():
         assert pickle.loads(pickle.dumps(PlaybookRule(playbook))).playbook == playbook
     twins = pickle.loads(pickle.dumps([PlaybookRule(seed), PlaybookRule(seed)]))
     assert twins[0].playbook is twins[1].playbook  # one model for every symbol's rule
+
+
+def test_a_snapshot_of_the_earlier_rule_form_still_restores():
+    (playbook,) = [pb for pb in SignalsConfig().playbooks() if pb.name == "btc_long"]
+    rule = PlaybookRule(playbook)
+    rule.was_true = True
+    earlier = {k: v for k, v in vars(rule).items() if k != "_text"}  # before the compact form
+    restored = PlaybookRule.__new__(PlaybookRule)
+    restored.__setstate__(earlier)
+    assert restored.was_true and restored.playbook == playbook
+    assert pickle.loads(pickle.dumps(restored)).playbook == playbook

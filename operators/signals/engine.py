@@ -130,16 +130,18 @@ class SignalEngine:
             self.counts["batches_ignored"] += 1
             return self._release(batch.symbol, final=False, dead=dead)
         last = self._last_close.get(batch.timeframe)
+        period_ns, seconds = batch.timeframe.ns, batch.timeframe.seconds
         for row in rows_of(batch):
             self.counts["rows_in"] += 1
-            if last is not None and row.close_ns <= last:
+            close_ns = row.open_ns + period_ns
+            if last is not None and close_ns <= last:
                 self.counts["rows_rejected"] += 1
                 dead.append(_out_of_order(row, last))
                 continue
-            last = row.close_ns
-            if row.close_ns < self._released_until:
+            last = close_ns
+            if close_ns < self._released_until:
                 self.counts["rows_late"] += 1
-            heapq.heappush(self._buffer, (row.close_ns, row.timeframe.seconds, self._sequence, row))
+            heapq.heappush(self._buffer, (close_ns, seconds, self._sequence, row))
             self._sequence += 1
         if last is not None:
             self._last_close[batch.timeframe] = last

@@ -33,10 +33,15 @@ from typing import Any
 
 from operators.signals.base import SignalGenerator
 from operators.signals.market_view import CandleRow, MarketView, rows_of
+from operators.signals.release import Release
 from schemas.batches import FeatureBatch
 from schemas.common import NS_PER_MINUTE, Timeframe, ns_to_datetime
 from schemas.records import DeadLetter
 from schemas.signals import Signal
+
+BATCH_MIN_ROWS = 8
+"""Releases of fewer rows (live: one candle at a time) go row by row, which costs less than
+setting up the columns; both give the same signals (tests/signals/test_generator_checks.py)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,16 +136,18 @@ class SignalEngine:
             self.counts["batches_ignored"] += 1
             return self._release(batch.symbol, final=False, dead=dead)
         last = self._last_close.get(batch.timeframe)
+        period_ns, seconds = batch.timeframe.ns, batch.timeframe.seconds
         for row in rows_of(batch):
             self.counts["rows_in"] += 1
-            if last is not None and row.close_ns <= last:
+            close_ns = row.open_ns + period_ns
+            if last is not None and close_ns <= last:
                 self.counts["rows_rejected"] += 1
                 dead.append(_out_of_order(row, last, f"feature row #{self.counts['rows_in']}"))
                 continue
-            last = row.close_ns
-            if row.close_ns < self._released_until:
+            last = close_ns
+            if close_ns < self._released_until:
                 self.counts["rows_late"] += 1
-            heapq.heappush(self._buffer, (row.close_ns, row.timeframe.seconds, self._sequence, row))
+            heapq.heappush(self._buffer, (close_ns, seconds, self._sequence, row))
             self._sequence += 1
         if last is not None:
             self._last_close[batch.timeframe] = last
@@ -170,28 +177,53 @@ class SignalEngine:
     def _release(self, symbol: str, *, final: bool, dead: list[DeadLetter]) -> SignalBatch:
         limit = math.inf if final else self.watermark_ns()
         out = SignalBatch(symbol, 0, dead_letters=dead)
+        rows: list[CandleRow] = []  # processing order: close time, then shortest timeframe
         while self._buffer and self._buffer[0][0] < limit:
-            close_ns = self._buffer[0][0]
-            instant = []  # every candle closing at this instant is known to every generator
-            while self._buffer and self._buffer[0][0] == close_ns:
-                instant.append(heapq.heappop(self._buffer)[3])
-            self._released_until = max(self._released_until, close_ns)
-            for row in instant:
-                self.view.push(row)
-            for row in instant:
-                out.closes.append(CloseTick(row.timeframe, close_ns, row.close))
-                for generator in self.generators:
-                    emitted = generator.on_candle(row, self.view)
-                    if emitted and generator.origin in self.disabled:
-                        self.counts["signals_disabled"] = self.counts.get(
-                            "signals_disabled", 0
-                        ) + len(emitted)
-                        continue
-                    out.signals.extend(emitted)
-                self.counts["rows_processed"] += 1
+            rows.append(heapq.heappop(self._buffer)[3])
+        if rows:
+            self._released_until = max(self._released_until, rows[-1].close_ns)
+            out.closes = [CloseTick(row.timeframe, row.close_ns, row.close) for row in rows]
+            out.signals = self._run_generators(rows)
+            self.counts["rows_processed"] += len(rows)
         self.counts["signals"] += len(out.signals)
         out.watermark_ns = self._released_until
         return out
+
+    def _run_generators(self, rows: list[CandleRow]) -> list[Signal]:
+        """Every generator's signals for the released rows, in the order a row-by-row run gives:
+        by row, then by generator. Batch generators (``on_rows``) read the rows at once against
+        the view as it was before them; the others are fed row by row, each instant's rows
+        pushed into the view first."""
+        tagged: list[tuple[int, int, Signal]] = []
+        per_row: list[tuple[int, SignalGenerator]] = []
+        batched = len(rows) >= BATCH_MIN_ROWS
+        release = Release(rows, self.view) if batched else None
+        for index, generator in enumerate(self.generators):
+            on_rows = getattr(generator, "on_rows", None)
+            if on_rows is None or release is None:
+                per_row.append((index, generator))
+                continue
+            tagged.extend((position, index, s) for position, s in on_rows(release))
+        start = 0
+        while start < len(rows):  # instant by instant, as the rows were released
+            end = start + 1
+            while end < len(rows) and rows[end].close_ns == rows[start].close_ns:
+                end += 1
+            for row in rows[start:end]:
+                self.view.push(row)
+            for position in range(start, end):
+                for index, generator in per_row:
+                    signals = generator.on_candle(rows[position], self.view)
+                    tagged.extend((position, index, s) for s in signals)
+            start = end
+        tagged.sort(key=lambda item: (item[0], item[1]))
+        kept: list[Signal] = []
+        for _, index, signal in tagged:  # switched-off origins keep learning, emit nothing
+            if self.generators[index].origin in self.disabled:
+                self.counts["signals_disabled"] = self.counts.get("signals_disabled", 0) + 1
+                continue
+            kept.append(signal)
+        return kept
 
     def stats(self) -> dict[str, Any]:
         """Counters for the run summary, and each online model's progressive accuracy."""

@@ -175,6 +175,19 @@ class MarketView:
         ring = self._rings.get(timeframe)
         return ring if ring is not None and ring.count >= n else None
 
+    def held(self, timeframe: Timeframe) -> list[CandleRow]:
+        """The timeframe's last ``depth`` rows, oldest first."""
+        rows = self._rows.get(timeframe)
+        return list(rows) if rows else []
+
+    def timeframes(self) -> list[Timeframe]:
+        """Timeframes the view has seen."""
+        return list(self._rows)
+
+    def ring(self, timeframe: Timeframe) -> PriceRing | None:
+        """The timeframe's price ring, however few candles it holds (None before the first)."""
+        return self._rings.get(timeframe)
+
     def latest(self, timeframe: Timeframe) -> CandleRow | None:
         rows = self._rows.get(timeframe)
         return rows[-1] if rows else None

@@ -26,11 +26,13 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 from river import linear_model, metrics, optim, preprocessing, tree
 
 from operators.signals.base import build_signal
 from operators.signals.confidence import probability_to_confidence
 from operators.signals.market_view import CandleRow, MarketView
+from operators.signals.release import Release
 from operators.signals.vocabulary import indicator_kind
 from schemas.common import Direction, Timeframe
 from schemas.signals import Signal
@@ -57,6 +59,22 @@ def scale_free(name: str, value: float, close: float) -> float:
     if kind == "rsi":
         return value / 100.0 - 0.5
     return value
+
+
+def scale_free_column(name: str, values: np.ndarray, closes: np.ndarray) -> np.ndarray:
+    """:func:`scale_free` over a column (the same float operations, element by element).
+
+    >>> scale_free_column("ema_20", np.array([101.0]), np.array([100.0])).tolist()
+    [0.010000000000000009]
+    """
+    kind = indicator_kind(name)
+    if kind in _LEVEL_KINDS:
+        return values / closes - 1.0
+    if kind in _DISTANCE_KINDS:
+        return values / closes
+    if kind == "rsi":
+        return values / 100.0 - 0.5
+    return values
 
 
 def logistic_model() -> Any:
@@ -168,15 +186,69 @@ class OnlineDirectionLearner:
             return None
         return x
 
-    def on_candle(self, row: CandleRow, view: MarketView) -> list[Signal]:
-        if row.timeframe not in self.timeframes:
-            return []
-        state = self._states.get(row.timeframe)
+    def featurize_rows(
+        self, release: Release, timeframe: Timeframe, closes: Sequence[float]
+    ) -> list[dict[str, float] | None]:
+        """:meth:`featurize` of every new row of ``timeframe`` in a release, the closes before
+        the first one given: columns scaled at once, the same values to the last bit."""
+        held = release.held_count(timeframe)
+        new_closes = release.column(timeframe, "close")[held:]
+        count = len(new_closes)
+        columns = [
+            scale_free_column(name, release.column(timeframe, name)[held:], new_closes)
+            for name in self.features
+        ]
+        before = len(closes)
+        earlier = np.concatenate((np.array(list(closes), dtype=np.float64), new_closes))
+        first = min(max(max(self.return_lags, default=0) - before, 0), count)  # every lag known
+        for lag in self.return_lags:
+            ratio = np.full(count, math.nan)
+            if first < count:
+                ratio[first:] = (
+                    new_closes[first:] / earlier[before + first - lag : before + count - lag]
+                )
+            columns.append(np.array([math.log(v) if v == v else v for v in ratio.tolist()]))
+        names = [*self.features, *(f"ret_{lag}" for lag in self.return_lags)]
+        matrix = np.column_stack(columns) if columns else np.empty((count, 0))
+        usable = np.isfinite(matrix).all(axis=1)
+        usable[:first] = False
+        return [
+            dict(zip(names, values, strict=True)) if ok else None
+            for ok, values in zip(usable.tolist(), matrix.tolist(), strict=True)
+        ]
+
+    def on_rows(self, release: Release) -> list[tuple[int, Signal]]:
+        """Every new row of the learner's timeframes in a release, in order: features computed
+        for the rows at once, then learned and predicted row by row (river is online)."""
+        out: list[tuple[int, Signal]] = []
+        for timeframe in release.timeframes():
+            if timeframe not in self.timeframes:
+                continue
+            state = self._state(timeframe)
+            xs = self.featurize_rows(release, timeframe, state.closes)
+            for position, x in zip(release.positions(timeframe), xs, strict=True):
+                out.extend((position, s) for s in self._step(state, release.rows[position], x))
+        return out
+
+    def _state(self, timeframe: Timeframe) -> _TimeframeState:
+        state = self._states.get(timeframe)
         if state is None:
             state = _TimeframeState(
                 self.model_factory(), closes=deque(maxlen=max(self.return_lags, default=1))
             )
-            self._states[row.timeframe] = state
+            self._states[timeframe] = state
+        return state
+
+    def on_candle(self, row: CandleRow, view: MarketView) -> list[Signal]:
+        if row.timeframe not in self.timeframes:
+            return []
+        state = self._state(row.timeframe)
+        return self._step(state, row, self.featurize(row, state.closes))
+
+    def _step(
+        self, state: _TimeframeState, row: CandleRow, x: dict[str, float] | None
+    ) -> list[Signal]:
+        """One close: learn the label that closed, predict this candle from ``x``, queue it."""
         # 1. the label of the candle `horizon` closes ago is known now: score, then learn
         if len(state.pending) == self.horizon:
             old = state.pending.popleft()
@@ -188,7 +260,6 @@ class OnlineDirectionLearner:
                 state.model.learn_one(old.x, went_up)
                 state.learned += 1
         # 2. predict from what is known at this close
-        x = self.featurize(row, state.closes)
         state.closes.append(row.close)
         p_up = self._p_up(state.model, x) if x is not None and state.learned > 0 else None
         predicted_up = None if p_up is None else p_up > 0.5

@@ -21,10 +21,13 @@ Semantics, precisely:
 from __future__ import annotations
 
 import fnmatch
+import functools
 import math
 from collections import deque
 from collections.abc import Callable
 from typing import Any, ClassVar
+
+import numpy as np
 
 from operators.signals.base import build_signal
 from operators.signals.confidence import interpolate_confidence
@@ -40,6 +43,7 @@ from operators.signals.playbook import (
     Playbook,
     SequenceOf,
 )
+from operators.signals.release import AsOfView, Release
 from schemas.common import Timeframe
 from schemas.signals import Signal
 
@@ -65,12 +69,58 @@ def operand_value(operand: Operand, row: CandleRow | None) -> float:
     return sum(values) / len(values)
 
 
+class _Closes:
+    """Operand values at a playbook's trigger closes within one release, as arrays.
+
+    ``values(operand, timeframe, back)`` is, for each trigger close, the operand on the latest
+    (``back=0``) or the previous (``back=1``) candle of ``timeframe`` the view held at that
+    close — NaN where there is none — computed with the same float operations as
+    :func:`operand_value`.
+    """
+
+    def __init__(self, release: Release, timeframe: Timeframe, selected: np.ndarray) -> None:
+        self.release = release
+        self.timeframe = timeframe
+        self.selected = selected
+        self._values: dict[tuple[str, Timeframe, int], np.ndarray] = {}
+
+    def values(self, operand: Operand, timeframe: Timeframe, back: int) -> np.ndarray:
+        key = (str(operand), timeframe, back)
+        values = self._values.get(key)
+        if values is None:
+            values = self._values[key] = self._compute(operand, timeframe, back)
+        return values
+
+    def _compute(self, operand: Operand, timeframe: Timeframe, back: int) -> np.ndarray:
+        size = len(self.selected)
+        if operand.kind == "number":
+            return np.full(size, float(operand.value))  # type: ignore[arg-type]
+        index = self.release.as_of(timeframe, self.timeframe)[self.selected] - back
+        missing = index < 0
+        total: np.ndarray | None = None
+        for name in operand.names:
+            column = self.release.column(timeframe, name)
+            if len(column) == 0:
+                value = np.full(size, math.nan)
+            else:
+                value = np.where(missing, math.nan, column[np.where(missing, 0, index)])
+            total = 0.0 + value if total is None else total + value  # as sum([...]) adds
+        assert total is not None
+        return total / len(operand.names) if len(operand.names) > 1 else total
+
+
 class _Node:
     """A compiled condition: evaluated once per trigger close (children always evaluated, so
     every sequence keeps an aligned history). The operand values a signal reports are read
-    only when it fires (:meth:`collect`), not at every close."""
+    only when it fires (:meth:`collect`), not at every close.
+
+    :meth:`mask` evaluates it at every trigger close of a release at once (numpy), with the
+    same results and the same history updates as :meth:`evaluate` close by close."""
 
     def evaluate(self, view: MarketView) -> bool:
+        raise NotImplementedError
+
+    def mask(self, closes: _Closes) -> np.ndarray:
         raise NotImplementedError
 
     def collect(self, view: MarketView, values: Values) -> None:
@@ -102,6 +152,18 @@ class _CompareNode(_Node):
     def collect(self, view: MarketView, values: Values) -> None:
         _collect_operands(self.spec.left, self.spec.right, self.timeframe, view, values)
 
+    _MASKS: ClassVar[dict[str, Callable[[np.ndarray, np.ndarray], np.ndarray]]] = {
+        "<": np.less,
+        "<=": np.less_equal,
+        ">": np.greater,
+        ">=": np.greater_equal,
+    }
+
+    def mask(self, closes: _Closes) -> np.ndarray:
+        left = closes.values(self.spec.left, self.timeframe, 0)
+        right = closes.values(self.spec.right, self.timeframe, 0)
+        return self._MASKS[self.spec.op](left, right)  # NaN compares false, as evaluate says
+
 
 class _CrossNode(_Node):
     def __init__(self, spec: Cross, default_tf: Timeframe) -> None:
@@ -122,6 +184,14 @@ class _CrossNode(_Node):
             return was_l <= was_r and now_l > now_r
         return was_l >= was_r and now_l < now_r
 
+    def mask(self, closes: _Closes) -> np.ndarray:
+        left, right, tf = self.spec.left, self.spec.right, self.timeframe
+        now_l, now_r = closes.values(left, tf, 0), closes.values(right, tf, 0)
+        was_l, was_r = closes.values(left, tf, 1), closes.values(right, tf, 1)
+        if self.spec.op == "crosses_above":
+            return (was_l <= was_r) & (now_l > now_r)  # any NaN: false
+        return (was_l >= was_r) & (now_l < now_r)
+
 
 class _AllNode(_Node):
     def __init__(self, children: list[_Node]) -> None:
@@ -135,11 +205,19 @@ class _AllNode(_Node):
         for child in self.children:
             child.collect(view, values)
 
+    def mask(self, closes: _Closes) -> np.ndarray:
+        masks = [child.mask(closes) for child in self.children]
+        return np.logical_and.reduce(masks)
+
 
 class _AnyNode(_AllNode):
     def evaluate(self, view: MarketView) -> bool:
         results = [child.evaluate(view) for child in self.children]
         return any(results)
+
+    def mask(self, closes: _Closes) -> np.ndarray:
+        masks = [child.mask(closes) for child in self.children]
+        return np.logical_or.reduce(masks)
 
 
 class _NotNode(_Node):
@@ -152,6 +230,9 @@ class _NotNode(_Node):
     def collect(self, view: MarketView, values: Values) -> None:
         self.child.collect(view, values)
 
+    def mask(self, closes: _Closes) -> np.ndarray:
+        return ~self.child.mask(closes)
+
 
 class _SequenceNode(_AllNode):
     def __init__(self, children: list[_Node], within: int) -> None:
@@ -161,6 +242,15 @@ class _SequenceNode(_AllNode):
     def evaluate(self, view: MarketView) -> bool:
         self.history.append(tuple(child.evaluate(view) for child in self.children))
         return sequence_holds(list(self.history))
+
+    def mask(self, closes: _Closes) -> np.ndarray:
+        steps = np.column_stack([child.mask(closes) for child in self.children])
+        held = len(self.history)
+        if held:
+            steps = np.concatenate((np.array(self.history, dtype=bool), steps))
+        holds = sequence_mask(steps, held, self.history.maxlen or 1)
+        self.history.extend(tuple(row) for row in steps[held:].tolist())
+        return holds
 
 
 def _collect_operands(
@@ -196,6 +286,28 @@ def sequence_holds(history: list[tuple[bool, ...]]) -> bool:
     return True
 
 
+def sequence_mask(steps: np.ndarray, start: int, within: int) -> np.ndarray:
+    """:func:`sequence_holds` at every row from ``start`` on, each over the ``within`` rows
+    ending there (fewer at the beginning), with ``steps[i, s]`` step ``s`` true at row ``i``.
+
+    >>> steps = np.array([(True, False), (False, False), (False, True), (False, True)])
+    >>> sequence_mask(steps, 0, 3).tolist(), sequence_mask(steps, 2, 2).tolist()
+    ([False, False, True, False], [False, False])
+    """
+    rows, count = steps.shape
+    ends = np.arange(start, rows)
+    position = np.maximum(ends - within + 1, 0)
+    holds = steps[start:, count - 1].copy()
+    for step in range(count - 1):
+        # first row at or after each row where the step is true (``rows`` when none)
+        true_at = np.where(steps[:, step], np.arange(rows), rows)
+        next_true = np.append(np.minimum.accumulate(true_at[::-1])[::-1], rows)
+        position = next_true[position]
+        holds &= position <= ends
+        position = np.minimum(position, rows)
+    return holds
+
+
 def compile_condition(spec: Any, default_tf: Timeframe) -> _Node:
     """Condition model → evaluator tree (fresh state)."""
     if isinstance(spec, Compare):
@@ -212,6 +324,21 @@ def compile_condition(spec: Any, default_tf: Timeframe) -> _Node:
         children = [compile_condition(c, default_tf) for c in spec.sequence]
         return _SequenceNode(children, spec.within)
     raise TypeError(f"not a condition: {spec!r}")
+
+
+@functools.lru_cache(maxsize=1024)
+def _playbook_of(text: str) -> Playbook:
+    return Playbook.model_validate_json(text)
+
+
+def _sequences(node: _Node) -> list[_SequenceNode]:
+    """The tree's sequence nodes (the ones with a history), in a fixed order."""
+    found = [node] if isinstance(node, _SequenceNode) else []
+    children = getattr(node, "children", None) or [getattr(node, "child", None)]
+    for child in children:
+        if child is not None:
+            found.extend(_sequences(child))
+    return found
 
 
 class PlaybookRule:
@@ -236,6 +363,29 @@ class PlaybookRule:
         self.root = compile_condition(playbook.when, playbook.timeframe)
         self.was_true = False
         self._applies: dict[str, bool] = {}
+        self._text = playbook.model_dump_json(by_alias=True, exclude_defaults=True)
+
+    def __getstate__(self) -> dict[str, Any]:
+        """The state a symbol's rule owns, with its playbook as compact JSON text: the
+        validated model and the compiled tree are rebuilt on restore (and the model shared by
+        every rule restored from the same text)."""
+        return {
+            "playbook": self._text,
+            "was_true": self.was_true,
+            "applies": self._applies,
+            "sequences": [node.history for node in _sequences(self.root)],
+        }
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        if "root" in state:  # a snapshot of the earlier form: the whole object's attributes
+            self.__dict__.update(state)
+            self._text = self.playbook.model_dump_json(by_alias=True, exclude_defaults=True)
+            return
+        self.__init__(_playbook_of(state["playbook"]))  # type: ignore[misc]
+        self.was_true = state["was_true"]
+        self._applies = state["applies"]
+        for node, history in zip(_sequences(self.root), state["sequences"], strict=True):
+            node.history = history
 
     def required_features(self) -> set[str]:
         return self.playbook.features()
@@ -264,6 +414,32 @@ class PlaybookRule:
         self.was_true = holds
         if not fire:
             return []
+        return [self._signal(row, view)]
+
+    def on_rows(self, release: Release) -> list[tuple[int, Signal]]:
+        """The rule at every close of its timeframe in a release at once (numpy masks)."""
+        timeframe = self.playbook.timeframe
+        positions = release.positions(timeframe)
+        rows = release.rows
+        selected = [i for i, p in enumerate(positions) if self.applies_to(rows[p].symbol)]
+        if not selected:
+            return []
+        chosen = np.array(selected, dtype=np.int64)
+        holds = self.root.mask(_Closes(release, timeframe, chosen))
+        fire = holds.copy()
+        if self.playbook.trigger == "edge":
+            fire[0] &= not self.was_true
+            fire[1:] &= ~holds[:-1]
+        self.was_true = bool(holds[-1])
+        out = []
+        for k in np.flatnonzero(fire).tolist():
+            position = positions[selected[k]]
+            view = AsOfView(release, timeframe, selected[k])
+            out.append((position, self._signal(rows[position], view)))  # type: ignore[arg-type]
+        return out
+
+    def _signal(self, row: CandleRow, view: MarketView) -> Signal:
+        playbook = self.playbook
         values: Values = {}
         self.root.collect(view, values)
         meta: dict[str, Any] = {
@@ -275,13 +451,11 @@ class PlaybookRule:
                 "min_score": playbook.gate.fused_score_at_least,
                 "timeframes": [tf.value for tf in playbook.gate.on],
             }
-        return [
-            build_signal(
-                self.origin,
-                row,
-                playbook.direction,
-                self.confidence(view),
-                playbook.expires_after,
-                meta,
-            )
-        ]
+        return build_signal(
+            self.origin,
+            row,
+            playbook.direction,
+            self.confidence(view),
+            playbook.expires_after,
+            meta,
+        )

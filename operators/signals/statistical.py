@@ -15,10 +15,12 @@ import math
 from collections.abc import Iterable
 
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 
 from operators.signals.base import build_signal
 from operators.signals.confidence import ramp_confidence
 from operators.signals.market_view import CandleRow, MarketView, PriceRing
+from operators.signals.release import Release
 from schemas.common import Direction, Timeframe
 from schemas.signals import Signal
 
@@ -69,11 +71,67 @@ def slope_t_statistic(closes: np.ndarray) -> tuple[float, float]:
     sxx = float(x_centered @ x_centered)
     slope = float(x_centered @ (y - y.mean())) / sxx
     residuals = y - y.mean() - slope * x_centered
+    return slope, _t_statistic(slope, residuals, n, sxx)
+
+
+def _t_statistic(slope: float, residuals: np.ndarray, n: int, sxx: float) -> float:
     sse = float(residuals @ residuals)
     if not sse > 0:
-        return slope, math.copysign(math.inf, slope) if slope else math.nan
+        return math.copysign(math.inf, slope) if slope else math.nan
     standard_error = math.sqrt(sse / (n - 2) / sxx)
-    return slope, slope / standard_error
+    return slope / standard_error
+
+
+class _Windows:
+    """The price windows ending at each new row of one timeframe that has enough history.
+
+    ``series(name)`` is the ring's held values followed by the new rows' values; the window of
+    ``depth`` values ending at new row ``first + k`` starts at ``starts[k]`` in it.
+    """
+
+    def __init__(
+        self, release: Release, timeframe: Timeframe, held: int, ring: PriceRing | None, first: int
+    ) -> None:
+        self.release = release
+        self.timeframe = timeframe
+        self.held = held
+        self.ring = ring
+        self.first = first
+        positions = release.positions(timeframe)
+        self.positions = positions[first:]
+        self._series: dict[str, np.ndarray] = {}
+
+    @classmethod
+    def of(cls, release: Release, timeframe: Timeframe, depth: int) -> _Windows | None:
+        view = release.view
+        if depth > view.history:
+            raise ValueError(f"a window of {depth} candles needs MarketView(history >= {depth})")
+        ring = view.ring(timeframe)
+        count = ring.count if ring is not None else 0
+        held = min(count, ring.capacity) if ring is not None else 0
+        first = max(0, depth - 1 - count)  # new rows before it lack a full window
+        if first >= len(release.positions(timeframe)):
+            return None
+        return cls(release, timeframe, held, ring, first)
+
+    def series(self, name: str) -> np.ndarray:
+        values = self._series.get(name)
+        if values is None:
+            column = self.release.column(self.timeframe, name)
+            new = column[self.release.held_count(self.timeframe) :]
+            held = self.ring.last(name, self.held) if self.held else np.empty(0)
+            values = self._series[name] = np.concatenate((held, new))
+        return values
+
+    def windows(self, values: np.ndarray, depth: int) -> np.ndarray:
+        """Row k: the ``depth`` values of ``values`` ending at new row ``first + k`` (a copy)."""
+        start = self.held + self.first - depth + 1
+        return np.ascontiguousarray(
+            sliding_window_view(values, depth)[start : start + len(self.positions)]
+        )
+
+    def rows(self) -> list[tuple[int, CandleRow]]:
+        return [(p, self.release.rows[p]) for p in self.positions]
 
 
 class _WindowedGenerator:
@@ -113,6 +171,22 @@ class _WindowedGenerator:
             return None
         return view.prices(row.timeframe, self.history_depth())
 
+    def on_rows(self, release: Release) -> list[tuple[int, Signal]]:
+        """The signals of a release's rows at once: each statistic computed for every row over
+        the timeframe's price ring and the new prices (numpy, the same operations per window
+        as :meth:`on_candle`, so the same values to the last bit)."""
+        out: list[tuple[int, Signal]] = []
+        for timeframe in release.timeframes():
+            if timeframe not in self.timeframes:
+                continue
+            window = _Windows.of(release, timeframe, self.history_depth())
+            if window is not None:
+                out.extend(self._batch(release, window))
+        return out
+
+    def _batch(self, release: Release, window: _Windows) -> list[tuple[int, Signal]]:
+        raise NotImplementedError
+
     def _signal(
         self, row: CandleRow, statistic: float, direction: Direction, meta: dict[str, float]
     ) -> list[Signal]:
@@ -146,6 +220,21 @@ class ZScoreReversion(_WindowedGenerator):
         direction = Direction.SHORT if z > 0 else Direction.LONG
         return self._signal(row, z, direction, {"z": z, "mean": float(closes.mean())})
 
+    def _batch(self, release: Release, window: _Windows) -> list[tuple[int, Signal]]:
+        closes = window.windows(window.series("close"), self.window)
+        means = closes.mean(axis=1)
+        stds = closes.std(axis=1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            zs = np.where(stds > 0, (closes[:, -1] - means) / stds, math.nan)
+        out = []
+        for k in np.flatnonzero(np.abs(zs) >= self.entry).tolist():
+            z = float(zs[k])
+            position, row = window.positions[k], release.rows[window.positions[k]]
+            direction = Direction.SHORT if z > 0 else Direction.LONG
+            meta = {"z": z, "mean": float(means[k])}
+            out.extend((position, s) for s in self._signal(row, z, direction, meta))
+        return out
+
 
 class VolatilityBreakout(_WindowedGenerator):
     """Follow an outsized move that also breaks the prior ``window``-candle range.
@@ -178,6 +267,30 @@ class VolatilityBreakout(_WindowedGenerator):
         meta = {"surprise": surprise, "range_high": range_high, "range_low": range_low}
         return self._signal(row, surprise, direction, meta)
 
+    def _batch(self, release: Release, window: _Windows) -> list[tuple[int, Signal]]:
+        depth = self.window + 1
+        returns = np.diff(window.windows(np.log(window.series("close")), depth), axis=1)
+        sigmas = np.ascontiguousarray(returns[:, :-1]).std(axis=1, ddof=1)
+        highs = window.windows(window.series("high"), depth)[:, :-1].max(axis=1)
+        lows = window.windows(window.series("low"), depth)[:, :-1].min(axis=1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            surprises = np.where(sigmas > 0, returns[:, -1] / sigmas, math.nan)
+        out = []
+        for k in np.flatnonzero(np.abs(surprises) >= self.entry).tolist():
+            surprise = float(surprises[k])
+            position = window.positions[k]
+            row = release.rows[position]
+            range_high, range_low = float(highs[k]), float(lows[k])
+            if surprise > 0 and row.close > range_high:
+                direction = Direction.LONG
+            elif surprise < 0 and row.close < range_low:
+                direction = Direction.SHORT
+            else:
+                continue
+            meta = {"surprise": surprise, "range_high": range_high, "range_low": range_low}
+            out.extend((position, s) for s in self._signal(row, surprise, direction, meta))
+        return out
+
 
 class TrendStrength(_WindowedGenerator):
     """Follow a trend whose regression slope over ``window`` closes is significant (|t| ≥ entry).
@@ -197,3 +310,27 @@ class TrendStrength(_WindowedGenerator):
             return []
         direction = Direction.LONG if t > 0 else Direction.SHORT
         return self._signal(row, t, direction, {"slope": slope, "t": t})
+
+    def _batch(self, release: Release, window: _Windows) -> list[tuple[int, Signal]]:
+        n = self.window
+        logs = window.windows(np.log(window.series("close")), n)
+        x_centered = np.arange(n, dtype=np.float64)
+        x_centered = x_centered - x_centered.mean()
+        sxx = float(x_centered @ x_centered)
+        centered = logs - logs.mean(axis=1, keepdims=True)
+        # the dot products row by row: BLAS sums a long matrix product in another order
+        slopes = np.array([float(x_centered @ row) for row in centered]) / sxx
+        residuals = centered - slopes[:, None] * x_centered
+        sse = np.array([float(residual @ residual) for residual in residuals])
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ts = slopes / np.sqrt(sse / (n - 2) / sxx)
+        # sse 0: an infinite or undefined t, never a signal (as _t_statistic)
+        out = []
+        for k in np.flatnonzero((np.abs(ts) >= self.entry) & (sse > 0) & np.isfinite(ts)).tolist():
+            slope, t = float(slopes[k]), float(ts[k])
+            position = window.positions[k]
+            meta = {"slope": slope, "t": t}
+            row = release.rows[position]
+            direction = Direction.LONG if t > 0 else Direction.SHORT
+            out.extend((position, s) for s in self._signal(row, t, direction, meta))
+        return out

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pickle
 from pathlib import Path
 
 import pytest
@@ -233,3 +234,43 @@ def test_derived_confidence_gate_meta_and_assets():
     assert sig.meta["gate"] == {"min_score": 0.6, "timeframes": ["4h"]}
     assert sig.meta["values"] == {"rsi_14@15m": 20.0}
     assert sig.origin == "rules:d" and sig.timestamp.minute == 30  # stamped at the close
+
+
+def test_a_rule_pickles_its_playbook_as_text_and_restores_the_same_rule():
+    playbooks = SignalsConfig().playbooks()
+    seed = next(pb for pb in playbooks if pb.name == "btc_long")  # a sequence keeps history
+    rule = PlaybookRule(seed)
+    view = MarketView()
+    for i, (rsi, fast, slow) in enumerate([(30.0, 1.0, 2.0), (35.0, 1.5, 2.0), (45.0, 2.5, 2.0)]):
+        row = CandleRow(
+            "BTC/USDT",
+            Timeframe.M15,
+            i * Timeframe.M15.ns,
+            1,
+            1,
+            1,
+            1,
+            1,
+            {"rsi_5": rsi, "rsi_15": rsi, "rsi_30": rsi, "ema_20": fast, "ema_50": slow},
+        )
+        view.push(row)
+        rule.on_candle(row, view)
+    restored = pickle.loads(pickle.dumps(rule))
+    assert restored.playbook == seed and restored.was_true == rule.was_true
+    assert restored.root.history == rule.root.history and len(rule.root.history) == 3
+    assert len(pickle.dumps(rule)) < 2 * len(seed.model_dump_json())  # no model, no tree
+    for playbook in playbooks:  # every shipped playbook survives the text round trip
+        assert pickle.loads(pickle.dumps(PlaybookRule(playbook))).playbook == playbook
+    twins = pickle.loads(pickle.dumps([PlaybookRule(seed), PlaybookRule(seed)]))
+    assert twins[0].playbook is twins[1].playbook  # one model for every symbol's rule
+
+
+def test_a_snapshot_of_the_earlier_rule_form_still_restores():
+    (playbook,) = [pb for pb in SignalsConfig().playbooks() if pb.name == "btc_long"]
+    rule = PlaybookRule(playbook)
+    rule.was_true = True
+    earlier = {k: v for k, v in vars(rule).items() if k != "_text"}  # before the compact form
+    restored = PlaybookRule.__new__(PlaybookRule)
+    restored.__setstate__(earlier)
+    assert restored.was_true and restored.playbook == playbook
+    assert pickle.loads(pickle.dumps(restored)).playbook == playbook

@@ -71,6 +71,14 @@ def test_days_and_weeks_on_the_session_calendar(stock_job: dict[str, Path]) -> N
     )
     assert counts == {"1d": 1047, "1w": 218}
     assert _query(stock_job["store"], "SELECT COUNT(*) FROM dead_letters") == [(0,)]
+    out = stock_job["store"].with_name("check.json")
+    check = ["data", "check", "--store", str(stock_job["store"]), "--config", str(PROFILE)]
+    assert cli_main([*check, "--json", str(out)]) == 0  # weeks stamped at the opening bell
+    series = json.loads(out.read_text())["series"]
+    assert [(s["timeframe"], s["misaligned"], s["gaps"]) for s in series] == [
+        ("1d", 0, 0),
+        ("1w", 0, 0),
+    ]
 
 
 def test_every_source_signals_on_days_and_weeks(stock_job: dict[str, Path]) -> None:

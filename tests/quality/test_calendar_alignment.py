@@ -1,4 +1,4 @@
-"""`quorum data check` on days and weeks of a market calendar: stamped where the builder stamps them.
+"""`quorum data check` on days and weeks of a market calendar, stamped where the builder does.
 
 The candle builder stamps a stock's day at its opening bell and a week at its first session's
 open (13:30 or 14:30 UTC for NYSE, with daylight saving), an FX day at the 17:00 New York close;

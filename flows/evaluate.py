@@ -30,8 +30,10 @@ from typing import Any
 
 import polars as pl
 
+from schemas.common import Timeframe
+
 _TS = pl.Datetime("ns", "UTC")
-_TIMEFRAME_NS = {"1m": 60, "5m": 300, "15m": 900, "1h": 3600, "4h": 14400}
+_TIMEFRAME_SECONDS = {tf.value: tf.seconds for tf in Timeframe}
 
 
 @dataclass
@@ -67,7 +69,9 @@ class EvaluationReport:
 def price_series(candles: pl.DataFrame) -> pl.DataFrame:
     """Candles (``symbol, timeframe, ts`` open time, ``close``) → ``asset, known_at, price``.
 
-    Uses each symbol's finest timeframe; ``known_at`` is the candle's close time.
+    Uses each symbol's finest timeframe; ``known_at`` is the candle's close time (open time +
+    the timeframe's length, as the signal engine stamps closes: a daily bar stamped at its
+    session's date is known a day later).
 
     >>> from datetime import datetime, UTC
     >>> c = pl.DataFrame({"symbol": ["A", "A", "A"], "timeframe": ["1m", "1m", "1h"],
@@ -75,10 +79,15 @@ def price_series(candles: pl.DataFrame) -> pl.DataFrame:
     ...                   "close": [10.0, 11.0, 12.0]})
     >>> price_series(c)["known_at"].dt.minute().to_list()
     [1, 2]
+    >>> days = pl.DataFrame({"symbol": ["GOOG"] * 3, "timeframe": ["1d", "1d", "1w"],
+    ...                      "ts": [datetime(2004, 8, d, tzinfo=UTC) for d in (19, 20, 16)],
+    ...                      "close": [100.34, 108.31, 108.31]})
+    >>> price_series(days)["known_at"].dt.day().to_list()
+    [20, 21]
     """
     if candles.is_empty():
         return pl.DataFrame(schema={"asset": pl.String, "known_at": _TS, "price": pl.Float64})
-    seconds = pl.col("timeframe").replace_strict(_TIMEFRAME_NS, return_dtype=pl.Int64)
+    seconds = pl.col("timeframe").replace_strict(_TIMEFRAME_SECONDS, return_dtype=pl.Int64)
     frame = candles.with_columns(seconds.alias("tf_seconds"))
     finest = frame.group_by("symbol").agg(pl.col("tf_seconds").min().alias("finest"))
     frame = frame.join(finest, on="symbol").filter(pl.col("tf_seconds") == pl.col("finest"))

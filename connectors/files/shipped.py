@@ -53,6 +53,7 @@ _SHIPPED = (
     ShippedFile("btc-perp_1m_2022-01.parquet", "candles", "BTC perpetual, 1m"),
     ShippedFile("btc_1m_2017-11.parquet", "candles", "a BTC-quoted pair, 1m", "UNITTEST/BTC"),
     ShippedFile("btcusdt_quotes_2021-01-08.parquet", "quotes", "BTCUSDT best bid/ask"),
+    ShippedFile("goog_1d_2004-2008.parquet", "candles", "GOOG daily, adj_close", "GOOG"),
     ShippedFile("btcusdt_depth-snapshot_2022-11.csv", "depth", "BTCUSDT book snapshot"),
     ShippedFile("btcusdt_depth-updates_2022-11.csv", "depth", "BTCUSDT depth updates"),
 )

@@ -4,7 +4,9 @@ A *series* is the candles of one symbol and one timeframe. :func:`prepare_series
 open time and adds the columns the great-expectations suite checks:
 
 * ``max_oc`` / ``min_oc`` — ``max(open, close)`` and ``min(open, close)``, for the OHLC invariants;
-* ``ts_offset_ns`` — ``ts mod timeframe``: 0 when the bar opens on a timeframe boundary;
+* ``ts_offset_ns`` — ``ts mod timeframe``: 0 when the bar opens on a timeframe boundary (days
+  and weeks of a market calendar: also 0 at the trading day's or week's open, where the candle
+  builder stamps them — a NYSE week at its first session's opening bell);
 * ``bar_step`` — how many bar slots separate a row from the previous distinct slot: 1 between
   consecutive bars, ``k + 1`` after ``k`` missing bars, null on the first row and on a row that
   repeats its predecessor's slot (a duplicate or a misaligned bar, counted separately).
@@ -75,15 +77,29 @@ def prepare_series(
     since_origin = pl.col("ts") - (WEEK_ORIGIN_NS if timeframe is Timeframe.W1 else 0)
     bar = since_origin.floordiv(step)
     bar_step = bar.diff()
+    offset = since_origin % step
     if calendar is not None and not calendar.always_open and timeframe is not Timeframe.W1:
         missing = _missing_open_bars(prepared["ts"], timeframe, calendar)
         bar_step = pl.when(bar_step > 0).then(missing + 1)
+    if calendar is not None and not calendar.always_open and not timeframe.intraday:
+        offset = (
+            pl.when(_at_calendar_open(prepared["ts"], timeframe, calendar))
+            .then(0)
+            .otherwise(offset)
+        )
     return prepared.with_columns(
         pl.max_horizontal("open", "close").alias("max_oc"),
         pl.min_horizontal("open", "close").alias("min_oc"),
-        (since_origin % step).alias("ts_offset_ns"),
+        offset.alias("ts_offset_ns"),
         pl.when(bar_step > 0).then(bar_step).otherwise(None).alias("bar_step"),
     )
+
+
+def _at_calendar_open(ts: pl.Series, timeframe: Timeframe, calendar: MarketCalendar) -> pl.Series:
+    """Rows stamped at the open of their trading day (``1d``) or week (``1w``) on ``calendar``."""
+    times = ts.fill_null(0).to_numpy().astype(np.int64)
+    starts = calendar.day_start(times) if timeframe is Timeframe.D1 else calendar.week_start(times)
+    return pl.Series("at_open", (times == starts) & ts.is_not_null().to_numpy())
 
 
 def _missing_open_bars(ts: pl.Series, timeframe: Timeframe, calendar: MarketCalendar) -> pl.Series:

@@ -1,0 +1,309 @@
+"""Alpaca's and Polygon's data WebSockets as live sources, against loopback vendor servers.
+
+:class:`VendorStreams` replays a constructed stock tape over the documented frames (Alpaca JSON
+and msgpack, Polygon JSON) and :class:`MarketDataProviders` serves the same tape over REST, so
+what the source releases can be compared with the tape itself: every trade once, minute bars
+equal to the tape's trades aggregated directly, holes backfilled over REST exactly once,
+malformed frames dead-lettered with their raw text, closed hours no finding.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+import polars as pl
+import pytest
+
+from connectors.binance.session import Ending
+from connectors.feed.backoff import BackoffPolicy
+from connectors.market_data.credentials import ProviderCredentials
+from connectors.market_data.stream import VendorStreamConfig, VendorStreamSource
+from connectors.simulator.market_data_providers import MarketDataProviders, StockTape
+from connectors.simulator.market_data_streams import VendorStreams
+from schemas.common import ns_to_datetime
+from schemas.market import FeedStatus
+
+from .conftest import Collected, drain_until, wait_for
+
+pytestmark = pytest.mark.timeout(90)
+
+SYMBOLS = ("AAPL", "MSFT")
+TAPE = StockTape(SYMBOLS, "2024-01-02", "2024-01-03")
+MINUTE_NS = 60_000_000_000
+VARIANTS = [("alpaca", "json"), ("alpaca", "msgpack"), ("polygon", "json")]
+
+
+@pytest.fixture
+def vendor() -> Iterator[tuple[MarketDataProviders, VendorStreams]]:
+    with MarketDataProviders(TAPE, page_cap=40) as rest, VendorStreams(TAPE) as streams:
+        yield rest, streams
+
+
+@pytest.fixture
+def open_feed(
+    vendor: tuple[MarketDataProviders, VendorStreams],
+) -> Iterator[Callable[..., Any]]:
+    rest, streams = vendor
+    parts: list[Any] = []
+
+    def build(name: str, encoding: str = "json", **overrides: Any) -> Any:
+        keys = ProviderCredentials(
+            provider=name,
+            key=rest.key_id if name == "alpaca" else rest.polygon_key,
+            secret=rest.secret if name == "alpaca" else None,
+        )
+        settings: dict[str, Any] = {
+            "channels": ("trades", "bars"),
+            "encoding": encoding,
+            "ws_url": streams.url,
+            "rest_url": rest.url,
+            "requests_per_minute": 600_000,
+            "calendars": dict.fromkeys(SYMBOLS, "XNYS"),
+            "tick": 0.01,
+            "reorder_window": 0.05,
+            "stale_after": 30.0,
+            "heartbeat_every": 30.0,
+            "backoff": BackoffPolicy(initial=0.05, factor=2.0, maximum=0.2, jitter=0.5),
+        }
+        settings.update(overrides)
+        config = VendorStreamConfig(name, SYMBOLS, keys, **settings)
+        wall = lambda: ns_to_datetime(streams.now_ns)  # noqa: E731 - the tape's clock
+        source = VendorStreamSource(config, seed=7, wall=wall)
+        part = source.build_part("input", source.list_parts()[0], None)
+        parts.append(part)
+        return part
+
+    yield build
+    for part in parts:
+        part.close()
+
+
+def subscribed(part: Any, n: int = 1) -> Callable[[], bool]:
+    return lambda: part.session.subscriptions >= n
+
+
+def tape_trades(symbol: str, until_ns: int) -> pl.DataFrame:
+    return TAPE.trades_in(symbol, 0, until_ns + 1)
+
+
+def tape_bars(symbol: str, until_ns: int) -> pl.DataFrame:
+    """Minute bars closed by ``until_ns``: the tape's trades aggregated directly (polars)."""
+    return TAPE.bars(symbol, "1m", 0, until_ns - MINUTE_NS + 1)
+
+
+def trades_of(got: Collected, symbol: str) -> dict[str, np.ndarray]:
+    batches = got.trades.get(symbol, [])
+    if not batches:
+        return {"id": np.array([], dtype=np.int64)}
+    return {
+        "id": np.concatenate([b.trade_id for b in batches]),
+        "ts_ms": np.concatenate([b.ts_ns for b in batches]) // 1_000_000,
+        "price": np.concatenate([b.price for b in batches]),
+        "amount": np.concatenate([b.amount for b in batches]),
+    }
+
+
+def caught_up(part: Any, got: Collected, streams: VendorStreams) -> Callable[[], bool]:
+    """Everything the tape published so far was released (trades and/or closed bars)."""
+    channels = part.session.config.channels
+
+    def check() -> bool:
+        for symbol in SYMBOLS:
+            trades = tape_trades(symbol, streams.now_ns)["id"].to_list()
+            if "trades" in channels and trades_of(got, symbol)["id"].tolist() != trades:
+                return False
+            opens = (tape_bars(symbol, streams.now_ns)["ts_ns"] // 1_000_000).to_list()
+            if "bars" in channels and got.candle_opens_ms(symbol) != opens:
+                return False
+        return True
+
+    return check
+
+
+def assert_equal_to_tape(got: Collected, streams: VendorStreams, trade_counts: bool) -> None:
+    for symbol in SYMBOLS:
+        expected = tape_trades(symbol, streams.now_ns)
+        mine = trades_of(got, symbol)
+        assert mine["id"].tolist() == expected["id"].to_list()  # each once, in order
+        np.testing.assert_array_equal(mine["ts_ms"], expected["ts_ns"] // 1_000_000)
+        np.testing.assert_array_equal(mine["price"], expected["price"])
+        np.testing.assert_array_equal(mine["amount"], expected["size"])
+        bars = tape_bars(symbol, streams.now_ns)
+        batches = got.candles[(symbol, "1m")]
+        for column, tape_column in (("open", "o"), ("high", "h"), ("low", "low"),
+                                    ("close", "c"), ("volume", "v")):  # fmt: skip
+            np.testing.assert_array_equal(
+                np.concatenate([getattr(b, column) for b in batches]), bars[tape_column]
+            )
+        if trade_counts:  # Polygon's minute aggregates carry no trade count
+            np.testing.assert_array_equal(np.concatenate([b.trades for b in batches]), bars["n"])
+
+
+@pytest.mark.parametrize(("name", "encoding"), VARIANTS)
+def test_frames_become_the_tapes_trades_and_candles(vendor, open_feed, name, encoding):
+    _, streams = vendor
+    part = open_feed(name, encoding)
+    got = Collected()
+    drain_until(part, got, subscribed(part), "subscription")
+    for _ in range(6):
+        streams.advance(5 * 60_000)  # half an hour of the session in 5-minute steps
+    drain_until(part, got, caught_up(part, got, streams), "every trade and closed bar")
+    assert_equal_to_tape(got, streams, trade_counts=name == "alpaca")
+    assert len(got.candles[("AAPL", "1m")]) >= 1 and not got.dead
+    assert part.session.stats.rows_backfilled == 0  # nothing was missing
+
+
+@pytest.mark.parametrize("name", ["alpaca", "polygon"])
+def test_a_disconnect_is_backfilled_over_rest_exactly_once(vendor, open_feed, name):
+    rest, streams = vendor
+    part = open_feed(name)
+    got = Collected()
+    drain_until(part, got, subscribed(part), "subscription")
+    streams.advance(5 * 60_000)
+    drain_until(part, got, caught_up(part, got, streams), "the first five minutes")
+    dropped_at = streams.now_ns
+
+    streams.refuse_connections()  # the network is down while the market trades on
+    streams.drop_connections()
+    streams.advance(7 * 60_000)
+    wait_for(lambda: streams.stats.refused >= 1, "a refused reconnect")
+    outage_end = streams.now_ns
+    streams.refuse_connections(False)
+    drain_until(part, got, subscribed(part, 2), "the reconnect")
+    streams.advance(4 * 60_000)
+    drain_until(part, got, caught_up(part, got, streams), "the outage filled from REST")
+
+    assert_equal_to_tape(got, streams, trade_counts=name == "alpaca")
+    stats = part.session.stats
+    lost_trades = sum(
+        len(TAPE.trades_in(s, dropped_at + 1, outage_end + 1)) for s in SYMBOLS
+    )
+    lost_bars = sum(
+        len(TAPE.bars(s, "1m", dropped_at - MINUTE_NS + 1, outage_end - MINUTE_NS + 1))
+        for s in SYMBOLS
+    )
+    assert lost_trades > 20 and lost_bars == 2 * 7
+    assert stats.rows_backfilled == lost_trades + lost_bars
+    assert stats.gaps_filled == 2 * len(SYMBOLS)  # one trade and one bar hole per symbol
+    assert Ending.FAILED in part.session.endings  # the refused attempt
+    assert (stats.reconnects, stats.gaps_skipped) == (1, 0)
+
+
+def test_a_range_skipped_on_a_live_connection_is_fetched_by_its_bar_gap(vendor, open_feed):
+    _, streams = vendor
+    part = open_feed("polygon", channels=("bars",))
+    got = Collected()
+    drain_until(part, got, subscribed(part), "subscription")
+    start = int(datetime(2024, 1, 2, 14, 30, tzinfo=UTC).timestamp() * 1e9)
+    streams.skip(start + 10 * MINUTE_NS, start + 12 * MINUTE_NS)  # 14:40..14:42 never sent
+    for _ in range(4):
+        streams.advance(5 * 60_000)
+    drain_until(part, got, caught_up(part, got, streams), "bars through the skipped minutes")
+    assert part.session.stats.rows_backfilled == 3 * len(SYMBOLS)
+    assert part.session.stats.gaps_filled == len(SYMBOLS)
+    assert part.session.connections_opened == 1
+
+
+@pytest.mark.parametrize("name", ["alpaca", "polygon"])
+def test_malformed_frames_are_dead_lettered_and_no_trade_is_lost(vendor, open_feed, name):
+    _, streams = vendor
+    part = open_feed(name)
+    got = Collected()
+    drain_until(part, got, subscribed(part), "subscription")
+    streams.advance(3 * 60_000)
+    drain_until(part, got, caught_up(part, got, streams), "the first minutes")
+    hostile = (
+        ["not json at all", '[{"T":"t","S":"AAPL","i":1,"p":"x","s":1,"t":"2024-01-02T14:35:00Z"}]']
+        if name == "alpaca"
+        else ["not json at all", '[{"ev":"T","sym":"AAPL","p":1.0,"s":1,"t":"soon"}]']
+    )
+    for frame in hostile:
+        streams.send_raw(frame)
+    streams.skip(streams.now_ns + 1, streams.now_ns + 30_000_000_000)  # what those frames "held"
+    streams.advance(4 * 60_000)
+    drain_until(part, got, lambda: len(got.dead) >= 2, "two dead letters")
+    drain_until(part, got, caught_up(part, got, streams), "the trades of the bad frames, from REST")
+    assert [d.raw for d in got.dead] == hostile
+    assert {d.reason for d in got.dead} == {"malformed_frame"}
+    assert "at `$.p`" in got.dead[1].detail or "at `$.t`" in got.dead[1].detail
+    assert part.session.stats.rows_backfilled > 0
+    assert_equal_to_tape(got, streams, trade_counts=name == "alpaca")
+
+
+def test_closed_hours_are_neither_stale_nor_a_gap(vendor, open_feed):
+    _, streams = vendor
+    session_end = int(datetime(2024, 1, 2, 21, tzinfo=UTC).timestamp() * 1e9)
+    part = open_feed("alpaca", channels=("bars",), stale_after=0.2, heartbeat_every=0.2)
+    got = Collected()
+    drain_until(part, got, subscribed(part), "subscription")
+    streams.advance((session_end - streams.now_ns) // 1_000_000 + 60_000)  # to 21:01
+    drain_until(part, got, caught_up(part, got, streams), "the whole first session")
+    streams.advance(60 * 60_000)  # an hour into the night
+    night = lambda: [h for h in got.health if h.ts > ns_to_datetime(session_end)]  # noqa: E731
+    drain_until(part, got, lambda: {h.symbol for h in night() if h.status == FeedStatus.CLOSED}
+                == set(SYMBOLS), "closed at night")  # fmt: skip
+    next_open = int(datetime(2024, 1, 3, 14, 30, tzinfo=UTC).timestamp() * 1e9)
+    streams.advance((next_open - streams.now_ns) // 1_000_000 + 5 * 60_000)
+    drain_until(part, got, caught_up(part, got, streams), "the next morning's bars")
+    closed_hours = [h for h in night() if h.ts < ns_to_datetime(next_open)]
+    assert {h.status for h in closed_hours} == {FeedStatus.CLOSED}  # never stale while closed
+    stats = part.session.stats
+    assert (stats.open_gaps, stats.gaps_skipped) == (0, 0)  # the night is no hole
+
+
+def test_without_a_calendar_the_night_is_stale_and_a_gap(vendor, open_feed):
+    _, streams = vendor
+    session_end = int(datetime(2024, 1, 2, 21, tzinfo=UTC).timestamp() * 1e9)
+    part = open_feed("polygon", channels=("bars",), calendars={}, stale_after=0.2,
+                     reconnect_after_silence=3600.0)  # fmt: skip
+    got = Collected()
+    drain_until(part, got, subscribed(part), "subscription")
+    streams.advance((session_end - streams.now_ns) // 1_000_000 + 60 * 60_000)
+    drain_until(part, got, lambda: any(h.status == FeedStatus.STALE for h in got.health
+                                       if h.ts > ns_to_datetime(session_end)), "stale")  # fmt: skip
+    next_open = int(datetime(2024, 1, 3, 14, 30, tzinfo=UTC).timestamp() * 1e9)
+    streams.advance((next_open - streams.now_ns) // 1_000_000 + 5 * 60_000)
+    drain_until(part, got, lambda: part.session.stats.gaps_skipped >= len(SYMBOLS), "skips")
+
+
+def test_the_official_sdks_understand_the_loopback_streams(vendor):
+    """Conformance of the loopback server: alpaca-py's StockDataStream and massive's
+    WebSocketClient connect, authenticate, subscribe and parse its trades."""
+    from alpaca.data.live import StockDataStream
+    from massive import WebSocketClient
+
+    rest, streams = vendor
+    alpaca_trades: list[Any] = []
+    polygon_trades: list[Any] = []
+    alpaca = StockDataStream(rest.key_id, rest.secret, url_override=f"{streams.url}/v2/iex")
+
+    async def on_trade(trade: Any) -> None:
+        alpaca_trades.append(trade)
+
+    alpaca.subscribe_trades(on_trade, "AAPL")
+    polygon = WebSocketClient(api_key=rest.polygon_key, feed=streams.url.removeprefix("ws://"),
+                              secure=False, subscriptions=["T.MSFT"])  # fmt: skip
+
+    async def on_messages(messages: list[Any]) -> None:
+        polygon_trades.extend(messages)
+
+    threads = [
+        threading.Thread(target=alpaca.run, daemon=True),
+        threading.Thread(target=polygon.run, args=(lambda m: polygon_trades.extend(m),),
+                         daemon=True),  # fmt: skip
+    ]
+    for thread in threads:
+        thread.start()
+    wait_for(lambda: streams.subscribed_clients == 2, "both SDK clients subscribed")
+    streams.advance(3 * 60_000)
+    until = streams.now_ns
+    wait_for(lambda: len(alpaca_trades) == len(tape_trades("AAPL", until)), "alpaca-py trades")
+    wait_for(lambda: len(polygon_trades) == len(tape_trades("MSFT", until)), "massive trades")
+    assert [t.price for t in alpaca_trades] == tape_trades("AAPL", until)["price"].to_list()
+    assert [t.price for t in polygon_trades] == tape_trades("MSFT", until)["price"].to_list()
+    alpaca.stop()
+    streams.drop_connections()

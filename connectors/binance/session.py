@@ -128,8 +128,12 @@ class BinanceSession:
         }
         self.stats = FeedStats()
         self.health = HealthMonitor(
-            config.source_name, symbols, config.stale_after, config.heartbeat_every, wall,
-            calendars=config.calendars,
+            config.source_name,
+            symbols,
+            config.stale_after,
+            config.heartbeat_every,
+            wall,
+            config.calendars,
         )
         self.session_gaps = OpenSessionGaps(self.stats, self.health, config.calendars, resume)
         outbox.on_candles = self.session_gaps.observe

@@ -56,9 +56,10 @@ class HealthMonitor:
     [('live', 'status')]
     >>> [h.status.value for h in mon.poll(7.0, FeedStats())]
     ['stale']
-    >>> sunday = HealthMonitor("alpaca", ["AAPL"], 5, 10, lambda: datetime(2024, 1, 7, tzinfo=UTC),
-    ...                        calendars={"AAPL": "XNYS"})
-    >>> sunday.set_connected(True, now=0.0); [h.status.value for h in sunday.poll(60.0, FeedStats())]
+    >>> sunday = HealthMonitor("alpaca", ["AAPL"], 5, 10,
+    ...                        lambda: datetime(2024, 1, 7, tzinfo=UTC), {"AAPL": "XNYS"})
+    >>> sunday.set_connected(True, now=0.0)
+    >>> [h.status.value for h in sunday.poll(60.0, FeedStats())]
     ['closed']
     """
 

@@ -439,8 +439,9 @@ class VendorStreamSession:
                 gate = self.candle_gates.get(symbol)
                 held = symbol in self._resyncing and symbol in self._held
                 self.health.catching_up(symbol, held or (gate is not None and gate.backfilling))
-            if self.quote_symbols:
-                wall_ms = int(self._wall().timestamp() * 1000)
+            if self.quote_symbols:  # quotes stamped by the vendor may arrive a little late
+                grace_ms = int(self.config.reorder_window * 1000)
+                wall_ms = int(self._wall().timestamp() * 1000) - grace_ms
                 for symbol, closed in self.quote_bars.flush(wall_ms):
                     self._put_quote_candles(symbol, closed)
             records = self.health.poll(now, self.stats)
@@ -454,7 +455,7 @@ class VendorStreamSession:
             request = await self._queue.get()
             try:
                 rows = await asyncio.to_thread(self._fetch, request)
-            except Exception as exc:  # noqa: BLE001 - the SDKs raise their own types; retry later
+            except Exception as exc:  # the SDKs raise their own types: retry later
                 log.warning("%s backfill %s failed: %r", self.source, request, exc)
                 self.health.note(request.symbol, f"backfill failed: {type(exc).__name__}")
                 if request.kind == "bars":
@@ -490,8 +491,12 @@ class VendorStreamSession:
         self.stats.rows_backfilled += outcome.filled
         self.stats.gaps_filled += outcome.filled > 0
         hole = outcome.skipped
-        if hole is not None and hole.last is not None and not self.session_gaps.market_closed(
-            request.symbol, Timeframe.M1, hole.first, hole.last
+        if (
+            hole is not None
+            and hole.last is not None
+            and not self.session_gaps.market_closed(
+                request.symbol, Timeframe.M1, hole.first, hole.last
+            )
         ):
             self.stats.gaps_skipped += 1
             self.health.note(request.symbol, f"gap skipped: 1m candles {hole}")

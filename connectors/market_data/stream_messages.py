@@ -2,15 +2,15 @@
 
 Both vendors send a JSON array of messages per frame (Alpaca also msgpack, on request):
 
-* Alpaca v2 (``stream.data.alpaca.markets/v2/{feed}``): ``{"T": "t"}`` trades (``i`` id, ``p``,
-  ``s``, ``t`` RFC 3339 with nanoseconds — a msgpack timestamp in msgpack), ``"q"`` quotes
+* Alpaca v2 (``stream.data.alpaca.markets/v2/{feed}``): ``{"T": "t"}`` trades (``i`` id,
+  ``p``, ``s``, ``t`` RFC 3339 with nanoseconds — a msgpack timestamp in msgpack), ``"q"`` quotes
   (``bp bs ap as``), ``"b"`` minute bars (``o h l c v n``, ``t`` = the bar's open), and control
   messages ``success`` (``connected``/``authenticated``), ``subscription`` and ``error``
   (``code``, ``msg``);
 * Polygon/Massive (``socket.polygon.io/stocks``): ``{"ev": "T"}`` trades (``i`` id string,
   ``p``, ``s``, ``t`` SIP ms, ``q`` sequence), ``"Q"`` quotes (``bp bs ap as``), ``"AM"``
-  minute aggregates (``o h l c v``, ``s``/``e`` start/end ms; no trade count) and ``status`` messages
-  (``connected``, ``auth_success``, ``auth_failed``, ``success``, ``error`` …).
+  minute aggregates (``o h l c v``, ``s``/``e`` start/end ms; no trade count) and ``status``
+  messages (``connected``, ``auth_success``, ``auth_failed``, ``success``, ``error`` …).
 
 :func:`decode_alpaca` and :func:`decode_polygon` return a list of :data:`StreamMessage`; a frame
 that is not an array of such messages, or a message missing a field, carrying a wrong type or a

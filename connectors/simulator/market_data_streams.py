@@ -254,7 +254,8 @@ class VendorStreams:
                 answers.append({"ev": "status", "status": "error", "message": f"bad {param!r}"})
                 continue
             client.subscribed.setdefault(channel, set()).add(symbol)
-            answers.append({"ev": "status", "status": "success", "message": f"subscribed to: {param}"})
+            message = f"subscribed to: {param}"
+            answers.append({"ev": "status", "status": "success", "message": message})
         return answers
 
     async def _close_all(self) -> None:
@@ -310,7 +311,8 @@ class VendorStreams:
         ts_ms = row["ts_ns"] // _NS_PER_MS
         if kind == "trades":
             return {"ev": "T", "sym": symbol, "x": 4, "i": str(row["id"]), "z": 3,
-                    "p": row["price"], "s": row["size"], "c": [12], "t": ts_ms, "q": row["id"]}  # fmt: skip
+                    "p": row["price"], "s": row["size"], "c": [12], "t": ts_ms,
+                    "q": row["id"]}  # fmt: skip
         if kind == "quotes":
             return {"ev": "Q", "sym": symbol, "bx": 4, "bp": row["bid"], "bs": row["bid_size"],
                     "ax": 4, "ap": row["ask"], "as": row["ask_size"], "c": 0, "t": ts_ms,

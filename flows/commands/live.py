@@ -2,10 +2,10 @@
 
 ``--exchange binance`` streams Binance over WebSocket (trades, REST backfill through ccxt);
 ``alpaca`` and ``polygon`` stream those vendors' stock data WebSockets (REST backfill through
-their SDKs); any other ccxt exchange id is polled over REST. ``--simulator`` starts the loopback exchange
-simulator and runs against it — what a person without internet can try. The flow is the one the
-replay uses (:func:`flows.pipeline.build_flow`); feed-health changes are printed as they happen.
-An exchange API key, when needed, is read from ``QUORUM_EXCHANGE_API_KEY`` (never a flag).
+their SDKs); any other ccxt exchange id is polled over REST. ``--simulator`` starts the loopback
+exchange simulator and runs against it — what a person without internet can try. The flow is the
+one the replay uses (:func:`flows.pipeline.build_flow`); feed-health changes are printed as they
+happen. An exchange API key, when needed, is read from ``QUORUM_EXCHANGE_API_KEY`` (never a flag).
 """
 
 from __future__ import annotations
@@ -238,6 +238,8 @@ def main(args: argparse.Namespace) -> int:
             "assets": list(args.symbols),
         }
     }
+    if args.exchange in VENDOR_STREAMS:  # US stock data: an unlisted ticker is a NYSE stock
+        overrides["instruments"] = {"default_asset_class": "stock"}
     if args.mode is not None:
         overrides["trading"]["mode"] = args.mode
     if args.dry_run:

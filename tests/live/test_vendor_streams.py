@@ -50,7 +50,7 @@ def open_feed(
     rest, streams = vendor
     parts: list[Any] = []
 
-    def build(name: str, encoding: str = "json", **overrides: Any) -> Any:
+    def build(name: str, encoding: str = "json", wall: Any = None, **overrides: Any) -> Any:
         keys = ProviderCredentials(
             provider=name,
             key=rest.key_id if name == "alpaca" else rest.polygon_key,
@@ -71,8 +71,8 @@ def open_feed(
         }
         settings.update(overrides)
         config = VendorStreamConfig(name, SYMBOLS, keys, **settings)
-        wall = lambda: ns_to_datetime(streams.now_ns)  # noqa: E731 - the tape's clock
-        source = VendorStreamSource(config, seed=7, wall=wall)
+        tape_clock = lambda: ns_to_datetime(streams.now_ns)  # noqa: E731
+        source = VendorStreamSource(config, seed=7, wall=wall or tape_clock)
         part = source.build_part("input", source.list_parts()[0], None)
         parts.append(part)
         return part
@@ -159,7 +159,7 @@ def test_frames_become_the_tapes_trades_and_candles(vendor, open_feed, name, enc
 
 @pytest.mark.parametrize("name", ["alpaca", "polygon"])
 def test_a_disconnect_is_backfilled_over_rest_exactly_once(vendor, open_feed, name):
-    rest, streams = vendor
+    _, streams = vendor
     part = open_feed(name)
     got = Collected()
     drain_until(part, got, subscribed(part), "subscription")
@@ -179,9 +179,7 @@ def test_a_disconnect_is_backfilled_over_rest_exactly_once(vendor, open_feed, na
 
     assert_equal_to_tape(got, streams, trade_counts=name == "alpaca")
     stats = part.session.stats
-    lost_trades = sum(
-        len(TAPE.trades_in(s, dropped_at + 1, outage_end + 1)) for s in SYMBOLS
-    )
+    lost_trades = sum(len(TAPE.trades_in(s, dropped_at + 1, outage_end + 1)) for s in SYMBOLS)
     lost_bars = sum(
         len(TAPE.bars(s, "1m", dropped_at - MINUTE_NS + 1, outage_end - MINUTE_NS + 1))
         for s in SYMBOLS
@@ -232,6 +230,49 @@ def test_malformed_frames_are_dead_lettered_and_no_trade_is_lost(vendor, open_fe
     assert "at `$.p`" in got.dead[1].detail or "at `$.t`" in got.dead[1].detail
     assert part.session.stats.rows_backfilled > 0
     assert_equal_to_tape(got, streams, trade_counts=name == "alpaca")
+
+
+@pytest.mark.parametrize("name", ["alpaca", "polygon"])
+def test_quotes_become_candles_of_the_mid_equal_to_polars(vendor, open_feed, name):
+    _, streams = vendor
+    # the feed's wall clock moves once the step's frames have arrived: a minute is released by
+    # the clock only after its quotes were received (as with a real clock and a short latency)
+    clock = [streams.now_ns]
+    part = open_feed(name, wall=lambda: ns_to_datetime(clock[0]), channels=("quotes",),
+                     quote_candles=SYMBOLS)  # fmt: skip
+    got = Collected()
+    drain_until(part, got, subscribed(part), "subscription")
+    for _ in range(4):
+        received, sent = part.session.stats.messages, streams.stats.frames_sent
+        streams.advance(5 * 60_000)
+        frames = streams.stats.frames_sent - sent
+        wait_for(lambda r=received, f=frames: part.session.stats.messages >= r + f, "the frames")
+        clock[0] = streams.now_ns
+    expected = {
+        symbol: TAPE.quotes_in(symbol, 0, streams.now_ns + 1)
+        .with_columns(ts=pl.from_epoch("ts_ns", time_unit="ns"),
+                      mid=(pl.col("bid") + pl.col("ask")) / 2, spread=pl.col("ask") - pl.col("bid"))
+        .group_by_dynamic("ts", every="1m")
+        .agg(o=pl.col("mid").first(), h=pl.col("mid").max(), low=pl.col("mid").min(),
+             c=pl.col("mid").last(), n=pl.len(), spread=pl.col("spread").mean())
+        .filter(pl.col("ts").dt.epoch("ns") + MINUTE_NS <= streams.now_ns)
+        for symbol in SYMBOLS
+    }  # fmt: skip
+    drain_until(part, got, lambda: all(len(got.candle_opens_ms(s)) == len(expected[s])
+                                       for s in SYMBOLS), "the closed quote minutes")  # fmt: skip
+    for symbol, frame in expected.items():
+        batches = got.candles[(symbol, "1m")]
+        for column, polars_column in (("open", "o"), ("high", "h"), ("low", "low"),
+                                      ("close", "c"), ("trades", "n")):  # fmt: skip
+            np.testing.assert_allclose(
+                np.concatenate([getattr(b, column) for b in batches]),
+                frame[polars_column],
+                rtol=1e-12,
+            )
+        spreads = np.concatenate([b.spread for b in batches])
+        np.testing.assert_allclose(spreads, frame["spread"], rtol=1e-9)
+    assert got.quotes and not got.trades  # the latest top of book, conflated
+    assert part.session.quote_bars.late == 0 and not got.dead
 
 
 def test_closed_hours_are_neither_stale_nor_a_gap(vendor, open_feed):
@@ -288,13 +329,9 @@ def test_the_official_sdks_understand_the_loopback_streams(vendor):
     polygon = WebSocketClient(api_key=rest.polygon_key, feed=streams.url.removeprefix("ws://"),
                               secure=False, subscriptions=["T.MSFT"])  # fmt: skip
 
-    async def on_messages(messages: list[Any]) -> None:
-        polygon_trades.extend(messages)
-
     threads = [
         threading.Thread(target=alpaca.run, daemon=True),
-        threading.Thread(target=polygon.run, args=(lambda m: polygon_trades.extend(m),),
-                         daemon=True),  # fmt: skip
+        threading.Thread(target=polygon.run, args=(polygon_trades.extend,), daemon=True),
     ]
     for thread in threads:
         thread.start()
@@ -307,3 +344,54 @@ def test_the_official_sdks_understand_the_loopback_streams(vendor):
     assert [t.price for t in polygon_trades] == tape_trades("MSFT", until)["price"].to_list()
     alpaca.stop()
     streams.drop_connections()
+
+
+def test_quorum_live_streams_a_vendor_and_never_prints_its_keys(vendor, monkeypatch, capfd):
+    from flows.cli import main
+
+    rest, streams = vendor
+    monkeypatch.setenv("APCA_API_KEY_ID", rest.key_id)
+    monkeypatch.setenv("APCA_API_SECRET_KEY", rest.secret)
+    stop = threading.Event()
+
+    def market() -> None:  # a minute of the tape every 0.1 s once the feed has subscribed
+        while not stop.wait(0.1):
+            if streams.subscribed_clients:
+                streams.advance(60_000)
+
+    ticker = threading.Thread(target=market, daemon=True)
+    ticker.start()
+    try:
+        code = main(["live", "--exchange", "alpaca", "--symbols", "AAPL,MSFT", "--ws-url",
+                     streams.url, "--rest-url", rest.url, "--duration", "8",
+                     "--timeframes", "1m,5m"])  # fmt: skip
+    finally:
+        stop.set()
+        ticker.join(10)
+    printed = capfd.readouterr()
+    assert code == 0, printed.err
+    assert "[feed] alpaca-stream AAPL:" in printed.out
+    assert "feed alpaca-stream-0: messages" in printed.out
+    assert "candles 1m" in printed.out
+    for secret in (rest.key_id, rest.secret):
+        assert secret not in printed.out + printed.err
+
+
+def test_a_refused_key_stops_quorum_live_with_the_vendors_reason_not_the_key(
+    vendor, monkeypatch, capfd
+):
+    from flows.cli import main
+
+    rest, streams = vendor
+    monkeypatch.setenv("POLYGON_API_KEY", "wrong-key-456")
+    code = main(["live", "--exchange", "polygon", "--symbols", "AAPL", "--ws-url", streams.url,
+                 "--rest-url", rest.url, "--duration", "60"])  # fmt: skip
+    printed = capfd.readouterr()
+    assert code == 2
+    assert "polygon refused the key: authentication failed" in printed.err
+    assert "wrong-key-456" not in printed.out + printed.err
+    assert streams.stats.auth_failures == 1  # a refused key is final: no retry loop
+    monkeypatch.delenv("POLYGON_API_KEY")
+    monkeypatch.delenv("MASSIVE_API_KEY", raising=False)
+    assert main(["live", "--exchange", "polygon", "--symbols", "AAPL"]) == 2
+    assert "polygon needs POLYGON_API_KEY" in capfd.readouterr().err

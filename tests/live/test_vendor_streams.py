@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
+import msgpack
 import numpy as np
 import polars as pl
 import pytest
@@ -206,26 +207,40 @@ def test_a_range_skipped_on_a_live_connection_is_fetched_by_its_bar_gap(vendor, 
     assert part.session.connections_opened == 1
 
 
-@pytest.mark.parametrize("name", ["alpaca", "polygon"])
-def test_malformed_frames_are_dead_lettered_and_no_trade_is_lost(vendor, open_feed, name):
+HOSTILE = {
+    "alpaca-json": [
+        "not json at all",
+        '[{"T":"t","S":"AAPL","i":1,"p":"x","s":1,"t":"2024-01-02T14:35:00Z"}]',
+    ],
+    "alpaca-msgpack": [
+        b"\xc1\xc1",  # a byte msgpack never uses
+        msgpack.packb([{"T": "t", "S": "AAPL", "i": 1, "p": "x", "s": 1, "t": 5}]),
+    ],
+    "polygon-json": [
+        "not json at all",
+        '[{"ev":"T","sym":"AAPL","p":1.0,"s":1,"t":"soon"}]',
+    ],
+}
+
+
+@pytest.mark.parametrize(("name", "encoding"), VARIANTS)
+def test_malformed_frames_are_dead_lettered_and_no_trade_is_lost(vendor, open_feed, name, encoding):
     _, streams = vendor
-    part = open_feed(name)
+    part = open_feed(name, encoding)
     got = Collected()
     drain_until(part, got, subscribed(part), "subscription")
     streams.advance(3 * 60_000)
     drain_until(part, got, caught_up(part, got, streams), "the first minutes")
-    hostile = (
-        ["not json at all", '[{"T":"t","S":"AAPL","i":1,"p":"x","s":1,"t":"2024-01-02T14:35:00Z"}]']
-        if name == "alpaca"
-        else ["not json at all", '[{"ev":"T","sym":"AAPL","p":1.0,"s":1,"t":"soon"}]']
-    )
+    hostile = HOSTILE[f"{name}-{encoding}"]
     for frame in hostile:
         streams.send_raw(frame)
     streams.skip(streams.now_ns + 1, streams.now_ns + 30_000_000_000)  # what those frames "held"
     streams.advance(4 * 60_000)
     drain_until(part, got, lambda: len(got.dead) >= 2, "two dead letters")
     drain_until(part, got, caught_up(part, got, streams), "the trades of the bad frames, from REST")
-    assert [d.raw for d in got.dead] == hostile
+    assert [d.raw for d in got.dead] == [
+        f if isinstance(f, str) else "msgpack:" + f.hex() for f in hostile
+    ]  # the raw frame, as text (binary msgpack in hex)
     assert {d.reason for d in got.dead} == {"malformed_frame"}
     assert "at `$.p`" in got.dead[1].detail or "at `$.t`" in got.dead[1].detail
     assert part.session.stats.rows_backfilled > 0

@@ -1,7 +1,9 @@
 """Alpaca's and Polygon's market-data WebSockets as a live Bytewax source, gap-free.
 
-A :class:`VendorStreamSource` runs one :class:`VendorStreamSession` (both vendors allow one
-data connection per key, so all symbols share it) in the background-feed partition of
+Stock tickers on both; FX pairs (``EUR/USD``) on Polygon's forex cluster (quotes ``C.``,
+minute aggregates ``CA.``; REST ticker ``C:EURUSD``). A :class:`VendorStreamSource` runs one
+:class:`VendorStreamSession` per stream (the vendors allow one data connection per key and
+cluster, so all symbols of a cluster share it) in the background-feed partition of
 :mod:`connectors.feed.partition`. The session speaks the documented frames with ``websockets``
 (:mod:`.stream_messages`): it waits for the greeting, authenticates, subscribes trades, quotes
 and/or minute bars, then reads. On top of that the same machinery as the Binance source:
@@ -137,6 +139,8 @@ class VendorStreamConfig:
             raise ValueError(f"encoding msgpack is Alpaca's; {self.vendor} sends JSON")
         if self.quote_candles and "quotes" not in self.channels:
             raise ValueError("quote_candles need the quotes channel")
+        if self.quote_candles and "bars" in self.channels:
+            raise ValueError("quote_candles and the bars channel would both make 1m candles")
         extra = sorted(set(self.quote_candles) - set(self.symbols))
         if extra:
             raise ValueError(f"quote_candles names symbols the feed does not stream: {extra}")
@@ -144,11 +148,26 @@ class VendorStreamConfig:
                      "open_timeout"):  # fmt: skip
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name} must be > 0 seconds, got {getattr(self, name)}")
+        pairs = [s for s in self.symbols if "/" in s]
+        if pairs and self.vendor == "alpaca":
+            raise ValueError(f"alpaca: only stock tickers are streamed here, not {pairs}")
+        if pairs and not self.channels_for("forex"):
+            raise ValueError(f"{pairs}: forex has no trades on Polygon; stream quotes or bars")
 
-    @property
-    def stream_url(self) -> str:
+    def cluster(self, symbol: str) -> str:
+        """The stream a symbol is on: ``stocks``, or Polygon's ``forex`` for a pair."""
+        return "forex" if "/" in symbol else "stocks"
+
+    def channels_for(self, cluster: str) -> tuple[str, ...]:
+        return tuple(c for c in self.channels if cluster != "forex" or c != "trades")
+
+    def stream_url(self, cluster: str) -> str:
         base = (self.ws_url or _WS_URLS[self.vendor]).rstrip("/")
-        return f"{base}/v2/{self.feed}" if self.vendor == "alpaca" else f"{base}/stocks"
+        return f"{base}/v2/{self.feed}" if self.vendor == "alpaca" else f"{base}/{cluster}"
+
+    def rest_symbol(self, symbol: str) -> str:
+        """The REST ticker: Polygon names the pair ``EUR/USD`` ``C:EURUSD``."""
+        return f"C:{symbol.replace('/', '')}" if self.cluster(symbol) == "forex" else symbol
 
     @property
     def msgpacked(self) -> bool:
@@ -162,17 +181,23 @@ class VendorStreamConfig:
         return {"action": "auth", "params": keys.key.get_secret_value()}
 
     def subscribe_frame(self, symbols: tuple[str, ...]) -> dict[str, Any]:
-        """The subscription of ``symbols`` on every channel.
+        """The subscription of ``symbols`` (all on one cluster) on every channel.
 
         >>> keys = ProviderCredentials(provider="polygon", key="k")
-        >>> VendorStreamConfig("polygon", ("AAPL",), keys, ("trades", "bars")).subscribe_frame(
-        ...     ("AAPL", "MSFT"))
+        >>> config = VendorStreamConfig("polygon", ("AAPL",), keys, ("trades", "bars"))
+        >>> config.subscribe_frame(("AAPL", "MSFT"))
         {'action': 'subscribe', 'params': 'T.AAPL,T.MSFT,AM.AAPL,AM.MSFT'}
+        >>> config.subscribe_frame(("EUR/USD",))
+        {'action': 'subscribe', 'params': 'CA.EUR/USD'}
         """
+        cluster = self.cluster(symbols[0])
+        channels = self.channels_for(cluster)
         if self.vendor == "alpaca":
-            return {"action": "subscribe", **{c: list(symbols) for c in self.channels}}
+            return {"action": "subscribe", **{c: list(symbols) for c in channels}}
         prefixes = {"trades": "T", "quotes": "Q", "bars": "AM"}
-        params = [f"{prefixes[c]}.{s}" for c in self.channels for s in symbols]
+        if cluster == "forex":
+            prefixes = {"quotes": "C", "bars": "CA"}
+        params = [f"{prefixes[c]}.{s}" for c in channels for s in symbols]
         return {"action": "subscribe", "params": ",".join(params)}
 
     def encode(self, frame: dict[str, Any]) -> str | bytes:
@@ -216,14 +241,16 @@ class VendorStreamSession:
         )  # fmt: skip
         resume = resume or FeedCursor()
         self.source = f"{config.vendor}-stream"
+        self.cluster = config.cluster(symbols[0])
+        channels = config.channels_for(self.cluster)
         self.candle_gates: dict[str, SequenceGate] = {}
-        if "bars" in config.channels:
+        if "bars" in channels:
             self.candle_gates = {
                 s: SequenceGate(_MINUTE_MS, resume.last_candle_open(s, "1m"), config.reorder_window)
                 for s in symbols
             }
         self.trade_cursors: dict[str, TimeCursor] = {}
-        if "trades" in config.channels:
+        if "trades" in channels:
             self.trade_cursors = {s: TimeCursor(resume.trades.get(s)) for s in symbols}
         self._resyncing: set[str] = set()
         self._held: dict[str, list[TradeRow]] = {}
@@ -276,8 +303,8 @@ class VendorStreamSession:
         headers = {"Content-Type": "application/msgpack"} if cfg.msgpacked else None
         try:
             async with connect(
-                cfg.stream_url, additional_headers=headers, open_timeout=cfg.open_timeout,
-                close_timeout=2, max_queue=1024, compression=None,
+                cfg.stream_url(self.cluster), additional_headers=headers,
+                open_timeout=cfg.open_timeout, close_timeout=2, max_queue=1024, compression=None,
             ) as ws:  # fmt: skip
                 opened = self._monotonic()
                 if self.connections_opened:
@@ -474,10 +501,11 @@ class VendorStreamSession:
     def _fetch(self, request: _Fetch) -> list[Any]:
         """Blocking SDK calls (run in a worker thread)."""
         assert self.provider is not None
+        symbol = self.config.rest_symbol(request.symbol)
         if request.kind == "bars":
-            return self.provider.bars(request.symbol, Timeframe.M1, request.first, request.last)
+            return self.provider.bars(symbol, Timeframe.M1, request.first, request.last)
         rows: list[TradeRow] = []
-        for page in self.provider.trades(request.symbol, request.first, request.last):
+        for page in self.provider.trades(symbol, request.first, request.last):
             for ts_ns, venue_id, price, amount, _ in page:
                 key = trade_key(venue_id)
                 rows.append((key, ts_ns // _NS_PER_MS, price, amount, key, 0))
@@ -525,8 +553,9 @@ class VendorStreamSession:
 class VendorStreamSource(GroupedFeedSource):
     """Live Alpaca or Polygon market data (see the module docstring for what it emits).
 
-    One partition (the vendors allow one data connection per key); ``run_for`` seconds or
-    ``max_trades`` end it; ``provider_factory`` replaces the REST client (tests).
+    One partition per stream (the vendors allow one connection per key and cluster: Polygon's
+    stocks and forex pairs are two); ``run_for`` seconds or ``max_trades`` end them;
+    ``provider_factory`` replaces the REST client (tests).
     """
 
     def __init__(
@@ -538,7 +567,11 @@ class VendorStreamSource(GroupedFeedSource):
     ) -> None:
         self.config = config
         self._provider_factory = provider_factory
-        super().__init__(f"{config.vendor}-stream", [tuple(config.symbols)], **options)
+        clusters: dict[str, list[str]] = {}
+        for symbol in config.symbols:
+            clusters.setdefault(config.cluster(symbol), []).append(symbol)
+        groups = [tuple(symbols) for symbols in clusters.values()]
+        super().__init__(f"{config.vendor}-stream", groups, **options)
 
     def build_feed(
         self,

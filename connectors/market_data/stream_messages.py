@@ -10,7 +10,9 @@ Both vendors send a JSON array of messages per frame (Alpaca also msgpack, on re
 * Polygon/Massive (``socket.polygon.io/stocks``): ``{"ev": "T"}`` trades (``i`` id string,
   ``p``, ``s``, ``t`` SIP ms, ``q`` sequence), ``"Q"`` quotes (``bp bs ap as``), ``"AM"``
   minute aggregates (``o h l c v``, ``s``/``e`` start/end ms; no trade count) and ``status``
-  messages (``connected``, ``auth_success``, ``auth_failed``, ``success``, ``error`` …).
+  messages (``connected``, ``auth_success``, ``auth_failed``, ``success``, ``error`` …); its
+  forex cluster (``/forex``) sends ``"C"`` quotes (``p`` the pair, ``b``/``a``, ``t`` ms; no
+  sizes) and ``"CA"`` minute aggregates (``pair``, ``o h l c v``, ``s``/``e``).
 
 :func:`decode_alpaca` and :func:`decode_polygon` return a list of :data:`StreamMessage`; a frame
 that is not an array of such messages, or a message missing a field, carrying a wrong type or a
@@ -204,6 +206,10 @@ def decode_polygon(raw: str | bytes) -> list[StreamMessage]:
     >>> decode_polygon('[{"ev":"T","sym":"MSFT","x":4,"i":"12345","z":3,"p":114.125,"s":100,'
     ...                '"c":[0,12],"t":1536036818784,"q":3681328}]')
     [StreamTrade(symbol='MSFT', ts_ns=1536036818784000000, price=114.125, size=100.0, key=12345)]
+    >>> quote = decode_polygon('[{"ev":"C","p":"EUR/USD","x":48,"a":1.1002,"b":1.1,'
+    ...                        '"t":1704205800000}]')[0]
+    >>> quote.symbol, quote.bid, quote.ask, quote.bid_size
+    ('EUR/USD', 1.1, 1.1002, 0.0)
     >>> decode_polygon('[{"ev":"status","status":"auth_failed","message":"authentication failed"}]')
     [Control(kind='auth_failed', detail='authentication failed')]
     >>> decode_polygon('[{"ev":"AM","sym":"MSFT","o":1,"h":1,"l":1,"c":1,"v":5,"s":60000}]')
@@ -217,8 +223,9 @@ def decode_polygon(raw: str | bytes) -> list[StreamMessage]:
         if kind == "status":
             status = str(m.get("status", ""))
             out.append(Control(_POLYGON_STATUS.get(status, "error"), str(m.get("message", ""))))
-        elif kind in ("T", "Q", "AM"):
-            symbol = _symbol(m, "sym", f"polygon {kind}")
+        elif kind in ("T", "Q", "AM", "C", "CA"):
+            field = {"C": "p", "CA": "pair"}.get(kind, "sym")
+            symbol = _symbol(m, field, f"polygon {kind}")
             where = f"polygon {kind} {symbol}"
             if kind == "T":
                 ts_ns = _count(m, "t", where) * _NS_PER_MS
@@ -229,6 +236,10 @@ def decode_polygon(raw: str | bytes) -> list[StreamMessage]:
                 bid, ask = _number(m, "bp", where), _number(m, "ap", where)
                 sizes = _number(m, "bs", where), _number(m, "as", where)
                 out.append(StreamQuote(symbol, ts_ns, bid, ask, *sizes))
+            elif kind == "C":  # a forex quote carries no sizes
+                ts_ns = _count(m, "t", where) * _NS_PER_MS
+                bid, ask = _number(m, "b", where), _number(m, "a", where)
+                out.append(StreamQuote(symbol, ts_ns, bid, ask, 0.0, 0.0))
             else:
                 start, end = _count(m, "s", where), _count(m, "e", where)
                 if end - start != 60_000:

@@ -8,7 +8,9 @@ The documented exchanges, frame for frame:
   data ``t``/``q``/``b`` messages; JSON, or msgpack (``t`` a msgpack timestamp) when the client
   sends ``Content-Type: application/msgpack``;
 * Polygon ``/stocks``: ``status`` messages ``connected``, ``auth_success``/``auth_failed``,
-  ``success`` per subscribed ``T.``/``Q.``/``AM.`` channel; data ``T``/``Q``/``AM`` (``t`` in ms).
+  ``success`` per subscribed ``T.``/``Q.``/``AM.`` channel; data ``T``/``Q``/``AM`` (``t`` in ms);
+  ``/forex``: the same exchange with ``C.`` quotes (``p`` pair, ``b``/``a``) and ``CA.`` minute
+  aggregates of the tape's FX pairs.
 
 Time moves only when the test says (:meth:`VendorStreams.advance`): the tape's trades and quotes
 up to the new time are sent to the connections subscribed to them, and each minute bar once its
@@ -52,7 +54,7 @@ from connectors.simulator.market_data_providers import (
 
 _NS_PER_MS = 1_000_000
 _MINUTE_NS = 60_000_000_000
-_POLYGON_CHANNELS = {"T": "trades", "Q": "quotes", "AM": "bars"}
+_POLYGON_CHANNELS = {"T": "trades", "Q": "quotes", "AM": "bars", "C": "quotes", "CA": "bars"}
 
 
 @dataclass(eq=False)
@@ -60,6 +62,7 @@ class _Client:
     ws: ServerConnection
     vendor: str
     msgpacked: bool
+    forex: bool = False
     authenticated: bool = False
     subscribed: dict[str, set[str]] = field(default_factory=dict)
 
@@ -97,7 +100,8 @@ class VendorStreams:
         self.tape = tape
         self.key_id, self.secret, self.polygon_key = key_id, secret, polygon_key
         self.frame_size = frame_size
-        firsts = [int(t["ts_ns"][0]) for t in tape.trades.values() if len(t)]
+        ticks = [*tape.trades.values(), *tape.fx.values()]
+        firsts = [int(t["ts_ns"][0]) for t in ticks if len(t)]
         self.now_ns = start_ns if start_ns is not None else min(firsts) - _MINUTE_NS
         self.stats = StreamStats()
         self.refusing = False
@@ -184,7 +188,7 @@ class VendorStreams:
         if self.refusing:
             self.stats.refused += 1
             return connection.respond(503, "unavailable\n")
-        if not (request.path.startswith("/v2/") or request.path == "/stocks"):
+        if not (request.path.startswith("/v2/") or request.path in ("/stocks", "/forex")):
             return connection.respond(404, f"no stream at {request.path}\n")
         return None
 
@@ -194,7 +198,7 @@ class VendorStreams:
         msgpacked = vendor == "alpaca" and (
             ws.request.headers.get("Content-Type") == "application/msgpack"
         )
-        client = _Client(ws, vendor, msgpacked)
+        client = _Client(ws, vendor, msgpacked, forex=ws.request.path == "/forex")
         self.stats.connections += 1
         greeting = (
             {"T": "success", "msg": "connected"}
@@ -250,7 +254,7 @@ class VendorStreams:
         for param in str(frame.get("params", "")).split(","):
             prefix, _, symbol = param.partition(".")
             channel = _POLYGON_CHANNELS.get(prefix)
-            if channel is None or not symbol:
+            if channel is None or not symbol or (prefix in ("C", "CA")) != client.forex:
                 answers.append({"ev": "status", "status": "error", "message": f"bad {param!r}"})
                 continue
             client.subscribed.setdefault(channel, set()).add(symbol)
@@ -289,7 +293,7 @@ class VendorStreams:
     def _events(self, after_ns: int, until_ns: int) -> list[tuple[int, int, str, str, dict]]:
         out = []
         start, end = after_ns + 1, until_ns + 1
-        for symbol in self.tape.trades:
+        for symbol in [*self.tape.trades, *self.tape.fx]:
             for row in self.tape.trades_in(symbol, start, end).iter_rows(named=True):
                 out.append((row["ts_ns"], 1, "trades", symbol, row))
             for row in self.tape.quotes_in(symbol, start, end).iter_rows(named=True):
@@ -309,6 +313,11 @@ class VendorStreams:
                 message["t"] = msgpack.Timestamp.from_unix_nano(row["ts_ns"])
             return message
         ts_ms = row["ts_ns"] // _NS_PER_MS
+        if client.forex and kind == "quotes":
+            return {"ev": "C", "p": symbol, "x": 48, "a": row["ask"], "b": row["bid"], "t": ts_ms}
+        if client.forex:
+            return {"ev": "CA", "pair": symbol, "o": row["o"], "c": row["c"], "h": row["h"],
+                    "l": row["low"], "v": row["v"], "s": ts_ms, "e": ts_ms + 60_000}  # fmt: skip
         if kind == "trades":
             return {"ev": "T", "sym": symbol, "x": 4, "i": str(row["id"]), "z": 3,
                     "p": row["price"], "s": row["size"], "c": [12], "t": ts_ms,

@@ -36,11 +36,19 @@ SYMBOLS = ("AAPL", "MSFT")
 TAPE = StockTape(SYMBOLS, "2024-01-02", "2024-01-03")
 MINUTE_NS = 60_000_000_000
 VARIANTS = [("alpaca", "json"), ("alpaca", "msgpack"), ("polygon", "json")]
+FX = ("EUR/USD",)
+GRACE_NS = 50_000_000  # the reorder window: a quote minute is closed that long after its end
+FX_TAPE = StockTape((), "2024-01-05", "2024-01-08", fx=FX)  # Friday to Monday, 24/5 quotes
 
 
 @pytest.fixture
-def vendor() -> Iterator[tuple[MarketDataProviders, VendorStreams]]:
-    with MarketDataProviders(TAPE, page_cap=40) as rest, VendorStreams(TAPE) as streams:
+def tape() -> StockTape:
+    return TAPE
+
+
+@pytest.fixture
+def vendor(tape: StockTape) -> Iterator[tuple[MarketDataProviders, VendorStreams]]:
+    with MarketDataProviders(tape, page_cap=40) as rest, VendorStreams(tape) as streams:
         yield rest, streams
 
 
@@ -51,7 +59,13 @@ def open_feed(
     rest, streams = vendor
     parts: list[Any] = []
 
-    def build(name: str, encoding: str = "json", wall: Any = None, **overrides: Any) -> Any:
+    def build(
+        name: str,
+        encoding: str = "json",
+        wall: Any = None,
+        symbols: tuple[str, ...] = SYMBOLS,
+        **overrides: Any,
+    ) -> Any:
         keys = ProviderCredentials(
             provider=name,
             key=rest.key_id if name == "alpaca" else rest.polygon_key,
@@ -63,7 +77,7 @@ def open_feed(
             "ws_url": streams.url,
             "rest_url": rest.url,
             "requests_per_minute": 600_000,
-            "calendars": dict.fromkeys(SYMBOLS, "XNYS"),
+            "calendars": {s: "24/5" if "/" in s else "XNYS" for s in symbols},
             "tick": 0.01,
             "reorder_window": 0.05,
             "stale_after": 30.0,
@@ -71,7 +85,7 @@ def open_feed(
             "backoff": BackoffPolicy(initial=0.05, factor=2.0, maximum=0.2, jitter=0.5),
         }
         settings.update(overrides)
-        config = VendorStreamConfig(name, SYMBOLS, keys, **settings)
+        config = VendorStreamConfig(name, symbols, keys, **settings)
         tape_clock = lambda: ns_to_datetime(streams.now_ns)  # noqa: E731
         source = VendorStreamSource(config, seed=7, wall=wall or tape_clock)
         part = source.build_part("input", source.list_parts()[0], None)
@@ -247,14 +261,18 @@ def test_malformed_frames_are_dead_lettered_and_no_trade_is_lost(vendor, open_fe
     assert_equal_to_tape(got, streams, trade_counts=name == "alpaca")
 
 
-@pytest.mark.parametrize("name", ["alpaca", "polygon"])
-def test_quotes_become_candles_of_the_mid_equal_to_polars(vendor, open_feed, name):
+@pytest.mark.parametrize(
+    ("name", "tape", "symbols"),
+    [("alpaca", TAPE, SYMBOLS), ("polygon", TAPE, SYMBOLS), ("polygon", FX_TAPE, FX)],
+    ids=["alpaca", "polygon", "polygon-forex"],
+)
+def test_quotes_become_candles_of_the_mid_equal_to_polars(vendor, open_feed, name, tape, symbols):
     _, streams = vendor
     # the feed's wall clock moves once the step's frames have arrived: a minute is released by
     # the clock only after its quotes were received (as with a real clock and a short latency)
     clock = [streams.now_ns]
     part = open_feed(name, wall=lambda: ns_to_datetime(clock[0]), channels=("quotes",),
-                     quote_candles=SYMBOLS)  # fmt: skip
+                     quote_candles=symbols, symbols=symbols)  # fmt: skip
     got = Collected()
     drain_until(part, got, subscribed(part), "subscription")
     for _ in range(4):
@@ -264,17 +282,17 @@ def test_quotes_become_candles_of_the_mid_equal_to_polars(vendor, open_feed, nam
         wait_for(lambda r=received, f=frames: part.session.stats.messages >= r + f, "the frames")
         clock[0] = streams.now_ns
     expected = {
-        symbol: TAPE.quotes_in(symbol, 0, streams.now_ns + 1)
+        symbol: tape.quotes_in(symbol, 0, streams.now_ns + 1)
         .with_columns(ts=pl.from_epoch("ts_ns", time_unit="ns"),
                       mid=(pl.col("bid") + pl.col("ask")) / 2, spread=pl.col("ask") - pl.col("bid"))
         .group_by_dynamic("ts", every="1m")
         .agg(o=pl.col("mid").first(), h=pl.col("mid").max(), low=pl.col("mid").min(),
              c=pl.col("mid").last(), n=pl.len(), spread=pl.col("spread").mean())
-        .filter(pl.col("ts").dt.epoch("ns") + MINUTE_NS <= streams.now_ns)
-        for symbol in SYMBOLS
+        .filter(pl.col("ts").dt.epoch("ns") + MINUTE_NS <= streams.now_ns - GRACE_NS)
+        for symbol in symbols
     }  # fmt: skip
     drain_until(part, got, lambda: all(len(got.candle_opens_ms(s)) == len(expected[s])
-                                       for s in SYMBOLS), "the closed quote minutes")  # fmt: skip
+                                       for s in symbols), "the closed quote minutes")  # fmt: skip
     for symbol, frame in expected.items():
         batches = got.candles[(symbol, "1m")]
         for column, polars_column in (("open", "o"), ("high", "h"), ("low", "low"),
@@ -288,6 +306,54 @@ def test_quotes_become_candles_of_the_mid_equal_to_polars(vendor, open_feed, nam
         np.testing.assert_allclose(spreads, frame["spread"], rtol=1e-9)
     assert got.quotes and not got.trades  # the latest top of book, conflated
     assert part.session.quote_bars.late == 0 and not got.dead
+
+
+@pytest.mark.parametrize("tape", [FX_TAPE])
+def test_forex_minute_aggregates_fill_a_skipped_range_and_sleep_through_the_weekend(
+    vendor, open_feed
+):
+    _, streams = vendor
+    part = open_feed("polygon", symbols=FX, channels=("bars",), stale_after=0.2)
+    got = Collected()
+    drain_until(part, got, subscribed(part), "subscription")
+    noon = int(datetime(2024, 1, 5, 12, tzinfo=UTC).timestamp() * 1e9)
+    streams.skip(noon, noon + 4 * MINUTE_NS)  # Friday 12:00..12:04 never sent: REST has them
+    friday_close = int(datetime(2024, 1, 5, 22, tzinfo=UTC).timestamp() * 1e9)  # 17:00 NY
+    streams.advance((friday_close - streams.now_ns) // 1_000_000 + 60 * 60_000)
+    bars = lambda: FX_TAPE.bars("C:EURUSD", "1m", 0, streams.now_ns - MINUTE_NS + 1)  # noqa: E731
+    drain_until(part, got, lambda: got.candle_opens_ms("EUR/USD") == (bars()["ts_ns"] // 1_000_000
+                ).to_list(), "Friday's minute aggregates")  # fmt: skip
+    weekend = lambda: [h for h in got.health if h.ts > ns_to_datetime(friday_close)]  # noqa: E731
+    drain_until(part, got, lambda: any(h.status == FeedStatus.CLOSED for h in weekend()),
+                "closed for the weekend")  # fmt: skip
+    sunday_open = int(datetime(2024, 1, 7, 22, tzinfo=UTC).timestamp() * 1e9)
+    streams.advance((sunday_open - streams.now_ns) // 1_000_000 + 10 * 60_000)
+    drain_until(part, got, lambda: got.candle_opens_ms("EUR/USD") == (bars()["ts_ns"] // 1_000_000
+                ).to_list(), "Sunday evening's")  # fmt: skip
+    batches = got.candles[("EUR/USD", "1m")]
+    for column, tape_column in (("open", "o"), ("high", "h"), ("low", "low"), ("close", "c")):
+        np.testing.assert_array_equal(
+            np.concatenate([getattr(b, column) for b in batches]), bars()[tape_column]
+        )
+    stats = part.session.stats
+    assert (stats.rows_backfilled, stats.gaps_filled) == (5, 1)  # the skipped five minutes
+    assert (stats.open_gaps, stats.gaps_skipped) == (0, 0)  # the weekend is no gap
+    closed = [h for h in weekend() if h.ts < ns_to_datetime(sunday_open)]
+    assert {h.status for h in closed} == {FeedStatus.CLOSED}
+
+
+def test_forex_pairs_stream_quotes_or_bars_and_alpaca_stock_tickers_only():
+    keys = ProviderCredentials(provider="polygon", key="k")
+    with pytest.raises(ValueError, match="forex has no trades on Polygon"):
+        VendorStreamConfig("polygon", ("EUR/USD",), keys, ("trades",))
+    with pytest.raises(ValueError, match="only stock tickers"):
+        VendorStreamConfig("alpaca", ("BTC/USD",), keys)
+    config = VendorStreamConfig("polygon", ("AAPL", "EUR/USD"), keys, ("trades", "quotes"))
+    assert VendorStreamSource(config).groups == [("AAPL",), ("EUR/USD",)]  # two streams
+    assert (config.stream_url("forex"), config.rest_symbol("EUR/USD")) == (
+        "wss://socket.polygon.io/forex",
+        "C:EURUSD",
+    )
 
 
 def test_closed_hours_are_neither_stale_nor_a_gap(vendor, open_feed):

@@ -64,6 +64,7 @@ def open_feed(
         encoding: str = "json",
         wall: Any = None,
         symbols: tuple[str, ...] = SYMBOLS,
+        resume: dict | None = None,
         **overrides: Any,
     ) -> Any:
         keys = ProviderCredentials(
@@ -88,7 +89,7 @@ def open_feed(
         config = VendorStreamConfig(name, symbols, keys, **settings)
         tape_clock = lambda: ns_to_datetime(streams.now_ns)  # noqa: E731
         source = VendorStreamSource(config, seed=7, wall=wall or tape_clock)
-        part = source.build_part("input", source.list_parts()[0], None)
+        part = source.build_part("input", source.list_parts()[0], resume)
         parts.append(part)
         return part
 
@@ -204,6 +205,31 @@ def test_a_disconnect_is_backfilled_over_rest_exactly_once(vendor, open_feed, na
     assert stats.gaps_filled == 2 * len(SYMBOLS)  # one trade and one bar hole per symbol
     assert Ending.FAILED in part.session.endings  # the refused attempt
     assert (stats.reconnects, stats.gaps_skipped) == (1, 0)
+
+
+def test_a_restart_from_the_snapshot_fetches_exactly_what_it_missed(vendor, open_feed):
+    _, streams = vendor
+    first = open_feed("alpaca")
+    got = Collected()
+    drain_until(first, got, subscribed(first), "subscription")
+    streams.advance(6 * 60_000)
+    drain_until(first, got, caught_up(first, got, streams), "the first minutes")
+    snapshot = first.snapshot()
+    first.close()  # the flow stops; the market does not
+    stopped_at = streams.now_ns
+    streams.advance(5 * 60_000)
+    missed_until = streams.now_ns
+    second = open_feed("alpaca", resume=snapshot)
+    drain_until(second, got, subscribed(second), "the restarted feed")
+    streams.advance(3 * 60_000)
+    drain_until(second, got, caught_up(second, got, streams), "everything after the restart")
+    assert_equal_to_tape(got, streams, trade_counts=True)  # nothing twice, nothing lost
+    missed = sum(len(TAPE.trades_in(s, stopped_at + 1, missed_until + 1)) for s in SYMBOLS)
+    missed += sum(
+        len(TAPE.bars(s, "1m", stopped_at - MINUTE_NS + 1, missed_until - MINUTE_NS + 1))
+        for s in SYMBOLS
+    )
+    assert second.session.stats.rows_backfilled == missed > 0
 
 
 def test_a_range_skipped_on_a_live_connection_is_fetched_by_its_bar_gap(vendor, open_feed):

@@ -1,12 +1,13 @@
 """Alpaca's and Polygon's market-data WebSockets as a live Bytewax source, gap-free.
 
-Stock tickers on both; FX pairs (``EUR/USD``) on Polygon's forex cluster (quotes ``C.``,
-minute aggregates ``CA.``; REST ticker ``C:EURUSD``). A :class:`VendorStreamSource` runs one
-:class:`VendorStreamSession` per stream (the vendors allow one data connection per key and
-cluster, so all symbols of a cluster share it) in the background-feed partition of
-:mod:`connectors.feed.partition`. The session speaks the documented frames with ``websockets``
-(:mod:`.stream_messages`): it waits for the greeting, authenticates, subscribes trades, quotes
-and/or minute bars, then reads. On top of that the same machinery as the Binance source:
+Stock tickers on both; crypto pairs (``BTC/USD``) on Alpaca's crypto stream
+(``/v1beta3/crypto/us``, the same messages); FX pairs (``EUR/USD``) on Polygon's forex cluster
+(quotes ``C.``, minute aggregates ``CA.``; REST ticker ``C:EURUSD``). A
+:class:`VendorStreamSource` runs one :class:`VendorStreamSession` per stream (the vendors
+allow one data connection per key and cluster, so all symbols of a cluster share it) in the
+background-feed partition of :mod:`connectors.feed.partition`. The session speaks the
+documented frames with ``websockets`` (:mod:`.stream_messages`): it waits for the greeting,
+authenticates, subscribes trades, quotes and/or minute bars, then reads. On top of that the same machinery as the Binance source:
 
 * minute bars go through a :class:`~connectors.feed.gate.SequenceGate` keyed by open time: a
   missing minute (a lost frame, a disconnect) is fetched over REST through the vendor's SDK
@@ -149,21 +150,23 @@ class VendorStreamConfig:
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name} must be > 0 seconds, got {getattr(self, name)}")
         pairs = [s for s in self.symbols if "/" in s]
-        if pairs and self.vendor == "alpaca":
-            raise ValueError(f"alpaca: only stock tickers are streamed here, not {pairs}")
-        if pairs and not self.channels_for("forex"):
+        if pairs and self.vendor == "polygon" and not self.channels_for("forex"):
             raise ValueError(f"{pairs}: forex has no trades on Polygon; stream quotes or bars")
 
     def cluster(self, symbol: str) -> str:
-        """The stream a symbol is on: ``stocks``, or Polygon's ``forex`` for a pair."""
-        return "forex" if "/" in symbol else "stocks"
+        """The stream a symbol is on: ``stocks``; a pair is Alpaca ``crypto``, Polygon ``forex``."""
+        if "/" not in symbol:
+            return "stocks"
+        return "crypto" if self.vendor == "alpaca" else "forex"
 
     def channels_for(self, cluster: str) -> tuple[str, ...]:
         return tuple(c for c in self.channels if cluster != "forex" or c != "trades")
 
     def stream_url(self, cluster: str) -> str:
         base = (self.ws_url or _WS_URLS[self.vendor]).rstrip("/")
-        return f"{base}/v2/{self.feed}" if self.vendor == "alpaca" else f"{base}/{cluster}"
+        if self.vendor == "polygon":
+            return f"{base}/{cluster}"
+        return f"{base}/v1beta3/crypto/us" if cluster == "crypto" else f"{base}/v2/{self.feed}"
 
     def rest_symbol(self, symbol: str) -> str:
         """The REST ticker: Polygon names the pair ``EUR/USD`` ``C:EURUSD``."""

@@ -54,9 +54,11 @@ class StockTape:
     """Seeded trades of ``symbols`` in every regular-session minute of ``[first_day, last_day]``.
 
     Prices follow a per-symbol random walk (seed from the symbol name), 1–3 trades a minute,
-    ids counting from 1 per symbol; weekends have no session. ``fx`` pairs (``EUR/USD``) get
-    1–3 quotes in every minute their ``24/5`` calendar is open and no trades; Polygon names
-    them ``C:EURUSD`` over REST, and their bars aggregate the mid (volume = quote count).
+    ids counting from 1 per symbol; weekends have no session. A crypto pair among ``symbols``
+    (``BTC/USD``, Alpaca's crypto API) trades every minute of every day. ``fx`` pairs
+    (``EUR/USD``) get 1–3 quotes in every minute their ``24/5`` calendar is open and no trades;
+    Polygon names them ``C:EURUSD`` over REST, and their bars aggregate the mid (volume = quote
+    count).
     """
 
     def __init__(
@@ -66,7 +68,10 @@ class StockTape:
             datetime.fromisoformat(first_day), datetime.fromisoformat(last_day), eager=True
         )
         weekdays = [d for d in days if d.weekday() < 5]
-        self.trades = {symbol: _session_trades(symbol, weekdays) for symbol in symbols}
+        self.trades = {
+            symbol: _session_trades(symbol, list(days) if "/" in symbol else weekdays)
+            for symbol in symbols
+        }
         self.quotes = {symbol: _quotes_of(symbol, t) for symbol, t in self.trades.items()}
         self.fx = {pair: _fx_quotes(pair, list(days)) for pair in fx}
 
@@ -148,14 +153,18 @@ def _empty_trades() -> pl.DataFrame:
 
 
 def _session_trades(symbol: str, days: list[Any]) -> pl.DataFrame:
+    """A stock's regular sessions (09:30–16:00 New York); a pair (``BTC/USD``) trades all day."""
     import zoneinfo
 
     rng = np.random.default_rng(zlib.crc32(symbol.encode()))
     new_york = zoneinfo.ZoneInfo("America/New_York")
     stamps: list[int] = []
+    crypto = "/" in symbol
     for day in days:
-        open_ns = int(datetime(day.year, day.month, day.day, 9, 30, tzinfo=new_york).timestamp())
-        for minute in range(390):
+        when = (0, 0, UTC) if crypto else (9, 30, new_york)
+        open_ns = int(datetime(day.year, day.month, day.day, when[0], when[1],
+                               tzinfo=when[2]).timestamp())  # fmt: skip
+        for minute in range(1440 if crypto else 390):
             count = int(rng.integers(1, 4))
             offsets = np.sort(rng.integers(0, 60 * _NS, count))
             stamps.extend(int((open_ns + minute * 60) * _NS + o) for o in offsets)
@@ -347,7 +356,7 @@ def _handler_for(server: MarketDataProviders) -> type[BaseHTTPRequestHandler]:
                 status, wait = fault
                 self._send(status, {"message": "too many requests"}, {"Retry-After": str(wait)})
                 return
-            if parsed.path.startswith("/v2/stocks/"):
+            if parsed.path.startswith(("/v2/stocks/", "/v1beta3/crypto/")):
                 status, body = server.alpaca(parsed.path, query, self.headers)
             else:
                 status, body = server.polygon(parsed.path, query, self.headers)

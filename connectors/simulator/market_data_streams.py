@@ -2,7 +2,8 @@
 
 The documented exchanges, frame for frame:
 
-* Alpaca ``/v2/{feed}``: ``[{"T":"success","msg":"connected"}]`` on connect;
+* Alpaca ``/v2/{feed}`` (stocks) and ``/v1beta3/crypto/us`` (the tape's crypto pairs):
+  ``[{"T":"success","msg":"connected"}]`` on connect;
   ``{"action":"auth","key","secret"}`` → ``authenticated`` or ``{"T":"error","code":402}``;
   ``{"action":"subscribe","trades":[…],"quotes":[…],"bars":[…]}`` → ``{"T":"subscription"…}``;
   data ``t``/``q``/``b`` messages; JSON, or msgpack (``t`` a msgpack timestamp) when the client
@@ -188,13 +189,14 @@ class VendorStreams:
         if self.refusing:
             self.stats.refused += 1
             return connection.respond(503, "unavailable\n")
-        if not (request.path.startswith("/v2/") or request.path in ("/stocks", "/forex")):
+        alpaca = request.path.startswith("/v2/") or request.path == "/v1beta3/crypto/us"
+        if not (alpaca or request.path in ("/stocks", "/forex")):
             return connection.respond(404, f"no stream at {request.path}\n")
         return None
 
     async def _serve(self, ws: ServerConnection) -> None:
         assert ws.request is not None
-        vendor = "alpaca" if ws.request.path.startswith("/v2/") else "polygon"
+        vendor = "polygon" if ws.request.path in ("/stocks", "/forex") else "alpaca"
         msgpacked = vendor == "alpaca" and (
             ws.request.headers.get("Content-Type") == "application/msgpack"
         )

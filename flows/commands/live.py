@@ -183,7 +183,7 @@ def _vendor_source(
     from connectors.market_data.stream import VendorStreamConfig, VendorStreamSource
 
     quoted = tuple(args.symbols) if args.data == "quotes" else quote_symbols
-    if args.data == "trades":  # FX has no trades: its candles are built from quotes
+    if args.data == "trades" and args.exchange == "polygon":  # FX has no trades: its quotes
         quoted += tuple(s for s in args.symbols if "/" in s and s not in quoted)
     channel = {"trades": "trades", "candles": "bars", "quotes": "quotes"}[args.data]
     channels = (channel, "quotes") if quoted and channel != "quotes" else (channel,)
@@ -240,8 +240,9 @@ def main(args: argparse.Namespace) -> int:
             "assets": list(args.symbols),
         }
     }
-    if args.exchange in VENDOR_STREAMS:  # US stock data: a ticker is a NYSE stock, a pair FX
-        pairs = {s: {"asset_class": "fx"} for s in args.symbols if "/" in s}
+    if args.exchange in VENDOR_STREAMS:  # a ticker is a NYSE stock, a pair crypto (Alpaca)
+        pair_class = "fx" if args.exchange == "polygon" else "crypto"  # or FX (Polygon)
+        pairs = {s: {"asset_class": pair_class} for s in args.symbols if "/" in s}
         overrides["instruments"] = {"default_asset_class": "stock", "symbols": pairs}
     if args.mode is not None:
         overrides["trading"]["mode"] = args.mode

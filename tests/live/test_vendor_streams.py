@@ -39,6 +39,8 @@ VARIANTS = [("alpaca", "json"), ("alpaca", "msgpack"), ("polygon", "json")]
 FX = ("EUR/USD",)
 GRACE_NS = 50_000_000  # the reorder window: a quote minute is closed that long after its end
 FX_TAPE = StockTape((), "2024-01-05", "2024-01-08", fx=FX)  # Friday to Monday, 24/5 quotes
+CRYPTO = ("BTC/USD",)
+CRYPTO_TAPE = StockTape(CRYPTO, "2024-01-06", "2024-01-06")  # a Saturday: crypto trades on
 
 
 @pytest.fixture
@@ -368,12 +370,49 @@ def test_forex_minute_aggregates_fill_a_skipped_range_and_sleep_through_the_week
     assert {h.status for h in closed} == {FeedStatus.CLOSED}
 
 
+@pytest.mark.parametrize("tape", [CRYPTO_TAPE])
+def test_alpaca_crypto_pairs_stream_and_backfill_through_the_crypto_api(vendor, open_feed):
+    _, streams = vendor
+    part = open_feed("alpaca", symbols=CRYPTO, calendars={})
+    got = Collected()
+    drain_until(part, got, subscribed(part), "subscription")
+    streams.advance(4 * 60_000)
+    trades = lambda: CRYPTO_TAPE.trades_in("BTC/USD", 0, streams.now_ns + 1)  # noqa: E731
+    bars = lambda: CRYPTO_TAPE.bars("BTC/USD", "1m", 0, streams.now_ns - MINUTE_NS + 1)  # noqa: E731
+
+    def done() -> bool:
+        opens = (bars()["ts_ns"] // 1_000_000).to_list()
+        ids = trades()["id"].to_list()
+        return (
+            trades_of(got, "BTC/USD")["id"].tolist() == ids
+            and got.candle_opens_ms("BTC/USD") == opens
+        )
+
+    drain_until(part, got, done, "the first minutes")
+    streams.refuse_connections()
+    streams.drop_connections()
+    streams.advance(5 * 60_000)  # Saturday trades go on while the feed is away
+    wait_for(lambda: streams.stats.refused >= 1, "a refused reconnect")
+    streams.refuse_connections(False)
+    drain_until(part, got, subscribed(part, 2), "the reconnect")
+    streams.advance(3 * 60_000)
+    drain_until(part, got, done, "the outage filled from Alpaca's crypto REST API")
+    mine = trades_of(got, "BTC/USD")
+    np.testing.assert_array_equal(mine["price"], trades()["price"])
+    closes = np.concatenate([b.close for b in got.candles[("BTC/USD", "1m")]])
+    np.testing.assert_array_equal(closes, bars()["c"])
+    assert part.session.stats.gaps_filled == 2  # the trades and the bars
+
+
 def test_forex_pairs_stream_quotes_or_bars_and_alpaca_stock_tickers_only():
     keys = ProviderCredentials(provider="polygon", key="k")
     with pytest.raises(ValueError, match="forex has no trades on Polygon"):
         VendorStreamConfig("polygon", ("EUR/USD",), keys, ("trades",))
-    with pytest.raises(ValueError, match="only stock tickers"):
-        VendorStreamConfig("alpaca", ("BTC/USD",), keys)
+    crypto = VendorStreamConfig("alpaca", ("AAPL", "BTC/USD"), keys)
+    assert [crypto.stream_url(crypto.cluster(s)) for s in crypto.symbols] == [
+        "wss://stream.data.alpaca.markets/v2/iex",
+        "wss://stream.data.alpaca.markets/v1beta3/crypto/us",
+    ]
     config = VendorStreamConfig("polygon", ("AAPL", "EUR/USD"), keys, ("trades", "quotes"))
     assert VendorStreamSource(config).groups == [("AAPL",), ("EUR/USD",)]  # two streams
     assert (config.stream_url("forex"), config.rest_symbol("EUR/USD")) == (

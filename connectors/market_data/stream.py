@@ -7,7 +7,8 @@ Stock tickers on both; crypto pairs (``BTC/USD``) on Alpaca's crypto stream
 allow one data connection per key and cluster, so all symbols of a cluster share it) in the
 background-feed partition of :mod:`connectors.feed.partition`. The session speaks the
 documented frames with ``websockets`` (:mod:`.stream_messages`): it waits for the greeting,
-authenticates, subscribes trades, quotes and/or minute bars, then reads. On top of that the same machinery as the Binance source:
+authenticates, subscribes trades, quotes and/or minute bars, then reads. On top of that the
+same machinery as the Binance source:
 
 * minute bars go through a :class:`~connectors.feed.gate.SequenceGate` keyed by open time: a
   missing minute (a lost frame, a disconnect) is fetched over REST through the vendor's SDK

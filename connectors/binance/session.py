@@ -26,7 +26,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from enum import StrEnum
 from typing import Any
 
 import orjson
@@ -49,6 +48,7 @@ from connectors.binance.messages import (
 from connectors.binance.streams import FramePacer, market_id, subscribe_frames
 from connectors.feed.backoff import Backoff
 from connectors.feed.cursor import FeedCursor, TradeRow
+from connectors.feed.frames import MAX_RAW_CHARS, PLANNED, Ending
 from connectors.feed.gate import Hole, SequenceGate
 from connectors.feed.health import FeedStats, HealthMonitor, utc_now
 from connectors.feed.outbox import Outbox
@@ -60,22 +60,6 @@ from schemas.market import BookTop
 from schemas.records import DeadLetter
 
 log = logging.getLogger(__name__)
-
-MAX_RAW_CHARS = 65_536
-
-
-class Ending(StrEnum):
-    """Why a connection ended."""
-
-    STOPPED = "stopped"  # the partition is closing
-    ROTATED = "rotated"  # planned: maximum age reached
-    SHUTDOWN = "shutdown"  # planned: the server announced serverShutdown
-    SILENT = "silent"  # nothing received for reconnect_after_silence
-    CLOSED = "closed"  # the server or the network closed it
-    FAILED = "failed"  # could not connect or subscribe
-
-
-PLANNED = (Ending.ROTATED, Ending.SHUTDOWN)
 
 
 @dataclass(frozen=True, slots=True)

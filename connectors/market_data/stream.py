@@ -49,10 +49,9 @@ import pydantic
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, WebSocketException
 
-from connectors.binance.messages import FrameError
-from connectors.binance.session import MAX_RAW_CHARS, PLANNED, Ending
 from connectors.feed.backoff import Backoff, BackoffPolicy
 from connectors.feed.cursor import FeedCursor, TimeCursor, TradeRow
+from connectors.feed.frames import MAX_RAW_CHARS, PLANNED, Ending, FrameError
 from connectors.feed.gate import SequenceGate
 from connectors.feed.health import FeedStats, HealthMonitor, utc_now
 from connectors.feed.outbox import Outbox

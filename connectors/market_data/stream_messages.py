@@ -16,7 +16,7 @@ Both vendors send a JSON array of messages per frame (Alpaca also msgpack, on re
 
 :func:`decode_alpaca` and :func:`decode_polygon` return a list of :data:`StreamMessage`; a frame
 that is not an array of such messages, or a message missing a field, carrying a wrong type or a
-non-finite number, raises :class:`~connectors.binance.messages.FrameError` naming the field — the
+non-finite number, raises :class:`~connectors.feed.frames.FrameError` naming the field — the
 session dead-letters the raw frame.
 """
 
@@ -30,7 +30,7 @@ from typing import Any
 import msgpack
 import orjson
 
-from connectors.binance.messages import FrameError
+from connectors.feed.frames import FrameError
 from connectors.market_data.providers import _rfc3339_ns
 
 _NS_PER_MS = 1_000_000
@@ -157,7 +157,7 @@ def decode_alpaca(raw: str | bytes, *, msgpacked: bool = False) -> list[StreamMe
     >>> decode_alpaca('[{"T":"q","S":"AAPL","t":"2024-01-02T14:30:00Z","bp":"x"}]')
     Traceback (most recent call last):
     ...
-    connectors.binance.messages.FrameError: alpaca q AAPL: expected a number - at `$.bp`
+    connectors.feed.frames.FrameError: alpaca q AAPL: expected a number - at `$.bp`
     """
     out: list[StreamMessage] = []
     for m in _messages(raw, msgpacked):
@@ -215,7 +215,7 @@ def decode_polygon(raw: str | bytes) -> list[StreamMessage]:
     >>> decode_polygon('[{"ev":"AM","sym":"MSFT","o":1,"h":1,"l":1,"c":1,"v":5,"s":60000}]')
     Traceback (most recent call last):
     ...
-    connectors.binance.messages.FrameError: polygon AM MSFT: expected a count - at `$.e`
+    connectors.feed.frames.FrameError: polygon AM MSFT: expected a count - at `$.e`
     """
     out: list[StreamMessage] = []
     for m in _messages(raw, False):

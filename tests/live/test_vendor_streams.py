@@ -19,8 +19,8 @@ import numpy as np
 import polars as pl
 import pytest
 
-from connectors.binance.session import Ending
 from connectors.feed.backoff import BackoffPolicy
+from connectors.feed.frames import Ending
 from connectors.market_data.credentials import ProviderCredentials
 from connectors.market_data.stream import VendorStreamConfig, VendorStreamSource
 from connectors.simulator.market_data_providers import MarketDataProviders, StockTape

@@ -308,7 +308,7 @@ class FeedConnection(_Out):
     run_id: str
     source: str
     symbol: str
-    status: str = Field(description="live | catching_up | stale | disconnected")
+    status: str = Field(description="live | catching_up | stale | disconnected | closed")
     reported_at: UtcDatetime
     silence_s: float | None = Field(description="Seconds since the symbol's last message")
     event: str = Field(description="heartbeat, status, or a note such as a gap filled")

@@ -132,6 +132,7 @@ class FeedStatus(StrEnum):
     STALE = "stale"  # connected but nothing for longer than the limit (or nothing yet)
     CATCHING_UP = "catching_up"  # a REST backfill is in flight: live data is held back
     DISCONNECTED = "disconnected"  # no connection (reconnecting with backoff)
+    CLOSED = "closed"  # connected; the symbol's market is closed (its calendar): silence is fine
 
 
 class FeedCounters(Frozen):

@@ -15,17 +15,10 @@ from typing import Annotated
 
 import msgspec
 
+from connectors.feed.frames import FrameError
+
 Count = Annotated[int, msgspec.Meta(ge=0, le=2**63 - 1)]
 """Ids, counts and epoch milliseconds: non-negative and within int64 (the batch columns)."""
-
-
-class FrameError(ValueError):
-    """A frame that cannot be used; ``reason`` is a short code, the message names the field."""
-
-    def __init__(self, reason: str, detail: str, stream: str | None = None) -> None:
-        super().__init__(detail)
-        self.reason = reason
-        self.stream = stream
 
 
 class TradeEvent(msgspec.Struct, frozen=True):
@@ -158,7 +151,7 @@ def decode_frame(text: str | bytes) -> Frame:
     >>> decode_frame('{"stream":"btcusdt@trade","data":{"e":"trade","p":"x"}}')
     Traceback (most recent call last):
     ...
-    connectors.binance.messages.FrameError: btcusdt@trade: Expected `float`, got `str` - at `$.p`
+    connectors.feed.frames.FrameError: btcusdt@trade: Expected `float`, got `str` - at `$.p`
     """
     try:
         envelope = _ENVELOPE.decode(text)

@@ -26,7 +26,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from enum import StrEnum
 from typing import Any
 
 import orjson
@@ -49,6 +48,7 @@ from connectors.binance.messages import (
 from connectors.binance.streams import FramePacer, market_id, subscribe_frames
 from connectors.feed.backoff import Backoff
 from connectors.feed.cursor import FeedCursor, TradeRow
+from connectors.feed.frames import MAX_RAW_CHARS, PLANNED, Ending
 from connectors.feed.gate import Hole, SequenceGate
 from connectors.feed.health import FeedStats, HealthMonitor, utc_now
 from connectors.feed.outbox import Outbox
@@ -60,22 +60,6 @@ from schemas.market import BookTop
 from schemas.records import DeadLetter
 
 log = logging.getLogger(__name__)
-
-MAX_RAW_CHARS = 65_536
-
-
-class Ending(StrEnum):
-    """Why a connection ended."""
-
-    STOPPED = "stopped"  # the partition is closing
-    ROTATED = "rotated"  # planned: maximum age reached
-    SHUTDOWN = "shutdown"  # planned: the server announced serverShutdown
-    SILENT = "silent"  # nothing received for reconnect_after_silence
-    CLOSED = "closed"  # the server or the network closed it
-    FAILED = "failed"  # could not connect or subscribe
-
-
-PLANNED = (Ending.ROTATED, Ending.SHUTDOWN)
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,7 +114,12 @@ class BinanceSession:
         # A live session never re-emits: a resume opens a new one, named by its start.
         self._incarnation = self._wall().strftime("%Y%m%dT%H%M%S.%fZ")
         self.health = HealthMonitor(
-            config.source_name, symbols, config.stale_after, config.heartbeat_every, wall
+            config.source_name,
+            symbols,
+            config.stale_after,
+            config.heartbeat_every,
+            wall,
+            config.calendars,
         )
         self.session_gaps = OpenSessionGaps(self.stats, self.health, config.calendars, resume)
         outbox.on_candles = self.session_gaps.observe

@@ -26,16 +26,12 @@ from connectors.binance.session import BinanceSession
 from connectors.binance.streams import plan_connections
 from connectors.feed.cursor import FeedCursor
 from connectors.feed.outbox import Outbox
-from connectors.feed.partition import FeedPartition
+from connectors.feed.partition import SessionPartition
 from connectors.feed.source import GroupedFeedSource
 
 
-class BinancePartition(FeedPartition):
-    """A feed partition that exposes its session (counters, gates) for inspection."""
-
-    def __init__(self, name: str, session: BinanceSession, **kwargs: Any) -> None:
-        self.session = session
-        super().__init__(name, session.outbox, session.run, **kwargs)
+class BinancePartition(SessionPartition):
+    """A feed partition running a :class:`BinanceSession` (``.session``: counters, gates)."""
 
 
 class BinanceSource(GroupedFeedSource):

@@ -70,7 +70,12 @@ class Poller:
         }
         self.stats = FeedStats()
         self.health = HealthMonitor(
-            config.source, symbols, config.stale_after, config.heartbeat_every, wall
+            config.source,
+            symbols,
+            config.stale_after,
+            config.heartbeat_every,
+            wall,
+            config.calendars,
         )
         self.session_gaps = OpenSessionGaps(self.stats, self.health, config.calendars, resume)
         outbox.on_candles = self.session_gaps.observe

@@ -3,14 +3,19 @@
 A live source emits :class:`FeedHealth` records into the flow next to its market data: one when a
 symbol's status changes and a heartbeat every few seconds. The risk guards stop new entries on a
 symbol whose latest record is not ``live`` (see :attr:`FeedHealth.accepting_entries`).
+A symbol whose market is closed (its calendar, e.g. ``XNYS`` at night) is reported ``closed``,
+not ``stale``: silence while the market is shut is no finding.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+import numpy as np
+
+from operators.candles.calendars import MarketCalendar, calendar_for
 from schemas.market import FeedCounters, FeedHealth, FeedStatus
 
 
@@ -51,6 +56,11 @@ class HealthMonitor:
     [('live', 'status')]
     >>> [h.status.value for h in mon.poll(7.0, FeedStats())]
     ['stale']
+    >>> sunday = HealthMonitor("alpaca", ["AAPL"], 5, 10,
+    ...                        lambda: datetime(2024, 1, 7, tzinfo=UTC), {"AAPL": "XNYS"})
+    >>> sunday.set_connected(True, now=0.0)
+    >>> [h.status.value for h in sunday.poll(60.0, FeedStats())]
+    ['closed']
     """
 
     def __init__(
@@ -60,6 +70,7 @@ class HealthMonitor:
         stale_after: float,
         heartbeat_every: float,
         wall: Callable[[], datetime] = utc_now,
+        calendars: Mapping[str, str] | None = None,
     ) -> None:
         if not stale_after > 0:
             raise ValueError(f"stale_after must be > 0 seconds, got {stale_after}")
@@ -76,6 +87,9 @@ class HealthMonitor:
         self._last_report: dict[str, float] = {}
         self._connected = False
         self._notes: list[tuple[str, str]] = []
+        self._calendars: dict[str, MarketCalendar] = {
+            symbol: calendar_for(name) for symbol, name in (calendars or {}).items()
+        }
 
     def set_connected(self, up: bool, now: float) -> None:
         self._connected = up
@@ -96,12 +110,22 @@ class HealthMonitor:
     def status(self, symbol: str, now: float) -> FeedStatus:
         if not self._connected:
             return FeedStatus.DISCONNECTED
+        if not self.market_open(symbol):
+            return FeedStatus.CLOSED
         if symbol in self._catching_up:
             return FeedStatus.CATCHING_UP
         last = self._last_message.get(symbol)
         if last is None or now - last > self.stale_after:
             return FeedStatus.STALE
         return FeedStatus.LIVE
+
+    def market_open(self, symbol: str) -> bool:
+        """Whether ``symbol``'s market is open now (no calendar: always)."""
+        calendar = self._calendars.get(symbol)
+        if calendar is None or calendar.always_open:
+            return True
+        now_ns = np.array([int(self._wall().timestamp() * 1e9)], dtype=np.int64)
+        return bool(calendar.is_open(now_ns)[0])
 
     def poll(self, now: float, stats: FeedStats) -> list[FeedHealth]:
         """Records due at ``now``: status changes, notes and heartbeats."""

@@ -15,6 +15,7 @@ import threading
 import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from bytewax.inputs import StatefulSourcePartition
 
@@ -135,3 +136,11 @@ class FeedPartition(StatefulSourcePartition[object, dict]):
         self._task = asyncio.current_task()
         self._loop_ready.set()
         await self._feed(self._stop)
+
+
+class SessionPartition(FeedPartition):
+    """A feed partition running ``session.run`` that exposes its session (counters, gates)."""
+
+    def __init__(self, name: str, session: Any, **kwargs: Any) -> None:
+        self.session = session
+        super().__init__(name, session.outbox, session.run, **kwargs)

@@ -15,6 +15,8 @@ flow carries as the ``spread`` feature; a minute without quotes has no candle.
 [((0, 1.1, 1.3, 1.1, 1.3, 0.0, 2), 0.3)]
 >>> bars.flush(119_999), bars.flush(120_000)
 ([], [('EUR/USD', [((60000, 1.0, 1.0, 1.0, 1.0, 0.0, 1), 0.0)])])
+>>> bars.add("EUR/USD", 119_000, 1.0, 1.0), bars.late    # its minute was released: ignored
+([], 1)
 """
 
 from __future__ import annotations
@@ -49,6 +51,8 @@ class QuoteMinuteBars:
             raise ValueError(f"quote price must be mid, bid or ask, got {price!r}")
         self.price = price
         self._forming: dict[str, _Minute] = {}
+        self._released: dict[str, int] = {}
+        self.late = 0  # quotes of a minute already released (ignored)
 
     def add(self, symbol: str, ts_ms: int, bid: float, ask: float) -> list[QuoteCandle]:
         """Take one quote; returns the minute it closed, if any (a late quote joins its own
@@ -57,7 +61,10 @@ class QuoteMinuteBars:
         minute = ts_ms - ts_ms % _MINUTE_MS
         forming = self._forming.get(symbol)
         closed: list[QuoteCandle] = []
-        if forming is not None and minute < forming.open_ms:
+        if (forming is not None and minute < forming.open_ms) or minute <= self._released.get(
+            symbol, minute - 1
+        ):
+            self.late += 1
             return closed
         if forming is not None and minute > forming.open_ms:
             closed.append(self._release(symbol, forming))
@@ -82,6 +89,7 @@ class QuoteMinuteBars:
 
     def _release(self, symbol: str, minute: _Minute) -> QuoteCandle:
         del self._forming[symbol]
+        self._released[symbol] = minute.open_ms
         row = (minute.open_ms, minute.first, minute.high, minute.low, minute.last, 0.0,
                minute.count)  # fmt: skip
         return row, minute.spread_sum / minute.count

@@ -98,7 +98,9 @@ def _rfc3339_ns(text: str) -> int:
 
 
 class AlpacaMarketData:
-    """Alpaca's stock data API (``/v2/stocks/bars``, ``/v2/stocks/trades``) via ``alpaca-py``."""
+    """Alpaca's stock data API (``/v2/stocks/bars``, ``/v2/stocks/trades``) via ``alpaca-py``;
+    crypto pairs (``BTC/USD``) through its crypto API (``/v1beta3/crypto/us/bars``, ``…/trades``).
+    """
 
     name = "alpaca"
     trade_window_ms: int | None = 86_400_000  # the SDK returns a whole range at once: a day
@@ -111,43 +113,45 @@ class AlpacaMarketData:
         feed: str | None = None,
         requests_per_minute: float = 180.0,
     ) -> None:
-        from alpaca.data.historical import StockHistoricalDataClient
+        from alpaca.data.historical import CryptoHistoricalDataClient, StockHistoricalDataClient
 
         pacer = self.pacer = Pacer(requests_per_minute)
-
-        class PacedClient(StockHistoricalDataClient):  # type: ignore[misc]
-            def get(self, path: str, data: Any = None, **kwargs: Any) -> Any:
-                pacer.wait()
-                return super().get(path, data, **kwargs)
-
         secret = credentials.secret.get_secret_value() if credentials.secret else None
-        self.client = PacedClient(
-            api_key=credentials.key.get_secret_value(),
-            secret_key=secret,
-            raw_data=True,
-            url_override=base_url,
-        )
+
+        def paced(client_type: Any) -> Any:
+            class PacedClient(client_type):  # type: ignore[misc,valid-type]
+                def get(self, path: str, data: Any = None, **kwargs: Any) -> Any:
+                    pacer.wait()
+                    return super().get(path, data, **kwargs)
+
+            return PacedClient(
+                api_key=credentials.key.get_secret_value(),
+                secret_key=secret,
+                raw_data=True,
+                url_override=base_url,
+            )
+
+        self.client = paced(StockHistoricalDataClient)
+        self.crypto = paced(CryptoHistoricalDataClient)
         self.feed = feed
 
     def bars(
         self, symbol: str, timeframe: Timeframe, first_ms: int, last_ms: int
     ) -> list[CandleRow]:
         from alpaca.data.enums import Adjustment
-        from alpaca.data.requests import StockBarsRequest
+        from alpaca.data.requests import CryptoBarsRequest, StockBarsRequest
         from alpaca.data.timeframe import TimeFrame, TimeFrameUnit
 
         units = {"m": TimeFrameUnit.Minute, "h": TimeFrameUnit.Hour, "d": TimeFrameUnit.Day,
                  "w": TimeFrameUnit.Week}  # fmt: skip
         amount, unit = int(timeframe.value[:-1]), units[timeframe.value[-1]]
-        request = StockBarsRequest(
-            symbol_or_symbols=symbol,
-            timeframe=TimeFrame(amount, unit),
-            start=_utc(first_ms),
-            end=_utc(last_ms),
-            adjustment=Adjustment.RAW,
-            feed=self.feed,
-        )
-        raw = self.client.get_stock_bars(request).get(symbol, [])
+        window = {"symbol_or_symbols": symbol, "timeframe": TimeFrame(amount, unit),
+                  "start": _utc(first_ms), "end": _utc(last_ms)}  # fmt: skip
+        if "/" in symbol:  # a crypto pair: no adjustments, no stock feed
+            raw = self.crypto.get_crypto_bars(CryptoBarsRequest(**window)).get(symbol, [])
+        else:
+            request = StockBarsRequest(**window, adjustment=Adjustment.RAW, feed=self.feed)
+            raw = self.client.get_stock_bars(request).get(symbol, [])
         rows = [
             (_rfc3339_ns(b["t"]) // _NS_PER_MS, float(b["o"]), float(b["h"]), float(b["l"]),
              float(b["c"]), float(b["v"]), int(b.get("n") or 0))
@@ -155,21 +159,27 @@ class AlpacaMarketData:
         ]  # fmt: skip
         return sorted(r for r in rows if first_ms <= r[0] <= last_ms)
 
-    def _window(self, request_type: Any, symbol: str, start_ns: int, end_ns: int) -> Any:
+    def _window(
+        self, request_type: Any, symbol: str, start_ns: int, end_ns: int, crypto: bool = False
+    ) -> Any:
         """A ticks request covering ``[start_ns, end_ns]`` (whole milliseconds around it)."""
         return request_type(
             symbol_or_symbols=symbol,
             start=_utc(start_ns // _NS_PER_MS),
             end=_utc(-(-end_ns // _NS_PER_MS)),
-            feed=self.feed,
+            **({} if crypto else {"feed": self.feed}),
         )
 
     def trades(self, symbol: str, start_ns: int, end_ns: int) -> Iterator[list[TradeFileRow]]:
-        from alpaca.data.requests import StockTradesRequest
+        from alpaca.data.requests import CryptoTradesRequest, StockTradesRequest
 
         # alpaca-py follows next_page_token itself and returns the whole window at once
-        request = self._window(StockTradesRequest, symbol, start_ns, end_ns)
-        raw = self.client.get_stock_trades(request).get(symbol, [])
+        if "/" in symbol:
+            request = self._window(CryptoTradesRequest, symbol, start_ns, end_ns, crypto=True)
+            raw = self.crypto.get_crypto_trades(request).get(symbol, [])
+        else:
+            request = self._window(StockTradesRequest, symbol, start_ns, end_ns)
+            raw = self.client.get_stock_trades(request).get(symbol, [])
         rows = [(_rfc3339_ns(t["t"]), str(t["i"]), float(t["p"]), float(t["s"]), None) for t in raw]
         yield sorted(r for r in rows if start_ns <= r[0] <= end_ns)
 

@@ -54,16 +54,33 @@ class StockTape:
     """Seeded trades of ``symbols`` in every regular-session minute of ``[first_day, last_day]``.
 
     Prices follow a per-symbol random walk (seed from the symbol name), 1–3 trades a minute,
-    ids counting from 1 per symbol; weekends have no session.
+    ids counting from 1 per symbol; weekends have no session. A crypto pair among ``symbols``
+    (``BTC/USD``, Alpaca's crypto API) trades every minute of every day. ``fx`` pairs
+    (``EUR/USD``) get 1–3 quotes in every minute their ``24/5`` calendar is open and no trades;
+    Polygon names them ``C:EURUSD`` over REST, and their bars aggregate the mid (volume = quote
+    count).
     """
 
-    def __init__(self, symbols: tuple[str, ...], first_day: str, last_day: str) -> None:
+    def __init__(
+        self, symbols: tuple[str, ...], first_day: str, last_day: str, fx: tuple[str, ...] = ()
+    ) -> None:
         days = pl.date_range(
             datetime.fromisoformat(first_day), datetime.fromisoformat(last_day), eager=True
         )
         weekdays = [d for d in days if d.weekday() < 5]
-        self.trades = {symbol: _session_trades(symbol, weekdays) for symbol in symbols}
+        self.trades = {
+            symbol: _session_trades(symbol, list(days) if "/" in symbol else weekdays)
+            for symbol in symbols
+        }
         self.quotes = {symbol: _quotes_of(symbol, t) for symbol, t in self.trades.items()}
+        self.fx = {pair: _fx_quotes(pair, list(days)) for pair in fx}
+
+    @staticmethod
+    def pair_of(symbol: str) -> str:
+        """``C:EURUSD`` → ``EUR/USD``; other names unchanged."""
+        if symbol.startswith("C:") and len(symbol) == 8:
+            return f"{symbol[2:5]}/{symbol[5:]}"
+        return symbol
 
     def trades_in(self, symbol: str, start_ns: int, end_ns: int) -> pl.DataFrame:
         frame = self.trades.get(symbol)
@@ -72,31 +89,61 @@ class StockTape:
         return frame.filter((pl.col("ts_ns") >= start_ns) & (pl.col("ts_ns") < end_ns))
 
     def quotes_in(self, symbol: str, start_ns: int, end_ns: int) -> pl.DataFrame:
-        frame = self.quotes.get(symbol)
+        frame = self.quotes.get(symbol, self.fx.get(self.pair_of(symbol)))
         if frame is None:
             return _quotes_of(symbol, _empty_trades())
         return frame.filter((pl.col("ts_ns") >= start_ns) & (pl.col("ts_ns") < end_ns))
 
     def bars(self, symbol: str, every: str, start_ns: int, end_ns: int) -> pl.DataFrame:
         """Bars of ``every`` (polars duration, e.g. ``5m``) opening in ``[start_ns, end_ns)``."""
+        fx = self.fx.get(self.pair_of(symbol))
+        if fx is not None:  # the mid of the quotes, each quote one unit of volume
+            ticks = fx.select("ts_ns", price=(pl.col("bid") + pl.col("ask")) / 2, size=pl.lit(1))
+            return _bars(ticks, every).filter(pl.col("ts_ns").is_between(start_ns, end_ns - 1))
         trades = self.trades.get(symbol, _empty_trades())
         if trades.is_empty():
             return trades
-        bars = (
-            trades.with_columns(ts=pl.from_epoch("ts_ns", time_unit="ns"))
-            .group_by_dynamic("ts", every=every, start_by="window" if every != "1w" else "monday")
-            .agg(
-                o=pl.col("price").first(),
-                h=pl.col("price").max(),
-                low=pl.col("price").min(),
-                c=pl.col("price").last(),
-                v=pl.col("size").sum(),
-                n=pl.len(),
-                vw=(pl.col("price") * pl.col("size")).sum() / pl.col("size").sum(),
-            )
-            .with_columns(ts_ns=pl.col("ts").dt.epoch("ns"))
-        )
+        bars = _bars(trades, every)
         return bars.filter((pl.col("ts_ns") >= start_ns) & (pl.col("ts_ns") < end_ns))
+
+
+def _bars(ticks: pl.DataFrame, every: str) -> pl.DataFrame:
+    """OHLCV, count and VWAP of ``ticks`` (``ts_ns, price, size``) per window of ``every``."""
+    return (
+        ticks.with_columns(ts=pl.from_epoch("ts_ns", time_unit="ns"))
+        .group_by_dynamic("ts", every=every, start_by="window" if every != "1w" else "monday")
+        .agg(
+            o=pl.col("price").first(),
+            h=pl.col("price").max(),
+            low=pl.col("price").min(),
+            c=pl.col("price").last(),
+            v=pl.col("size").sum(),
+            n=pl.len(),
+            vw=(pl.col("price") * pl.col("size")).sum() / pl.col("size").sum(),
+        )
+        .with_columns(ts_ns=pl.col("ts").dt.epoch("ns"))
+    )
+
+
+def _fx_quotes(pair: str, days: list[Any]) -> pl.DataFrame:
+    from operators.candles.calendars import calendar_for
+
+    rng = np.random.default_rng(zlib.crc32(pair.encode()))
+    first = int(datetime(days[0].year, days[0].month, days[0].day, tzinfo=UTC).timestamp())
+    minutes = first * _NS + np.arange(len(days) * 1440, dtype=np.int64) * 60 * _NS
+    minutes = minutes[calendar_for("24/5").is_open(minutes)]
+    counts = rng.integers(1, 4, len(minutes))
+    stamps = np.repeat(minutes, counts) + np.sort(rng.integers(0, 60 * _NS, counts.sum()))
+    stamps = np.sort(stamps.reshape(-1))
+    mid = np.round(1.1 + np.cumsum(rng.normal(0.0, 0.00005, len(stamps))), 5)
+    half = rng.integers(1, 4, len(stamps)) / 100_000
+    return pl.DataFrame(
+        {"ts_ns": stamps, "bid": np.round(mid - half, 5), "ask": np.round(mid + half, 5),
+         "bid_size": rng.integers(1, 20, len(stamps)) * 100_000,
+         "ask_size": rng.integers(1, 20, len(stamps)) * 100_000},
+        schema={"ts_ns": pl.Int64, "bid": pl.Float64, "ask": pl.Float64,
+                "bid_size": pl.Int64, "ask_size": pl.Int64},
+    )  # fmt: skip
 
 
 def _empty_trades() -> pl.DataFrame:
@@ -106,14 +153,18 @@ def _empty_trades() -> pl.DataFrame:
 
 
 def _session_trades(symbol: str, days: list[Any]) -> pl.DataFrame:
+    """A stock's regular sessions (09:30–16:00 New York); a pair (``BTC/USD``) trades all day."""
     import zoneinfo
 
     rng = np.random.default_rng(zlib.crc32(symbol.encode()))
     new_york = zoneinfo.ZoneInfo("America/New_York")
     stamps: list[int] = []
+    crypto = "/" in symbol
     for day in days:
-        open_ns = int(datetime(day.year, day.month, day.day, 9, 30, tzinfo=new_york).timestamp())
-        for minute in range(390):
+        when = (0, 0, UTC) if crypto else (9, 30, new_york)
+        open_ns = int(datetime(day.year, day.month, day.day, when[0], when[1],
+                               tzinfo=when[2]).timestamp())  # fmt: skip
+        for minute in range(1440 if crypto else 390):
             count = int(rng.integers(1, 4))
             offsets = np.sort(rng.integers(0, 60 * _NS, count))
             stamps.extend(int((open_ns + minute * 60) * _NS + o) for o in offsets)
@@ -305,7 +356,7 @@ def _handler_for(server: MarketDataProviders) -> type[BaseHTTPRequestHandler]:
                 status, wait = fault
                 self._send(status, {"message": "too many requests"}, {"Retry-After": str(wait)})
                 return
-            if parsed.path.startswith("/v2/stocks/"):
+            if parsed.path.startswith(("/v2/stocks/", "/v1beta3/crypto/")):
                 status, body = server.alpaca(parsed.path, query, self.headers)
             else:
                 status, body = server.polygon(parsed.path, query, self.headers)

@@ -1,10 +1,11 @@
 """``quorum live``: the full flow on live market data.
 
-``--exchange binance`` streams Binance over WebSocket (trades, REST backfill through ccxt); any
-other ccxt exchange id is polled over REST. ``--simulator`` starts the loopback exchange
-simulator and runs against it — what a person without internet can try. The flow is the one the
-replay uses (:func:`flows.pipeline.build_flow`); feed-health changes are printed as they happen.
-An exchange API key, when needed, is read from ``QUORUM_EXCHANGE_API_KEY`` (never a flag).
+``--exchange binance`` streams Binance over WebSocket (trades, REST backfill through ccxt);
+``alpaca`` and ``polygon`` stream those vendors' stock data WebSockets (REST backfill through
+their SDKs); any other ccxt exchange id is polled over REST. ``--simulator`` starts the loopback
+exchange simulator and runs against it — what a person without internet can try. The flow is the
+one the replay uses (:func:`flows.pipeline.build_flow`); feed-health changes are printed as they
+happen. An exchange API key, when needed, is read from ``QUORUM_EXCHANGE_API_KEY`` (never a flag).
 """
 
 from __future__ import annotations
@@ -34,7 +35,11 @@ def _csv(text: str) -> list[str]:
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--exchange", default="binance", help="binance (WebSocket) or a ccxt id")
+    parser.add_argument(
+        "--exchange",
+        default="binance",
+        help="binance (WebSocket), alpaca or polygon (stock data WebSockets), or a ccxt id",
+    )
     parser.add_argument(
         "--symbols", type=_csv, required=True, help="comma-separated, e.g. BTC/USDT,ETH/USDT"
     )
@@ -48,6 +53,16 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="stream trades (the flow builds candles; default), the exchange's 1m candles, or "
         "quotes (1m candles of the bookTicker mid, FX-style; Binance only). A symbol whose "
         "instrument says price_source: quotes is built from quotes whatever this says",
+    )
+    parser.add_argument(
+        "--ws-url",
+        default=None,
+        help="--exchange alpaca|polygon: the vendor's stream host (default the vendor's; a "
+        "local stand-in in tests); keys from APCA_API_KEY_ID/APCA_API_SECRET_KEY or "
+        "POLYGON_API_KEY (or *_FILE)",
+    )
+    parser.add_argument(
+        "--rest-url", default=None, help="--exchange alpaca|polygon: the REST host for backfill"
     )
     parser.add_argument("--simulator", action="store_true", help="run against the simulator")
     parser.add_argument(
@@ -140,6 +155,8 @@ def _source(
     from connectors.ccxt_source import CcxtPollingSource, PollingConfig
     from schemas.common import Timeframe
 
+    if args.exchange in VENDOR_STREAMS:
+        return _vendor_source(args, calendars or {}, quote_symbols, quote_price)
     simulated = args.simulator or args.simulator_at
     api_key = os.environ.get(API_KEY_ENV) or ("simulator" if simulated else None)
     candles = (Timeframe.M1,) if args.data == "candles" else ()
@@ -171,6 +188,38 @@ def _source(
         calendars=calendars or {},
     )
     return CcxtPollingSource(polling, run_for=args.duration)
+
+
+VENDOR_STREAMS = ("alpaca", "polygon")
+
+
+def _vendor_source(
+    args: argparse.Namespace,
+    calendars: dict[str, str],
+    quote_symbols: tuple[str, ...],
+    quote_price: str,
+) -> Any:
+    """Alpaca's or Polygon's market-data WebSocket, backfilled over their REST APIs."""
+    from connectors.market_data.credentials import provider_credentials
+    from connectors.market_data.stream import VendorStreamConfig, VendorStreamSource
+
+    quoted = tuple(args.symbols) if args.data == "quotes" else quote_symbols
+    if args.data == "trades" and args.exchange == "polygon":  # FX has no trades: its quotes
+        quoted += tuple(s for s in args.symbols if "/" in s and s not in quoted)
+    channel = {"trades": "trades", "candles": "bars", "quotes": "quotes"}[args.data]
+    channels = (channel, "quotes") if quoted and channel != "quotes" else (channel,)
+    config = VendorStreamConfig(
+        vendor=args.exchange,
+        symbols=tuple(args.symbols),
+        credentials=provider_credentials(args.exchange),
+        channels=channels,
+        ws_url=args.ws_url,
+        rest_url=args.rest_url,
+        calendars=calendars,
+        quote_candles=quoted,
+        quote_price=quote_price,
+    )
+    return VendorStreamSource(config, run_for=args.duration)
 
 
 def _health_printer(quiet: bool) -> Any:
@@ -216,6 +265,10 @@ def main(args: argparse.Namespace) -> int:
             "assets": list(args.symbols),
         }
     }
+    if args.exchange in VENDOR_STREAMS:  # a ticker is a NYSE stock, a pair crypto (Alpaca)
+        pair_class = "fx" if args.exchange == "polygon" else "crypto"  # or FX (Polygon)
+        pairs = {s: {"asset_class": pair_class} for s in args.symbols if "/" in s}
+        overrides["instruments"] = {"default_asset_class": "stock", "symbols": pairs}
     if args.mode is not None:
         overrides["trading"]["mode"] = args.mode
     if args.dry_run:

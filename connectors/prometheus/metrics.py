@@ -61,6 +61,7 @@ METRIC_NAMES = (
     "quorum_drawdown_ratio",
     "quorum_trading_state",
     "quorum_feed_up",
+    "quorum_feed_market_closed",
     "quorum_feed_uptime_ratio",
     "quorum_feed_reconnects",
     "quorum_feed_gaps_filled",
@@ -155,9 +156,15 @@ class FlowMetrics:
         self.feed_up = Gauge(
             "quorum_feed_up", "1 while the feed is live", ["source", "symbol"], registry=r
         )
+        self.market_closed = Gauge(
+            "quorum_feed_market_closed",
+            "1 while the symbol's market is closed by its calendar (silence is not an outage)",
+            ["source", "symbol"],
+            registry=r,
+        )
         self.uptime = Gauge(
             "quorum_feed_uptime_ratio",
-            "Share of the SLA window the feed was live",
+            "Share of the SLA window the feed was live (closed-market time left out)",
             ["source", "symbol"],
             registry=r,
         )
@@ -385,6 +392,7 @@ class FlowMetrics:
     def _health(self, health: FeedHealth, now: float) -> None:
         labels = (health.source, health.symbol)
         self.feed_up.labels(*labels).set(1 if health.status is FeedStatus.LIVE else 0)
+        self.market_closed.labels(*labels).set(1 if health.status is FeedStatus.CLOSED else 0)
         uptime = self._uptime.setdefault(labels, FeedUptime(self._uptime_window_s))
         uptime.observe(health.status, health.ts.timestamp())
         ratio = uptime.ratio(max(now, health.ts.timestamp()))

@@ -2,7 +2,8 @@
 
 A feed is *up* while its status is ``live``. Uptime over a window is the time spent live inside
 the window divided by the part of the window the feed has been observed (a feed watched for ten
-minutes is judged on those ten minutes, not on a day).
+minutes is judged on those ten minutes, not on a day). Time while the symbol's market is
+``closed`` (its calendar says so) counts neither way: a stock feed is not down at night.
 
 >>> up = FeedUptime(window_s=100)
 >>> up.observe("live", 0); up.observe("stale", 60); up.observe("live", 70)
@@ -14,6 +15,10 @@ minutes is judged on those ten minutes, not on a day).
 1.0
 >>> FeedUptime(60).ratio(10) is None   # never observed
 True
+>>> night = FeedUptime(window_s=1000)
+>>> night.observe("live", 0); night.observe("closed", 50); night.observe("stale", 950)
+>>> night.observe("live", 960); night.ratio(1000)   # closed 50–950 left out: 90 of 100 s
+0.9
 """
 
 from __future__ import annotations
@@ -32,10 +37,12 @@ class FeedUptime:
         if window_s <= 0:
             raise ValueError(f"window_s must be > 0, got {window_s}")
         self.window_s = float(window_s)
-        self._changes: deque[tuple[float, bool]] = deque()  # (time, live?) ascending
+        # (time, live?) ascending; live? is None while the market is closed (not judged)
+        self._changes: deque[tuple[float, bool | None]] = deque()
 
     def observe(self, status: FeedStatus | str, at_s: float) -> None:
-        live = FeedStatus(status) is FeedStatus.LIVE
+        state = FeedStatus(status)
+        live = None if state is FeedStatus.CLOSED else state is FeedStatus.LIVE
         if self._changes and at_s < self._changes[-1][0]:
             return  # reports are in wall-clock order; a stale one changes nothing
         if self._changes and self._changes[-1][1] == live:
@@ -49,16 +56,21 @@ class FeedUptime:
         # forget what ended before the window (keep the change in force at its start)
         while len(self._changes) > 1 and self._changes[1][0] <= start:
             self._changes.popleft()
-        observed = now_s - start
-        if observed <= 0:
-            return 1.0 if self._changes[-1][1] else 0.0
-        live_s = 0.0
+        if now_s - start <= 0:
+            last = self._changes[-1][1]
+            return None if last is None else (1.0 if last else 0.0)
+        live_s = observed = 0.0
         changes = list(self._changes)
         for i, (at, live) in enumerate(changes):
             begin = max(at, start)
             end = changes[i + 1][0] if i + 1 < len(changes) else now_s
-            if live and end > begin:
+            if live is None or end <= begin:
+                continue  # the market was closed: neither up nor down
+            observed += end - begin
+            if live:
                 live_s += end - begin
+        if observed <= 0:
+            return None  # closed for the whole window
         return round(live_s / observed, 9)
 
 

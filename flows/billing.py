@@ -42,7 +42,7 @@ from operators.billing.catalogue import Catalogue
 from operators.billing.close import CloseResult, Portfolio, close_month, month_bounds
 from operators.billing.performance_fee import HighWaterMark
 from schemas.billing import STRIPE_CYCLE, Charge, Invoice, UsageEvent
-from schemas.common import datetime_to_ns
+from schemas.common import DEFAULT_PORTFOLIO, datetime_to_ns
 
 OUTCOME_HORIZON = timedelta(hours=4)
 
@@ -61,15 +61,26 @@ def stored_catalogue(engine: Engine) -> Catalogue:
 # --- inputs of the close ---------------------------------------------------------------------
 
 
-def portfolio_equity_minor(engine: Engine, run_id: str, capital_minor: int, end: datetime) -> int:
-    """A follower's equity at ``end``: the run's equity curve scaled to ``capital_minor``.
+def portfolio_equity_minor(
+    engine: Engine,
+    run_id: str,
+    capital_minor: int,
+    end: datetime,
+    portfolio: str | None = None,
+) -> int:
+    """A follower's equity at ``end``: the equity curve of one portfolio of the run (the
+    default portfolio unless named) scaled to ``capital_minor``.
 
     The run's money is in its quote currency (USDT for the shipped data), taken 1:1 as the
     billing currency.
     """
     stmt = (
         select(equity.c.ts, equity.c.equity)
-        .where(equity.c.run_id == run_id, equity.c.ts < datetime_to_ns(end))
+        .where(
+            equity.c.run_id == run_id,
+            equity.c.portfolio == (portfolio or DEFAULT_PORTFOLIO),
+            equity.c.ts < datetime_to_ns(end),
+        )
         .order_by(equity.c.ts)
     )
     with engine.connect() as conn:
@@ -99,7 +110,9 @@ def _portfolios(engine: Engine, month: str, end: datetime) -> dict[str, Portfoli
                 if previous is None
                 else HighWaterMark(int(previous.mark_minor), int(previous.fees_charged_minor))
             )
-            equity_minor = portfolio_equity_minor(engine, row.run_id, int(row.capital_minor), end)
+            equity_minor = portfolio_equity_minor(
+                engine, row.run_id, int(row.capital_minor), end, row.portfolio
+            )
             out[row.customer_id] = Portfolio(equity_minor, mark)
     return out
 

@@ -69,6 +69,13 @@ def _of_run(table: Table, run_id: str | None, portfolio: str | None) -> list[Col
     return conditions
 
 
+def portfolio_ids(conn: Connection, run_id: str | None) -> tuple[str | None, list[str]]:
+    """The portfolios a run's equity curve holds (the default run has one), sorted."""
+    run_id = _resolve(conn, equity, run_id)
+    stmt = select(equity.c.portfolio).where(equity.c.run_id == run_id).distinct()
+    return run_id, sorted(conn.execute(stmt).scalars())
+
+
 def _paged(
     conn: Connection,
     table: Table,

@@ -182,6 +182,12 @@ billing_portfolios = Table(
         "run_id", String(_ID), nullable=False, comment="the paper/live run the customer follows"
     ),
     Column("capital_minor", BigInteger, nullable=False, comment="starting capital = first mark"),
+    Column(
+        "portfolio",
+        String(_NAME),
+        nullable=True,
+        comment="the run's portfolio followed (none: the default portfolio)",
+    ),
 )
 
 billing_marks = Table(

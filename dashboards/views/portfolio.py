@@ -1,11 +1,18 @@
-"""Portfolio: positions, equity curve with drawdown, orders and fills of a run."""
+"""Portfolio: positions, equity curve with drawdown, orders and fills of a run (one portfolio
+at a time when the run trades several)."""
 
 from __future__ import annotations
 
 import polars as pl
 import streamlit as st
 
-from api.reads.trading import current_positions, equity_curve, fills_page, orders_page
+from api.reads.trading import (
+    current_positions,
+    equity_curve,
+    fills_page,
+    orders_page,
+    portfolio_ids,
+)
 from dashboards.charts import equity_chart
 from dashboards.store import require_engine
 from dashboards.ui import live, rows
@@ -18,12 +25,17 @@ URL = "portfolio"
 def _portfolio() -> None:
     engine = require_engine()
     with engine.connect() as conn:
-        run_id, positions = current_positions(conn, None)
-        equity_run, curve = equity_curve(conn, None, limit=100_000)
+        _, books = portfolio_ids(conn, None)
+    book = _choose(books)
+    with engine.connect() as conn:
+        run_id, positions = current_positions(conn, None, portfolio=book)
+        equity_run, curve = equity_curve(conn, None, limit=100_000, portfolio=book)
         order_run, order_total, orders = orders_page(
-            conn, None, asset=None, status=None, limit=500, offset=0
+            conn, None, asset=None, status=None, limit=500, offset=0, portfolio=book
         )
-        fill_run, fill_total, fills = fills_page(conn, None, asset=None, limit=500, offset=0)
+        fill_run, fill_total, fills = fills_page(
+            conn, None, asset=None, limit=500, offset=0, portfolio=book
+        )
     if not any((positions, curve, orders, fills)):
         st.info(
             "No trading records in the store yet: positions, orders and fills appear once the "
@@ -58,6 +70,13 @@ def _portfolio() -> None:
     st.dataframe(rows(orders), hide_index=True, width="stretch")
     st.subheader(f"Fills ({fill_total})", anchor=False)
     st.dataframe(rows(fills), hide_index=True, width="stretch")
+
+
+def _choose(books: list[str]) -> str | None:
+    """The portfolio to show: the only one, or the one picked (an equity curve is one book's)."""
+    if len(books) <= 1:
+        return books[0] if books else None
+    return st.selectbox("Portfolio", books, key="portfolio_book")
 
 
 def render() -> None:

@@ -241,6 +241,38 @@ def test_portfolio_explains_an_empty_book_then_shows_the_equity(store: Path) -> 
     assert at.subheader[-1].value == "Fills (1)"
 
 
+def test_portfolio_page_shows_one_book_of_a_run_with_several(store: Path) -> None:
+    t0 = datetime(2022, 1, 10, tzinfo=UTC)
+
+    def point(book: str, hours: int, value: str) -> EquityPoint:
+        return EquityPoint(
+            ts=t0 + timedelta(hours=hours),
+            equity=Decimal(value),
+            cash=Decimal(value),
+            realized_pnl=Decimal(0),
+            unrealized_pnl=Decimal(0),
+            fees_paid=Decimal(0),
+            gross_exposure=Decimal(0),
+            net_exposure=Decimal(0),
+            open_positions=0,
+            drawdown_pct=0.0,
+            portfolio=book,
+        )
+
+    engine = open_store(store)
+    run_id = start_run(engine, "run", run_id="two-books")
+    books = [point("alts", 0, "5000"), point("alts", 1, "5100")]
+    books += [point("majors", 0, "20000"), point("majors", 1, "19000")]
+    write_records(engine, books, run_id=run_id)
+    at = page("portfolio")
+    no_errors(at)
+    assert at.selectbox[0].options == ["alts", "majors"]
+    assert {m.label: m.value for m in at.metric}["equity"] == "5,100.00"  # alts, not a mix
+    at.selectbox[0].select("majors").run()
+    no_errors(at)
+    assert {m.label: m.value for m in at.metric}["equity"] == "19,000.00"
+
+
 def test_run_report_reads_a_report_file_and_lists_runs(store: Path, tmp_path: Path) -> None:
     t0 = datetime(2022, 1, 1, tzinfo=UTC)
     curve = [

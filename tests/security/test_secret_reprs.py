@@ -33,6 +33,7 @@ NOT_SECRETS = {
     "connectors.kafka.envelope._Spec.key": "how a record's Kafka key (its symbol) is found",
     "schemas.notifications.Notification.key": "the identity of a notified fact (dedupe key)",
     "schemas.notifications.Delivery.key": "the identity of a notified fact (dedupe key)",
+    "connectors.market_data.stream_messages.StreamTrade.key": "a vendor trade's id (dedupe key)",
 }
 SECRET = "s3cr3t-s3cr3t-s3cr3t-s3cr3t-s3cr3t-value"
 

@@ -1,0 +1,132 @@
+"""``quorum live --exchange alpaca --mode live``: stock orders through the Alpaca router.
+
+Market data from the loopback Alpaca data WebSocket and REST (:class:`VendorStreams`,
+:class:`MarketDataProviders`: a seeded AAPL tape of regular-session minutes), orders through
+``alpaca-py`` to the simulator's Alpaca trading API (its matching engine, on a step clock: the
+book does not move during the run). Decisions come from the tape itself with the low decision
+bands of ``flows/profiles/live-alpaca.yaml``; no manual action is needed.
+
+The loopback broker prices AAPL by the simulator's recorded BTC/USDT tape (no intraday stock
+data ships), about 200 times the tape's AAPL, so the test account is small enough for its
+orders to stay within the broker's buying power.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from connectors.simulator import ExchangeSimulator, SimulatorConfig
+from connectors.simulator.market_data_providers import MarketDataProviders, StockTape
+from connectors.simulator.market_data_streams import VendorStreams
+from flows.cli import main
+
+from .conftest import wait_for
+
+pytestmark = [pytest.mark.timeout(300), pytest.mark.slow]
+
+PROFILE = Path(__file__).resolve().parents[2] / "flows" / "profiles" / "live-alpaca.yaml"
+TAPE = StockTape(("AAPL",), "2024-01-02", "2024-01-03")
+BROKER_START_MS = 1_610_064_000_000  # 2021-01-08 00:00 UTC: BTC/USDT's recorded trades start
+RUN_SECONDS = "75"  # the run's length; the tape is released well before (see market())
+
+
+@pytest.fixture
+def broker() -> Iterator[ExchangeSimulator]:
+    config = SimulatorConfig(start_ms=BROKER_START_MS, ping_interval=None)
+    simulator = ExchangeSimulator(config, alpaca_listings={"AAPL": "BTCUSDT"}).start()
+    simulator.advance(30_000)  # the book has quotes
+    yield simulator
+    simulator.stop()
+
+
+@pytest.fixture
+def profile(tmp_path: Path) -> Path:
+    """The shipped profile with a small account (see the module's docstring)."""
+    data: dict[str, Any] = yaml.safe_load(PROFILE.read_text())
+    data["trading"]["portfolio"]["initial_cash"] = "4000"
+    path = tmp_path / "live-alpaca.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def filled(broker: ExchangeSimulator) -> list[Any]:
+    return [o for o in broker.alpaca.engine.orders.values() if o.executed > 0]
+
+
+def test_quorum_live_on_alpaca_sends_stock_orders_and_books_their_fills_once(
+    broker, profile, tmp_path, monkeypatch, capfd
+) -> None:
+    from connectors.store.audit import verify_store
+    from connectors.store.engine import open_store
+    from connectors.store.trading import read_fills
+    from connectors.store.venue import read_venue_records
+    from operators.candles.calendars import calendar_for
+
+    calendar_for("XNYS")  # built once per process (seconds): before the run starts
+    with MarketDataProviders(TAPE) as rest, VendorStreams(TAPE) as streams:
+        monkeypatch.setenv("APCA_API_KEY_ID", rest.key_id)
+        monkeypatch.setenv("APCA_API_SECRET_KEY", rest.secret)
+        monkeypatch.setenv("QUORUM_ALPACA_API_KEY", "simulator")  # the loopback demo account
+        monkeypatch.setenv("QUORUM_ALPACA_API_SECRET", "simulator-secret")
+        stop = threading.Event()
+
+        def market() -> None:
+            """A tape minute every 0.05 s once subscribed, until the broker filled an order."""
+            while not stop.wait(0.05) and not filled(broker):
+                if streams.subscribed_clients:
+                    streams.advance(60_000)
+
+        ticker = threading.Thread(target=market, daemon=True)
+        ticker.start()
+        store = tmp_path / "alpaca.sqlite"
+        try:
+            code = main(["live", "--exchange", "alpaca", "--symbols", "AAPL",
+                         "--ws-url", streams.url, "--rest-url", rest.url,
+                         "--broker-url", broker.rest_url, "--timeframes", "1m,5m",
+                         "--mode", "live", "--config", str(profile), "--store", str(store),
+                         "--duration", RUN_SECONDS])  # fmt: skip
+        finally:
+            stop.set()
+            ticker.join(10)
+    printed = capfd.readouterr()
+    assert code == 0, printed.err
+    wait_for(lambda: filled(broker), "an order filled at the broker", deadline=1.0)
+
+    engine = open_store(str(store))
+    commands = read_venue_records(engine, "command")
+    placed = [c for c in commands if c["kind"] == "place"]
+    assert placed and all(c["venue"] == "alpaca" for c in placed)
+    xnys = calendar_for("XNYS")
+    sent_at = [int(c["ts_ns"]) if "ts_ns" in c else _ns(c["ts"]) for c in placed]
+    assert all(xnys.is_open([t - 1]) for t in sent_at), "an order went out of session"
+
+    # every fill the broker made is booked once, under the order the flow sent
+    fills = read_fills(engine)
+    booked = fills.filter(fills["fill_id"].str.starts_with("alpaca:"))
+    assert booked.height == fills.height  # no paper fill booked in live mode
+    assert booked["fill_id"].n_unique() == booked.height
+    at_broker = filled(broker)
+    assert {o.client_id for o in at_broker} <= {c["order_id"] for c in placed}
+    assert booked.height == sum(len(o.fills) for o in at_broker)
+    quantity = sum((Decimal(str(q)) for q in booked["quantity"].to_list()), Decimal(0))
+    assert quantity == sum(o.executed for o in at_broker)
+
+    result = verify_store(engine)
+    assert result.ok, result.message
+    engine.dispose()
+    assert "venue alpaca: placed" in printed.out
+    for secret in (rest.key_id, rest.secret, "simulator-secret"):
+        assert secret not in printed.out + printed.err
+
+
+def _ns(text: str) -> int:
+    from datetime import datetime
+
+    return int(datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp() * 1e9)

@@ -160,8 +160,9 @@ def start_venues(
     after_accept: Callable[[], None] | None = None,
     lookback_seconds: float = 3600.0,
 ) -> LiveVenues:
-    """Connect every venue of ``endpoints`` (ccxt's, or Alpaca's trading API when ``exchange``
-    is ``alpaca``; credentials from the environment, the demo account on a simulator) and register its dispatcher; with ``quotes_every`` each reports its top of
+    """Connect every venue of ``endpoints`` (ccxt's; Alpaca's trading API when ``exchange`` is
+    ``alpaca``) and register its dispatcher. Credentials come from the environment; a ccxt
+    venue on a simulator uses its demo account. With ``quotes_every`` each reports its top of
     book that often; ``journal`` records every placement before it is sent (a restarted router
     adopts its own orders), ``after_accept`` is the crash tests' hook. Raises
     ``CredentialsError``/``RuntimeError`` with the reason."""

@@ -4,8 +4,11 @@
 ``alpaca`` and ``polygon`` stream those vendors' stock data WebSockets (REST backfill through
 their SDKs); any other ccxt exchange id is polled over REST. ``--simulator`` starts the loopback
 exchange simulator and runs against it — what a person without internet can try. The flow is the
-one the replay uses (:func:`flows.pipeline.build_flow`); feed-health changes are printed as they
-happen. An exchange API key, when needed, is read from ``QUORUM_EXCHANGE_API_KEY`` (never a flag).
+one the replay uses (:func:`flows.pipeline.build_flow`). With ``--mode live`` orders go to the
+venue's router: ccxt's (the simulator with ``--simulator``), or Alpaca's trading API for
+``--exchange alpaca`` (``--broker-url`` for another base URL). Feed-health changes are printed
+as they happen. An exchange API key, when needed, is read from ``QUORUM_EXCHANGE_API_KEY``
+(never a flag).
 """
 
 from __future__ import annotations
@@ -487,9 +490,15 @@ def _start_venues(args: argparse.Namespace, config: Any, sims: dict[str, Any], r
 
     live = config.trading.live
     names = [v.name for v in live.venues] or [live.venue]
-    journal = SendJournal(open_store(url_for(args.store)), run_id) if args.store else None
     if args.exchange == "polygon":
         raise UserError("polygon is market data only: --mode live needs --exchange alpaca")
+    stocks = [s for s in args.symbols if "/" not in s]  # Alpaca's crypto pairs trade 24/7
+    if args.exchange == "alpaca" and stocks and live.session_calendar == "24/7":
+        raise UserError(
+            "live stock orders keep to market hours: set trading.live.session_calendar: XNYS "
+            "(flows/profiles/live-alpaca.yaml does)"
+        )
+    journal = SendJournal(open_store(url_for(args.store)), run_id) if args.store else None
     endpoints = [
         VenueEndpoint(n, sims[n].rest_url, sims[n].ws_url)
         if n in sims

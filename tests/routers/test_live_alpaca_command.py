@@ -126,6 +126,35 @@ def test_quorum_live_on_alpaca_sends_stock_orders_and_books_their_fills_once(
         assert secret not in printed.out + printed.err
 
 
+@pytest.mark.parametrize(
+    ("extra", "said"),
+    [
+        ([], "set trading.live.session_calendar: XNYS"),
+        (["--broker-url", "http://127.0.0.1:9"], "set trading.live.session_calendar: XNYS"),
+        (["--config", str(PROFILE)], "live trading on alpaca needs QUORUM_ALPACA_API_KEY"),
+    ],
+)
+def test_live_stock_orders_need_market_hours_and_the_brokers_keys(
+    extra, said, monkeypatch, capsys
+) -> None:
+    monkeypatch.setenv("APCA_API_KEY_ID", "data-key")  # the data feed's keys: not the broker's
+    monkeypatch.setenv("APCA_API_SECRET_KEY", "data-secret")
+    for name in ("QUORUM_ALPACA_API_KEY", "QUORUM_ALPACA_API_SECRET"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(f"{name}_FILE", raising=False)
+    args = ["live", "--exchange", "alpaca", "--symbols", "AAPL", "--mode", "live"]
+    assert main([*args, "--duration", "1", *extra]) == 2
+    assert said in capsys.readouterr().err
+
+
+def test_broker_url_is_alpacas_and_polygon_has_no_broker(monkeypatch, capsys) -> None:
+    code = main(["live", "--symbols", "BTC/USDT", "--broker-url", "http://127.0.0.1:9"])
+    assert code == 2 and "use it with --exchange alpaca" in capsys.readouterr().err
+    monkeypatch.setenv("POLYGON_API_KEY", "data-key")
+    code = main(["live", "--exchange", "polygon", "--symbols", "AAPL", "--mode", "live"])
+    assert code == 2 and "polygon is market data only" in capsys.readouterr().err
+
+
 def _ns(text: str) -> int:
     from datetime import datetime
 

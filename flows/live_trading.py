@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from connectors.alpaca_router import AlpacaConfig, AlpacaGateway
 from connectors.ccxt_router import (
     VenueConfig,
     VenueCredentials,
@@ -40,7 +41,7 @@ SIMULATOR_SECRET = "simulator-secret"  # the simulator's loopback demo account, 
 class LiveVenues:
     """The running gateways and what the flow said about them."""
 
-    gateways: list[VenueGateway]
+    gateways: list[Any]  # VenueGateway (ccxt) or AlpacaGateway
     source: VenueReportSource
     dry_run: bool
     commands: list[VenueCommand] = field(default_factory=list)
@@ -159,30 +160,20 @@ def start_venues(
     after_accept: Callable[[], None] | None = None,
     lookback_seconds: float = 3600.0,
 ) -> LiveVenues:
-    """Connect every venue of ``endpoints`` (credentials from the environment; the demo account
-    on a simulator) and register its dispatcher; with ``quotes_every`` each reports its top of
+    """Connect every venue of ``endpoints`` (ccxt's; Alpaca's trading API when ``exchange`` is
+    ``alpaca``) and register its dispatcher. Credentials come from the environment; a ccxt
+    venue on a simulator uses its demo account. With ``quotes_every`` each reports its top of
     book that often; ``journal`` records every placement before it is sent (a restarted router
     adopts its own orders), ``after_accept`` is the crash tests' hook. Raises
     ``CredentialsError``/``RuntimeError`` with the reason."""
-    gateways: list[VenueGateway] = []
+    gateways: list[Any] = []
     try:
         for endpoint in [] if dry_run else endpoints:
             name = endpoint.name
-            config = VenueConfig(
-                name=name,
-                exchange=exchange,
-                rest_url=endpoint.rest_url,
-                ws_url=endpoint.ws_url,
-                quotes_every_seconds=quotes_every,
-                lookback_seconds=lookback_seconds,
-            )
-            if endpoint.rest_url is not None:
-                credentials = VenueCredentials(
-                    venue=name, api_key=SIMULATOR_KEY, secret=SIMULATOR_SECRET
-                )
+            if exchange == ALPACA:
+                gateway = _alpaca_gateway(endpoint, symbols, lookback_seconds)
             else:
-                credentials = load_credentials(name)
-            gateway = VenueGateway(config, credentials, symbols)
+                gateway = _ccxt_gateway(endpoint, exchange, symbols, quotes_every, lookback_seconds)
             gateway.journal, gateway.after_accept = journal, after_accept
             gateway.start()
             register_dispatcher(name, gateway.send)
@@ -191,6 +182,46 @@ def start_venues(
         LiveVenues(gateways, VenueReportSource(gateways), dry_run).stop()
         raise
     return LiveVenues(gateways, VenueReportSource(gateways, run_for=run_for), dry_run)
+
+
+ALPACA = "alpaca"
+"""``--exchange alpaca``: orders go to Alpaca's trading API (stocks), not through ccxt."""
+
+
+def _ccxt_gateway(
+    endpoint: VenueEndpoint,
+    exchange: str,
+    symbols: tuple[str, ...],
+    quotes_every: float | None,
+    lookback_seconds: float,
+) -> VenueGateway:
+    """A ccxt venue; a simulator's endpoint trades on its loopback demo account."""
+    config = VenueConfig(
+        name=endpoint.name,
+        exchange=exchange,
+        rest_url=endpoint.rest_url,
+        ws_url=endpoint.ws_url,
+        quotes_every_seconds=quotes_every,
+        lookback_seconds=lookback_seconds,
+    )
+    if endpoint.rest_url is not None:
+        credentials = VenueCredentials(
+            venue=endpoint.name, api_key=SIMULATOR_KEY, secret=SIMULATOR_SECRET
+        )
+    else:
+        credentials = load_credentials(endpoint.name)
+    return VenueGateway(config, credentials, symbols)
+
+
+def _alpaca_gateway(
+    endpoint: VenueEndpoint, symbols: tuple[str, ...], lookback_seconds: float
+) -> AlpacaGateway:
+    """Alpaca's trading API (``endpoint.rest_url``: another base URL, e.g. a loopback broker;
+    default Alpaca's paper endpoint); keys always from ``QUORUM_<VENUE>_API_KEY``/``_SECRET``."""
+    config = AlpacaConfig(
+        name=endpoint.name, url_override=endpoint.rest_url, lookback_seconds=lookback_seconds
+    )
+    return AlpacaGateway(config, load_credentials(endpoint.name), symbols)
 
 
 def start_simulators(venues: tuple[VenueSpec, ...], speed: float) -> dict[str, ExchangeSimulator]:

@@ -4,8 +4,11 @@
 ``alpaca`` and ``polygon`` stream those vendors' stock data WebSockets (REST backfill through
 their SDKs); any other ccxt exchange id is polled over REST. ``--simulator`` starts the loopback
 exchange simulator and runs against it — what a person without internet can try. The flow is the
-one the replay uses (:func:`flows.pipeline.build_flow`); feed-health changes are printed as they
-happen. An exchange API key, when needed, is read from ``QUORUM_EXCHANGE_API_KEY`` (never a flag).
+one the replay uses (:func:`flows.pipeline.build_flow`). With ``--mode live`` orders go to the
+venue's router: ccxt's (the simulator with ``--simulator``), or Alpaca's trading API for
+``--exchange alpaca`` (``--broker-url`` for another base URL). Feed-health changes are printed
+as they happen. An exchange API key, when needed, is read from ``QUORUM_EXCHANGE_API_KEY``
+(never a flag).
 """
 
 from __future__ import annotations
@@ -63,6 +66,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--rest-url", default=None, help="--exchange alpaca|polygon: the REST host for backfill"
+    )
+    parser.add_argument(
+        "--broker-url",
+        default=None,
+        help="--exchange alpaca --mode live: Alpaca's trading API base URL (default Alpaca's "
+        "paper endpoint; a loopback broker, e.g. quorum simulator's REST URL, in tests); keys "
+        "from QUORUM_ALPACA_API_KEY/_API_SECRET (or _FILE)",
     )
     parser.add_argument("--simulator", action="store_true", help="run against the simulator")
     parser.add_argument(
@@ -137,6 +147,8 @@ def _check_args(args: argparse.Namespace) -> None:
         raise UserError("give --simulator (start one) or --simulator-at (use one), not both")
     if args.simulator_at and len(args.simulator_at.split(",")) != 2:
         raise UserError(f"--simulator-at wants REST_URL,WS_URL, got {args.simulator_at!r}")
+    if args.broker_url and args.exchange != "alpaca":
+        raise UserError("--broker-url is Alpaca's trading API: use it with --exchange alpaca")
     if args.ingest_only and not args.kafka:
         raise UserError("--ingest-only publishes to Kafka: give --kafka BOOTSTRAP")
     if args.ingest_only and args.store:
@@ -478,9 +490,19 @@ def _start_venues(args: argparse.Namespace, config: Any, sims: dict[str, Any], r
 
     live = config.trading.live
     names = [v.name for v in live.venues] or [live.venue]
+    if args.exchange == "polygon":
+        raise UserError("polygon is market data only: --mode live needs --exchange alpaca")
+    stocks = [s for s in args.symbols if "/" not in s]  # Alpaca's crypto pairs trade 24/7
+    if args.exchange == "alpaca" and stocks and live.session_calendar == "24/7":
+        raise UserError(
+            "live stock orders keep to market hours: set trading.live.session_calendar: XNYS "
+            "(flows/profiles/live-alpaca.yaml does)"
+        )
     journal = SendJournal(open_store(url_for(args.store)), run_id) if args.store else None
     endpoints = [
-        VenueEndpoint(n, sims[n].rest_url, sims[n].ws_url) if n in sims else VenueEndpoint(n)
+        VenueEndpoint(n, sims[n].rest_url, sims[n].ws_url)
+        if n in sims
+        else VenueEndpoint(n, args.broker_url)
         for n in names
     ]
     try:

@@ -1,0 +1,178 @@
+"""``quorum live --exchange alpaca --mode live``: stock orders through the Alpaca router.
+
+Market data from the loopback Alpaca data WebSocket and REST (:class:`VendorStreams`,
+:class:`MarketDataProviders`: a seeded AAPL tape of regular-session minutes), orders through
+``alpaca-py`` to the simulator's Alpaca trading API (its matching engine, on a step clock: the
+book does not move during the run). Decisions come from the tape itself with the low decision
+bands of ``flows/profiles/live-alpaca.yaml``; no manual action is needed.
+
+The loopback broker prices AAPL by the simulator's recorded BTC/USDT tape (no intraday stock
+data ships), about 200 times the tape's AAPL, so the test account is small enough for its
+orders to stay within the broker's buying power.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from connectors.alpaca_router import fill_key
+from connectors.simulator import ExchangeSimulator, SimulatorConfig
+from connectors.simulator.alpaca import _NAMESPACE as ALPACA_NAMESPACE
+from connectors.simulator.market_data_providers import MarketDataProviders, StockTape
+from connectors.simulator.market_data_streams import VendorStreams
+from flows.cli import main
+
+from .conftest import wait_for
+
+pytestmark = [pytest.mark.timeout(300), pytest.mark.slow]
+
+PROFILE = Path(__file__).resolve().parents[2] / "flows" / "profiles" / "live-alpaca.yaml"
+TAPE = StockTape(("AAPL",), "2024-01-02", "2024-01-03")
+BROKER_START_MS = 1_610_064_000_000  # 2021-01-08 00:00 UTC: BTC/USDT's recorded trades start
+RUN_SECONDS = "75"  # the run's length; the tape is released well before (see market())
+
+
+@pytest.fixture
+def broker() -> Iterator[ExchangeSimulator]:
+    config = SimulatorConfig(start_ms=BROKER_START_MS, ping_interval=None)
+    simulator = ExchangeSimulator(config, alpaca_listings={"AAPL": "BTCUSDT"}).start()
+    simulator.advance(30_000)  # the book has quotes
+    yield simulator
+    simulator.stop()
+
+
+@pytest.fixture
+def profile(tmp_path: Path) -> Path:
+    """The shipped profile with a small account (see the module's docstring)."""
+    data: dict[str, Any] = yaml.safe_load(PROFILE.read_text())
+    data["trading"]["portfolio"]["initial_cash"] = "4000"
+    path = tmp_path / "live-alpaca.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def filled(broker: ExchangeSimulator) -> list[Any]:
+    return [o for o in broker.alpaca.engine.orders.values() if o.executed > 0]
+
+
+def test_quorum_live_on_alpaca_sends_stock_orders_and_books_their_fills_once(
+    broker, profile, tmp_path, monkeypatch, capfd
+) -> None:
+    from connectors.store.audit import verify_store
+    from connectors.store.engine import open_store
+    from connectors.store.trading import read_fills
+    from connectors.store.venue import read_venue_records
+    from operators.candles.calendars import calendar_for
+
+    calendar_for("XNYS")  # built once per process (seconds): before the run starts
+    with MarketDataProviders(TAPE) as rest, VendorStreams(TAPE) as streams:
+        monkeypatch.setenv("APCA_API_KEY_ID", rest.key_id)
+        monkeypatch.setenv("APCA_API_SECRET_KEY", rest.secret)
+        monkeypatch.setenv("QUORUM_ALPACA_API_KEY", "simulator")  # the loopback demo account
+        monkeypatch.setenv("QUORUM_ALPACA_API_SECRET", "simulator-secret")
+        stop = threading.Event()
+
+        def market() -> None:
+            """A tape minute every 0.05 s once subscribed, until the broker filled an order."""
+            while not stop.wait(0.05) and not filled(broker):
+                if streams.subscribed_clients:
+                    streams.advance(60_000)
+
+        ticker = threading.Thread(target=market, daemon=True)
+        ticker.start()
+        store = tmp_path / "alpaca.sqlite"
+        try:
+            code = main(["live", "--exchange", "alpaca", "--symbols", "AAPL",
+                         "--ws-url", streams.url, "--rest-url", rest.url,
+                         "--broker-url", broker.rest_url, "--timeframes", "1m,5m",
+                         "--mode", "live", "--config", str(profile), "--store", str(store),
+                         "--duration", RUN_SECONDS])  # fmt: skip
+        finally:
+            stop.set()
+            ticker.join(10)
+    printed = capfd.readouterr()
+    assert code == 0, printed.err
+    wait_for(lambda: filled(broker), "an order filled at the broker", deadline=1.0)
+
+    engine = open_store(str(store))
+    commands = read_venue_records(engine, "command")
+    placed = [c for c in commands if c["kind"] == "place"]
+    assert placed and all(c["venue"] == "alpaca" for c in placed)
+    xnys = calendar_for("XNYS")
+    sent_at = [int(c["ts_ns"]) if "ts_ns" in c else _ns(c["ts"]) for c in placed]
+    assert all(xnys.is_open([t - 1]) for t in sent_at), "an order went out of session"
+
+    # every fill the broker made is booked once, under the order the flow sent; an order sent
+    # in the run's last moments may end it unbooked (the next run's reconciliation books it),
+    # never half booked, and the first order (the tape stops on its fill) is booked
+    fills = read_fills(engine)
+    booked = dict(zip(fills["fill_id"].to_list(), fills["quantity"].to_list(), strict=True))
+    assert len(booked) == fills.height  # each fill id once
+    at_broker = sorted(filled(broker), key=lambda o: o.order_id)
+    assert {o.client_id for o in at_broker} <= {c["order_id"] for c in placed}
+    expected = {o.order_id: broker_fills(o) for o in at_broker}
+    assert set(booked) <= {key for keys in expected.values() for key in keys}
+    for order_id, keys in expected.items():
+        if order_id == at_broker[0].order_id or set(keys) & set(booked):
+            assert {k: Decimal(str(booked.get(k))) for k in keys} == keys, order_id
+
+    result = verify_store(engine)
+    assert result.ok, result.message
+    engine.dispose()
+    assert "venue alpaca: placed" in printed.out
+    for secret in (rest.key_id, rest.secret, "simulator-secret"):
+        assert secret not in printed.out + printed.err
+
+
+@pytest.mark.parametrize(
+    ("extra", "said"),
+    [
+        ([], "set trading.live.session_calendar: XNYS"),
+        (["--broker-url", "http://127.0.0.1:9"], "set trading.live.session_calendar: XNYS"),
+        (["--config", str(PROFILE)], "live trading on alpaca needs QUORUM_ALPACA_API_KEY"),
+    ],
+)
+def test_live_stock_orders_need_market_hours_and_the_brokers_keys(
+    extra, said, monkeypatch, capsys
+) -> None:
+    monkeypatch.setenv("APCA_API_KEY_ID", "data-key")  # the data feed's keys: not the broker's
+    monkeypatch.setenv("APCA_API_SECRET_KEY", "data-secret")
+    for name in ("QUORUM_ALPACA_API_KEY", "QUORUM_ALPACA_API_SECRET"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(f"{name}_FILE", raising=False)
+    args = ["live", "--exchange", "alpaca", "--symbols", "AAPL", "--mode", "live"]
+    assert main([*args, "--duration", "1", *extra]) == 2
+    assert said in capsys.readouterr().err
+
+
+def test_broker_url_is_alpacas_and_polygon_has_no_broker(monkeypatch, capsys) -> None:
+    code = main(["live", "--symbols", "BTC/USDT", "--broker-url", "http://127.0.0.1:9"])
+    assert code == 2 and "use it with --exchange alpaca" in capsys.readouterr().err
+    monkeypatch.setenv("POLYGON_API_KEY", "data-key")
+    code = main(["live", "--exchange", "polygon", "--symbols", "AAPL", "--mode", "live"])
+    assert code == 2 and "polygon is market data only" in capsys.readouterr().err
+
+
+def broker_fills(order: Any) -> dict[str, Decimal]:
+    """The router's fill ids of a broker order (``<venue>:<Alpaca order id>:<cumulative>``,
+    :func:`connectors.alpaca_router.fill_key`) and each fill's quantity."""
+    alpaca_id = str(uuid.uuid5(ALPACA_NAMESPACE, f"order-{order.order_id}"))
+    cumulative, keys = Decimal(0), {}
+    for fill in order.fills:
+        cumulative += fill.quantity
+        keys[f"alpaca:{fill_key(alpaca_id, cumulative)}"] = fill.quantity
+    return keys
+
+
+def _ns(text: str) -> int:
+    from datetime import datetime
+
+    return int(datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp() * 1e9)

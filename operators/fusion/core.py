@@ -95,6 +95,7 @@ class FusionCore:
     """
 
     disabled: frozenset[str] = frozenset()
+    _contributions: dict[tuple[Vote, float], Contribution] = {}  # replaced, never mutated
 
     def __init__(
         self, asset: str, config: FusionConfig, *, disabled: frozenset[str] = frozenset()
@@ -117,6 +118,11 @@ class FusionCore:
             "resolved": 0,
             "fused": 0,
         }
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state.pop("_contributions", None)  # a cache of the last emission: not state
+        return state
 
     # --- driving -------------------------------------------------------------------------
 
@@ -277,19 +283,7 @@ class FusionCore:
         decision = decide(decisive, config.open_above, config.review_from)
         direction = _direction_of(decisive)
         total_weight = sum(v.weight for v in admitted)
-        contributions = [
-            Contribution(
-                origin=v.origin,
-                timeframe=v.timeframe,
-                direction=v.direction,
-                confidence=v.confidence,
-                weight=v.weight,
-                signed=v.signed,
-                share=v.weight * v.signed / total_weight if total_weight > 0 else 0.0,
-                signal_id=v.signal_id,
-            )
-            for v in admitted
-        ]
+        contributions = self._contributions_of(admitted, total_weight)
         if admitted:
             longs = sum(v.direction is Direction.LONG for v in admitted)
             shorts = sum(v.direction is Direction.SHORT for v in admitted)
@@ -323,7 +317,7 @@ class FusionCore:
             decision = Decision(config.veto_decision)
             reasons.append(f"veto: {veto_text} → {decision.value}")
         reasons.append(_band_text(decisive, decision, config, config.decide_on))
-        fused = FusedSignal(
+        fused = FusedSignal.model_construct(
             fused_id=make_signal_id("fused", self.asset, now_ns),
             asset=self.asset,
             timestamp=ns_to_datetime(now_ns),
@@ -338,6 +332,31 @@ class FusionCore:
             reasons=reasons,
         )
         return fused
+
+    def _contributions_of(self, admitted: list[Vote], total_weight: float) -> list[Contribution]:
+        """Each admitted vote's contribution. Most votes and the total weight are the same as
+        at the previous emission: those records are reused. The votes were validated upstream
+        (signals, config, weights within their bounds), so new records skip re-validation."""
+        previous = self._contributions
+        current: dict[tuple[Vote, float], Contribution] = {}
+        out = []
+        for v in admitted:
+            contribution = previous.get((v, total_weight))
+            if contribution is None:
+                contribution = Contribution.model_construct(
+                    origin=v.origin,
+                    timeframe=v.timeframe,
+                    direction=v.direction,
+                    confidence=v.confidence,
+                    weight=v.weight,
+                    signed=v.signed,
+                    share=v.weight * v.signed / total_weight if total_weight > 0 else 0.0,
+                    signal_id=v.signal_id,
+                )
+            current[(v, total_weight)] = contribution
+            out.append(contribution)
+        self._contributions = current
+        return out
 
     def _resolve_conflict(
         self,

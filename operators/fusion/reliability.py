@@ -85,6 +85,13 @@ class ReliabilityTracker:
         self.config = config
         self.sources: dict[str, SourceRecord] = {}
         self.changed: set[str] = set()
+        # Current weight by (origin, timeframe): read for every live signal at every close,
+        # recomputed only when that source's outcome or the configuration changes.
+        self._weights: dict[tuple[str, Timeframe], float] = {}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self.__dict__.setdefault("_weights", {})  # state snapshotted before the weight cache
 
     def _source(self, origin: str, timeframe: Timeframe) -> SourceRecord:
         key = source_key(origin, timeframe)
@@ -106,6 +113,7 @@ class ReliabilityTracker:
         """New priors and bounds (the control room): every source's prior is re-derived and
         its multiplier clipped into the new ``[floor, cap]``; what was learned stays."""
         self.config = config
+        self._weights = {}
         lo, hi = math.log(config.weight_floor), math.log(config.weight_cap)
         for record in self.sources.values():
             record.prior = config.prior_for(record.origin)
@@ -114,7 +122,10 @@ class ReliabilityTracker:
 
     def weight(self, origin: str, timeframe: Timeframe) -> float:
         """Current weight of a source (its prior until outcomes arrive)."""
-        return self._source(origin, timeframe).weight
+        weight = self._weights.get((origin, timeframe))
+        if weight is None:
+            weight = self._weights[(origin, timeframe)] = self._source(origin, timeframe).weight
+        return weight
 
     def record(self, origin: str, timeframe: Timeframe, confidence: float, hit: bool) -> None:
         """Fold one resolved signal into the source's record and weight."""
@@ -132,6 +143,7 @@ class ReliabilityTracker:
         record.bin_count[index] += 1
         record.bin_predicted[index] += p
         record.bin_hits[index] += int(hit)
+        self._weights.pop((origin, timeframe), None)
         self.changed.add(source_key(origin, timeframe))
 
     def snapshot(self, asset: str, ts: datetime, *, only_changed: bool) -> list[SourceReliability]:
@@ -150,7 +162,7 @@ def _bin_index(p: float, bins: int) -> int:
 def _snapshot(asset: str, key: str, record: SourceRecord, ts: datetime) -> SourceReliability:
     bins = len(record.bin_count)
     calibration = [
-        CalibrationBin(
+        CalibrationBin.model_construct(
             low=0.5 + 0.5 * i / bins,
             high=0.5 + 0.5 * (i + 1) / bins,
             count=count,
@@ -160,7 +172,7 @@ def _snapshot(asset: str, key: str, record: SourceRecord, ts: datetime) -> Sourc
         for i, count in enumerate(record.bin_count)
     ]
     n = record.resolved
-    return SourceReliability(
+    return SourceReliability.model_construct(
         asset=asset,
         source=key,
         origin=record.origin,

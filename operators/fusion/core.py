@@ -95,7 +95,6 @@ class FusionCore:
     """
 
     disabled: frozenset[str] = frozenset()
-    _contributions: dict[tuple[Vote, float], Contribution] = {}  # replaced, never mutated
 
     def __init__(
         self, asset: str, config: FusionConfig, *, disabled: frozenset[str] = frozenset()
@@ -110,6 +109,7 @@ class FusionCore:
         self.clock_ns = -1
         self._last_key: tuple[tuple[str, ...], tuple[str, ...]] = ((), ())
         self._next_snapshot_ns: int | None = None
+        self._contributions: dict[tuple[Vote, float], Contribution] = {}
         self.counts: dict[str, int] = {
             "signals_in": 0,
             "late_signals": 0,
@@ -123,6 +123,10 @@ class FusionCore:
         state = dict(self.__dict__)
         state.pop("_contributions", None)  # a cache of the last emission: not state
         return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._contributions = {}
 
     # --- driving -------------------------------------------------------------------------
 

@@ -89,9 +89,14 @@ class ReliabilityTracker:
         # recomputed only when that source's outcome or the configuration changes.
         self._weights: dict[tuple[str, Timeframe], float] = {}
 
-    def __setstate__(self, state: dict) -> None:
+    def __getstate__(self) -> dict[str, object]:
+        state = dict(self.__dict__)
+        state.pop("_weights", None)  # a cache, derived from the sources: not state
+        return state
+
+    def __setstate__(self, state: dict[str, object]) -> None:
         self.__dict__.update(state)
-        self.__dict__.setdefault("_weights", {})  # state snapshotted before the weight cache
+        self._weights = {}
 
     def _source(self, origin: str, timeframe: Timeframe) -> SourceRecord:
         key = source_key(origin, timeframe)

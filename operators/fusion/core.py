@@ -48,6 +48,8 @@ from operators.signals.engine import CloseTick, SignalBatch
 from schemas.common import NS_PER_MINUTE, Direction, Timeframe, datetime_to_ns, ns_to_datetime
 from schemas.signals import Contribution, Decision, FusedSignal, Signal, make_signal_id
 
+_NEVER_NS = 2**63 - 1
+
 
 @dataclass(frozen=True, slots=True)
 class _Pending:
@@ -95,6 +97,8 @@ class FusionCore:
     """
 
     disabled: frozenset[str] = frozenset()
+    _next_expiry_ns: int = -1
+    """No live signal expires before this (a lower bound; -1: scan at the next step)."""
 
     def __init__(
         self, asset: str, config: FusionConfig, *, disabled: frozenset[str] = frozenset()
@@ -109,7 +113,6 @@ class FusionCore:
         self.clock_ns = -1
         self._last_key: tuple[tuple[str, ...], tuple[str, ...]] = ((), ())
         self._next_snapshot_ns: int | None = None
-        self._contributions: dict[tuple[Vote, float], Contribution] = {}
         self.counts: dict[str, int] = {
             "signals_in": 0,
             "late_signals": 0,
@@ -118,15 +121,6 @@ class FusionCore:
             "resolved": 0,
             "fused": 0,
         }
-
-    def __getstate__(self) -> dict[str, Any]:
-        state = dict(self.__dict__)
-        state.pop("_contributions", None)  # a cache of the last emission: not state
-        return state
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update(state)
-        self._contributions = {}
 
     # --- driving -------------------------------------------------------------------------
 
@@ -171,10 +165,14 @@ class FusionCore:
         for tick in ticks:
             self._resolve(tick)
         self.clock_ns = max(self.clock_ns, now_ns)
-        now = ns_to_datetime(self.clock_ns)
-        for key in [k for k, s in self.live.items() if s.expires_at <= now]:
-            del self.live[key]
-            self.counts["expired"] += 1
+        if self.clock_ns >= self._next_expiry_ns:  # otherwise no live signal has expired
+            now = ns_to_datetime(self.clock_ns)
+            for key in [k for k, s in self.live.items() if s.expires_at <= now]:
+                del self.live[key]
+                self.counts["expired"] += 1
+            self._next_expiry_ns = min(
+                (datetime_to_ns(s.expires_at) for s in self.live.values()), default=_NEVER_NS
+            )
         for signal in arrivals:
             self._admit(signal)
         admission = self._admit_votes()  # the full decision is built only when it changed
@@ -196,18 +194,19 @@ class FusionCore:
         pending = _Pending(
             signal.origin, signal.timeframe, signal.direction, signal.confidence, entry
         )
+        expires_ns = datetime_to_ns(signal.expires_at)
         heapq.heappush(
-            self._pending.setdefault(signal.timeframe, []),
-            (datetime_to_ns(signal.expires_at), self._sequence, pending),
+            self._pending.setdefault(signal.timeframe, []), (expires_ns, self._sequence, pending)
         )
         self._sequence += 1
-        if datetime_to_ns(signal.expires_at) <= self.clock_ns:
+        if expires_ns <= self.clock_ns:
             self.counts["expired"] += 1
             return
         key = source_key(signal.origin, signal.timeframe)
         if key in self.live:
             self.counts["superseded"] += 1
         self.live[key] = signal
+        self._next_expiry_ns = min(self._next_expiry_ns, expires_ns)
 
     def _resolve(self, tick: CloseTick) -> None:
         queue = self._pending.get(tick.timeframe)
@@ -262,9 +261,11 @@ class FusionCore:
             else:
                 gated.append((vote, gate))
         reasons: list[str] = []
-        base_scores = timeframe_scores(ungated)
         admitted = list(ungated)
         blocked: list[str] = []
+        if not gated:  # the usual case: the per-timeframe scores only serve the gates
+            return _Admission(admitted, reasons, (tuple(sorted(v.signal_id for v in admitted)), ()))
+        base_scores = timeframe_scores(ungated)
         for vote, gate in gated:
             if gate_holds(vote.direction, gate.min_score, gate.timeframes, base_scores):
                 admitted.append(vote)
@@ -287,7 +288,21 @@ class FusionCore:
         decision = decide(decisive, config.open_above, config.review_from)
         direction = _direction_of(decisive)
         total_weight = sum(v.weight for v in admitted)
-        contributions = self._contributions_of(admitted, total_weight)
+        # The votes were validated upstream (signals, config, weights within their bounds):
+        # the records are built without re-validating them at every emission.
+        contributions = [
+            Contribution.model_construct(
+                origin=v.origin,
+                timeframe=v.timeframe,
+                direction=v.direction,
+                confidence=v.confidence,
+                weight=v.weight,
+                signed=v.signed,
+                share=v.weight * v.signed / total_weight if total_weight > 0 else 0.0,
+                signal_id=v.signal_id,
+            )
+            for v in admitted
+        ]
         if admitted:
             longs = sum(v.direction is Direction.LONG for v in admitted)
             shorts = sum(v.direction is Direction.SHORT for v in admitted)
@@ -336,31 +351,6 @@ class FusionCore:
             reasons=reasons,
         )
         return fused
-
-    def _contributions_of(self, admitted: list[Vote], total_weight: float) -> list[Contribution]:
-        """Each admitted vote's contribution. Most votes and the total weight are the same as
-        at the previous emission: those records are reused. The votes were validated upstream
-        (signals, config, weights within their bounds), so new records skip re-validation."""
-        previous = self._contributions
-        current: dict[tuple[Vote, float], Contribution] = {}
-        out = []
-        for v in admitted:
-            contribution = previous.get((v, total_weight))
-            if contribution is None:
-                contribution = Contribution.model_construct(
-                    origin=v.origin,
-                    timeframe=v.timeframe,
-                    direction=v.direction,
-                    confidence=v.confidence,
-                    weight=v.weight,
-                    signed=v.signed,
-                    share=v.weight * v.signed / total_weight if total_weight > 0 else 0.0,
-                    signal_id=v.signal_id,
-                )
-            current[(v, total_weight)] = contribution
-            out.append(contribution)
-        self._contributions = current
-        return out
 
     def _resolve_conflict(
         self,

@@ -99,6 +99,8 @@ class FusionCore:
     disabled: frozenset[str] = frozenset()
     _next_expiry_ns: int = -1
     """No live signal expires before this (a lower bound; -1: scan at the next step)."""
+    _changed: bool = True
+    """Live signals, weights or settings changed since the last evaluation."""
 
     def __init__(
         self, asset: str, config: FusionConfig, *, disabled: frozenset[str] = frozenset()
@@ -144,6 +146,7 @@ class FusionCore:
         self.config = config
         self.reliability.reconfigure(config)
         self.disabled = disabled
+        self._changed = True
         for key in [k for k, s in self.live.items() if s.origin in disabled]:
             del self.live[key]
 
@@ -162,24 +165,29 @@ class FusionCore:
         arrivals: list[Signal],
         out: list[FusedSignal | SourceReliability],
     ) -> None:
+        changed = self._changed  # what is counted can change only with what is marked here
         for tick in ticks:
-            self._resolve(tick)
+            changed = self._resolve(tick) or changed  # weights moved
         self.clock_ns = max(self.clock_ns, now_ns)
         if self.clock_ns >= self._next_expiry_ns:  # otherwise no live signal has expired
             now = ns_to_datetime(self.clock_ns)
             for key in [k for k, s in self.live.items() if s.expires_at <= now]:
                 del self.live[key]
                 self.counts["expired"] += 1
+                changed = True
             self._next_expiry_ns = min(
                 (datetime_to_ns(s.expires_at) for s in self.live.values()), default=_NEVER_NS
             )
         for signal in arrivals:
             self._admit(signal)
-        admission = self._admit_votes()  # the full decision is built only when it changed
-        if admission.key != self._last_key:
-            self._last_key = admission.key
-            self.counts["fused"] += 1
-            out.append(self._fuse(self.clock_ns, admission))
+            changed = True
+        if changed:
+            self._changed = False
+            admission = self._admit_votes()  # the full decision is built only when it changed
+            if admission.key != self._last_key:
+                self._last_key = admission.key
+                self.counts["fused"] += 1
+                out.append(self._fuse(self.clock_ns, admission))
         out.extend(self._maybe_snapshot())
 
     def _admit(self, signal: Signal) -> None:
@@ -208,7 +216,9 @@ class FusionCore:
         self.live[key] = signal
         self._next_expiry_ns = min(self._next_expiry_ns, expires_ns)
 
-    def _resolve(self, tick: CloseTick) -> None:
+    def _resolve(self, tick: CloseTick) -> bool:
+        """Record the outcomes whose horizon ended at this close; whether any was recorded."""
+        recorded = False
         queue = self._pending.get(tick.timeframe)
         while queue and queue[0][0] <= tick.close_ns:
             _, _, pending = heapq.heappop(queue)
@@ -218,6 +228,8 @@ class FusionCore:
             hit = move * pending.direction.sign > 0
             self.reliability.record(pending.origin, pending.timeframe, pending.confidence, hit)
             self.counts["resolved"] += 1
+            recorded = True
+        return recorded
 
     def _maybe_snapshot(self) -> list[SourceReliability]:
         every = self.config.reliability_every_minutes * NS_PER_MINUTE

@@ -300,10 +300,8 @@ class FusionCore:
         decision = decide(decisive, config.open_above, config.review_from)
         direction = _direction_of(decisive)
         total_weight = sum(v.weight for v in admitted)
-        # The votes were validated upstream (signals, config, weights within their bounds):
-        # the records are built without re-validating them at every emission.
         contributions = [
-            Contribution.model_construct(
+            Contribution(
                 origin=v.origin,
                 timeframe=v.timeframe,
                 direction=v.direction,
@@ -348,7 +346,7 @@ class FusionCore:
             decision = Decision(config.veto_decision)
             reasons.append(f"veto: {veto_text} → {decision.value}")
         reasons.append(_band_text(decisive, decision, config, config.decide_on))
-        fused = FusedSignal.model_construct(
+        fused = FusedSignal(
             fused_id=make_signal_id("fused", self.asset, now_ns),
             asset=self.asset,
             timestamp=ns_to_datetime(now_ns),

@@ -167,7 +167,7 @@ def _bin_index(p: float, bins: int) -> int:
 def _snapshot(asset: str, key: str, record: SourceRecord, ts: datetime) -> SourceReliability:
     bins = len(record.bin_count)
     calibration = [
-        CalibrationBin.model_construct(
+        CalibrationBin(
             low=0.5 + 0.5 * i / bins,
             high=0.5 + 0.5 * (i + 1) / bins,
             count=count,
@@ -177,7 +177,7 @@ def _snapshot(asset: str, key: str, record: SourceRecord, ts: datetime) -> Sourc
         for i, count in enumerate(record.bin_count)
     ]
     n = record.resolved
-    return SourceReliability.model_construct(
+    return SourceReliability(
         asset=asset,
         source=key,
         origin=record.origin,

@@ -17,8 +17,10 @@ from dataclasses import dataclass
 
 from schemas.common import Direction, Timeframe
 
+# Enum properties are slow to read (``enum.property.__get__``): the values the scores read
+# for every vote are looked up in tables instead.
 _SECONDS = {tf: tf.seconds for tf in Timeframe}
-"""Each timeframe's length: the sort key of the per-timeframe scores (an enum property is slow)."""
+_SIGN = {d: d.sign for d in Direction}
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,7 +36,7 @@ class Vote:
 
     @property
     def signed(self) -> float:
-        return self.direction.sign * self.confidence
+        return _SIGN[self.direction] * self.confidence
 
 
 def weighted_score(votes: Iterable[Vote]) -> float:

@@ -48,6 +48,8 @@ from operators.signals.engine import CloseTick, SignalBatch
 from schemas.common import NS_PER_MINUTE, Direction, Timeframe, datetime_to_ns, ns_to_datetime
 from schemas.signals import Contribution, Decision, FusedSignal, Signal, make_signal_id
 
+_NEVER_NS = 2**63 - 1
+
 
 @dataclass(frozen=True, slots=True)
 class _Pending:
@@ -95,6 +97,10 @@ class FusionCore:
     """
 
     disabled: frozenset[str] = frozenset()
+    _next_expiry_ns: int = -1
+    """No live signal expires before this (a lower bound; -1: scan at the next step)."""
+    _changed: bool = True
+    """Live signals, weights or settings changed since the last evaluation."""
 
     def __init__(
         self, asset: str, config: FusionConfig, *, disabled: frozenset[str] = frozenset()
@@ -140,6 +146,7 @@ class FusionCore:
         self.config = config
         self.reliability.reconfigure(config)
         self.disabled = disabled
+        self._changed = True
         for key in [k for k, s in self.live.items() if s.origin in disabled]:
             del self.live[key]
 
@@ -158,20 +165,29 @@ class FusionCore:
         arrivals: list[Signal],
         out: list[FusedSignal | SourceReliability],
     ) -> None:
+        changed = self._changed  # what is counted can change only with what is marked here
         for tick in ticks:
-            self._resolve(tick)
+            changed = self._resolve(tick) or changed  # weights moved
         self.clock_ns = max(self.clock_ns, now_ns)
-        now = ns_to_datetime(self.clock_ns)
-        for key in [k for k, s in self.live.items() if s.expires_at <= now]:
-            del self.live[key]
-            self.counts["expired"] += 1
+        if self.clock_ns >= self._next_expiry_ns:  # otherwise no live signal has expired
+            now = ns_to_datetime(self.clock_ns)
+            for key in [k for k, s in self.live.items() if s.expires_at <= now]:
+                del self.live[key]
+                self.counts["expired"] += 1
+                changed = True
+            self._next_expiry_ns = min(
+                (datetime_to_ns(s.expires_at) for s in self.live.values()), default=_NEVER_NS
+            )
         for signal in arrivals:
             self._admit(signal)
-        admission = self._admit_votes()  # the full decision is built only when it changed
-        if admission.key != self._last_key:
-            self._last_key = admission.key
-            self.counts["fused"] += 1
-            out.append(self._fuse(self.clock_ns, admission))
+            changed = True
+        if changed:
+            self._changed = False
+            admission = self._admit_votes()  # the full decision is built only when it changed
+            if admission.key != self._last_key:
+                self._last_key = admission.key
+                self.counts["fused"] += 1
+                out.append(self._fuse(self.clock_ns, admission))
         out.extend(self._maybe_snapshot())
 
     def _admit(self, signal: Signal) -> None:
@@ -186,20 +202,23 @@ class FusionCore:
         pending = _Pending(
             signal.origin, signal.timeframe, signal.direction, signal.confidence, entry
         )
+        expires_ns = datetime_to_ns(signal.expires_at)
         heapq.heappush(
-            self._pending.setdefault(signal.timeframe, []),
-            (datetime_to_ns(signal.expires_at), self._sequence, pending),
+            self._pending.setdefault(signal.timeframe, []), (expires_ns, self._sequence, pending)
         )
         self._sequence += 1
-        if datetime_to_ns(signal.expires_at) <= self.clock_ns:
+        if expires_ns <= self.clock_ns:
             self.counts["expired"] += 1
             return
         key = source_key(signal.origin, signal.timeframe)
         if key in self.live:
             self.counts["superseded"] += 1
         self.live[key] = signal
+        self._next_expiry_ns = min(self._next_expiry_ns, expires_ns)
 
-    def _resolve(self, tick: CloseTick) -> None:
+    def _resolve(self, tick: CloseTick) -> bool:
+        """Record the outcomes whose horizon ended at this close; whether any was recorded."""
+        recorded = False
         queue = self._pending.get(tick.timeframe)
         while queue and queue[0][0] <= tick.close_ns:
             _, _, pending = heapq.heappop(queue)
@@ -209,6 +228,8 @@ class FusionCore:
             hit = move * pending.direction.sign > 0
             self.reliability.record(pending.origin, pending.timeframe, pending.confidence, hit)
             self.counts["resolved"] += 1
+            recorded = True
+        return recorded
 
     def _maybe_snapshot(self) -> list[SourceReliability]:
         every = self.config.reliability_every_minutes * NS_PER_MINUTE
@@ -252,9 +273,11 @@ class FusionCore:
             else:
                 gated.append((vote, gate))
         reasons: list[str] = []
-        base_scores = timeframe_scores(ungated)
         admitted = list(ungated)
         blocked: list[str] = []
+        if not gated:  # the usual case: the per-timeframe scores only serve the gates
+            return _Admission(admitted, reasons, (tuple(sorted(v.signal_id for v in admitted)), ()))
+        base_scores = timeframe_scores(ungated)
         for vote, gate in gated:
             if gate_holds(vote.direction, gate.min_score, gate.timeframes, base_scores):
                 admitted.append(vote)

@@ -85,6 +85,18 @@ class ReliabilityTracker:
         self.config = config
         self.sources: dict[str, SourceRecord] = {}
         self.changed: set[str] = set()
+        # Current weight by (origin, timeframe): read for every live signal at every close,
+        # recomputed only when that source's outcome or the configuration changes.
+        self._weights: dict[tuple[str, Timeframe], float] = {}
+
+    def __getstate__(self) -> dict[str, object]:
+        state = dict(self.__dict__)
+        state.pop("_weights", None)  # a cache, derived from the sources: not state
+        return state
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        self.__dict__.update(state)
+        self._weights = {}
 
     def _source(self, origin: str, timeframe: Timeframe) -> SourceRecord:
         key = source_key(origin, timeframe)
@@ -106,6 +118,7 @@ class ReliabilityTracker:
         """New priors and bounds (the control room): every source's prior is re-derived and
         its multiplier clipped into the new ``[floor, cap]``; what was learned stays."""
         self.config = config
+        self._weights = {}
         lo, hi = math.log(config.weight_floor), math.log(config.weight_cap)
         for record in self.sources.values():
             record.prior = config.prior_for(record.origin)
@@ -114,7 +127,10 @@ class ReliabilityTracker:
 
     def weight(self, origin: str, timeframe: Timeframe) -> float:
         """Current weight of a source (its prior until outcomes arrive)."""
-        return self._source(origin, timeframe).weight
+        weight = self._weights.get((origin, timeframe))
+        if weight is None:
+            weight = self._weights[(origin, timeframe)] = self._source(origin, timeframe).weight
+        return weight
 
     def record(self, origin: str, timeframe: Timeframe, confidence: float, hit: bool) -> None:
         """Fold one resolved signal into the source's record and weight."""
@@ -132,6 +148,7 @@ class ReliabilityTracker:
         record.bin_count[index] += 1
         record.bin_predicted[index] += p
         record.bin_hits[index] += int(hit)
+        self._weights.pop((origin, timeframe), None)
         self.changed.add(source_key(origin, timeframe))
 
     def snapshot(self, asset: str, ts: datetime, *, only_changed: bool) -> list[SourceReliability]:

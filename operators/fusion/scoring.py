@@ -17,6 +17,11 @@ from dataclasses import dataclass
 
 from schemas.common import Direction, Timeframe
 
+# Enum properties are slow to read (``enum.property.__get__``): the values the scores read
+# for every vote are looked up in tables instead.
+_SECONDS = {tf: tf.seconds for tf in Timeframe}
+_SIGN = {d: d.sign for d in Direction}
+
 
 @dataclass(frozen=True, slots=True)
 class Vote:
@@ -31,7 +36,7 @@ class Vote:
 
     @property
     def signed(self) -> float:
-        return self.direction.sign * self.confidence
+        return _SIGN[self.direction] * self.confidence
 
 
 def weighted_score(votes: Iterable[Vote]) -> float:
@@ -60,7 +65,7 @@ def timeframe_scores(votes: Iterable[Vote]) -> dict[Timeframe, float]:
     groups: dict[Timeframe, list[Vote]] = {}
     for vote in votes:
         groups.setdefault(vote.timeframe, []).append(vote)
-    return {tf: weighted_score(groups[tf]) for tf in sorted(groups, key=lambda t: t.seconds)}
+    return {tf: weighted_score(groups[tf]) for tf in sorted(groups, key=_SECONDS.__getitem__)}
 
 
 def consensus(scores: Mapping[Timeframe, float], weights: Mapping[Timeframe, float]) -> float:
@@ -110,7 +115,7 @@ def find_veto(
     """
     if entry_sign == 0:
         return None
-    ordered = sorted((tf for tf in main_timeframes if tf in scores), key=lambda t: t.seconds)
+    ordered = sorted((tf for tf in main_timeframes if tf in scores), key=_SECONDS.__getitem__)
     for i, longer in enumerate(ordered):
         if math.copysign(1.0, scores[longer]) != entry_sign or scores[longer] == 0:
             continue

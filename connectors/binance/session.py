@@ -53,6 +53,7 @@ from connectors.feed.gate import Hole, SequenceGate
 from connectors.feed.health import FeedStats, HealthMonitor, utc_now
 from connectors.feed.outbox import Outbox
 from connectors.feed.quote_bars import QuoteCandle, QuoteMinuteBars
+from connectors.feed.reconnect import cancel_all, reconnect_until_stopped
 from connectors.feed.rest import RestCaller, RestHistory, ccxt_async, make_exchange
 from connectors.feed.session_gaps import OpenSessionGaps
 from schemas.common import Timeframe, ns_to_datetime
@@ -149,23 +150,16 @@ class BinanceSession:
             asyncio.create_task(self._ticker(stop)),
         ]
         try:
-            ending: Ending | None = None
-            while not stop.is_set():
-                ending = await self._connection(stop, ending)
-                self.endings.append(ending)
-                self.health.set_connected(False, self._monotonic())
-                if ending is Ending.STOPPED or stop.is_set():
-                    break
-                if ending in PLANNED:
-                    continue
-                delay = self.backoff.next_delay()
-                log.info("binance feed %s: %s; reconnecting in %.2f s", self.symbols, ending, delay)
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), delay)
+            await reconnect_until_stopped(
+                self._connection,
+                stop,
+                endings=self.endings,
+                on_disconnect=lambda: self.health.set_connected(False, self._monotonic()),
+                backoff=self.backoff,
+                label=f"binance feed {self.symbols}",
+            )
         finally:
-            for task in helpers:
-                task.cancel()
-            await asyncio.gather(*helpers, return_exceptions=True)
+            await cancel_all(helpers)
             await exchange.close()
 
     async def _connection(self, stop: asyncio.Event, previous: Ending | None) -> Ending:

@@ -57,6 +57,7 @@ from connectors.feed.health import FeedStats, HealthMonitor, utc_now
 from connectors.feed.outbox import Outbox
 from connectors.feed.partition import SessionPartition
 from connectors.feed.quote_bars import QuoteMinuteBars
+from connectors.feed.reconnect import cancel_all, reconnect_until_stopped
 from connectors.feed.session_gaps import OpenSessionGaps
 from connectors.feed.source import GroupedFeedSource
 from connectors.market_data.credentials import ProviderCredentials
@@ -283,23 +284,16 @@ class VendorStreamSession:
         self.provider = await asyncio.to_thread(self._provider_factory)
         helpers = [asyncio.create_task(self._fetcher()), asyncio.create_task(self._ticker(stop))]
         try:
-            ending: Ending | None = None
-            while not stop.is_set():
-                ending = await self._connection(stop, ending)
-                self.endings.append(ending)
-                self.health.set_connected(False, self._monotonic())
-                if ending is Ending.STOPPED or stop.is_set():
-                    break
-                if ending in PLANNED:
-                    continue
-                delay = self.backoff.next_delay()
-                log.info("%s feed: %s; reconnecting in %.2f s", self.source, ending, delay)
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), delay)
+            await reconnect_until_stopped(
+                self._connection,
+                stop,
+                endings=self.endings,
+                on_disconnect=lambda: self.health.set_connected(False, self._monotonic()),
+                backoff=self.backoff,
+                label=f"{self.source} feed",
+            )
         finally:
-            for task in helpers:
-                task.cancel()
-            await asyncio.gather(*helpers, return_exceptions=True)
+            await cancel_all(helpers)
 
     async def _connection(self, stop: asyncio.Event, previous: Ending | None) -> Ending:
         cfg = self.config

@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from connectors.alpaca_router import fill_key
 from connectors.simulator import ExchangeSimulator, SimulatorConfig
@@ -36,27 +35,18 @@ pytestmark = [pytest.mark.timeout(300), pytest.mark.slow]
 
 PROFILE = Path(__file__).resolve().parents[2] / "flows" / "profiles" / "live-alpaca.yaml"
 TAPE = StockTape(("AAPL",), "2024-01-02", "2024-01-03")
-BROKER_START_MS = 1_610_064_000_000  # 2021-01-08 00:00 UTC: BTC/USDT's recorded trades start
+START_NS = 1_704_205_740 * 10**9  # 2024-01-02 14:29 UTC: a minute before the first session
+MINUTE_NS = 60 * 10**9
 RUN_SECONDS = "75"  # the run's length; the tape is released well before (see market())
 
 
 @pytest.fixture
 def broker() -> Iterator[ExchangeSimulator]:
-    config = SimulatorConfig(start_ms=BROKER_START_MS, ping_interval=None)
-    simulator = ExchangeSimulator(config, alpaca_listings={"AAPL": "BTCUSDT"}).start()
-    simulator.advance(30_000)  # the book has quotes
+    """The loopback broker on the streams' clock: it fills AAPL against the tape they replay."""
+    config = SimulatorConfig(start_ms=START_NS // 1_000_000, ping_interval=None)
+    simulator = ExchangeSimulator(config, alpaca_tape=TAPE).start()
     yield simulator
     simulator.stop()
-
-
-@pytest.fixture
-def profile(tmp_path: Path) -> Path:
-    """The shipped profile with a small account (see the module's docstring)."""
-    data: dict[str, Any] = yaml.safe_load(PROFILE.read_text())
-    data["trading"]["portfolio"]["initial_cash"] = "4000"
-    path = tmp_path / "live-alpaca.yaml"
-    path.write_text(yaml.safe_dump(data))
-    return path
 
 
 def filled(broker: ExchangeSimulator) -> list[Any]:
@@ -64,7 +54,7 @@ def filled(broker: ExchangeSimulator) -> list[Any]:
 
 
 def test_quorum_live_on_alpaca_sends_stock_orders_and_books_their_fills_once(
-    broker, profile, tmp_path, monkeypatch, capfd
+    broker, tmp_path, monkeypatch, capfd
 ) -> None:
     from connectors.store.audit import verify_store
     from connectors.store.engine import open_store
@@ -73,27 +63,29 @@ def test_quorum_live_on_alpaca_sends_stock_orders_and_books_their_fills_once(
     from operators.candles.calendars import calendar_for
 
     calendar_for("XNYS")  # built once per process (seconds): before the run starts
-    with MarketDataProviders(TAPE) as rest, VendorStreams(TAPE) as streams:
+    with MarketDataProviders(TAPE) as rest, VendorStreams(TAPE, start_ns=START_NS) as streams:
         monkeypatch.setenv("APCA_API_KEY_ID", rest.key_id)
         monkeypatch.setenv("APCA_API_SECRET_KEY", rest.secret)
         monkeypatch.setenv("QUORUM_ALPACA_API_KEY", "simulator")  # the loopback demo account
         monkeypatch.setenv("QUORUM_ALPACA_API_SECRET", "simulator-secret")
         stop = threading.Event()
+        store = tmp_path / "alpaca.sqlite"
 
         def market() -> None:
-            """A tape minute every 0.05 s once subscribed, until the broker filled an order."""
+            """A tape minute every 0.05 s once subscribed, on the broker's clock and the
+            streams' alike, until the broker filled an order."""
             while not stop.wait(0.05) and not filled(broker):
                 if streams.subscribed_clients:
+                    broker.advance(60_000)  # the broker's book first: never behind the stream
                     streams.advance(60_000)
 
         ticker = threading.Thread(target=market, daemon=True)
         ticker.start()
-        store = tmp_path / "alpaca.sqlite"
         try:
             code = main(["live", "--exchange", "alpaca", "--symbols", "AAPL",
                          "--ws-url", streams.url, "--rest-url", rest.url,
                          "--broker-url", broker.rest_url, "--timeframes", "1m,5m",
-                         "--mode", "live", "--config", str(profile), "--store", str(store),
+                         "--mode", "live", "--config", str(PROFILE), "--store", str(store),
                          "--duration", RUN_SECONDS])  # fmt: skip
         finally:
             stop.set()

@@ -19,10 +19,14 @@ url_override=sim.rest_url)``, ``TradingStream(..., url_override=sim.rest_url + "
 Keys go in ``APCA-API-KEY-ID``/``APCA-API-SECRET-KEY`` headers; errors answer Alpaca's
 ``{"code": 40010001, "message": "..."}`` with its HTTP status. Orders go to the simulator's
 :class:`~connectors.simulator.matching.MatchingEngine` (its own instance: no fees, a cash
-account in USD). No intraday stock data ships with the repository: each listed ticker is priced
+account in USD). A stock is priced by the constructed tape the loopback market-data servers
+replay (``ExchangeSimulator(alpaca_tape=...)``: each ticker fills against that
+:class:`~connectors.simulator.market_data_providers.StockTape`'s own trades and quotes, on the
+simulator's clock, so a broker clock in step with the streams' fills at the prices they sent).
+Without a tape, no intraday stock data ships with the repository: each listed ticker is priced
 by one of the simulator's recorded markets (:data:`DEFAULT_LISTINGS`: ``AAPL`` by the BTC/USDC
-one-minute bars), so what is exercised is the protocol, the SDK and the matching, not a stock's
-price. The venue fills at any hour (it does not queue an order for the next open): keeping to
+one-minute bars), which exercises the protocol, the SDK and the matching, not a stock's price.
+The venue fills at any hour (it does not queue an order for the next open): keeping to
 the session is the router's job.
 
 Faults (:class:`AlpacaFaults`): answer a placement after the client's timeout (booked all the

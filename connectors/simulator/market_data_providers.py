@@ -45,6 +45,9 @@ from urllib.parse import parse_qs, urlencode, urlparse
 import numpy as np
 import polars as pl
 
+from connectors.simulator.catalogue import Market
+from connectors.simulator.tape import Tape, TradeTape
+
 _NS = 1_000_000_000
 _ALPACA_UNITS = {"Min": "m", "T": "m", "Hour": "h", "H": "h", "Day": "d", "D": "d", "Week": "w"}
 _POLYGON_UNITS = {"minute": "m", "hour": "h", "day": "d", "week": "w"}
@@ -94,6 +97,43 @@ class StockTape:
             return _quotes_of(symbol, _empty_trades())
         return frame.filter((pl.col("ts_ns") >= start_ns) & (pl.col("ts_ns") < end_ns))
 
+    def market(self, symbol: str) -> Market:
+        """``symbol``'s trades and quotes as a simulator :class:`Market` (``AAPL`` → ``AAPL/USD``)
+        for the matching engine: the very prices and sizes these servers replay, each event at
+        the first millisecond at which it is known (a trade at ``…000.4 ms`` is on the book
+        from ``…001 ms``), so a broker on the same clock fills against what the streams sent.
+        Trades carry no aggressor side here (``buyer_maker`` is false).
+
+        >>> tape = StockTape(("AAPL",), "2024-01-02", "2024-01-02")
+        >>> market = tape.market("AAPL")
+        >>> market.symbol, len(market.trades) == len(tape.trades["AAPL"])
+        ('AAPL/USD', True)
+        >>> first = tape.quotes["AAPL"].row(0, named=True)
+        >>> _, rows = market.quotes.rows(0, 1)
+        >>> bool(market.quotes.column("ask", rows)[0] == first["ask"])
+        True
+        """
+        trades, quotes = self.trades.get(symbol), self.quotes.get(symbol)
+        if trades is None or quotes is None or trades.is_empty() or "/" in symbol:
+            raise ValueError(f"symbol {symbol!r}: the tape has no stock trades for it")
+        tape = TradeTape.build(
+            _known_ms(trades["ts_ns"]),
+            trades["price"].to_numpy(),
+            trades["size"].to_numpy(),
+            np.zeros(len(trades), dtype=bool),
+            first_id=int(trades["id"][0]),
+        )
+        book = Tape(
+            _known_ms(quotes["ts_ns"]),
+            {
+                "bid": quotes["bid"].to_numpy(),
+                "bid_qty": quotes["bid_size"].to_numpy(),
+                "ask": quotes["ask"].to_numpy(),
+                "ask_qty": quotes["ask_size"].to_numpy(),
+            },
+        )
+        return Market(symbol, "USD", trades=tape, quotes=book, price_decimals=2)
+
     def bars(self, symbol: str, every: str, start_ns: int, end_ns: int) -> pl.DataFrame:
         """Bars of ``every`` (polars duration, e.g. ``5m``) opening in ``[start_ns, end_ns)``."""
         fx = self.fx.get(self.pair_of(symbol))
@@ -105,6 +145,11 @@ class StockTape:
             return trades
         bars = _bars(trades, every)
         return bars.filter((pl.col("ts_ns") >= start_ns) & (pl.col("ts_ns") < end_ns))
+
+
+def _known_ms(ts_ns: pl.Series) -> np.ndarray:
+    """Nanosecond times → the first whole millisecond at or after each (ceiling)."""
+    return -(-ts_ns.to_numpy() // 1_000_000)
 
 
 def _bars(ticks: pl.DataFrame, every: str) -> pl.DataFrame:

@@ -19,7 +19,7 @@ from collections.abc import Coroutine
 from dataclasses import dataclass
 from decimal import Decimal
 from types import TracebackType
-from typing import Any, Self, TypeVar
+from typing import TYPE_CHECKING, Any, Self, TypeVar
 
 from aiohttp import web
 from websockets.asyncio.server import Server, serve
@@ -34,6 +34,9 @@ from connectors.simulator.tape import MS_PER_MINUTE
 from connectors.simulator.trading import TradingApi
 from connectors.simulator.user_stream import UserStreams
 from connectors.simulator.ws import HubSettings, StreamHub
+
+if TYPE_CHECKING:
+    from connectors.simulator.market_data_providers import StockTape
 
 T = TypeVar("T")
 
@@ -78,7 +81,11 @@ class ExchangeSimulator:
         markets: dict[str, Market] | None = None,
         alpaca_listings: dict[str, str] | None = None,
         matching: MatchingConfig | None = None,
+        alpaca_tape: StockTape | None = None,
     ) -> None:
+        """``alpaca_tape``: the Alpaca broker lists that tape's stocks, each filled against its
+        own trades and quotes (:meth:`StockTape.market`, the data the loopback market-data
+        servers replay) instead of ``alpaca_listings``' recorded crypto markets."""
         self.config = config or SimulatorConfig()
         start = self.config.start_ms
         if start is None:
@@ -95,9 +102,14 @@ class ExchangeSimulator:
         self.rest = RestApi(self.markets, self.clock, self.faults)
         self.trading = TradingApi(self.markets, self.clock, config=matching)
         self.user_streams = UserStreams(self.trading)
-        if alpaca_listings is None:  # the default tickers whose market is served
+        alpaca_markets = self.markets
+        if alpaca_tape is not None:
+            stocks = [s for s in alpaca_tape.trades if "/" not in s]
+            alpaca_markets = {f"{s}USD": alpaca_tape.market(s) for s in stocks}
+            alpaca_listings = {s: f"{s}USD" for s in stocks}
+        elif alpaca_listings is None:  # the default tickers whose market is served
             alpaca_listings = {t: m for t, m in DEFAULT_LISTINGS.items() if m in self.markets}
-        self.alpaca = AlpacaTradingApi(self.markets, self.clock, listings=alpaca_listings)
+        self.alpaca = AlpacaTradingApi(alpaca_markets, self.clock, listings=alpaca_listings)
         self.hub: StreamHub | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None

@@ -2,13 +2,13 @@
 
 Market data from the loopback Alpaca data WebSocket and REST (:class:`VendorStreams`,
 :class:`MarketDataProviders`: a seeded AAPL tape of regular-session minutes), orders through
-``alpaca-py`` to the simulator's Alpaca trading API (its matching engine, on a step clock: the
-book does not move during the run). Decisions come from the tape itself with the low decision
+``alpaca-py`` to the simulator's Alpaca trading API (its matching engine, on a step clock
+stepped with the streams'). Decisions come from the tape itself with the low decision
 bands of ``flows/profiles/live-alpaca.yaml``; no manual action is needed.
 
-The loopback broker prices AAPL by the simulator's recorded BTC/USDT tape (no intraday stock
-data ships), about 200 times the tape's AAPL, so the test account is small enough for its
-orders to stay within the broker's buying power.
+The loopback broker fills AAPL against the same :class:`StockTape` the data servers replay
+(``ExchangeSimulator(alpaca_tape=TAPE)``), its clock stepped with the streams', so its fills
+sit within a few basis points of the paper estimate the run reports next to them.
 """
 
 from __future__ import annotations
@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from connectors.alpaca_router import fill_key
 from connectors.simulator import ExchangeSimulator, SimulatorConfig
@@ -36,27 +35,19 @@ pytestmark = [pytest.mark.timeout(300), pytest.mark.slow]
 
 PROFILE = Path(__file__).resolve().parents[2] / "flows" / "profiles" / "live-alpaca.yaml"
 TAPE = StockTape(("AAPL",), "2024-01-02", "2024-01-03")
-BROKER_START_MS = 1_610_064_000_000  # 2021-01-08 00:00 UTC: BTC/USDT's recorded trades start
+START_NS = 1_704_205_740 * 10**9  # 2024-01-02 14:29 UTC: a minute before the first session
+MINUTE_NS = 60 * 10**9
+AFTER_FILL = 10  # tape minutes published after the first fill
 RUN_SECONDS = "75"  # the run's length; the tape is released well before (see market())
 
 
 @pytest.fixture
 def broker() -> Iterator[ExchangeSimulator]:
-    config = SimulatorConfig(start_ms=BROKER_START_MS, ping_interval=None)
-    simulator = ExchangeSimulator(config, alpaca_listings={"AAPL": "BTCUSDT"}).start()
-    simulator.advance(30_000)  # the book has quotes
+    """The loopback broker on the streams' clock: it fills AAPL against the tape they replay."""
+    config = SimulatorConfig(start_ms=START_NS // 1_000_000, ping_interval=None)
+    simulator = ExchangeSimulator(config, alpaca_tape=TAPE).start()
     yield simulator
     simulator.stop()
-
-
-@pytest.fixture
-def profile(tmp_path: Path) -> Path:
-    """The shipped profile with a small account (see the module's docstring)."""
-    data: dict[str, Any] = yaml.safe_load(PROFILE.read_text())
-    data["trading"]["portfolio"]["initial_cash"] = "4000"
-    path = tmp_path / "live-alpaca.yaml"
-    path.write_text(yaml.safe_dump(data))
-    return path
 
 
 def filled(broker: ExchangeSimulator) -> list[Any]:
@@ -64,36 +55,41 @@ def filled(broker: ExchangeSimulator) -> list[Any]:
 
 
 def test_quorum_live_on_alpaca_sends_stock_orders_and_books_their_fills_once(
-    broker, profile, tmp_path, monkeypatch, capfd
+    broker, tmp_path, monkeypatch, capfd
 ) -> None:
     from connectors.store.audit import verify_store
     from connectors.store.engine import open_store
-    from connectors.store.trading import read_fills
+    from connectors.store.trading import read_fills, read_orders
     from connectors.store.venue import read_venue_records
     from operators.candles.calendars import calendar_for
 
     calendar_for("XNYS")  # built once per process (seconds): before the run starts
-    with MarketDataProviders(TAPE) as rest, VendorStreams(TAPE) as streams:
+    with MarketDataProviders(TAPE) as rest, VendorStreams(TAPE, start_ns=START_NS) as streams:
         monkeypatch.setenv("APCA_API_KEY_ID", rest.key_id)
         monkeypatch.setenv("APCA_API_SECRET_KEY", rest.secret)
         monkeypatch.setenv("QUORUM_ALPACA_API_KEY", "simulator")  # the loopback demo account
         monkeypatch.setenv("QUORUM_ALPACA_API_SECRET", "simulator-secret")
         stop = threading.Event()
+        store = tmp_path / "alpaca.sqlite"
 
         def market() -> None:
-            """A tape minute every 0.05 s once subscribed, until the broker filled an order."""
-            while not stop.wait(0.05) and not filled(broker):
+            """A tape minute every 0.05 s once subscribed, on the broker's clock and the
+            streams' alike, until ``AFTER_FILL`` minutes after the broker's first fill (the
+            paper estimate of that order fills on the bars after it)."""
+            left = AFTER_FILL
+            while not stop.wait(0.05) and left:
                 if streams.subscribed_clients:
+                    broker.advance(60_000)  # the broker's book first: never behind the stream
                     streams.advance(60_000)
+                    left -= 1 if filled(broker) else 0
 
         ticker = threading.Thread(target=market, daemon=True)
         ticker.start()
-        store = tmp_path / "alpaca.sqlite"
         try:
             code = main(["live", "--exchange", "alpaca", "--symbols", "AAPL",
                          "--ws-url", streams.url, "--rest-url", rest.url,
                          "--broker-url", broker.rest_url, "--timeframes", "1m,5m",
-                         "--mode", "live", "--config", str(profile), "--store", str(store),
+                         "--mode", "live", "--config", str(PROFILE), "--store", str(store),
                          "--duration", RUN_SECONDS])  # fmt: skip
         finally:
             stop.set()
@@ -112,7 +108,7 @@ def test_quorum_live_on_alpaca_sends_stock_orders_and_books_their_fills_once(
 
     # every fill the broker made is booked once, under the order the flow sent; an order sent
     # in the run's last moments may end it unbooked (the next run's reconciliation books it),
-    # never half booked, and the first order (the tape stops on its fill) is booked
+    # never half booked, and the first order (the tape stops soon after its fill) is booked
     fills = read_fills(engine)
     booked = dict(zip(fills["fill_id"].to_list(), fills["quantity"].to_list(), strict=True))
     assert len(booked) == fills.height  # each fill id once
@@ -123,6 +119,27 @@ def test_quorum_live_on_alpaca_sends_stock_orders_and_books_their_fills_once(
     for order_id, keys in expected.items():
         if order_id == at_broker[0].order_id or set(keys) & set(booked):
             assert {k: Decimal(str(booked.get(k))) for k in keys} == keys, order_id
+
+    # the broker filled against the tape the streams replayed: a buy at the ask, a sell at the
+    # bid of the last quote known at the broker's time of the order
+    for order in at_broker:
+        quote = TAPE.quotes_in("AAPL", 0, order.time_ms * 1_000_000 + 1).row(-1, named=True)
+        touch = Decimal(repr(quote["ask" if order.side == "BUY" else "bid"]))
+        assert {fill.price for fill in order.fills} == {touch}, order.order_id
+
+    # venue vs paper in the stored comparisons: within what the spreads, the paper's impact
+    # and the tape's own move between the order's bar and its fills explain
+    compared = [
+        c for c in read_venue_records(engine, "comparison") if c["difference_bps"] is not None
+    ]
+    assert compared, "no venue fill was compared with the paper estimate"
+    orders = read_orders(engine)
+    created = dict(zip(orders["order_id"], orders["created_at"].dt.epoch("ns"), strict=True))
+    last_at_broker = max(o.time_ms for o in at_broker) * 1_000_000  # an order may have children
+    for c in compared:
+        window = (created[c["order_id"]], max(last_at_broker, _ns(c["ts"])))
+        bound = slippage_bound_bps(*window, Decimal(c["paper_quantity"]))
+        assert abs(c["difference_bps"]) <= bound, (c, bound)
 
     result = verify_store(engine)
     assert result.ok, result.message
@@ -159,6 +176,24 @@ def test_broker_url_is_alpacas_and_polygon_has_no_broker(monkeypatch, capsys) ->
     monkeypatch.setenv("POLYGON_API_KEY", "data-key")
     code = main(["live", "--exchange", "polygon", "--symbols", "AAPL", "--mode", "live"])
     assert code == 2 and "polygon is market data only" in capsys.readouterr().err
+
+
+def slippage_bound_bps(decided_ns: int, last_ns: int, paper_quantity: Decimal) -> float:
+    """How far venue − paper (bps) can be from 0 for an order decided at ``decided_ns`` whose
+    venue and paper fills were done by ``last_ns``, from the tape and the configured costs:
+    the venue charges no fee and fills at the touch (at most the tape's widest quote from a
+    trade price); the paper estimate fills a later bar's open moved by half its quote's spread
+    plus its impact (:class:`SlippageModel`, the profile's default); between the two the price
+    moves at most the tape's range over the minute before the decision to ``last_ns``."""
+    from operators.execution.costs import SlippageModel
+
+    start, end = decided_ns - MINUTE_NS, last_ns + MINUTE_NS
+    quotes = TAPE.quotes["AAPL"]
+    spread = float(((quotes["ask"] - quotes["bid"]) / quotes["bid"]).max()) * 1e4
+    prices = TAPE.trades_in("AAPL", start, end)["price"]
+    move = float((prices.max() - prices.min()) / prices.min()) * 1e4
+    volume = float(TAPE.bars("AAPL", "1m", start, end)["v"].min())
+    return move + spread + spread / 2 + SlippageModel().impact_bps(float(paper_quantity), volume)
 
 
 def broker_fills(order: Any) -> dict[str, Decimal]:

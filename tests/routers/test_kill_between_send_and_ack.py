@@ -94,7 +94,11 @@ def test_a_kill_between_send_and_ack_books_the_fill_once_and_never_resends(tmp_p
         assert sum(booked["quantity"].cast(float).to_list()) == pytest.approx(float(sent.executed))
         issues = read_venue_records(store, "reconcile")
         adopted = [i for i in issues if i["order_id"] == sent.client_id]
-        assert [i["action"] for i in adopted] == ["adopted"]
+        # Usually the router lost the order with the process and takes it back from its send
+        # journal ("adopted", once). If a Bytewax snapshot fell between the command and the
+        # venue's answer (1 s epochs), the restart already knows the order and there is nothing
+        # to adopt; either way its fills are booked once and it is never resent (above).
+        assert [i["action"] for i in adopted] in (["adopted"], [])
         with store.connect() as conn:
             runs = conn.execute(text("select count(distinct run_id) from venue_records")).scalar()
         assert runs == 1  # the restarted run resumed the first one

@@ -1,11 +1,21 @@
-"""Checks shared by the routes that FastAPI's declarations cannot express."""
+"""Checks and writes shared by the routes that FastAPI's declarations cannot express."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from fastapi import HTTPException
+
+from api.context import AppContext
 from api.cursor import Cursor, CursorError
 from api.errors import invalid
+from api.keys import ApiKey
 from api.params import StoreTime
+from connectors.store.audit import AuditConflictError
 from schemas.common import datetime_to_ns
+
+T = TypeVar("T")
 
 
 def parse_cursor(token: str | None, location: str, name: str) -> Cursor | None:
@@ -26,3 +36,24 @@ def time_range(start: StoreTime | None, end: StoreTime | None) -> tuple[int | No
         None if start is None else datetime_to_ns(start),
         None if end is None else datetime_to_ns(end),
     )
+
+
+def audited_write(
+    write: Callable[..., T], ctx: AppContext, key: ApiKey, /, *args: Any, **kwargs: Any
+) -> T:
+    """``write(engine, *args, **kwargs)`` audited as the key's owner, via the key, now.
+
+    A concurrent writer that took the audit chain's next place first → 503 with
+    ``Retry-After`` (the write can simply be retried).
+    """
+    try:
+        return write(
+            ctx.engine,
+            *args,
+            actor=key.owner,
+            via=f"api:{key.key_id}",
+            now=ctx.settings.now(),
+            **kwargs,
+        )
+    except AuditConflictError as exc:
+        raise HTTPException(503, str(exc), headers={"Retry-After": "1"}) from None

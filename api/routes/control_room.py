@@ -25,7 +25,7 @@ from api.models import (
     ControlVersionOut,
     ControlVersionsOut,
 )
-from connectors.store.audit import AuditConflictError
+from api.routes.common import audited_write
 from connectors.store.control import (
     latest_version,
     read_applied,
@@ -119,22 +119,13 @@ def change_control(
         change = ControlChange(
             fusion=body.fusion, risk=body.risk, disable=body.disable, enable=body.enable
         )
-        version = record_change(
-            ctx.engine,
-            base,
-            change,
-            actor=key.owner,
-            reason=body.reason,
-            via=f"api:{key.key_id}",
-            now=ctx.settings.now(),
-            change_id=body.change_id,
+        version = audited_write(
+            record_change, ctx, key, base, change, reason=body.reason, change_id=body.change_id
         )
     except ValidationError as exc:
         raise invalid("body", "change", "; ".join(e["msg"] for e in exc.errors())) from None
     except ControlError as exc:
         raise _refusal(exc) from None
-    except AuditConflictError as exc:
-        raise HTTPException(503, str(exc), headers={"Retry-After": "1"}) from None
     return _out(version, ctx)
 
 
@@ -150,20 +141,17 @@ def revert_control(
     body: ControlRevertIn,
 ) -> ControlVersionOut:
     try:
-        version = revert_to(
-            ctx.engine,
+        version = audited_write(
+            revert_to,
+            ctx,
+            key,
             _base(ctx),
             body.version,
-            actor=key.owner,
             reason=body.reason,
-            via=f"api:{key.key_id}",
-            now=ctx.settings.now(),
             change_id=body.change_id,
         )
     except ControlError as exc:
         raise _refusal(exc) from None
-    except AuditConflictError as exc:
-        raise HTTPException(503, str(exc), headers={"Retry-After": "1"}) from None
     return _out(version, ctx)
 
 

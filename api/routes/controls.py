@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException
+from fastapi import APIRouter, Depends
 
 from api.auth import control_access
 from api.context import AppContext, app_context
@@ -13,7 +13,7 @@ from api.controls import close_position, set_trading_state
 from api.errors import error_responses
 from api.keys import ApiKey
 from api.models import ClosePositionIn, TradingControlIn, TradingControlOut
-from connectors.store.audit import AuditConflictError
+from api.routes.common import audited_write
 
 router = APIRouter(prefix="/v1/trading", tags=["trading control"])
 
@@ -34,17 +34,7 @@ def control_trading(
     key: Annotated[ApiKey, Depends(control_access)],
     body: TradingControlIn,
 ) -> TradingControlOut:
-    try:
-        outcome = set_trading_state(
-            ctx.engine,
-            body.command,
-            actor=key.owner,
-            reason=body.reason,
-            via=f"api:{key.key_id}",
-            now=ctx.settings.now(),
-        )
-    except AuditConflictError as exc:
-        raise HTTPException(503, str(exc), headers={"Retry-After": "1"}) from None
+    outcome = audited_write(set_trading_state, ctx, key, body.command, reason=body.reason)
     return TradingControlOut(action=outcome.action, audit=outcome.audit)
 
 
@@ -64,16 +54,7 @@ def close_by_hand(
     key: Annotated[ApiKey, Depends(control_access)],
     body: ClosePositionIn,
 ) -> TradingControlOut:
-    try:
-        outcome = close_position(
-            ctx.engine,
-            body.asset,
-            portfolio=body.portfolio,
-            actor=key.owner,
-            reason=body.reason,
-            via=f"api:{key.key_id}",
-            now=ctx.settings.now(),
-        )
-    except AuditConflictError as exc:
-        raise HTTPException(503, str(exc), headers={"Retry-After": "1"}) from None
+    outcome = audited_write(
+        close_position, ctx, key, body.asset, portfolio=body.portfolio, reason=body.reason
+    )
     return TradingControlOut(action=outcome.action, audit=outcome.audit)

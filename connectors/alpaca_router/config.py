@@ -12,14 +12,16 @@ True
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
+
+from connectors.gateway_config import GatewaySettings
 
 MAX_CLIENT_ORDER_ID = 128
 """Alpaca's limit on ``client_order_id``."""
 
 
-class AlpacaConfig(BaseModel):
-    """One Alpaca trading connection of the stock router."""
+class AlpacaConfig(GatewaySettings):
+    """One Alpaca trading connection of the stock router (resends and reconciliation: the base)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -33,20 +35,8 @@ class AlpacaConfig(BaseModel):
         description="trade_updates WebSocket URL; default: url_override's /stream, else the SDK's",
     )
     timeout_seconds: float = Field(default=10.0, gt=0, description="HTTP timeout of one request")
-    place_attempts: int = Field(
-        default=5, ge=1, description="Sends of one order (same client_order_id) before giving up"
-    )
-    retry_wait_seconds: float = Field(
-        default=0.5, gt=0, description="First wait between attempts (doubles, capped at 30 s)"
-    )
     rate_limit_retries: int = Field(
         default=3, ge=0, description="The SDK's own resends of a request answered 429"
-    )
-    reconcile_every_seconds: float = Field(
-        default=30.0, gt=0, description="Reconcile with the broker at least this often"
-    )
-    lookback_seconds: float = Field(
-        default=3600.0, gt=0, description="How far back reconciliation reads the broker's fills"
     )
     watch: bool = Field(default=True, description="Follow the trade_updates stream (TradingStream)")
 

@@ -22,6 +22,8 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
+from connectors.gateway_config import GatewaySettings
+
 
 class CredentialsError(ValueError):
     """A venue's key or secret is missing or unreadable (the message never holds a secret)."""
@@ -61,8 +63,8 @@ def load_credentials(venue: str, env: Mapping[str, str] | None = None) -> VenueC
     )
 
 
-class VenueConfig(BaseModel):
-    """One venue connection of the exchange router."""
+class VenueConfig(GatewaySettings):
+    """One venue connection of the exchange router (resends and reconciliation: the base)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -72,18 +74,6 @@ class VenueConfig(BaseModel):
     ws_url: str | None = Field(default=None, description="Override the WebSocket base URL")
     recv_window_ms: int = Field(default=5000, gt=0, le=60_000, description="Binance recvWindow")
     timeout_ms: int = Field(default=10_000, gt=0, description="HTTP timeout of one request")
-    place_attempts: int = Field(
-        default=5, ge=1, description="Sends of one order (same clientOrderId) before giving up"
-    )
-    retry_wait_seconds: float = Field(
-        default=0.5, gt=0, description="First wait between attempts (doubles, capped at 30 s)"
-    )
-    reconcile_every_seconds: float = Field(
-        default=30.0, gt=0, description="Reconcile with the venue at least this often"
-    )
-    lookback_seconds: float = Field(
-        default=3600.0, gt=0, description="How far back reconciliation reads the venue's fills"
-    )
     max_client_order_id: int = Field(
         default=36, ge=1, description="Longest clientOrderId the venue takes (Binance: 36)"
     )

@@ -19,7 +19,6 @@ Pings are answered by the websockets protocol layer with the ping's payload, as 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import random
 import time
@@ -29,9 +28,7 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-import pydantic
-from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed, WebSocketException
+from websockets.asyncio.client import ClientConnection
 
 from connectors.binance.config import BinanceConfig
 from connectors.binance.messages import (
@@ -46,19 +43,14 @@ from connectors.binance.messages import (
     decode_frame,
 )
 from connectors.binance.streams import FramePacer, market_id, subscribe_frames
-from connectors.feed.backoff import Backoff
 from connectors.feed.cursor import FeedCursor, TradeRow
-from connectors.feed.frames import MAX_RAW_CHARS, PLANNED, Ending
+from connectors.feed.frames import Ending
 from connectors.feed.gate import Hole, SequenceGate
-from connectors.feed.health import FeedStats, HealthMonitor, utc_now
+from connectors.feed.health import utc_now
 from connectors.feed.outbox import Outbox
-from connectors.feed.quote_bars import QuoteCandle, QuoteMinuteBars
-from connectors.feed.reconnect import cancel_all, reconnect_until_stopped
-from connectors.feed.rest import RestCaller, RestHistory, ccxt_async, make_exchange
-from connectors.feed.session_gaps import OpenSessionGaps
-from schemas.common import Timeframe, ns_to_datetime
-from schemas.market import BookTop
-from schemas.records import DeadLetter
+from connectors.feed.rest import ccxt_async, make_exchange
+from connectors.feed.session import StreamSession
+from schemas.common import Timeframe
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +66,7 @@ class _Backfill:
         return (self.symbol, self.timeframe)
 
 
-class BinanceSession:
+class BinanceSession(StreamSession):
     """The background feed of one partition; :meth:`run` is its main coroutine."""
 
     def __init__(
@@ -89,16 +81,16 @@ class BinanceSession:
         wall: Callable[[], datetime] = utc_now,
         exchange_factory: Callable[[], Any] | None = None,
     ) -> None:
+        resume = resume or FeedCursor()
+        super().__init__(
+            config.source_name, config, symbols, outbox, resume,
+            url=f"{config.ws_url.rstrip('/')}/stream", label=f"binance feed {symbols}",
+            rng=rng, monotonic=monotonic, wall=wall,
+        )  # fmt: skip
         self.config = config
-        self.symbols = symbols
-        self.outbox = outbox
-        self._monotonic = monotonic
-        self._wall = wall
-        self._rng = rng or random.Random()
         self._exchange_factory = exchange_factory or (
             lambda: make_exchange("binance", rest_url=config.rest_url, api_key=config.api_key)
         )
-        resume = resume or FeedCursor()
         window = config.reorder_window
         self.by_id = {market_id(s): s for s in symbols}
         self.trade_gates: dict[str, SequenceGate] = {}
@@ -111,89 +103,32 @@ class BinanceSession:
             for s in symbols
             for tf in config.timeframes
         }
-        self.stats = FeedStats()
         # A live session never re-emits: a resume opens a new one, named by its start.
         self._incarnation = self._wall().strftime("%Y%m%dT%H%M%S.%fZ")
-        self.health = HealthMonitor(
-            config.source_name,
-            symbols,
-            config.stale_after,
-            config.heartbeat_every,
-            wall,
-            config.calendars,
-        )
-        self.session_gaps = OpenSessionGaps(self.stats, self.health, config.calendars, resume)
-        outbox.on_candles = self.session_gaps.observe
-        self.quote_symbols = frozenset(config.quote_candles)
-        self.quote_bars = QuoteMinuteBars(config.quote_price)  # type: ignore[arg-type]
-        self.backoff = Backoff(config.backoff, self._rng)
-        self.server_now_ms = 0
-        self.connections_opened = 0
-        self.subscriptions = 0  # connections whose every SUBSCRIBE was answered
-        self.endings: list[Ending] = []
         self._streams = [name for s in symbols for name in config.channels.streams(s)]
         self._queue: asyncio.Queue[_Backfill] = asyncio.Queue()
         self._queued: set[tuple[str, Timeframe | None]] = set()
         self._replies: dict[int | str, str | None] = {}
-        self._last_frame = 0.0
         self._next_request_id = 1
-        self.history: RestHistory | None = None
 
     # --- main loop ----------------------------------------------------------------------------
     async def run(self, stop: asyncio.Event) -> None:
         """Connect, stream and reconnect until ``stop`` is set."""
-        exchange = self._exchange_factory()
-        caller = RestCaller(exchange, self.config.retry, self.stats, rng=self._rng)
-        self.history = RestHistory(caller, self.config.source_name, self._dead_letter_row)
-        helpers = [
-            asyncio.create_task(self._backfill_worker()),
-            asyncio.create_task(self._ticker(stop)),
-        ]
-        try:
-            await reconnect_until_stopped(
-                self._connection,
-                stop,
-                endings=self.endings,
-                on_disconnect=lambda: self.health.set_connected(False, self._monotonic()),
-                backoff=self.backoff,
-                label=f"binance feed {self.symbols}",
-            )
-        finally:
-            await cancel_all(helpers)
-            await exchange.close()
+        async with self.rest_history(self._exchange_factory, self.config.retry):
+            await self.stream(stop, self._backfill_worker())
 
-    async def _connection(self, stop: asyncio.Event, previous: Ending | None) -> Ending:
-        url = f"{self.config.ws_url.rstrip('/')}/stream"
-        try:
-            async with connect(
-                url,
-                open_timeout=self.config.open_timeout,
-                close_timeout=2,
-                max_queue=1024,
-                compression=None,
-            ) as ws:
-                opened = self._monotonic()
-                self._on_open(previous, opened)
-                for gate in self._gates():
-                    gate.resync()  # hold live data until REST has caught up
-                await self._subscribe(ws)
-                self.subscriptions += 1
-                self.backoff.reset()
-                self._request_catch_up()
-                return await self._read(ws, stop, opened)
-        except (OSError, TimeoutError, WebSocketException) as exc:
-            log.warning("binance feed %s: connection failed: %r", self.symbols, exc)
-            return Ending.CLOSED if isinstance(exc, ConnectionClosed) else Ending.FAILED
+    async def handshake(self, ws: ClientConnection) -> None:
+        for gate in self._gates():
+            gate.resync()  # hold live data until REST has caught up
+        await self._subscribe(ws)
 
-    def _on_open(self, previous: Ending | None, now: float) -> None:
-        if self.connections_opened:
-            if previous in PLANNED:
-                self.stats.rotations += 1
-            else:
-                self.stats.reconnects += 1
-        self.connections_opened += 1
-        self._last_frame = now
-        self.health.set_connected(True, now)
+    def subscribed(self) -> None:
+        self._request_catch_up()
+
+    def due_ending(self, now: float, opened: float) -> Ending | None:
+        if now - opened >= self.config.max_connection_age:
+            return Ending.ROTATED
+        return Ending.SILENT if self.silent(now) else None
 
     async def _subscribe(self, ws: ClientConnection) -> None:
         pacer = FramePacer(self.config.subscribe_rate)
@@ -210,42 +145,14 @@ class BinanceSession:
                 if remaining <= 0:
                     raise TimeoutError(f"no reply to SUBSCRIBE id {frame['id']}")
                 text = await asyncio.wait_for(ws.recv(), remaining)
-                self._handle(text)
+                self.frame(text)
             error = self._replies.pop(frame["id"])
             if error is not None:  # a configuration problem: report it, keep the other streams
                 self._dead_letter(None, "subscription_rejected", error, orjson.dumps(frame))
 
-    async def _read(self, ws: ClientConnection, stop: asyncio.Event, opened: float) -> Ending:
-        cfg = self.config
-        while True:
-            now = self._monotonic()
-            ending = None
-            if stop.is_set():
-                ending = Ending.STOPPED
-            elif now - opened >= cfg.max_connection_age:
-                ending = Ending.ROTATED
-            elif now - self._last_frame >= cfg.reconnect_after_silence:
-                ending = Ending.SILENT
-            if ending is not None:
-                with contextlib.suppress(Exception):
-                    await ws.close(1000, ending.value)
-                return ending
-            try:
-                text = await asyncio.wait_for(ws.recv(), cfg.tick)
-            except TimeoutError:
-                continue
-            except ConnectionClosed:
-                return Ending.CLOSED
-            if self._handle(text) is Ending.SHUTDOWN:
-                with contextlib.suppress(Exception):
-                    await ws.close(1000, "server shutdown")
-                return Ending.SHUTDOWN
-
     # --- frames -------------------------------------------------------------------------------
-    def _handle(self, text: str | bytes) -> Ending | None:
-        now = self._monotonic()
-        self._last_frame = now
-        self.stats.messages += 1
+    def frame(self, text: str | bytes) -> Ending | None:
+        now = self._seen_frame()
         try:
             frame = decode_frame(text)
         except FrameError as exc:
@@ -299,30 +206,9 @@ class BinanceSession:
             released = gate.offer(k.t, (k.t, k.o, k.h, k.l, k.c, k.v, k.n), now)
             self.outbox.put_candles(symbol, timeframe, released)
         elif isinstance(event, BookTickerEvent):
-            try:
-                quote = BookTop(
-                    symbol=symbol,
-                    ts=self._wall(),
-                    bid=event.b,
-                    ask=event.a,
-                    bid_size=event.B,
-                    ask_size=event.A,
-                    source=self.config.source_name,
-                )
-            except pydantic.ValidationError as exc:
-                detail = "; ".join(e["msg"] for e in exc.errors())
-                self._dead_letter(symbol, "invalid_quote", detail, text)
-                return
-            self.outbox.put_quote(quote)
-            if symbol in self.quote_symbols:
-                ts_ms = int(quote.ts.timestamp() * 1000)
-                self._put_quote_candles(
-                    symbol, self.quote_bars.add(symbol, ts_ms, event.b, event.a)
-                )
-
-    def _put_quote_candles(self, symbol: str, closed: list[QuoteCandle]) -> None:
-        rows = [row for row, _ in closed]
-        self.outbox.put_candles(symbol, Timeframe.M1, rows, [spread for _, spread in closed])
+            ts = self._wall()
+            prices = (event.b, event.a, event.B, event.A)
+            self.put_quote(text, symbol, ts, int(ts.timestamp() * 1000), prices)
 
     def _symbol_of_stream(self, stream: str | None) -> str | None:
         if not stream:
@@ -353,34 +239,23 @@ class BinanceSession:
         self._queued.add(request.gate_key)
         self._queue.put_nowait(request)
 
-    async def _ticker(self, stop: asyncio.Event) -> None:
-        """Periodic work: overdue holes → backfill, health records."""
-        while not stop.is_set():
-            now = self._monotonic()
-            for key in self._all_gate_keys():
-                gate = self._gate(key)
-                self._release(key, gate.poll(now))
-                if key in self._queued:
-                    continue
-                hole = gate.missing(now)
-                if hole is not None:
-                    gate.start_backfill()
-                    self._enqueue(_Backfill(key[0], key[1], hole))
-            self.stats.duplicates_dropped = sum(g.duplicates for g in self._gates())
-            for symbol in self.symbols:
-                catching_up = any(
-                    self._gate(k).backfilling for k in self._all_gate_keys() if k[0] == symbol
-                )
-                self.health.catching_up(symbol, catching_up)
-            if self.quote_symbols:
-                wall_ms = int(self._wall().timestamp() * 1000)
-                for symbol, closed in self.quote_bars.flush(wall_ms):
-                    self._put_quote_candles(symbol, closed)
-            records = self.health.poll(now, self.stats)
-            if self.config.emit_health:
-                for record in records:
-                    self.outbox.put(record)
-            await asyncio.sleep(self.config.tick)
+    def periodic(self, now: float) -> None:
+        """Overdue holes → backfill; catching-up flags."""
+        for key in self._all_gate_keys():
+            gate = self._gate(key)
+            self._release(key, gate.poll(now))
+            if key in self._queued:
+                continue
+            hole = gate.missing(now)
+            if hole is not None:
+                gate.start_backfill()
+                self._enqueue(_Backfill(key[0], key[1], hole))
+        self.stats.duplicates_dropped = sum(g.duplicates for g in self._gates())
+        for symbol in self.symbols:
+            catching_up = any(
+                self._gate(k).backfilling for k in self._all_gate_keys() if k[0] == symbol
+            )
+            self.health.catching_up(symbol, catching_up)
 
     async def _backfill_worker(self) -> None:
         ccxt = ccxt_async()
@@ -441,37 +316,9 @@ class BinanceSession:
         self.stats.rows_backfilled += outcome.filled
         if outcome.filled:
             self.stats.gaps_filled += 1
-        skipped = outcome.skipped
-        if skipped is not None and request.timeframe is not None and skipped.last is not None:
-            closed = self.session_gaps.market_closed(
-                request.symbol, request.timeframe, skipped.first, skipped.last
-            )
-            skipped = None if closed else skipped  # a night or weekend: nothing to find
-        if skipped is not None:
-            self.stats.gaps_skipped += 1
-            what = "trades" if request.timeframe is None else f"{request.timeframe.value} candles"
-            self.health.note(request.symbol, f"gap skipped: {what} {outcome.skipped}")
+        self.gap_skipped(request.symbol, request.timeframe, outcome.skipped)
 
     # --- dead letters -------------------------------------------------------------------------
-    def _dead_letter(self, symbol: str | None, reason: str, detail: str, raw: Any) -> None:
-        self.stats.dead_lettered += 1
-        text = raw.decode("utf-8", errors="replace") if isinstance(raw, bytes) else str(raw)
-        self.outbox.put(
-            DeadLetter(
-                source=self.config.source_name,
-                symbol=symbol,
-                reason=reason,
-                detail=detail,
-                raw=text[:MAX_RAW_CHARS],
-                ts=ns_to_datetime(self.server_now_ms * 1_000_000) if self.server_now_ms else None,
-                occurrence=self._occurrence(),
-            )
-        )
-
-    def _dead_letter_row(self, letter: DeadLetter) -> None:
-        self.stats.dead_lettered += 1
-        self.outbox.put(letter.model_copy(update={"occurrence": self._occurrence()}))
-
     def _occurrence(self) -> str:
         """This session's dead letter number (counted before the call)."""
         return f"live {self._incarnation} #{self.stats.dead_lettered}"

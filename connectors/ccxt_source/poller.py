@@ -22,17 +22,16 @@ from typing import Any
 from connectors.ccxt_source.config import PollingConfig
 from connectors.feed.cursor import FeedCursor, TimeCursor
 from connectors.feed.gate import SequenceGate
-from connectors.feed.health import FeedStats, HealthMonitor, utc_now
+from connectors.feed.health import utc_now
 from connectors.feed.outbox import Outbox
-from connectors.feed.rest import RestCaller, RestHistory, ccxt_async, make_exchange
-from connectors.feed.session_gaps import OpenSessionGaps
+from connectors.feed.rest import ccxt_async, make_exchange
+from connectors.feed.session import FeedSession
 from schemas.common import Timeframe
-from schemas.records import DeadLetter
 
 log = logging.getLogger(__name__)
 
 
-class Poller:
+class Poller(FeedSession):
     """Polls ``symbols`` of one exchange until stopped; :meth:`run` is the feed coroutine."""
 
     def __init__(
@@ -47,12 +46,11 @@ class Poller:
         wall: Callable[[], datetime] = utc_now,
         exchange_factory: Callable[[], Any] | None = None,
     ) -> None:
+        resume = resume or FeedCursor()
+        super().__init__(
+            config.source, config, symbols, outbox, resume, rng=rng, monotonic=monotonic, wall=wall
+        )
         self.config = config
-        self.symbols = symbols
-        self.outbox = outbox
-        self._rng = rng or random.Random()
-        self._monotonic = monotonic
-        self._wall = wall
         self._exchange_factory = exchange_factory or (
             lambda: make_exchange(
                 config.exchange,
@@ -61,33 +59,18 @@ class Poller:
                 options=config.options,
             )
         )
-        resume = resume or FeedCursor()
         self.trade_cursors = {s: TimeCursor(resume.trades.get(s)) for s in symbols}
         self.candle_gates = {
             (s, tf): SequenceGate(tf.seconds * 1000, resume.last_candle_open(s, tf.value), 0.0)
             for s in symbols
             for tf in config.timeframes
         }
-        self.stats = FeedStats()
-        self.health = HealthMonitor(
-            config.source,
-            symbols,
-            config.stale_after,
-            config.heartbeat_every,
-            wall,
-            config.calendars,
-        )
-        self.session_gaps = OpenSessionGaps(self.stats, self.health, config.calendars, resume)
-        outbox.on_candles = self.session_gaps.observe
         self.cycles = 0
         self._trade_duplicates = 0
-        self.history: RestHistory | None = None
 
     async def run(self, stop: asyncio.Event) -> None:
-        exchange = self._exchange_factory()
-        caller = RestCaller(exchange, self.config.retry, self.stats, rng=self._rng)
-        self.history = RestHistory(caller, self.config.source, self._reject)
-        try:
+        async with self.rest_history(self._exchange_factory, self.config.retry) as exchange:
+            assert self.history is not None
             await self.history.load_markets()
             missing = [s for s in self.symbols if s not in exchange.markets]
             if missing:
@@ -101,8 +84,6 @@ class Poller:
                 if wait > 0:
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(stop.wait(), wait)
-        finally:
-            await exchange.close()
 
     async def poll_once(self) -> None:
         """One cycle over every symbol; a symbol whose REST calls fail is reported and skipped."""
@@ -120,7 +101,7 @@ class Poller:
         self.stats.duplicates_dropped = self._trade_duplicates + sum(
             g.duplicates for g in self.candle_gates.values()
         )
-        self._report()
+        self.report_health(self._monotonic())
 
     async def _server_now(self) -> int:
         assert self.history is not None
@@ -157,28 +138,8 @@ class Poller:
             gate.start_backfill()
             outcome = gate.finish_backfill([], now, bounded=True)
             released += outcome.released
-            skipped = outcome.skipped
-            if skipped is not None and skipped.last is not None:
-                closed = self.session_gaps.market_closed(
-                    symbol, timeframe, skipped.first, skipped.last
-                )
-                skipped = None if closed else skipped  # a night or weekend: nothing to find
-            if skipped is not None:
-                self.stats.gaps_skipped += 1
-                self.health.note(
-                    symbol, f"gap skipped: {timeframe.value} candles {outcome.skipped}"
-                )
+            self.gap_skipped(symbol, timeframe, outcome.skipped)
         self.stats.duplicates_dropped = self._trade_duplicates + sum(
             g.duplicates for g in self.candle_gates.values()
         )
         self.outbox.put_candles(symbol, timeframe, released)
-
-    def _report(self) -> None:
-        records = self.health.poll(self._monotonic(), self.stats)
-        if self.config.emit_health:
-            for record in records:
-                self.outbox.put(record)
-
-    def _reject(self, letter: DeadLetter) -> None:
-        self.stats.dead_lettered += 1
-        self.outbox.put(letter)

@@ -7,6 +7,8 @@
 * :mod:`.rest`: history over REST through ccxt, with rate-limit-aware retries;
 * :mod:`.outbox` and :mod:`.partition`: a background asyncio feed as a non-blocking Bytewax
   partition;
+* :mod:`.session` and :mod:`.reconnect`: a feed session's set-up, health records, dead letters
+  and REST history; a WebSocket session's connection, read loop, quotes and reconnects;
 * :mod:`.routing` and :mod:`.side_channel`: where a live source's extra items go in a flow.
 
 The Binance WebSocket source, the ccxt polling source and the Alpaca/Polygon stream source

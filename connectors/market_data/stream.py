@@ -34,7 +34,6 @@ data and fetch over REST — so they serve here as conformance checks of the loo
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import random
 import time
@@ -45,20 +44,16 @@ from typing import Any
 
 import msgpack
 import orjson
-import pydantic
-from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed, WebSocketException
+from websockets.asyncio.client import ClientConnection
 
-from connectors.feed.backoff import Backoff, BackoffPolicy
+from connectors.feed.backoff import BackoffPolicy
 from connectors.feed.cursor import FeedCursor, TimeCursor, TradeRow
-from connectors.feed.frames import MAX_RAW_CHARS, PLANNED, Ending, FrameError
+from connectors.feed.frames import Ending, FrameError
 from connectors.feed.gate import SequenceGate
-from connectors.feed.health import FeedStats, HealthMonitor, utc_now
+from connectors.feed.health import utc_now
 from connectors.feed.outbox import Outbox
 from connectors.feed.partition import SessionPartition
-from connectors.feed.quote_bars import QuoteMinuteBars
-from connectors.feed.reconnect import cancel_all, reconnect_until_stopped
-from connectors.feed.session_gaps import OpenSessionGaps
+from connectors.feed.session import StreamSession
 from connectors.feed.source import GroupedFeedSource
 from connectors.market_data.credentials import ProviderCredentials
 from connectors.market_data.providers import MarketDataProvider, make_provider
@@ -73,8 +68,6 @@ from connectors.market_data.stream_messages import (
     trade_key,
 )
 from schemas.common import Timeframe, ns_to_datetime
-from schemas.market import BookTop
-from schemas.records import DeadLetter
 
 log = logging.getLogger(__name__)
 
@@ -221,7 +214,7 @@ class _Fetch:
     last: int
 
 
-class VendorStreamSession:
+class VendorStreamSession(StreamSession):
     """The background feed of one partition; :meth:`run` is its main coroutine."""
 
     def __init__(
@@ -236,16 +229,20 @@ class VendorStreamSession:
         wall: Callable[[], datetime] = utc_now,
         provider_factory: Callable[[], MarketDataProvider] | None = None,
     ) -> None:
-        self.config, self.symbols, self.outbox = config, symbols, outbox
-        self._monotonic, self._wall = monotonic, wall
-        self._rng = rng or random.Random()
+        resume = resume or FeedCursor()
+        source = f"{config.vendor}-stream"
+        self.cluster = config.cluster(symbols[0])
+        headers = {"Content-Type": "application/msgpack"} if config.msgpacked else None
+        super().__init__(
+            source, config, symbols, outbox, resume,
+            url=config.stream_url(self.cluster), label=f"{source} feed", headers=headers,
+            rng=rng, monotonic=monotonic, wall=wall,
+        )  # fmt: skip
+        self.config = config
         self._provider_factory = provider_factory or (
             lambda: make_provider(config.vendor, config.credentials, base_url=config.rest_url,
                                   requests_per_minute=config.requests_per_minute)
         )  # fmt: skip
-        resume = resume or FeedCursor()
-        self.source = f"{config.vendor}-stream"
-        self.cluster = config.cluster(symbols[0])
         channels = config.channels_for(self.cluster)
         self.candle_gates: dict[str, SequenceGate] = {}
         if "bars" in channels:
@@ -258,70 +255,34 @@ class VendorStreamSession:
             self.trade_cursors = {s: TimeCursor(resume.trades.get(s)) for s in symbols}
         self._resyncing: set[str] = set()
         self._held: dict[str, list[TradeRow]] = {}
-        self.stats = FeedStats()
-        self.health = HealthMonitor(
-            self.source, symbols, config.stale_after, config.heartbeat_every, wall,
-            calendars=config.calendars,
-        )  # fmt: skip
-        self.session_gaps = OpenSessionGaps(self.stats, self.health, config.calendars, resume)
-        outbox.on_candles = self.session_gaps.observe
-        self.quote_symbols = frozenset(config.quote_candles)
-        self.quote_bars = QuoteMinuteBars(config.quote_price)  # type: ignore[arg-type]
-        self.backoff = Backoff(config.backoff, self._rng)
-        self.connections_opened = 0
-        self.subscriptions = 0
-        self.endings: list[Ending] = []
-        self.server_now_ms = 0
+        # quotes stamped by the vendor may arrive a little late
+        self.quote_grace_ms = int(config.reorder_window * 1000)
         self._controls: list[Control] = []
         self._queue: asyncio.Queue[_Fetch] = asyncio.Queue()
         self._queued: set[tuple[str, str]] = set()
-        self._last_frame = 0.0
         self.provider: MarketDataProvider | None = None
 
     # --- main loop ----------------------------------------------------------------------------
     async def run(self, stop: asyncio.Event) -> None:
         """Connect, stream and reconnect until ``stop`` is set (a refused key ends it)."""
         self.provider = await asyncio.to_thread(self._provider_factory)
-        helpers = [asyncio.create_task(self._fetcher()), asyncio.create_task(self._ticker(stop))]
-        try:
-            await reconnect_until_stopped(
-                self._connection,
-                stop,
-                endings=self.endings,
-                on_disconnect=lambda: self.health.set_connected(False, self._monotonic()),
-                backoff=self.backoff,
-                label=f"{self.source} feed",
-            )
-        finally:
-            await cancel_all(helpers)
+        await self.stream(stop, self._fetcher())
 
-    async def _connection(self, stop: asyncio.Event, previous: Ending | None) -> Ending:
+    async def handshake(self, ws: ClientConnection) -> None:
         cfg = self.config
-        headers = {"Content-Type": "application/msgpack"} if cfg.msgpacked else None
-        try:
-            async with connect(
-                cfg.stream_url(self.cluster), additional_headers=headers,
-                open_timeout=cfg.open_timeout, close_timeout=2, max_queue=1024, compression=None,
-            ) as ws:  # fmt: skip
-                opened = self._monotonic()
-                if self.connections_opened:
-                    self.stats.reconnects += previous not in PLANNED
-                    self.stats.rotations += previous in PLANNED
-                self.connections_opened += 1
-                self._last_frame = opened
-                self.health.set_connected(True, opened)
-                await self._expect(ws, "connected")
-                await ws.send(cfg.encode(cfg.auth_frame()))
-                await self._expect(ws, "authenticated")
-                await ws.send(cfg.encode(cfg.subscribe_frame(self.symbols)))
-                await self._expect(ws, "subscribed")
-                self.subscriptions += 1
-                self.backoff.reset()
-                self._resync_trades()  # trades may have happened while we were away
-                return await self._read(ws, stop, opened)
-        except (OSError, TimeoutError, WebSocketException) as exc:
-            log.warning("%s feed: connection failed: %r", self.source, exc)
-            return Ending.CLOSED if isinstance(exc, ConnectionClosed) else Ending.FAILED
+        await self._expect(ws, "connected")
+        await ws.send(cfg.encode(cfg.auth_frame()))
+        await self._expect(ws, "authenticated")
+        await ws.send(cfg.encode(cfg.subscribe_frame(self.symbols)))
+        await self._expect(ws, "subscribed")
+
+    def subscribed(self) -> None:
+        self._resync_trades()  # trades may have happened while we were away
+
+    def due_ending(self, now: float, opened: float) -> Ending | None:
+        if self.silent(now) and any(self.health.market_open(s) for s in self.symbols):
+            return Ending.SILENT  # a closed market is silent by nature
+        return None
 
     async def _expect(self, ws: ClientConnection, kind: str) -> None:
         """Read frames until the control message ``kind`` (a refused key raises)."""
@@ -338,35 +299,14 @@ class VendorStreamSession:
                 raise TimeoutError(f"{self.config.vendor}: no {kind!r} message")
             self._handle(await asyncio.wait_for(ws.recv(), remaining))
 
-    async def _read(self, ws: ClientConnection, stop: asyncio.Event, opened: float) -> Ending:
-        silence = self.config.reconnect_after_silence
-        while True:
-            now = self._monotonic()
-            ending = None
-            if stop.is_set():
-                ending = Ending.STOPPED
-            elif now - self._last_frame >= silence and any(
-                self.health.market_open(s) for s in self.symbols
-            ):  # a closed market is silent by nature
-                ending = Ending.SILENT
-            if ending is not None:
-                with contextlib.suppress(Exception):
-                    await ws.close(1000, ending.value)
-                return ending
-            try:
-                raw = await asyncio.wait_for(ws.recv(), self.config.tick)
-            except TimeoutError:
-                continue
-            except ConnectionClosed:
-                return Ending.CLOSED
-            self._handle(raw)
-            self._controls.clear()  # acknowledgements after the handshake need no answer
-
     # --- frames -------------------------------------------------------------------------------
+    def frame(self, raw: str | bytes) -> Ending | None:
+        self._handle(raw)
+        self._controls.clear()  # acknowledgements after the handshake need no answer
+        return None
+
     def _handle(self, raw: str | bytes) -> None:
-        now = self._monotonic()
-        self._last_frame = now
-        self.stats.messages += 1
+        now = self._seen_frame()
         try:
             messages = self.config.decode(raw)
         except FrameError as exc:
@@ -418,24 +358,9 @@ class VendorStreamSession:
         self.outbox.put_candles(bar.symbol, Timeframe.M1, gate.offer(bar.open_ms, row, now))
 
     def _on_quote(self, quote: StreamQuote, raw: str | bytes) -> None:
-        try:
-            top = BookTop(symbol=quote.symbol, ts=ns_to_datetime(quote.ts_ns), bid=quote.bid,
-                          ask=quote.ask, bid_size=quote.bid_size, ask_size=quote.ask_size,
-                          source=self.source)  # fmt: skip
-        except pydantic.ValidationError as exc:
-            detail = "; ".join(e["msg"] for e in exc.errors())
-            self._dead_letter(quote.symbol, "invalid_quote", detail, raw)
-            return
-        self.outbox.put_quote(top)
-        if quote.symbol in self.quote_symbols:
-            closed = self.quote_bars.add(
-                quote.symbol, quote.ts_ns // _NS_PER_MS, quote.bid, quote.ask
-            )
-            self._put_quote_candles(quote.symbol, closed)
-
-    def _put_quote_candles(self, symbol: str, closed: list[Any]) -> None:
-        rows = [row for row, _ in closed]
-        self.outbox.put_candles(symbol, Timeframe.M1, rows, [spread for _, spread in closed])
+        prices = (quote.bid, quote.ask, quote.bid_size, quote.ask_size)
+        ts_ms = quote.ts_ns // _NS_PER_MS
+        self.put_quote(raw, quote.symbol, ns_to_datetime(quote.ts_ns), ts_ms, prices)
 
     # --- gaps ---------------------------------------------------------------------------------
     def _resync_trades(self) -> None:
@@ -448,31 +373,19 @@ class VendorStreamSession:
         self._queued.add((request.symbol, request.kind))
         self._queue.put_nowait(request)
 
-    async def _ticker(self, stop: asyncio.Event) -> None:
-        """Periodic work: overdue bar holes → REST, quote minutes, health records."""
-        while not stop.is_set():
-            now = self._monotonic()
-            for symbol, gate in self.candle_gates.items():
-                self.outbox.put_candles(symbol, Timeframe.M1, gate.poll(now))
-                hole = None if (symbol, "bars") in self._queued else gate.missing(now)
-                if hole is not None and hole.last is not None:
-                    gate.start_backfill()
-                    self._enqueue(_Fetch(symbol, "bars", hole.first, hole.last))
-            self.stats.duplicates_dropped = sum(g.duplicates for g in self.candle_gates.values())
-            for symbol in self.symbols:
-                gate = self.candle_gates.get(symbol)
-                held = symbol in self._resyncing and symbol in self._held
-                self.health.catching_up(symbol, held or (gate is not None and gate.backfilling))
-            if self.quote_symbols:  # quotes stamped by the vendor may arrive a little late
-                grace_ms = int(self.config.reorder_window * 1000)
-                wall_ms = int(self._wall().timestamp() * 1000) - grace_ms
-                for symbol, closed in self.quote_bars.flush(wall_ms):
-                    self._put_quote_candles(symbol, closed)
-            records = self.health.poll(now, self.stats)
-            if self.config.emit_health:
-                for record in records:
-                    self.outbox.put(record)
-            await asyncio.sleep(self.config.tick)
+    def periodic(self, now: float) -> None:
+        """Overdue bar holes → REST; catching-up flags."""
+        for symbol, gate in self.candle_gates.items():
+            self.outbox.put_candles(symbol, Timeframe.M1, gate.poll(now))
+            hole = None if (symbol, "bars") in self._queued else gate.missing(now)
+            if hole is not None and hole.last is not None:
+                gate.start_backfill()
+                self._enqueue(_Fetch(symbol, "bars", hole.first, hole.last))
+        self.stats.duplicates_dropped = sum(g.duplicates for g in self.candle_gates.values())
+        for symbol in self.symbols:
+            gate = self.candle_gates.get(symbol)
+            held = symbol in self._resyncing and symbol in self._held
+            self.health.catching_up(symbol, held or (gate is not None and gate.backfilling))
 
     async def _fetcher(self) -> None:
         while True:
@@ -515,16 +428,7 @@ class VendorStreamSession:
         self.outbox.put_candles(request.symbol, Timeframe.M1, outcome.released)
         self.stats.rows_backfilled += outcome.filled
         self.stats.gaps_filled += outcome.filled > 0
-        hole = outcome.skipped
-        if (
-            hole is not None
-            and hole.last is not None
-            and not self.session_gaps.market_closed(
-                request.symbol, Timeframe.M1, hole.first, hole.last
-            )
-        ):
-            self.stats.gaps_skipped += 1
-            self.health.note(request.symbol, f"gap skipped: 1m candles {hole}")
+        self.gap_skipped(request.symbol, Timeframe.M1, outcome.skipped)
 
     def _apply_trades(self, symbol: str, rows: list[TradeRow]) -> None:
         held = self._held.pop(symbol, [])
@@ -536,15 +440,11 @@ class VendorStreamSession:
         self.stats.rows_backfilled += backfilled
         self.stats.gaps_filled += backfilled > 0
 
-    def _dead_letter(self, symbol: str | None, reason: str, detail: str, raw: Any) -> None:
-        self.stats.dead_lettered += 1
+    def _raw_text(self, raw: Any) -> str:
+        """A frame as text; a binary (msgpack) one that is not ASCII as hex."""
         if isinstance(raw, bytes):
-            text = raw.decode("utf-8") if raw.isascii() else "msgpack:" + raw.hex()
-        else:
-            text = str(raw)
-        when = ns_to_datetime(self.server_now_ms * _NS_PER_MS) if self.server_now_ms else None
-        self.outbox.put(DeadLetter(source=self.source, symbol=symbol, reason=reason,
-                                   detail=detail, raw=text[:MAX_RAW_CHARS], ts=when))  # fmt: skip
+            return raw.decode("utf-8") if raw.isascii() else "msgpack:" + raw.hex()
+        return str(raw)
 
 
 class VendorStreamSource(GroupedFeedSource):

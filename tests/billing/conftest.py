@@ -116,6 +116,20 @@ def stripe_server():
     server.shutdown()
 
 
+@pytest.fixture
+def stripe_env(stripe_server, monkeypatch):
+    """The loopback Stripe server, and the ``QUORUM_STRIPE_*`` variables pointing the CLI at it."""
+    _, config = stripe_server
+    for name, value in (
+        ("API_KEY", config.api_key.get_secret_value()),
+        ("API_BASE", config.api_base),
+        ("WEBHOOK_SECRET", SECRET),
+        ("MAX_NETWORK_RETRIES", "0"),
+    ):
+        monkeypatch.setenv(f"QUORUM_STRIPE_{name}", value)
+    return stripe_server
+
+
 def sign(payload: bytes, secret: str = SECRET, at: int | None = None) -> str:
     """A ``Stripe-Signature`` header as Stripe computes it (v1 = HMAC-SHA256 of ts.payload)."""
     at = int(time.time()) if at is None else at

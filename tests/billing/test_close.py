@@ -20,7 +20,7 @@ from flows.billing import BillingError, check, close
 from flows.cli import main
 from operators.billing.catalogue import load_catalogue
 from schemas.signals import Decision
-from tests.billing.conftest import SECRET, day, event, fused, meter_into, sign
+from tests.billing.conftest import day, event, fused, meter_into, sign
 
 ROOT = Path(__file__).resolve().parents[2]
 CAT = load_catalogue()
@@ -130,18 +130,9 @@ def test_demo_month_on_the_shipped_data(tmp_path) -> None:
     assert {s["author"] for s in figures["statements"]} == {"ana", "bo"}
 
 
-def test_cli_sync_then_close_to_stripe_and_check(
-    billing_store,
-    stripe_server,
-    monkeypatch,
-    capsys,
-) -> None:
-    fake, config = stripe_server
+def test_cli_sync_then_close_to_stripe_and_check(billing_store, stripe_env, capsys) -> None:
+    fake, _ = stripe_env
     url, engine = billing_store
-    monkeypatch.setenv("QUORUM_STRIPE_API_KEY", config.api_key.get_secret_value())
-    monkeypatch.setenv("QUORUM_STRIPE_API_BASE", config.api_base)
-    monkeypatch.setenv("QUORUM_STRIPE_WEBHOOK_SECRET", SECRET)
-    monkeypatch.setenv("QUORUM_STRIPE_MAX_NETWORK_RETRIES", "0")
     meter_into(engine, [fused("f1", day(3), Decision.OPEN)])
     for _ in range(2):  # a second sync creates nothing new
         assert main(["billing", "sync", "--store", url]) == 0
@@ -155,17 +146,10 @@ def test_cli_sync_then_close_to_stripe_and_check(
 
 
 def test_check_compares_stripes_meter_and_invoices_with_the_store(
-    billing_store, stripe_server, monkeypatch, capsys
+    billing_store, stripe_env, capsys
 ) -> None:
-    fake, config = stripe_server
+    fake, config = stripe_env
     url, engine = billing_store
-    for name, value in (
-        ("API_KEY", config.api_key.get_secret_value()),
-        ("API_BASE", config.api_base),
-        ("WEBHOOK_SECRET", SECRET),
-        ("MAX_NETWORK_RETRIES", "0"),
-    ):
-        monkeypatch.setenv(f"QUORUM_STRIPE_{name}", value)
     meter_into(engine, [fused(f"f{i}", day(3 + i), Decision.OPEN) for i in range(3)])
     assert main(["billing", "sync", "--store", url]) == 0
     assert main(["billing", "close", "--month", "2022-01", "--stripe", "--store", url]) == 0
@@ -190,20 +174,13 @@ def test_check_compares_stripes_meter_and_invoices_with_the_store(
 
 
 def test_close_books_stripes_own_subscription_cycle_where_stripe_bills_the_plan(
-    billing_store, stripe_server, monkeypatch, capsys
+    billing_store, stripe_env, capsys
 ) -> None:
     from connectors.store.billing import billing_subscriptions, read_usage
     from connectors.stripe.config import StripeConfig
 
-    fake, config = stripe_server
+    fake, _ = stripe_env
     url, engine = billing_store
-    for name, value in (
-        ("API_KEY", config.api_key.get_secret_value()),
-        ("API_BASE", config.api_base),
-        ("WEBHOOK_SECRET", SECRET),
-        ("MAX_NETWORK_RETRIES", "0"),
-    ):
-        monkeypatch.setenv(f"QUORUM_STRIPE_{name}", value)
     meter_into(engine, [fused(f"f{i}", day(3 + i), Decision.OPEN) for i in range(3)])
     assert main(["billing", "sync", "--subscriptions", "--store", url]) == 0
     with engine.connect() as conn:

@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -16,6 +17,7 @@ import pytest
 
 from connectors.ccxt_router import VenueConfig, VenueCredentials, VenueGateway
 from connectors.simulator import ExchangeSimulator, SimulatorConfig
+from flows.cli import main
 from operators.execution.config import ExecutionConfig
 from operators.execution.dispatch import register_dispatcher, unregister_dispatcher
 from operators.execution.live import LiveRouter
@@ -32,6 +34,7 @@ MIN_NS = 60_000_000_000
 START_MS = 1_610_064_000_000  # 2021-01-08 00:00 UTC: BTC/USDT's recorded trades start here
 DEADLINE = 20.0
 VENUE = "sim-binance"
+PROFILES = Path(__file__).resolve().parents[2] / "flows" / "profiles"
 
 
 def wait_for(condition: Callable[[], Any], what: str, deadline: float = DEADLINE) -> Any:
@@ -42,6 +45,32 @@ def wait_for(condition: Callable[[], Any], what: str, deadline: float = DEADLINE
             return value
         time.sleep(0.02)
     raise AssertionError(f"timed out waiting for {what}")
+
+
+def run_live_simulator(profile: str, store: Path, *extra: str) -> int:
+    """``quorum live --mode live`` on the simulator: 45 s of BTC/USDC candles at 240x with
+    ``flows/profiles/<profile>``, booked into ``store``; the command's exit code."""
+    return main(
+        [
+            "live",
+            "--simulator",
+            "--symbols",
+            "BTC/USDC",
+            "--data",
+            "candles",
+            "--speed",
+            "240",
+            "--duration",
+            "45",
+            "--mode",
+            "live",
+            "--config",
+            str(PROFILES / profile),
+            "--store",
+            str(store),
+            *extra,
+        ]
+    )
 
 
 @pytest.fixture

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from flows.cli import main
-
-DEMO_PROFILE = Path(__file__).resolve().parents[2] / "flows" / "profiles" / "live-demo.yaml"
+from tests.routers.conftest import run_live_simulator
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -32,26 +29,7 @@ def test_live_mode_on_the_simulator_places_signed_orders_and_books_their_fills(
     from connectors.store.venue import read_venue_records
 
     store = tmp_path / "live.sqlite"
-    code = main(
-        [
-            "live",
-            "--simulator",
-            "--symbols",
-            "BTC/USDC",
-            "--data",
-            "candles",
-            "--speed",
-            "240",
-            "--duration",
-            "45",
-            "--mode",
-            "live",
-            "--config",
-            str(DEMO_PROFILE),
-            "--store",
-            str(store),
-        ]
-    )
+    code = run_live_simulator("live-demo.yaml", store)
     assert code == 0
     out = capsys.readouterr().out
     assert "venue fills vs the paper estimate" in out

@@ -11,35 +11,11 @@ from sqlalchemy import text
 from connectors.store.engine import open_store
 from connectors.store.trading import read_fills
 from connectors.store.venue import read_venue_records
-from flows.cli import main
+from tests.routers.conftest import run_live_simulator
 
-PROFILE = Path(__file__).resolve().parents[2] / "flows" / "profiles" / "live-two-venues.yaml"
+PROFILE = "live-two-venues.yaml"
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
-
-
-def run_live(store: Path, *extra: str) -> int:
-    return main(
-        [
-            "live",
-            "--simulator",
-            "--symbols",
-            "BTC/USDC",
-            "--data",
-            "candles",
-            "--speed",
-            "240",
-            "--duration",
-            "45",
-            "--mode",
-            "live",
-            "--config",
-            str(PROFILE),
-            "--store",
-            str(store),
-            *extra,
-        ]
-    )
 
 
 def audited_kinds(store: Path) -> dict[str, int]:
@@ -50,7 +26,7 @@ def audited_kinds(store: Path) -> dict[str, int]:
 
 def test_orders_are_routed_over_both_venues_and_every_decision_is_audited(tmp_path, capsys) -> None:
     store = tmp_path / "routed.sqlite"
-    assert run_live(store) == 0
+    assert run_live_simulator(PROFILE, store) == 0
     assert "routing decisions:" in capsys.readouterr().out
     engine = open_store(str(store))
     routes = read_venue_records(engine, "route")
@@ -73,7 +49,7 @@ def test_orders_are_routed_over_both_venues_and_every_decision_is_audited(tmp_pa
 
 def test_while_one_venue_is_skewed_no_entry_is_sent(tmp_path, capsys) -> None:
     store = tmp_path / "skewed.sqlite"
-    assert run_live(store, "--venue-fault", "sim-b=skew:150@0") == 0
+    assert run_live_simulator(PROFILE, store, "--venue-fault", "sim-b=skew:150@0") == 0
     out = capsys.readouterr().out
     assert "entries refused: data_quality" in out
     engine = open_store(str(store))

@@ -7,7 +7,7 @@ core that ties risk, portfolio and execution together, with its Bytewax operator
 """
 
 from operators.execution.config import ExecutionConfig
-from operators.execution.costs import CostEstimate, FeeSchedule, SlippageModel, estimate_costs
+from operators.execution.costs import FeeSchedule, SlippageModel, estimate_costs
 from operators.execution.engine import TradingEngine, TradingEvent, TradingInput
 from operators.execution.operator import trading_core
 from operators.execution.paper import PaperBroker
@@ -23,7 +23,6 @@ from operators.execution.router import ExecutionEvent, ExecutionRouter, MarketBa
 from operators.execution.trading_config import TradingConfig
 
 __all__ = [
-    "CostEstimate",
     "ExecutionConfig",
     "ExecutionEvent",
     "ExecutionRouter",

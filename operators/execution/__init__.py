@@ -8,7 +8,8 @@ core that ties risk, portfolio and execution together, with its Bytewax operator
 
 from operators.execution.config import ExecutionConfig
 from operators.execution.costs import FeeSchedule, SlippageModel, estimate_costs
-from operators.execution.engine import TradingEngine, TradingEvent, TradingInput
+from operators.execution.engine import TradingEngine
+from operators.execution.engine_state import TradingEvent, TradingInput
 from operators.execution.operator import trading_core
 from operators.execution.paper import PaperBroker
 from operators.execution.records import (

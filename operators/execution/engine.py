@@ -163,6 +163,7 @@ class TradingEngine(Intake, Quotes, Equity, Reviews):
         """Latest quote of each routing venue, per asset and venue."""
         self.stats = Counter()
         self._ids = 0
+        self._equity_seen = None
         for asset, value in (atr or {}).items():
             self._market(asset).atr = to_decimal(value)
 
@@ -281,24 +282,18 @@ class TradingEngine(Intake, Quotes, Equity, Reviews):
             self.stats["candles_out_of_order"] += 1
             return []
         self.stats["candles"] += 1
-        spec = self.config.portfolio.instruments.spec(asset)
-        bar = MarketBar(
-            asset,
-            open_ns,
-            open_ns + tf_ns,
-            open_,
-            high,
-            low,
-            close,
-            spec.base_volume(volume, close),
-        )
-        events = self._on_execution(self.router.on_bar(bar), now)
-        market.last_open_ns, market.last_close_ns = open_ns, bar.close_ns
+        close_ns = open_ns + tf_ns
+        volume = self.config.portfolio.instruments.spec(asset).base_volume(volume, close)
+        events: list[TradingEvent] = []
+        if self.router.waits_for_bars():
+            bar = MarketBar(asset, open_ns, close_ns, open_, high, low, close, volume)
+            events = self._on_execution(self.router.on_bar(bar), now)
+        market.last_open_ns, market.last_close_ns = open_ns, close_ns
         market.set_close(close)
-        market.volumes.append(bar.volume)
+        market.volumes.append(volume)
         self.book.mark(asset, market.close)
         changes = self.guard.on_close(asset, now, close)
-        changes += self.guard.on_equity(now, self.book.equity())
+        changes += self.guard.on_equity(now, self._equity_after_bar(asset))
         if changes:
             events.extend(self._on_state_changes(changes, now))
         if asset in self.exits:

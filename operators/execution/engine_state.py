@@ -157,6 +157,8 @@ class EngineState:
     venue_books: dict[tuple[str, str], BookTop]
     stats: Counter[str]
     _ids: int
+    _equity_seen: tuple[Decimal, Decimal] | None
+    """The book's cash and its equity when last computed after a bar (see :mod:`.equity`)."""
 
     def _market(self, asset: str) -> AssetMarket:
         market = self.markets.get(asset)

@@ -1,9 +1,11 @@
 """Equity sampling of the trading core: one point every ``portfolio.equity_interval_seconds``
 (epoch-aligned) once every event up to that instant has been processed, and a last point at
-the end of the input.
+the end of the input; and the equity the breakers see after each bar.
 """
 
 from __future__ import annotations
+
+from decimal import Decimal
 
 from operators.execution.engine_state import EngineState, TradingEvent
 from schemas.common import NS_PER_SECOND
@@ -40,3 +42,24 @@ class Equity(EngineState):
             self.clock.last_equity_ns = now
             points.append(self.book.equity_point(now))
         return points
+
+    def _equity_after_bar(self, asset: str) -> Decimal:
+        """The book's equity once a bar of ``asset`` has marked it.
+
+        ``equity = cash + Σ quantity × mark`` over open positions: marking an asset without an
+        open position cannot move it, and every fill replaces the cash. So the last value is
+        reused while the cash is the same object and ``asset`` is flat; otherwise (and then
+        always for the bars of a held asset) it is computed again.
+        """
+        book = self.book
+        position = book.positions.get(asset)
+        seen = self._equity_seen
+        if (
+            seen is not None
+            and seen[0] is book.cash
+            and (position is None or not position.quantity)
+        ):
+            return seen[1]
+        equity = book.equity()
+        self._equity_seen = (book.cash, equity)
+        return equity

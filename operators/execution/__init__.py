@@ -7,8 +7,9 @@ core that ties risk, portfolio and execution together, with its Bytewax operator
 """
 
 from operators.execution.config import ExecutionConfig
-from operators.execution.costs import CostEstimate, FeeSchedule, SlippageModel, estimate_costs
-from operators.execution.engine import TradingEngine, TradingEvent, TradingInput
+from operators.execution.costs import FeeSchedule, SlippageModel, estimate_costs
+from operators.execution.engine import TradingEngine
+from operators.execution.engine_state import TradingEvent, TradingInput
 from operators.execution.operator import trading_core
 from operators.execution.paper import PaperBroker
 from operators.execution.records import (
@@ -23,7 +24,6 @@ from operators.execution.router import ExecutionEvent, ExecutionRouter, MarketBa
 from operators.execution.trading_config import TradingConfig
 
 __all__ = [
-    "CostEstimate",
     "ExecutionConfig",
     "ExecutionEvent",
     "ExecutionRouter",

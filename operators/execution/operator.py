@@ -37,7 +37,8 @@ from bytewax.dataflow import Stream, operator
 from bytewax.operators import StatefulBatchLogic
 
 from operators.control.state import ControlSettings
-from operators.execution.engine import TradingEngine, TradingEvent
+from operators.execution.engine import TradingEngine
+from operators.execution.engine_state import TradingEvent
 from operators.execution.trading_config import TradingConfig
 from operators.portfolio.portfolios import PortfolioSet, resolve_portfolios
 from operators.portfolio.routing import PortfolioRouting

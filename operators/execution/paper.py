@@ -109,6 +109,9 @@ class PaperBroker(ExecutionRouter):
         work = self._working.get(order_id)
         return bool(work and work.reduce_only)
 
+    def waits_for_bars(self) -> bool:
+        return bool(self._working)
+
     def on_bar(self, bar: MarketBar) -> list[ExecutionEvent]:
         if not self._working:
             return []

@@ -58,6 +58,11 @@ class ExecutionRouter(ABC):
     def on_bar(self, bar: MarketBar) -> list[ExecutionEvent]:
         """A bar of ``bar.asset`` closed: fills and status changes it produced."""
 
+    def waits_for_bars(self) -> bool:
+        """Whether :meth:`on_bar` can do anything now; a router that says no is not fed the
+        bar (a simulated venue with no working order). Default: every bar is fed."""
+        return True
+
     def on_quote(self, quote: BookTop) -> None:  # noqa: B027 - optional hook
         """Latest top of book (used for the spread when available)."""
 

@@ -9,11 +9,13 @@ and the trading state (ACTIVE / REDUCING / HALTED).
 
 from operators.risk.breakers import CircuitBreakers
 from operators.risk.config import RiskConfig
+from operators.risk.costs import CostEstimate
 from operators.risk.guards import RiskContext, RiskGuard, reduces_exposure, signed_quantity
 from operators.risk.state import TradingStateChange, TradingStateMachine
 
 __all__ = [
     "CircuitBreakers",
+    "CostEstimate",
     "RiskConfig",
     "RiskContext",
     "RiskGuard",

@@ -44,17 +44,14 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import TYPE_CHECKING
 
 from operators.risk.breakers import CircuitBreakers
 from operators.risk.config import RiskConfig
+from operators.risk.costs import CostEstimate
 from operators.risk.state import TradingStateChange, TradingStateMachine
 from schemas.common import NS_PER_SECOND, Side, datetime_to_ns, ns_to_datetime
 from schemas.market import BookTop
 from schemas.trading import OrderIntent, RiskDecision, RiskReason, TradingState
-
-if TYPE_CHECKING:  # the cost model lives with execution, which imports the guards
-    from operators.execution.costs import CostEstimate
 
 ZERO = Decimal(0)
 

@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from operators.execution.costs import CostEstimate
 from operators.risk.config import RiskConfig
+from operators.risk.costs import CostEstimate
 from operators.risk.guards import RiskContext, RiskGuard, reduces_exposure
 from schemas.common import NS_PER_MINUTE, NS_PER_SECOND, Side, datetime_to_ns
 from schemas.market import BookTop

@@ -3,7 +3,8 @@
 :func:`run_flow` builds the real flow (:func:`flows.pipeline.build_flow`, the shipped
 configuration) over a :class:`~connectors.replay.ReplaySource`, optionally with the SQLite
 store sink or Bytewax recovery, and times ``run_main`` alone: loading the data and building the
-flow are not counted; the compiled kernels are loaded by a warm-up run before anything is
+flow are not counted, nor is tuning the garbage collector as the CLI does
+(:mod:`flows.runtime_gc`); the compiled kernels are loaded by a warm-up run before anything is
 timed (:func:`warm_up`).
 
 >>> from benchmarks.workloads import derived_trades
@@ -30,6 +31,7 @@ from connectors.files import LoadedFile
 from connectors.replay import ReplaySource
 from flows.config import QuorumConfig, load_config
 from flows.pipeline import FlowOutputs, Stage, build_flow
+from flows.runtime_gc import tuned_gc
 from flows.summary import RunStats
 
 STAGES: tuple[Stage, ...] = ("features", "signals", "full")
@@ -94,9 +96,10 @@ def run_flow(
         outputs = FlowOutputs(store=sink, collect=collect, stats=stats)
         flow = build_flow(source, config=config, outputs=outputs, stage=stage)
         recovery = RecoveryConfig(str(recovery_dir)) if recovery_dir is not None else None
-        start, cpu_start = time.perf_counter(), time.process_time()
-        run_main(flow, recovery_config=recovery)
-        seconds, cpu = time.perf_counter() - start, time.process_time() - cpu_start
+        with tuned_gc(config.gc):  # as the CLI runs a flow; QUORUM_GC_TUNE=0 to compare
+            start, cpu_start = time.perf_counter(), time.process_time()
+            run_main(flow, recovery_config=recovery)
+            seconds, cpu = time.perf_counter() - start, time.process_time() - cpu_start
     return FlowRun(seconds, dict(stats.counters), cpu)
 
 

@@ -68,6 +68,7 @@ def run_process(spec: dict[str, Any]) -> dict[str, Any]:
     from flows.config import load_config
     from flows.pipeline import FlowOutputs, build_flow
     from flows.runner import with_known_assets
+    from flows.runtime_gc import tuned_gc
     from flows.summary import RunStats
 
     processes, process_id = spec["processes"], spec["process_id"]
@@ -82,15 +83,17 @@ def run_process(spec: dict[str, Any]) -> dict[str, Any]:
     stats = RunStats()
     flow = build_flow(source, config=config, outputs=FlowOutputs(stats=stats), stage=STAGE)
     _wait_for_peers(Path(spec["barrier"]), process_id, processes)
-    start, cpu_start = time.perf_counter(), time.process_time()
-    if processes == 1:
-        run_main(flow)
-    else:
-        cluster_main(flow, spec["addresses"], process_id)
+    with tuned_gc(config.gc):
+        start, cpu_start = time.perf_counter(), time.process_time()
+        if processes == 1:
+            run_main(flow)
+        else:
+            cluster_main(flow, spec["addresses"], process_id)
+        seconds, cpu = time.perf_counter() - start, time.process_time() - cpu_start
     return {
         "process_id": process_id,
-        "seconds": time.perf_counter() - start,
-        "cpu_seconds": time.process_time() - cpu_start,
+        "seconds": seconds,
+        "cpu_seconds": cpu,
         "trades": workload.total_trades,
         "fused_signals": sum(v for k, v in stats.counters.items() if k.startswith("decisions:")),
         "data": workload.description,

@@ -30,6 +30,7 @@ from connectors.prometheus.config import MetricsConfig
 from connectors.questdb.config import redact_conf
 from connectors.store.config import StoreConfig
 from flows.cluster import ClusterSettings, RecoverySettings
+from flows.runtime_gc import GcSettings
 from operators.candles.instruments import InstrumentsConfig
 from operators.execution.trading_config import TradingConfig
 from operators.fusion.config import FusionConfig
@@ -153,6 +154,7 @@ class QuorumConfig(Section):
     store: StoreConfig = StoreConfig()
     llm: LlmConfig = LlmConfig()
     text: TextConfig = TextConfig()
+    gc: GcSettings = GcSettings()
 
     @field_validator("text")
     @classmethod

@@ -23,6 +23,8 @@ Environment (read when the module is imported, in every process):
 ``QUORUM_SYMBOL``            symbol for files without a symbol column (optional)
 ``QUORUM_RUN_ID``            run id; default: derived from the command and inputs, so every
                              process of a cluster and every restart writes under the same one
+``QUORUM_GC_TUNE``           ``0`` leaves Python's garbage collector untouched (default: the
+                             configuration's ``gc.tune``; see :mod:`flows.runtime_gc`)
 ===========================  ================================================================
 
 The store's run record is opened when the flow is built; Bytewax's runner has no end-of-run
@@ -50,9 +52,10 @@ from connectors.store.audit import AuditChainSink
 from connectors.store.engine import open_store, url_for
 from connectors.store.market import finish_run, start_run
 from connectors.store.sink import StoreSink
-from flows.config import load_config
+from flows.config import QuorumConfig, load_config
 from flows.pipeline import FlowOutputs, build_flow
 from flows.runner import with_known_assets
+from flows.runtime_gc import tune_gc
 from flows.store_options import TIMESERIES_ENV, ledger_store, ledger_writer, timeseries_sink
 
 DEFAULT_DATA = "btc-perp_1m_2022-01"
@@ -103,9 +106,16 @@ def deployed_run_id(inputs: list[str], store: str) -> str:
 def flow_from_env(environ: Mapping[str, str] | None = None) -> Dataflow:
     """The full replay flow into the store, configured by ``environ`` (see the module doc)."""
     env = os.environ if environ is None else environ
+    return _flow(env, _config_from_env(env))
+
+
+def _config_from_env(env: Mapping[str, str]) -> QuorumConfig:
     timeseries = env.get(TIMESERIES_ENV)
     overrides = {"store": {"timeseries": timeseries}} if timeseries else None
-    config = load_config(env.get("QUORUM_CONFIG") or None, overrides)
+    return load_config(env.get("QUORUM_CONFIG") or None, overrides)
+
+
+def _flow(env: Mapping[str, str], config: QuorumConfig) -> Dataflow:
     paths = _paths(env)
     store = url_for(ledger_store(env.get("QUORUM_STORE"), config, "quorum.sqlite"))
     inputs = [str(p) for p in paths]
@@ -132,5 +142,9 @@ def flow_from_env(environ: Mapping[str, str] | None = None) -> Dataflow:
 def flow() -> Dataflow:
     """``python -m bytewax.run flows.deployed:flow``: Bytewax calls this factory once per
     process, so the flow is configured from that process's environment (importing the module
-    has no side effect)."""
-    return flow_from_env()
+    has no side effect). Start-up is done once the flow is built: the process then runs it and
+    exits, so the garbage collector is tuned for the run (``gc`` section, ``QUORUM_GC_TUNE``)."""
+    config = _config_from_env(os.environ)
+    built = _flow(os.environ, config)
+    tune_gc(config.gc)
+    return built

@@ -30,6 +30,7 @@ from flows.cluster import cluster_run_id, execute, prepare_recovery
 from flows.config import QuorumConfig
 from flows.faults import crash_after_env
 from flows.pipeline import FlowOutputs, Stage, build_flow
+from flows.runtime_gc import tuned_gc
 from flows.store_options import ledger_writer, timeseries_sink
 from flows.summary import RunStats
 from operators.candles.corporate_actions import CorporateAction, load_actions
@@ -220,11 +221,12 @@ def run_flow(
     )
     flow = build_flow(source, config=config, outputs=outputs, stage=stage)
     try:
-        if progress is not None:
-            with progress:
+        with tuned_gc(config.gc):
+            if progress is not None:
+                with progress:
+                    execute(flow, config.cluster, config.recovery, recovery)
+            else:
                 execute(flow, config.cluster, config.recovery, recovery)
-        else:
-            execute(flow, config.cluster, config.recovery, recovery)
     finally:
         if metrics is not None:  # first: its last SLA check may still notify
             stats.sla.update(metrics.close())

@@ -266,6 +266,7 @@ def main(args: argparse.Namespace) -> int:
     from flows.cluster import execute
     from flows.config import ConfigError, load_config
     from flows.pipeline import FlowOutputs, build_flow
+    from flows.runtime_gc import tuned_gc
     from flows.summary import RunStats
 
     # Live: REVIEW decisions wait for a person, and market data may not wait forever for the
@@ -377,7 +378,8 @@ def main(args: argparse.Namespace) -> int:
                 venue_reports=venues.source if venues else None,
             )
         try:
-            execute(flow, config.cluster, config.recovery, recovery)
+            with tuned_gc(config.gc):
+                execute(flow, config.cluster, config.recovery, recovery)
         except BytewaxRuntimeError as exc:  # a feed failed: say why, not where in Rust
             message = kafka_failure(exc) or _root_cause(exc)
             raise UserError(f"the live flow stopped: {message}") from None

@@ -30,7 +30,6 @@ and on a session market a candle of closed hours belongs to no bucket.
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Iterable
 
 import numpy as np
@@ -43,8 +42,43 @@ from operators.candles.aggregate import (
 )
 from operators.candles.calendars import NO_BUCKET, MarketCalendar
 from operators.candles.timeframes import Buckets, format_ns, is_aligned, rollup_targets
+from operators.snapshot_encoding import packed, unpacked
 from schemas.batches import CandleBatch
 from schemas.common import Timeframe
+
+_COLUMNS = ("ts_ns", "open", "high", "low", "close", "volume", "trades")
+
+
+def _is_tail(part: CandleBatch, whole: CandleBatch) -> bool:
+    """Whether ``part`` holds exactly (bit for bit) the last ``len(part)`` rows of ``whole``."""
+    start = len(whole) - len(part)
+    if start < 0 or (part.spread is None) != (whole.spread is None) or part.source != whole.source:
+        return False
+    columns = _COLUMNS if part.spread is None else (*_COLUMNS, "spread")
+    return all(getattr(part, c).tobytes() == getattr(whole, c)[start:].tobytes() for c in columns)
+
+
+def _pending_state(
+    pending: dict[Timeframe, CandleBatch],
+) -> tuple[bytes, dict[Timeframe, int | CandleBatch]]:
+    """The longest pending batch (packed) and, per target, the length of its tail or the batch."""
+    longest = max(pending.values(), key=len, default=None)
+    if longest is None:  # a roll-up with no targets
+        return packed(None), {}
+    tails = {t: len(b) if _is_tail(b, longest) else b for t, b in pending.items()}
+    return packed(longest), tails
+
+
+def _pending_of(
+    state: tuple[bytes, dict[Timeframe, int | CandleBatch]],
+) -> dict[Timeframe, CandleBatch]:
+    block, tails = state
+    longest: CandleBatch = unpacked(block)
+    end = len(longest)
+    return {
+        t: copy_candles(longest.take(slice(end - tail, end))) if isinstance(tail, int) else tail
+        for t, tail in tails.items()
+    }
 
 
 class CandleRollup:
@@ -83,9 +117,25 @@ class CandleRollup:
 
     def __deepcopy__(self, memo: dict[int, object]) -> CandleRollup:
         """Bytewax snapshots state by deep copy every epoch: copy the pending candles only."""
-        clone = copy.copy(self)
+        clone = CandleRollup.__new__(CandleRollup)
+        clone.__dict__.update(self.__dict__)  # not copy.copy: that would pickle-encode
         clone._pending = {t: copy_candles(batch) for t, batch in self._pending.items()}
         return clone
+
+    def __getstate__(self) -> dict[str, object]:
+        """The pending source candles once: every target's pending rows are those since its
+        last boundary, the tail of the longest target's on an aligned calendar, so a snapshot
+        holds the longest (compressed) and how many of its last rows each target has pending;
+        a target whose rows are not such a tail is kept whole."""
+        state = dict(self.__dict__)
+        state["_pending"] = _pending_state(self._pending)
+        return state
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        saved = state["_pending"]
+        if isinstance(saved, tuple):  # not a dict of batches: the earlier form
+            state = {**state, "_pending": _pending_of(saved)}
+        self.__dict__.update(state)
 
     def update(self, candles: CandleBatch) -> dict[Timeframe, CandleBatch]:
         """Take closed source candles; return the non-empty closed candles per target."""

@@ -21,10 +21,11 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
+from operators.snapshot_encoding import PicklesAsChanges
 from schemas.common import Timeframe
 
 
-class FusionConfig(BaseModel):
+class FusionConfig(PicklesAsChanges, BaseModel):
     """How the orchestrator turns live signals into one decision per asset."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")

@@ -21,6 +21,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from operators.fusion.config import FusionConfig
 from schemas.common import Timeframe
@@ -47,6 +48,20 @@ def probability_right(confidence: float) -> float:
     return (1.0 + confidence) / 2.0
 
 
+_SCALAR_FIELDS = (
+    "origin",
+    "timeframe",
+    "prior",
+    "log_multiplier",
+    "resolved",
+    "hits",
+    "brier_sum",
+    "predicted_sum",
+)
+_BIN_FIELDS = ("bin_count", "bin_predicted", "bin_hits")
+"""A :class:`SourceRecord`'s fields in the order its snapshot tuple holds them."""
+
+
 @dataclass(slots=True)
 class SourceRecord:
     origin: str
@@ -64,6 +79,19 @@ class SourceRecord:
     @property
     def weight(self) -> float:
         return self.prior * math.exp(self.log_multiplier)
+
+    def __getstate__(self) -> tuple[object, ...]:
+        """The fields as one flat tuple (no field names, lists as tuples): a record is in every
+        symbol's fusion snapshot once per source."""
+        scalars = (getattr(self, name) for name in _SCALAR_FIELDS)
+        return (*scalars, *(tuple(getattr(self, name)) for name in _BIN_FIELDS))
+
+    def __setstate__(self, state: tuple[Any, ...]) -> None:
+        names = _SCALAR_FIELDS + _BIN_FIELDS
+        if len(state) == 2 and isinstance(state[1], dict):  # the earlier form: (None, slots)
+            state = tuple(state[1][name] for name in names)
+        for name, value in zip(names, state, strict=True):
+            setattr(self, name, list(value) if name in _BIN_FIELDS else value)
 
 
 class ReliabilityTracker:
@@ -92,9 +120,13 @@ class ReliabilityTracker:
     def __getstate__(self) -> dict[str, object]:
         state = dict(self.__dict__)
         state.pop("_weights", None)  # a cache, derived from the sources: not state
+        state["sources"] = list(self.sources.values())  # the keys follow from the records
         return state
 
-    def __setstate__(self, state: dict[str, object]) -> None:
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        records = state["sources"]
+        if isinstance(records, list):
+            state = {**state, "sources": {_key_of(r): r for r in records}}
         self.__dict__.update(state)
         self._weights = {}
 
@@ -156,6 +188,10 @@ class ReliabilityTracker:
         keys = sorted(self.changed if only_changed else self.sources)
         self.changed = set()
         return [_snapshot(asset, key, self.sources[key], ts) for key in keys]
+
+
+def _key_of(record: SourceRecord) -> str:
+    return source_key(record.origin, record.timeframe)
 
 
 def _bin_index(p: float, bins: int) -> int:

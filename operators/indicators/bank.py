@@ -144,6 +144,13 @@ def _layout_for(names: tuple[str, ...]) -> _BankLayout:
     )
 
 
+def _vector(saved: bytes | np.ndarray, dtype: type) -> np.ndarray:
+    """A state vector from its snapshot: raw bytes (or an array, the earlier form), writable."""
+    if isinstance(saved, bytes):
+        return np.frombuffer(saved, dtype=dtype).copy()
+    return np.array(saved, dtype=dtype)
+
+
 class IndicatorBank:
     """The features of one (symbol, timeframe): one closed candle in, one float per feature out.
 
@@ -187,12 +194,15 @@ class IndicatorBank:
         return f"IndicatorBank({n} feature{'' if n == 1 else 's'}: {shown})"
 
     def __getstate__(self) -> dict[str, Any]:
-        return {"names": self.names, "f": self._f, "s": self._s, "last_ts": self._last_ts}
+        """The two state vectors as raw bytes (an array pickles with ~150 bytes of numpy
+        reconstruction around its data; a symbol's snapshot holds one bank per timeframe)."""
+        f, s = self._f.tobytes(), self._s.tobytes()
+        return {"names": self.names, "f": f, "s": s, "last_ts": self._last_ts}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self._start(_layout_for(tuple(state["names"])), state["last_ts"])
-        self._f = np.array(state["f"], dtype=np.float64)
-        self._s = np.array(state["s"], dtype=np.int64)
+        self._f = _vector(state["f"], np.float64)
+        self._s = _vector(state["s"], np.int64)
 
     def __deepcopy__(self, memo: dict[int, Any]) -> IndicatorBank:
         clone = IndicatorBank.__new__(IndicatorBank)

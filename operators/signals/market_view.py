@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from collections import deque
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -132,11 +133,51 @@ class PriceRing:
             return values[start:end].copy()
         return np.concatenate((values[start:], values[:end]))
 
-    def __getstate__(self) -> tuple[int, int, np.ndarray, np.ndarray, np.ndarray]:
-        return self.capacity, self.count, self.high, self.low, self.close
+    def __getstate__(self) -> tuple[int, int, bytes]:
+        """Capacity, count and the three columns as one block of raw float64 bytes (three
+        arrays would each pickle with ~120 bytes of numpy reconstruction around them)."""
+        return (
+            self.capacity,
+            self.count,
+            np.concatenate((self.high, self.low, self.close)).tobytes(),
+        )
 
-    def __setstate__(self, state: tuple[int, int, np.ndarray, np.ndarray, np.ndarray]) -> None:
-        self.capacity, self.count, self.high, self.low, self.close = state
+    def __setstate__(self, state: tuple[Any, ...]) -> None:
+        if len(state) == 5:  # the earlier form: capacity, count and three arrays
+            self.capacity, self.count, self.high, self.low, self.close = state
+            return
+        self.capacity, self.count, block = state
+        columns = np.frombuffer(block, dtype=np.float64).reshape(3, self.capacity)
+        self.high, self.low, self.close = (column.copy() for column in columns)
+
+
+def _row_state(row: CandleRow, names: dict[tuple[str, ...], tuple[str, ...]]) -> tuple[Any, ...]:
+    """A held row as a tuple: its feature names (one object per distinct tuple of names, so a
+    snapshot spells them once) and values apart, no field names.
+
+    >>> row = CandleRow("X/Y", Timeframe.H1, 0, 1.0, 2.0, 0.5, 1.5, 10.0, {"rsi_14": 55.0})
+    >>> _row_of(Timeframe.H1, _row_state(row, {})) == row
+    True
+    """
+    keys = tuple(row.features)
+    keys = names.setdefault(keys, keys)
+    return (
+        row.symbol,
+        row.open_ns,
+        row.open,
+        row.high,
+        row.low,
+        row.close,
+        row.volume,
+        keys,
+        tuple(row.features.values()),
+    )
+
+
+def _row_of(timeframe: Timeframe, saved: tuple[Any, ...]) -> CandleRow:
+    symbol, open_ns, open_, high, low, close, volume, keys, values = saved
+    features = dict(zip(keys, values, strict=True))
+    return CandleRow(symbol, timeframe, open_ns, open_, high, low, close, volume, features)
 
 
 class MarketView:
@@ -160,6 +201,22 @@ class MarketView:
         """Candles of prices each timeframe's :class:`PriceRing` holds."""
         self._rows: dict[Timeframe, deque[CandleRow]] = {}
         self._rings: dict[Timeframe, PriceRing] = {}
+
+    def __getstate__(self) -> dict[str, Any]:
+        """The held rows as plain tuples (:func:`_row_state`), the rings as they pickle."""
+        names: dict[tuple[str, ...], tuple[str, ...]] = {}
+        rows = {tf: [_row_state(row, names) for row in held] for tf, held in self._rows.items()}
+        return {"depth": self.depth, "history": self.history, "rows": rows, "rings": self._rings}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        if "_rows" in state:  # the earlier form: the attributes as they were
+            self.__dict__.update(state)
+            return
+        self.depth, self.history, self._rings = state["depth"], state["history"], state["rings"]
+        self._rows = {
+            tf: deque((_row_of(tf, saved) for saved in held), maxlen=self.depth)
+            for tf, held in state["rows"].items()
+        }
 
     def push(self, row: CandleRow) -> None:
         self._rows.setdefault(row.timeframe, deque(maxlen=self.depth)).append(row)

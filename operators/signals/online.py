@@ -20,6 +20,7 @@ price distances → ``/close``, RSI → ``/100 − 0.5``), plus log returns over
 
 from __future__ import annotations
 
+import copy
 import math
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
@@ -34,6 +35,7 @@ from operators.signals.confidence import probability_to_confidence
 from operators.signals.market_view import CandleRow, MarketView
 from operators.signals.release import Release
 from operators.signals.vocabulary import indicator_kind
+from operators.snapshot_encoding import packed, unpacked
 from schemas.common import Direction, Timeframe
 from schemas.signals import Signal
 
@@ -153,6 +155,27 @@ class OnlineDirectionLearner:
         self.return_lags = tuple(return_lags)
         self.model_factory = model_factory
         self._states: dict[Timeframe, _TimeframeState] = {}
+
+    def __getstate__(self) -> dict[str, Any]:
+        """The settings, and the per-timeframe state (river models, pending rows, accuracy) as
+        one zlib-compressed pickle: river's objects pickle with their attribute names and
+        caches, the largest part of a symbol's signal engine snapshot, and halve compressed."""
+        state = dict(self.__dict__)
+        state["_states"] = packed(self._states)
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        saved = state["_states"]
+        if isinstance(saved, bytes):
+            state = {**state, "_states": unpacked(saved)}
+        self.__dict__.update(state)
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> OnlineDirectionLearner:
+        """Bytewax deep-copies the state at every epoch: a plain copy, never compressed."""
+        clone = OnlineDirectionLearner.__new__(OnlineDirectionLearner)
+        memo[id(self)] = clone
+        clone.__dict__.update(copy.deepcopy(self.__dict__, memo))
+        return clone
 
     def required_features(self) -> set[str]:
         return {name for name in self.features if name != "close"}

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import fnmatch
 import functools
+import hashlib
 import math
 from collections import deque
 from collections.abc import Callable
@@ -331,6 +332,36 @@ def _playbook_of(text: str) -> Playbook:
     return Playbook.model_validate_json(text)
 
 
+_PLAYBOOK_TEXTS: dict[str, str] = {}
+"""Every playbook built into a rule in this process, as compact JSON text by its digest.
+
+The configuration builds its rules at start-up (:meth:`SignalsConfig.required_features`), so
+a restoring process knows every playbook its snapshots name before Bytewax restores them."""
+
+
+def playbook_ref(text: str) -> str:
+    """The digest a snapshot names a playbook by (remembered for :func:`playbook_text`).
+
+    >>> ref = playbook_ref('{"name":"dip"}')
+    >>> len(ref), playbook_text(ref)
+    (16, '{"name":"dip"}')
+    """
+    ref = hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
+    _PLAYBOOK_TEXTS.setdefault(ref, text)
+    return ref
+
+
+def playbook_text(ref: str) -> str:
+    """The playbook text a snapshot names by ``ref``, as built into a rule in this process."""
+    text = _PLAYBOOK_TEXTS.get(ref)
+    if text is None:
+        raise LookupError(
+            f"a signal engine snapshot names playbook {ref}, which this process's "
+            "configuration does not hold: restore with the configuration it was taken with"
+        )
+    return text
+
+
 def _sequences(node: _Node) -> list[_SequenceNode]:
     """The tree's sequence nodes (the ones with a history), in a fixed order."""
     found = [node] if isinstance(node, _SequenceNode) else []
@@ -363,14 +394,15 @@ class PlaybookRule:
         self.root = compile_condition(playbook.when, playbook.timeframe)
         self.was_true = False
         self._applies: dict[str, bool] = {}
-        self._text = playbook.model_dump_json(by_alias=True, exclude_defaults=True)
+        self._ref = playbook_ref(playbook.model_dump_json(by_alias=True, exclude_defaults=True))
 
     def __getstate__(self) -> dict[str, Any]:
-        """The state a symbol's rule owns, with its playbook as compact JSON text: the
-        validated model and the compiled tree are rebuilt on restore (and the model shared by
-        every rule restored from the same text)."""
+        """The state a symbol's rule owns, naming its playbook (configuration, the same for
+        every symbol) by the digest of its compact JSON text: the validated model and the
+        compiled tree are rebuilt on restore from the text the configuration built (the model
+        shared by every rule restored from the same text)."""
         return {
-            "playbook": self._text,
+            "playbook_ref": self._ref,
             "was_true": self.was_true,
             "applies": self._applies,
             "sequences": [node.history for node in _sequences(self.root)],
@@ -379,9 +411,12 @@ class PlaybookRule:
     def __setstate__(self, state: dict[str, Any]) -> None:
         if "root" in state:  # a snapshot of the earlier form: the whole object's attributes
             self.__dict__.update(state)
-            self._text = self.playbook.model_dump_json(by_alias=True, exclude_defaults=True)
+            self._ref = playbook_ref(
+                self.playbook.model_dump_json(by_alias=True, exclude_defaults=True)
+            )
             return
-        self.__init__(_playbook_of(state["playbook"]))  # type: ignore[misc]
+        text = state["playbook"] if "playbook" in state else playbook_text(state["playbook_ref"])
+        self.__init__(_playbook_of(text))  # type: ignore[misc]
         self.was_true = state["was_true"]
         self._applies = state["applies"]
         for node, history in zip(_sequences(self.root), state["sequences"], strict=True):

@@ -7,10 +7,11 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from operators.snapshot_encoding import PicklesAsChanges
 from schemas.common import UtcDatetime
 
 
-class ValidationConfig(BaseModel):
+class ValidationConfig(PicklesAsChanges, BaseModel):
     """Bounds and windows of the validators. A bad value fails at start-up naming the field.
 
     >>> ValidationConfig().outlier_window

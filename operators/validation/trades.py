@@ -112,6 +112,14 @@ class TradeValidator:
         clone.rows_seen = Counter(self.rows_seen)
         return clone
 
+    def __getstate__(self) -> dict[str, object]:
+        """Everything but the last batch's quality flags (read right after :meth:`validate`,
+        never carried to the next batch: a snapshot after a batch of flagged outliers would
+        hold tens of kilobytes of them)."""
+        state = dict(self.__dict__)
+        state["_flags"] = []
+        return state
+
     @property
     def flags(self) -> list[QualityFlag]:
         """Quality flags of the trades the last :meth:`validate` call kept despite a doubt."""

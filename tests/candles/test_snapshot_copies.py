@@ -48,3 +48,37 @@ def test_the_original_moving_on_leaves_the_copy_as_it_was() -> None:
     core.update(trades(130, 500))
     core.flush()
     assert pickle.dumps(snapshot) == frozen
+
+
+def test_a_pickled_core_mid_candle_holds_its_pending_minutes_once_and_resumes_exactly() -> None:
+    core = MultiTimeframeCandles.from_trades("X/Y")
+    core.update(trades(0, 230))  # 229 closed minutes: 4, 4, 49 and 229 pending per target
+    pending = core.rollup._pending
+    assert sorted(len(b) for b in pending.values()) == [4, 4, 49, 229]
+    state = core.rollup.__getstate__()["_pending"]
+    assert sorted(state[1].values()) == [4, 4, 49, 229]  # tails of the longest, by count
+    assert len(pickle.dumps(core)) < len(pickle.dumps(dict(pending))) // 2
+    resumed = pickle.loads(pickle.dumps(core))
+    assert all(
+        pickle.dumps(resumed.rollup._pending[t]) == pickle.dumps(b) for t, b in pending.items()
+    )
+    rest = trades(230, 300)
+    assert closed(resumed, rest) == closed(core, rest)
+
+
+def test_a_pending_batch_that_is_not_a_tail_is_kept_whole() -> None:
+    from operators.candles.rollup import CandleRollup
+
+    core = MultiTimeframeCandles.from_trades("X/Y")
+    core.update(trades(0, 100))
+    rollup = core.rollup
+    longest = max(rollup._pending, key=lambda t: len(rollup._pending[t]))
+    other = next(t for t in rollup._pending if t != longest)
+    rollup._pending[other] = rollup._pending[longest].take(np.array([0]))  # a head, not a tail
+    _, tails = rollup.__getstate__()["_pending"]
+    assert not isinstance(tails[other], int)
+    restored = pickle.loads(pickle.dumps(rollup))
+    assert restored._pending[other].ts_ns.tolist() == rollup._pending[other].ts_ns.tolist()
+    earlier = CandleRollup.__new__(CandleRollup)
+    earlier.__setstate__(dict(rollup.__dict__))  # the earlier form: batches as they were
+    assert earlier._pending[other] is rollup._pending[other]

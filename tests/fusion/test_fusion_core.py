@@ -337,4 +337,34 @@ def test_state_pickles_and_resumes_identically():
     first = FusionCore(ASSET, FusionConfig())
     head = run(first, 0, 13)
     resumed = pickle.loads(pickle.dumps(first))
+    assert resumed.reliability.sources == first.reliability.sources
+    assert first.reliability.sources["stat:x@15m"].resolved > 0
+    assert resumed.config == first.config
     assert head + run(resumed, 13, 17) == expected
+
+
+def test_reliability_records_pickle_as_flat_tuples_and_from_the_earlier_form():
+    from dataclasses import asdict
+
+    from operators.fusion.reliability import ReliabilityTracker, SourceRecord
+
+    tracker = ReliabilityTracker(FusionConfig(priors={"stat:x": 1.5}))
+    for i in range(7):
+        tracker.record("stat:x", M15, confidence=0.1 * i, hit=i % 2 == 0)
+    tracker.record("rules:y", H1, confidence=0.4, hit=True)
+    restored = pickle.loads(pickle.dumps(tracker))
+    assert restored.sources == tracker.sources
+    assert list(restored.sources) == ["stat:x@15m", "rules:y@1h"]
+    assert restored.weight("stat:x", M15) == tracker.weight("stat:x", M15)
+    record = tracker.sources["stat:x@15m"]
+    assert isinstance(record.__getstate__(), tuple)
+    earlier = SourceRecord.__new__(SourceRecord)
+    earlier.__setstate__((None, asdict(record)))
+    assert earlier == record
+    assert len(pickle.dumps(tracker)) < 900
+
+
+def test_the_configuration_pickles_as_its_changes():
+    config = FusionConfig(priors={"stat:x": 1.5}, open_above=0.8)
+    assert pickle.loads(pickle.dumps(config)) == config
+    assert len(pickle.dumps(FusionConfig())) < 150 < len(pickle.dumps(config.model_dump()))

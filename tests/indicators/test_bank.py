@@ -232,3 +232,41 @@ def test_default_bank_state_stays_under_8_kib(btc, as_batch) -> None:
     bank.update_batch(as_batch("BTC-PERP", btc, Timeframe.M1).take(slice(0, 500)))
     warm = len(pickle.dumps(bank))
     assert fresh < 8 * 1024 and warm < 8 * 1024, (fresh, warm)
+
+
+def test_state_vectors_pickle_as_bytes_and_restore_from_the_earlier_arrays(btc, as_batch) -> None:
+    bank = IndicatorBank()
+    batch = as_batch("BTC-PERP", btc, Timeframe.M1)
+    bank.update_batch(batch.take(slice(0, 300)))
+    state = bank.__getstate__()
+    assert isinstance(state["f"], bytes) and isinstance(state["s"], bytes)
+    earlier = IndicatorBank.__new__(IndicatorBank)
+    earlier.__setstate__({**state, "f": bank._f.copy(), "s": bank._s.copy()})
+    restored = pickle.loads(pickle.dumps(bank))
+    rest = batch.take(slice(300, 400))
+    expected = bank.update_batch(rest)
+    for copy_ in (restored, earlier):
+        got = copy_.update_batch(rest)
+        assert all(np.array_equal(got[k], expected[k], equal_nan=True) for k in expected)
+
+
+def test_a_symbols_banks_resume_from_their_compressed_snapshot(btc, as_batch) -> None:
+    import copy
+
+    from operators.features import SymbolFeatures
+
+    minutes = as_batch("BTC-PERP", btc, Timeframe.M1)
+    hours = as_batch("BTC-PERP", btc, Timeframe.H1)
+    state = SymbolFeatures(IndicatorBank().names)
+    state.update(minutes.take(slice(0, 300)))
+    state.update(hours.take(slice(0, 30)))
+    assert isinstance(state.__getstate__()["banks"], bytes)
+    assert len(pickle.dumps(state)) < sum(len(pickle.dumps(b)) for b in state.banks.values())
+    earlier = SymbolFeatures.__new__(SymbolFeatures)
+    earlier.__setstate__({"names": state.names, "banks": copy.deepcopy(state.banks)})
+    resumed = [pickle.loads(pickle.dumps(state)), copy.deepcopy(state), earlier]
+    for batch in (minutes.take(slice(300, 400)), hours.take(slice(30, 40))):
+        expected = state.update(batch).columns
+        for copy_ in resumed:
+            got = copy_.update(batch).columns
+            assert all(np.array_equal(got[k], expected[k], equal_nan=True) for k in expected)

@@ -227,6 +227,23 @@ def test_state_pickles_and_continues_identically() -> None:
     assert original.counts == copy.counts
 
 
+def test_a_snapshot_leaves_out_the_last_batchs_flags_and_the_default_configuration() -> None:
+    validator = TradeValidator("BTC/USDT")
+    validator.validate(steady(100))
+    lean = len(pickle.dumps(validator))
+    validator.validate(
+        trades([100.0, 100.01, 300.0], ids=[900, 901, 902], ts=[T0 + 300 * SECOND] * 3)
+    )
+    assert len(validator.flags) == 1  # kept under outlier_policy: flag, read after the batch
+    restored = pickle.loads(pickle.dumps(validator))
+    assert restored.flags == [] and restored.counts == validator.counts
+    assert restored.config == validator.config
+    assert len(pickle.dumps(validator.config)) < 120
+    assert len(pickle.dumps(validator)) < lean + 200
+    bounded = ValidationConfig(max_price=5e4, max_time_jump=timedelta(hours=2))
+    assert pickle.loads(pickle.dumps(bounded)) == bounded
+
+
 @pytest.mark.parametrize("name", ["xrp-eth_trades_2019-10", "btcusdt_trades_2021-01-08"])
 def test_real_trades_pass_untouched(name: str) -> None:
     loaded = load_trades(shipped_path(name))

@@ -73,7 +73,9 @@ def _pending_of(
     state: tuple[bytes, dict[Timeframe, int | CandleBatch]],
 ) -> dict[Timeframe, CandleBatch]:
     block, tails = state
-    longest: CandleBatch = unpacked(block)
+    longest: CandleBatch | None = unpacked(block)
+    if longest is None:  # a roll-up with no targets
+        return {}
     end = len(longest)
     return {
         t: copy_candles(longest.take(slice(end - tail, end))) if isinstance(tail, int) else tail
@@ -133,7 +135,7 @@ class CandleRollup:
 
     def __setstate__(self, state: dict[str, object]) -> None:
         saved = state["_pending"]
-        if isinstance(saved, tuple):  # not a dict of batches: the earlier form
+        if isinstance(saved, tuple):  # the snapshot form; a dict of batches is the earlier one
             state = {**state, "_pending": _pending_of(saved)}
         self.__dict__.update(state)
 

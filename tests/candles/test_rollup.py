@@ -237,6 +237,18 @@ def test_resuming_from_a_pickled_state_gives_the_output_of_a_single_run(
             np.testing.assert_array_equal(getattr(joined, column), getattr(candles, column))
 
 
+def test_a_roll_up_without_targets_resumes_from_its_pickled_state(
+    btc_perp_1m: CandleBatch,
+) -> None:
+    """A flow on its coarsest timeframe only (4h, or just 1m configured) rolls nothing up;
+    its snapshot once failed to restore (a kill -9 then left the flow unable to resume)."""
+    rollup = CandleRollup("BTC-PERP", Timeframe.M1, [])
+    rollup.update(btc_perp_1m.take(slice(0, 3)))
+    restored = pickle.loads(pickle.dumps(rollup))
+    assert restored.targets == () and restored._pending == {}
+    assert restored.update(btc_perp_1m.take(slice(3, 6))) == {}
+
+
 @settings(max_examples=60, deadline=None)
 @given(st.lists(st.integers(1, 44_000), max_size=12), st.integers(0, 44_000))
 def test_any_batch_split_gives_bit_identical_roll_ups(

@@ -28,6 +28,7 @@ from connectors.simulator.alpaca import _NAMESPACE as ALPACA_NAMESPACE
 from connectors.simulator.market_data_providers import MarketDataProviders, StockTape
 from connectors.simulator.market_data_streams import VendorStreams
 from flows.cli import main
+from schemas.common import ns_to_datetime
 
 from .conftest import wait_for
 
@@ -50,6 +51,19 @@ def broker() -> Iterator[ExchangeSimulator]:
     simulator.stop()
 
 
+def on_the_tapes_clock(monkeypatch: pytest.MonkeyPatch, streams: VendorStreams) -> None:
+    """The run's feed tells time by the streams' clock, as the loopback broker does: its
+    market hours (XNYS) are the tape's 2024 sessions, not the hour this test happens to run at
+    (by the machine's clock, every entry of a run at night was refused: "feed closed")."""
+    from connectors.market_data import stream
+
+    class TapeClockedSource(stream.VendorStreamSource):
+        def __init__(self, *args: Any, **options: Any) -> None:
+            super().__init__(*args, wall=lambda: ns_to_datetime(streams.now_ns), **options)
+
+    monkeypatch.setattr(stream, "VendorStreamSource", TapeClockedSource)
+
+
 def filled(broker: ExchangeSimulator) -> list[Any]:
     return [o for o in broker.alpaca.engine.orders.values() if o.executed > 0]
 
@@ -69,6 +83,7 @@ def test_quorum_live_on_alpaca_sends_stock_orders_and_books_their_fills_once(
         monkeypatch.setenv("APCA_API_SECRET_KEY", rest.secret)
         monkeypatch.setenv("QUORUM_ALPACA_API_KEY", "simulator")  # the loopback demo account
         monkeypatch.setenv("QUORUM_ALPACA_API_SECRET", "simulator-secret")
+        on_the_tapes_clock(monkeypatch, streams)
         stop = threading.Event()
         store = tmp_path / "alpaca.sqlite"
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 
 from benchmarks.flow_runs import new_recovery_dir, run_flow
-from benchmarks.memory import label_of, per_symbol_bytes, state_sizes
+from benchmarks.memory import label_of, peak_rss_bytes, per_symbol_bytes, state_sizes
 from benchmarks.targets import evaluate_targets
 from benchmarks.workloads import derived_trades
 
@@ -87,3 +90,15 @@ def test_state_sizes_come_from_the_snapshots_bytewax_wrote(tmp_path) -> None:
     shared = states["trading"].mean_bytes / 2
     assert per_symbol_bytes(list(states.values()), symbols=2) == pytest.approx(own + shared)
     assert label_of("quorum.signals.engine") == "signals"
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="exec keeps ru_maxrss on Linux")
+def test_a_scale_child_reports_its_own_peak_not_its_parents() -> None:
+    """The scale points run in child processes of the harness; their peak RSS must be theirs
+    (getrusage's ru_maxrss survives exec and once reported the harness's own 2.1 GB)."""
+    held = b"\x01" * (512 * 2**20)  # written: resident in this process
+    assert peak_rss_bytes() >= len(held)
+    code = "from benchmarks.memory import peak_rss_bytes; print(peak_rss_bytes())"
+    child = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert 0 < int(child.stdout) < 256 * 2**20
+    del held

@@ -91,3 +91,15 @@ def peak_rss_bytes() -> int:
         pass
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return int(peak if sys.platform == "darwin" else peak * 1024)  # Linux reports KiB
+
+
+def reset_peak_rss() -> bool:
+    """Start a new high-water mark at the current resident size (Linux: ``clear_refs`` 5), so
+    that :func:`peak_rss_bytes` tells the peak of what runs next. False where it cannot (the
+    peak then covers everything since the process started)."""
+    try:
+        with open("/proc/self/clear_refs", "w", encoding="ascii") as clear_refs:
+            clear_refs.write("5")
+    except OSError:
+        return False
+    return True

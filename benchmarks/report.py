@@ -31,6 +31,12 @@ def _kib(value: float) -> str:
     return f"{value / 1024:,.1f} KiB"
 
 
+def _run_peak(point: dict[str, Any], run: str) -> str:
+    """One run's own peak RSS (reports written before runs were weighed apart have none)."""
+    peak = point.get("peak_rss_by_run", {}).get(run)
+    return _mib(peak) if peak is not None else "—"
+
+
 def _mib(value: float) -> str:
     return f"{value / 2**20:,.0f} MiB"
 
@@ -90,6 +96,8 @@ def _scale(report: dict[str, Any], console: Console) -> None:
         "batch rows",
         *[f"{s} trades/s" for s in stages],
         "RSS before flows",
+        *[f"peak RSS {s}" for s in stages],
+        "peak RSS full with recovery",
         "peak RSS",
         "state/symbol",
     )
@@ -101,6 +109,7 @@ def _scale(report: dict[str, Any], console: Console) -> None:
             f"{p['batch_size']:,}",
             *[_rate(p["stages"][s]["per_s"]) for s in stages],
             _mib(p["rss_before_flows_bytes"]),
+            *[_run_peak(p, s) for s in (*stages, "full with recovery")],
             _mib(p["peak_rss_bytes"]),
             _kib(p["state_bytes_per_symbol"]),
         )

@@ -19,6 +19,15 @@ when Bytewax writes a snapshot; the deep copies Bytewax makes every epoch never 
 
 >>> unpacked(packed({"closes": [100.0] * 50})) == {"closes": [100.0] * 50}
 True
+
+A step whose state is a large graph of Python objects (a symbol's signal engine and its river
+models, its fusion core) hands Bytewax its pickle as the snapshot (:func:`frozen`) instead of a
+deep copy: Bytewax keeps every key's snapshot until the epoch's snapshots are written, and with
+thousands of symbols the deep copies were a second copy of the whole state in memory. The
+builder takes either form back (:func:`thawed`).
+
+>>> thawed(frozen({"closes": [1.0]})), thawed({"closes": [1.0]}), frozen(None)
+({'closes': [1.0]}, {'closes': [1.0]}, None)
 """
 
 from __future__ import annotations
@@ -48,3 +57,14 @@ def packed(value: Any) -> bytes:
 def unpacked(data: bytes) -> Any:
     """The value :func:`packed` encoded (the bytes come from the snapshot being restored)."""
     return pickle.loads(zlib.decompress(data))
+
+
+def frozen(state: Any) -> bytes | None:
+    """A snapshot of ``state`` as its pickle: immutable, compact, unaffected by later changes."""
+    return None if state is None else pickle.dumps(state, pickle.HIGHEST_PROTOCOL)
+
+
+def thawed(saved: Any) -> Any:
+    """The state a snapshot holds: unpickled from :func:`frozen`'s bytes, or as it is (the
+    earlier form, a deep copy; or ``None``)."""
+    return pickle.loads(saved) if isinstance(saved, bytes) else saved

@@ -10,7 +10,7 @@ Columns: ``ts_ns`` int64 nanoseconds since the epoch (UTC); prices and sizes flo
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -216,16 +216,52 @@ class CandleBatch:
             )
 
 
+class FeatureTable(Mapping[str, np.ndarray]):
+    """Feature columns held as one 2-D table (a row per feature), read as a mapping.
+
+    An indicator bank computes all its features of a batch as one float64 table; a column is a
+    view of its row made when read, so a batch in flight holds one array, not a view object
+    per feature (with 10,000 symbols, millions of them). ``rows`` maps each name to its row
+    and is shared by every batch of the same bank.
+
+    >>> table = FeatureTable({"sma_2": 0, "rsi_14": 1}, np.array([[1.0, 2.0], [50.0, 60.0]]))
+    >>> list(table), table["rsi_14"].tolist(), len(table), "sma_2" in table
+    (['sma_2', 'rsi_14'], [50.0, 60.0], 2, True)
+    """
+
+    __slots__ = ("rows", "table")
+
+    def __init__(self, rows: Mapping[str, int], table: np.ndarray) -> None:
+        self.rows, self.table = rows, table
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        return self.table[self.rows[name]]
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.rows
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.rows)
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __repr__(self) -> str:
+        return (
+            f"FeatureTable({list(self.rows)}, {len(self.table[0]) if len(self.table) else 0} rows)"
+        )
+
+
 @dataclass(slots=True)
 class FeatureBatch:
     """Closed candles of one symbol and timeframe with their indicator columns.
 
     ``columns`` maps an indicator name (``rsi_14``, ``macd_hist`` …) to a float64 array aligned
-    with ``candles``; NaN during warm-up.
+    with ``candles``; NaN during warm-up (a dict, or an indicator bank's :class:`FeatureTable`).
     """
 
     candles: CandleBatch
-    columns: dict[str, np.ndarray]
+    columns: Mapping[str, np.ndarray]
 
     def __len__(self) -> int:
         return len(self.candles)

@@ -24,13 +24,13 @@ import numpy as np
 
 from operators.control.state import ControlSettings
 from operators.divergence import DataQualityEvent
+from operators.execution.buffered_columns import BarColumns, SymbolValues, int64_array
 from operators.execution.engine_state import (
     CANDLE,
     FEATURE,
     MANUAL,
     QUOTE,
     SIGNAL,
-    Bar,
     EngineState,
     TradingEvent,
 )
@@ -132,19 +132,12 @@ class Intake(EngineState):
         prices_ok = np.isfinite(batch.close) & (batch.close > 0) & (batch.low > 0)
         if prices_ok.any():
             self._saw_market(int(batch.ts_ns[prices_ok].max()) + tf_ns)
-        symbol, usable = batch.symbol, prices_ok.tolist()
-        # plain Python values once per batch: the per-bar path never touches numpy scalars
+        for i in np.flatnonzero(~prices_ok).tolist():
+            letters.append(self._unusable_candle(batch, i))
+        usable = slice(None) if prices_ok.all() else prices_ok
         columns = (batch.ts_ns, batch.open, batch.high, batch.low, batch.close, batch.volume)
-        rows = zip(*(column.tolist() for column in columns), strict=True)
-        known: list[int] = []
-        bars: list[Bar] = []
-        for i, (open_ns, *prices) in enumerate(rows):
-            if not usable[i]:
-                letters.append(self._unusable_candle(batch, i))
-                continue
-            known.append(open_ns + tf_ns)
-            bars.append((symbol, open_ns, tf_ns, *prices))
-        self.buffer.push_run(known, CANDLE, symbol, bars)
+        bars = BarColumns.of(batch.symbol, tf_ns, *(column[usable] for column in columns))
+        self.buffer.push_run(bars.known(), CANDLE, batch.symbol, bars)
         return letters
 
     def _unusable_candle(self, batch: CandleBatch, i: int) -> DeadLetter:
@@ -165,8 +158,8 @@ class Intake(EngineState):
         column = batch.columns[self.config.atr_feature]
         tf_ns = batch.timeframe.ns
         rows = np.flatnonzero(np.isfinite(column) & (column > 0))
-        known = (batch.candles.ts_ns[rows] + tf_ns).tolist()
-        values = [(batch.symbol, value) for value in column[rows].tolist()]
+        known = int64_array(batch.candles.ts_ns[rows] + tf_ns)
+        values = SymbolValues.of(batch.symbol, column[rows])
         self.buffer.push_run(known, FEATURE, batch.symbol, values)
 
     def _safe_ns(self) -> float:

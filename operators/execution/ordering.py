@@ -38,7 +38,7 @@ class _Run:
 
     __slots__ = ("first_arrival", "known", "next", "payloads")
 
-    def __init__(self, known: list[int], first_arrival: int, payloads: list[Any]) -> None:
+    def __init__(self, known: Sequence[int], first_arrival: int, payloads: Sequence[Any]) -> None:
         self.known = known
         self.first_arrival = first_arrival
         self.payloads = payloads
@@ -68,7 +68,11 @@ class EventBuffer:
     def push_run(
         self, known: Sequence[int], priority: int, key: str, payloads: Sequence[Any]
     ) -> None:
-        """Push ``payloads`` (known at ``known``, in that order) as if one by one."""
+        """Push ``payloads`` (known at ``known``, in that order) as if one by one.
+
+        The buffer keeps both sequences as they are (no copy): compact columns stay compact
+        (:mod:`~operators.execution.buffered_columns`); do not change them afterwards.
+        """
         if not payloads:
             return
         ordered = all(a <= b for a, b in pairwise(known))
@@ -76,7 +80,7 @@ class EventBuffer:
             for known_ns, payload in zip(known, payloads, strict=True):
                 self.push(known_ns, priority, key, payload)
             return
-        run = _Run(list(known), self._arrivals + 1, list(payloads))
+        run = _Run(known, self._arrivals + 1, payloads)
         self._arrivals += len(run.payloads)
         self._pending += len(run.payloads)
         heapq.heappush(self._heap, (run.known[0], priority, key, run.first_arrival, run))

@@ -23,7 +23,6 @@
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass
 
 import bytewax.operators as op
@@ -36,6 +35,7 @@ from operators.fusion.config import FusionConfig
 from operators.fusion.core import FusionCore
 from operators.fusion.reliability import SourceReliability
 from operators.signals.engine import SignalBatch
+from operators.snapshot_encoding import frozen, thawed
 from schemas.common import ns_to_datetime
 from schemas.signals import FusedSignal, FusionProgress
 
@@ -81,8 +81,8 @@ class _FusionLogic(StatefulBatchLogic[SignalBatch, FusionItem, FusionCore | None
     def on_eof(self) -> tuple[list[FusionItem], bool]:
         return (self.core.flush() if self.core is not None else []), StatefulBatchLogic.RETAIN
 
-    def snapshot(self) -> FusionCore | None:
-        return copy.deepcopy(self.core)
+    def snapshot(self) -> bytes | None:
+        return frozen(self.core)
 
 
 def _reconfigure(logic: _FusionLogic, settings: ControlSettings) -> None:
@@ -106,8 +106,8 @@ def fuse(
     weights, bands and switched-off origins while the flow runs.
     """
 
-    def build(resumed: FusionCore | None) -> _FusionLogic:
-        return _FusionLogic(config, resumed)
+    def build(resumed: bytes | FusionCore | None) -> _FusionLogic:
+        return _FusionLogic(config, thawed(resumed))
 
     if controls is None:
         items = op.stateful_batch("core", up, build)

@@ -36,7 +36,7 @@ from operators.indicators.specs import (
     parse_feature,
     parse_features,
 )
-from schemas.batches import CandleBatch
+from schemas.batches import CandleBatch, FeatureTable
 
 DEFAULT_FEATURES: tuple[str, ...] = (
     "sma_20",
@@ -118,6 +118,8 @@ class _BankLayout:
     identity: bool
     """True when ``rows`` is 0, 1, 2 … (the output needs no reordering)."""
     warmup: int
+    row_of: dict[str, int]
+    """Each feature name's row in a batch's :class:`~schemas.batches.FeatureTable`."""
 
 
 @lru_cache(maxsize=256)
@@ -134,13 +136,15 @@ def _layout_for(names: tuple[str, ...]) -> _BankLayout:
         [program.out_rows[position[s.indicator_key]] + (s.output or 0) for s in specs],
         dtype=np.int64,
     )
+    names = tuple(spec.name for spec in specs)
     return _BankLayout(
-        names=tuple(spec.name for spec in specs),
+        names=names,
         indicators=tuple((keys[key].indicator_class, keys[key].params) for key in order),
         program=program,
         rows=rows,
         identity=bool(np.array_equal(rows, np.arange(program.outputs))),
         warmup=max(spec.warmup for spec in specs),
+        row_of={name: i for i, name in enumerate(names)},
     )
 
 
@@ -265,7 +269,7 @@ class IndicatorBank:
         self._last_ts = ts
         return tuple(out[self._layout.rows, 0].tolist())
 
-    def update_batch(self, candles: CandleBatch) -> dict[str, np.ndarray]:
+    def update_batch(self, candles: CandleBatch) -> FeatureTable:
         """Consume a batch of closed candles; return one float64 array per feature name.
 
         The whole batch is validated first (same rules as ``update``, errors name the row);
@@ -278,7 +282,7 @@ class IndicatorBank:
         if len(ts):
             self._last_ts = int(ts[-1])
         table = out if layout.identity else out[layout.rows]
-        return dict(zip(layout.names, table, strict=True))
+        return FeatureTable(layout.row_of, table)
 
     def _checked_columns(self, candles: CandleBatch) -> list[np.ndarray]:
         """The batch's columns in kernel form, or ``ValueError`` naming the first bad row."""

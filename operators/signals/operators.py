@@ -24,8 +24,6 @@
 
 from __future__ import annotations
 
-import copy
-
 import bytewax.operators as op
 from bytewax.dataflow import Stream, operator
 from bytewax.operators import KeyedStream, StatefulBatchLogic
@@ -34,6 +32,7 @@ from operators.control.state import ControlSettings
 from operators.control.wrapper import controlled_batch
 from operators.signals.config import SignalsConfig
 from operators.signals.engine import SignalBatch, SignalEngine
+from operators.snapshot_encoding import frozen, thawed
 from schemas.batches import FeatureBatch
 from schemas.common import NS_PER_MINUTE
 from schemas.records import DeadLetter
@@ -67,8 +66,8 @@ class _EngineLogic(StatefulBatchLogic[FeatureBatch, SignalBatch, SignalEngine]):
         released = self.engine.flush(self.symbol)
         return ([released] if not released.is_empty() else []), StatefulBatchLogic.RETAIN
 
-    def snapshot(self) -> SignalEngine:
-        return copy.deepcopy(self.engine)
+    def snapshot(self) -> bytes | None:
+        return frozen(self.engine)
 
 
 def _disable_origins(logic: _EngineLogic, settings: ControlSettings) -> None:
@@ -90,8 +89,9 @@ def generate_signals(
     origins off and on while the flow runs.
     """
 
-    def build(resumed: SignalEngine | None) -> _EngineLogic:
-        return _EngineLogic(resumed if resumed is not None else build_engine(config))
+    def build(resumed: bytes | SignalEngine | None) -> _EngineLogic:
+        engine = thawed(resumed)
+        return _EngineLogic(engine if engine is not None else build_engine(config))
 
     if controls is None:
         return op.stateful_batch("engine", up, build)

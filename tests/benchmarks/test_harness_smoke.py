@@ -65,6 +65,9 @@ def test_scale_point_runs_in_its_own_process_and_weighs_each_step(report) -> Non
     assert point["symbols"] == 3 and point["trades"] == 3 * 4 * point["bars_per_symbol"]
     assert set(point["stages"]) == set(SMOKE.scale_stages)
     assert point["peak_rss_bytes"] >= point["rss_before_flows_bytes"] > 0
+    runs = point["peak_rss_by_run"]
+    assert set(runs) == {"warm-up", *SMOKE.scale_stages, "full with recovery"}
+    assert point["peak_rss_bytes"] == max(point["rss_before_flows_bytes"], *runs.values())
     steps = {s["step"]: s for s in point["state_by_step"]}
     per_symbol = {"validate_trades", "candles", "features", "signals", "fusion"}
     assert per_symbol <= steps.keys()

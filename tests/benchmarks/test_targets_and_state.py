@@ -8,7 +8,13 @@ import sys
 import pytest
 
 from benchmarks.flow_runs import new_recovery_dir, run_flow
-from benchmarks.memory import label_of, peak_rss_bytes, per_symbol_bytes, state_sizes
+from benchmarks.memory import (
+    label_of,
+    peak_rss_bytes,
+    per_symbol_bytes,
+    reset_peak_rss,
+    state_sizes,
+)
 from benchmarks.targets import evaluate_targets
 from benchmarks.workloads import derived_trades
 
@@ -102,3 +108,15 @@ def test_a_scale_child_reports_its_own_peak_not_its_parents() -> None:
     child = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert 0 < int(child.stdout) < 256 * 2**20
     del held
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="VmHWM and clear_refs: Linux")
+def test_the_peak_is_reset_so_each_run_is_weighed_apart() -> None:
+    """A scale point weighs its runs apart: after a reset the peak is today's size, not the
+    largest the process ever was."""
+    held = b"\x01" * (256 * 2**20)
+    before = peak_rss_bytes()
+    del held  # a mapping this large goes back to the system when freed
+    if not reset_peak_rss():
+        pytest.skip("this kernel does not let a process reset its peak RSS (clear_refs)")
+    assert peak_rss_bytes() < before - 128 * 2**20

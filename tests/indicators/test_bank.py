@@ -19,7 +19,7 @@ from operators.indicators import (
     required_warmup,
 )
 from operators.indicators.specs import ACCEPTED_FORMS, parse_feature
-from schemas.batches import CandleBatch
+from schemas.batches import CandleBatch, FeatureTable
 from schemas.common import Timeframe
 
 REQUIRED_BY_FEATURES_COMMAND = (
@@ -224,6 +224,25 @@ def test_update_batch_returns_contiguous_float64_columns() -> None:
     assert out["sma_2"].tolist()[1] == 2.5
     empty = bank.update_batch(CandleBatch.empty("X/Y", Timeframe.H1))
     assert all(len(a) == 0 for a in empty.values())
+
+
+def test_a_batchs_features_are_one_table_read_by_name_and_pickled_whole() -> None:
+    names = ["vwap", "sma_2", "rsi_14"]  # not the program's order: rows are looked up by name
+    bank, alone = IndicatorBank(names), {name: IndicatorBank([name]) for name in names}
+    batch = CandleBatch.from_columns(
+        "X/Y",
+        Timeframe.H1,
+        [i * 3_600_000_000_000 for i in range(20)],
+        *[np.linspace(1, 2, 20)] * 4,
+        np.full(20, 5.0),
+    )
+    out = bank.update_batch(batch)
+    assert isinstance(out, FeatureTable) and out.table.ndim == 2
+    assert all(np.shares_memory(out[name], out.table) for name in names)
+    again = pickle.loads(pickle.dumps(out))
+    for name in names:
+        expected = alone[name].update_batch(batch)[name]
+        assert out[name].tobytes() == again[name].tobytes() == expected.tobytes(), name
 
 
 def test_default_bank_state_stays_under_8_kib(btc, as_batch) -> None:

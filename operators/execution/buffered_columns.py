@@ -1,0 +1,144 @@
+"""Batches as they wait in the trading core's event buffer: columns, not tuples per row.
+
+The trading core buffers every usable bar until nothing earlier can still arrive; with
+thousands of symbols that is millions of bars at once. Held as one tuple of Python objects
+each, a bar costs about 300 bytes; held here as machine-typed columns (:mod:`array`), 48. A bar
+becomes the core's :data:`~operators.execution.engine_state.Bar` tuple only when it is handed
+out (indexing builds it from plain Python numbers, never numpy scalars).
+
+>>> import numpy as np
+>>> bars = BarColumns.of("A/B", 60, np.array([0, 60]), *[np.array([1.0, 2.0])] * 5)
+>>> len(bars), bars[1], list(bars.known())
+(2, ('A/B', 60, 60, 2.0, 2.0, 2.0, 2.0, 2.0), [60, 120])
+>>> atr = SymbolValues.of("A/B", np.array([0.5, 0.7]))
+>>> len(atr), atr[1]
+(2, ('A/B', 0.7))
+"""
+
+from __future__ import annotations
+
+from array import array
+from collections.abc import Iterator, Sequence
+from typing import Any, overload
+
+import numpy as np
+
+from operators.execution.engine_state import Bar
+
+
+def _typed(code: str, column: np.ndarray) -> array[Any]:
+    held = array(code)
+    held.frombytes(np.ascontiguousarray(column, dtype="=i8" if code == "q" else "=f8").tobytes())
+    return held
+
+
+def int64_array(column: np.ndarray) -> array[int]:
+    """``column`` as a compact array of Python-int items (e.g. the instants rows are known)."""
+    return _typed("q", column)
+
+
+class BarColumns(Sequence[Bar]):
+    """Bars of one symbol and timeframe; ``bars[i]`` is bar ``i`` as a ``Bar`` tuple."""
+
+    __slots__ = ("close", "high", "low", "open", "open_ns", "symbol", "tf_ns", "volume")
+
+    def __init__(
+        self,
+        symbol: str,
+        tf_ns: int,
+        open_ns: array[int],
+        open_: array[float],
+        high: array[float],
+        low: array[float],
+        close: array[float],
+        volume: array[float],
+    ) -> None:
+        self.symbol, self.tf_ns = symbol, tf_ns
+        self.open_ns, self.open, self.high = open_ns, open_, high
+        self.low, self.close, self.volume = low, close, volume
+
+    @classmethod
+    def of(
+        cls,
+        symbol: str,
+        tf_ns: int,
+        open_ns: np.ndarray,
+        open_: np.ndarray,
+        high: np.ndarray,
+        low: np.ndarray,
+        close: np.ndarray,
+        volume: np.ndarray,
+    ) -> BarColumns:
+        """Copy numpy columns (equal lengths) into compact typed arrays."""
+        prices = (_typed("d", column) for column in (open_, high, low, close, volume))
+        return cls(symbol, tf_ns, _typed("q", open_ns), *prices)
+
+    def known(self) -> array[int]:
+        """When each bar became known: its close (open time + the timeframe)."""
+        return int64_array(np.frombuffer(self.open_ns, dtype=np.int64) + self.tf_ns)
+
+    def __len__(self) -> int:
+        return len(self.open_ns)
+
+    @overload
+    def __getitem__(self, i: int) -> Bar: ...
+
+    @overload
+    def __getitem__(self, i: slice) -> list[Bar]: ...
+
+    def __getitem__(self, i: int | slice) -> Bar | list[Bar]:
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self)))]
+        return (
+            self.symbol,
+            self.open_ns[i],
+            self.tf_ns,
+            self.open[i],
+            self.high[i],
+            self.low[i],
+            self.close[i],
+            self.volume[i],
+        )
+
+    def __iter__(self) -> Iterator[Bar]:
+        return (self[i] for i in range(len(self)))
+
+    def __getstate__(self) -> tuple[Any, ...]:
+        return tuple(getattr(self, name) for name in self.__slots__)
+
+    def __setstate__(self, state: tuple[Any, ...]) -> None:
+        for name, value in zip(self.__slots__, state, strict=True):
+            setattr(self, name, value)
+
+
+class SymbolValues(Sequence[tuple[str, float]]):
+    """One feature column's values of one symbol; ``values[i]`` is ``(symbol, value)``."""
+
+    __slots__ = ("symbol", "values")
+
+    def __init__(self, symbol: str, values: array[float]) -> None:
+        self.symbol, self.values = symbol, values
+
+    @classmethod
+    def of(cls, symbol: str, values: np.ndarray) -> SymbolValues:
+        return cls(symbol, _typed("d", values))
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+    @overload
+    def __getitem__(self, i: int) -> tuple[str, float]: ...
+
+    @overload
+    def __getitem__(self, i: slice) -> list[tuple[str, float]]: ...
+
+    def __getitem__(self, i: int | slice) -> tuple[str, float] | list[tuple[str, float]]:
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self)))]
+        return self.symbol, self.values[i]
+
+    def __getstate__(self) -> tuple[Any, ...]:
+        return self.symbol, self.values
+
+    def __setstate__(self, state: tuple[Any, ...]) -> None:
+        self.symbol, self.values = state

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from array import array
 from collections.abc import Iterator, Sequence
-from typing import Any, overload
+from typing import Any, TypeVar, overload
 
 import numpy as np
 
@@ -28,7 +28,9 @@ from operators.execution.engine_state import Bar
 
 def _typed(code: str, column: np.ndarray) -> array[Any]:
     held = array(code)
-    held.frombytes(np.ascontiguousarray(column, dtype="=i8" if code == "q" else "=f8").tobytes())
+    held.frombytes(
+        np.ascontiguousarray(column, dtype="=i8" if code == "q" else "=f8").view(np.uint8)
+    )
     return held
 
 
@@ -37,7 +39,41 @@ def int64_array(column: np.ndarray) -> array[int]:
     return _typed("q", column)
 
 
-class BarColumns(Sequence[Bar]):
+Row = TypeVar("Row")
+
+
+class _Rows(Sequence[Row]):
+    """Rows read out of columns: a subclass builds row ``i`` (:meth:`row`) and names its
+    attributes in ``__slots__``, which pickle as one compact tuple."""
+
+    __slots__ = ()
+
+    def row(self, i: int) -> Row:
+        raise NotImplementedError
+
+    @overload
+    def __getitem__(self, i: int) -> Row: ...
+
+    @overload
+    def __getitem__(self, i: slice) -> list[Row]: ...
+
+    def __getitem__(self, i: int | slice) -> Row | list[Row]:
+        if isinstance(i, slice):
+            return [self.row(j) for j in range(*i.indices(len(self)))]
+        return self.row(i)
+
+    def __iter__(self) -> Iterator[Row]:
+        return (self.row(i) for i in range(len(self)))
+
+    def __getstate__(self) -> tuple[Any, ...]:
+        return tuple(getattr(self, name) for name in self.__slots__)
+
+    def __setstate__(self, state: tuple[Any, ...]) -> None:
+        for name, value in zip(self.__slots__, state, strict=True):
+            setattr(self, name, value)
+
+
+class BarColumns(_Rows[Bar]):
     """Bars of one symbol and timeframe; ``bars[i]`` is bar ``i`` as a ``Bar`` tuple."""
 
     __slots__ = ("close", "high", "low", "open", "open_ns", "symbol", "tf_ns", "volume")
@@ -80,15 +116,7 @@ class BarColumns(Sequence[Bar]):
     def __len__(self) -> int:
         return len(self.open_ns)
 
-    @overload
-    def __getitem__(self, i: int) -> Bar: ...
-
-    @overload
-    def __getitem__(self, i: slice) -> list[Bar]: ...
-
-    def __getitem__(self, i: int | slice) -> Bar | list[Bar]:
-        if isinstance(i, slice):
-            return [self[j] for j in range(*i.indices(len(self)))]
+    def row(self, i: int) -> Bar:
         return (
             self.symbol,
             self.open_ns[i],
@@ -100,18 +128,8 @@ class BarColumns(Sequence[Bar]):
             self.volume[i],
         )
 
-    def __iter__(self) -> Iterator[Bar]:
-        return (self[i] for i in range(len(self)))
 
-    def __getstate__(self) -> tuple[Any, ...]:
-        return tuple(getattr(self, name) for name in self.__slots__)
-
-    def __setstate__(self, state: tuple[Any, ...]) -> None:
-        for name, value in zip(self.__slots__, state, strict=True):
-            setattr(self, name, value)
-
-
-class SymbolValues(Sequence[tuple[str, float]]):
+class SymbolValues(_Rows[tuple[str, float]]):
     """One feature column's values of one symbol; ``values[i]`` is ``(symbol, value)``."""
 
     __slots__ = ("symbol", "values")
@@ -126,19 +144,5 @@ class SymbolValues(Sequence[tuple[str, float]]):
     def __len__(self) -> int:
         return len(self.values)
 
-    @overload
-    def __getitem__(self, i: int) -> tuple[str, float]: ...
-
-    @overload
-    def __getitem__(self, i: slice) -> list[tuple[str, float]]: ...
-
-    def __getitem__(self, i: int | slice) -> tuple[str, float] | list[tuple[str, float]]:
-        if isinstance(i, slice):
-            return [self[j] for j in range(*i.indices(len(self)))]
+    def row(self, i: int) -> tuple[str, float]:
         return self.symbol, self.values[i]
-
-    def __getstate__(self) -> tuple[Any, ...]:
-        return self.symbol, self.values
-
-    def __setstate__(self, state: tuple[Any, ...]) -> None:
-        self.symbol, self.values = state

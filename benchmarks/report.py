@@ -247,16 +247,28 @@ def _workers(report: dict[str, Any], console: Console) -> None:
         f"5. Workers, whole flow, {figure['portfolios']} portfolios — data: {figure['data']}",
         "cluster",
         "wall s",
+        "with start-up s",
         "CPU s",
         "trades/s",
     )
     for key, name in (("one_worker", "1 worker"), ("two_workers", "2 processes × 1 worker")):
         run = figure[key]
+        start_up = run.get("with_start_up_seconds")
         table.add_row(
-            name, f"{run['seconds']:.2f}", f"{run['cpu_seconds']:.2f}", _rate(run["per_s"])
+            name,
+            f"{run['seconds']:.2f}",
+            "—" if start_up is None else f"{start_up:.2f}",
+            f"{run['cpu_seconds']:.2f}",
+            _rate(run["per_s"]),
         )
     console.print(table)
     console.print(f"speed-up 2 vs 1 worker: {figure['speed_up']:.2f}× (aim {figure['aim']}×)")
+    if "balance_bound" in figure:  # reports from before the placement work lack it
+        split = " / ".join(str(n) for n in figure["symbols_per_worker"])
+        console.print(
+            f"symbols per worker {split}: {figure['balance_bound']:.2f}× if the larger share "
+            "set the time and nothing else changed"
+        )
 
 
 def _kafka(report: dict[str, Any], console: Console) -> None:

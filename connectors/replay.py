@@ -8,8 +8,11 @@ many symbols each) and emits
 * the files' load-time :class:`~schemas.records.DeadLetter` records, once, at the start of the
   partition of their symbol.
 
-Partitions: each symbol is assigned to one of ``partitions`` groups by CRC-32 of its name
-(stable across runs and machines). The default, 1, is one globally event-time-ordered stream.
+Partitions: each symbol is assigned to one of ``partitions`` groups by the hash Bytewax routes
+its keyed state by (:mod:`operators.placement`; stable across runs and machines), so that with
+one partition per worker (or any multiple of the worker count) a symbol's rows are read on the
+worker that keeps its state and no keyed step sends them to another worker. The default, 1, is
+one globally event-time-ordered stream.
 Within a partition, rows of every file and symbol are merged in event-time order (ties: trades
 before candles, then file order); each ``next_batch`` takes up to ``batch_size`` rows of that
 order and cuts them into one batch per symbol.
@@ -43,11 +46,10 @@ from __future__ import annotations
 
 import math
 import threading
-import zlib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from functools import partial
+from functools import cache, partial
 from pathlib import Path
 
 import bytewax.operators as op
@@ -59,6 +61,7 @@ from bytewax.operators import KeyedStream
 
 from connectors.files import LoadedCandles, LoadedFile, LoadedTrades, load_market_data
 from connectors.files.quotes import LoadedQuotes
+from operators.placement import partition_rank_of_key
 from schemas.batches import CandleBatch, TradeBatch
 from schemas.common import Timeframe
 from schemas.records import DeadLetter
@@ -78,13 +81,30 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-def partition_index(symbol: str, partitions: int) -> int:
-    """The partition of a symbol: CRC-32 of its UTF-8 name modulo the partition count.
+def partition_name(index: int, partitions: int) -> str:
+    """The name of replay partition ``index`` of ``partitions`` (the recovery key)."""
+    return f"replay-{index}-of-{partitions}"
 
-    >>> partition_index("BTC/USDT", 1), partition_index("BTC/USDT", 4)
-    (0, 3)
+
+def partition_index(symbol: str, partitions: int) -> int:
+    """The partition of a symbol: the one Bytewax assigns (round-robin over sorted names) to
+    the worker it keeps the symbol's state on, whenever the worker count divides
+    ``partitions``.
+
+    >>> partition_index("BTC/USDT", 1), partition_index("BTC/USDT", 12)
+    (0, 11)
+    >>> from operators.placement import worker_of_key, worker_of_partition
+    >>> names = [partition_name(i, 12) for i in range(12)]
+    >>> worker_of_partition(names[11], names, 4) == worker_of_key("BTC/USDT", 4)
+    True
     """
-    return zlib.crc32(symbol.encode()) % partitions
+    return _index_of_rank(partitions)[partition_rank_of_key(symbol, partitions)]
+
+
+@cache
+def _index_of_rank(partitions: int) -> tuple[int, ...]:
+    """Partition indexes in the sorted order of their names ("replay-10-of-12" < "replay-2-…")."""
+    return tuple(sorted(range(partitions), key=lambda i: partition_name(i, partitions)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -398,7 +418,7 @@ class ReplaySource(FixedPartitionedSource[ReplayItem, ReplayPosition]):
         return self._part_name(partition_index(symbol, self.partitions))
 
     def _part_name(self, index: int) -> str:
-        return f"replay-{index}-of-{self.partitions}"
+        return partition_name(index, self.partitions)
 
     def list_parts(self) -> list[str]:
         return [self._part_name(i) for i in range(self.partitions)]

@@ -1,7 +1,8 @@
 """Bytewax sink publishing the flow's records to Kafka, one topic per record kind.
 
 Each sink partition owns one idempotent producer (``enable.idempotence=true``, ``acks=all``,
-compressed, batched by ``linger.ms``); records are routed to partitions by symbol, so one
+compressed, batched by ``linger.ms``); records are routed to partitions by symbol (to the sink
+partition on the worker that keeps the symbol's state, :mod:`operators.placement`), so one
 symbol's records keep their order. Every item is encoded by
 :class:`~connectors.kafka.envelope.EnvelopeEncoder` (batches become one message per row) and
 produced keyed by symbol. Every delivery report is checked: a record the producer could not
@@ -35,7 +36,6 @@ from __future__ import annotations
 import logging
 import threading
 import time
-import zlib
 from collections import Counter
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -49,6 +49,7 @@ from confluent_kafka.admin import AdminClient, NewTopic
 from connectors.kafka.config import KafkaConfig
 from connectors.kafka.envelope import EnvelopeEncoder, Message, decode_envelope
 from connectors.kafka.topics import Kind
+from operators.placement import key_hash
 
 logger = logging.getLogger(__name__)
 
@@ -257,7 +258,8 @@ class KafkaSink(FixedPartitionedSink[Any, None]):
         return [f"kafka-{i}" for i in range(self.config.sink_partitions)]
 
     def part_fn(self, item_key: str) -> int:
-        return zlib.crc32(item_key.encode())
+        # the producer on the worker that keeps the symbol's state: no hop between workers
+        return key_hash(item_key)
 
     def build_part(self, step_id: str, for_part: str, resume_state: None) -> _KafkaPartition:
         if self.config.create_topics:

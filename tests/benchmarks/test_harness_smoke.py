@@ -128,6 +128,11 @@ def test_workers_run_the_same_workload_on_one_and_two_processes(report) -> None:
     assert one["fused_signals"] == two["fused_signals"]  # the cluster decided the same
     assert figure["speed_up"] == pytest.approx(one["seconds"] / two["seconds"])
     assert one["cpu_seconds"] > 0 and two["cpu_seconds"] > 0
+    split = figure["symbols_per_worker"]  # placed as Bytewax routes their state
+    assert sum(split) == SMOKE.workers_symbols and figure["portfolios"] == sum(
+        1 for n in split if n
+    )
+    assert figure["balance_bound"] == pytest.approx(sum(split) / max(split))
 
 
 def test_kafka_figures_are_there_or_skipped_with_the_reason(report) -> None:

@@ -12,7 +12,13 @@ from bytewax.recovery import RecoveryConfig, init_db_dir
 from bytewax.testing import TestingSink, run_main
 
 from connectors.files import LoadedFile, load_candles, load_trades, shipped_path
-from connectors.replay import ReplayPartition, ReplayPosition, ReplaySource, split_market_data
+from connectors.replay import (
+    ReplayPartition,
+    ReplayPosition,
+    ReplaySource,
+    partition_index,
+    split_market_data,
+)
 from schemas.batches import CandleBatch, TradeBatch
 from schemas.records import DeadLetter
 
@@ -81,7 +87,9 @@ def test_recovery_resumes_after_the_last_snapshot_without_loss(tmp_path: Path) -
         load_trades(shipped_path("xrp-eth_trades_2019-10")),
         load_trades(shipped_path("btcusdt_trades_2021-01-08")),
     ]
-    options = {"partitions": 2, "batch_size": 150}
+    options = {"partitions": 4, "batch_size": 150}
+    # one symbol per partition, so each partition's crash interrupts its symbol
+    assert partition_index("XRP/ETH", 4) != partition_index("BTC/USDT", 4)
     expected: list[tuple[str, list[int]]] = []
     run_main(trade_ids_flow(ReplaySource(inputs, **options), expected))  # type: ignore[arg-type]
 

@@ -154,7 +154,7 @@ def test_equal_times_put_trades_before_candles_then_file_order() -> None:
     assert kinds == ["TradeBatch", "CandleBatch", "TradeBatch"]
 
 
-def test_partitions_split_symbols_by_crc32_and_keep_time_order() -> None:
+def test_partitions_split_symbols_by_their_state_hash_and_keep_time_order() -> None:
     loaded = load_candles(shipped_path("alts-btc_5m_2018-01"))
     source = ReplaySource([loaded], partitions=3, batch_size=2000)
     assert source.list_parts() == ["replay-0-of-3", "replay-1-of-3", "replay-2-of-3"]

@@ -34,6 +34,7 @@ from flows.runtime_gc import tuned_gc
 from flows.store_options import ledger_writer, timeseries_sink
 from flows.summary import RunStats
 from operators.candles.corporate_actions import CorporateAction, load_actions
+from operators.placement import placement_advice
 
 logger = logging.getLogger(__name__)
 
@@ -83,6 +84,17 @@ def with_known_assets(config: QuorumConfig, symbols: Sequence[str]) -> QuorumCon
         return config
     trading = config.trading.model_copy(update={"assets": tuple(symbols)})
     return config.model_copy(update={"trading": trading})
+
+
+def warn_about_placement(config: QuorumConfig) -> None:
+    """Log what a cluster of processes loses to the placement of the replay's partitions and
+    the portfolios (:func:`operators.placement.placement_advice`); threads of one process do
+    not pickle what they exchange, so only a multi-process cluster is advised."""
+    if not config.cluster.is_multi_process:
+        return
+    ids = config.portfolio_set().routing.ids
+    for advice in placement_advice(config.cluster.total_workers, config.source.partitions, ids):
+        logger.warning("placement: %s", advice)
 
 
 def _fresh_run_id(config: QuorumConfig, command: str, inputs: list[str]) -> str:
@@ -147,6 +159,7 @@ def run_replay(
     )
     if config.cluster.total_workers > 1:
         config = with_known_assets(config, source.symbols)
+        warn_about_placement(config)
     return run_flow(
         source,
         config=config,

@@ -100,3 +100,38 @@ def portfolio_ids_per_worker(prefix: str, workers: int, *, limit: int = 10_000) 
             if all(ids):
                 return [i for i in ids if i is not None]
     raise ValueError(f"no '{prefix}-N' id up to N={limit} for each of {workers} workers")
+
+
+def placement_advice(workers: int, partitions: int, portfolio_ids: Sequence[str]) -> list[str]:
+    """What a cluster of ``workers`` loses to placement, as sentences for its operator: replay
+    partitions that are not a multiple of the workers (keyed items cross between workers), and
+    portfolios crowded on fewer workers than they could spread over (one worker runs their
+    trading cores while others wait).
+
+    >>> placement_advice(2, 2, ["half-1", "half-3"])
+    []
+    >>> for line in placement_advice(2, 1, ["half-1", "half-2"]):
+    ...     print(line)
+    source.partitions is 1, not a multiple of the 2 workers: about half of every keyed step's
+    items are sent to another worker; set source.partitions to 2
+    portfolios half-1, half-2 keep their trading cores on 1 of the 2 workers (0); ids that
+    spread over the workers: half-1, half-3 (operators.placement.portfolio_ids_per_worker)
+    """
+    advice = []
+    if workers > 1 and partitions % workers:
+        share = "about half" if workers == 2 else f"about {workers - 1} in {workers}"
+        advice.append(
+            f"source.partitions is {partitions}, not a multiple of the {workers} workers: "
+            f"{share} of every keyed step's items are sent to another worker; set "
+            f"source.partitions to {workers}"
+        )
+    on = sorted({worker_of_key(p, workers) for p in portfolio_ids})
+    if workers > 1 and len(on) < min(len(portfolio_ids), workers):
+        prefix = portfolio_ids[0].rsplit("-", 1)[0] or "book"
+        advice.append(
+            f"portfolios {', '.join(portfolio_ids)} keep their trading cores on {len(on)} of "
+            f"the {workers} workers ({', '.join(map(str, on))}); ids that spread over the "
+            f"workers: {', '.join(portfolio_ids_per_worker(prefix, workers))} "
+            "(operators.placement.portfolio_ids_per_worker)"
+        )
+    return advice

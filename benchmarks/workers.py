@@ -185,12 +185,12 @@ def _measure(processes: int, base: dict[str, Any]) -> dict[str, Any]:
 
 def compare(symbols: int, bars: int, per_bar: int = 4, repeat: int = 1) -> dict[str, Any]:
     """1 worker, then 2 (one per process), ``repeat`` times each; the median run of each."""
+    from benchmarks.workloads import derived_trades
+
     base = {"symbols": symbols, "bars": bars, "per_bar": per_bar}
     one = sorted((_measure(1, base) for _ in range(repeat)), key=lambda r: r["seconds"])
     two = sorted((_measure(2, base) for _ in range(repeat)), key=lambda r: r["seconds"])
     one_run, two_run = one[len(one) // 2], two[len(two) // 2]
-    from benchmarks.workloads import derived_trades
-
     per_worker = [len(g) for g in keys_per_worker(derived_trades(symbols, per_bar, 1).symbols, 2)]
     return {
         "data": one_run["data"],

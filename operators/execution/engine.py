@@ -65,6 +65,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from operators.divergence import EntryBlocker
+from operators.execution.buffered_columns import BarColumns
 from operators.execution.engine_state import (
     CANDLE,
     FEATURE,
@@ -78,6 +79,7 @@ from operators.execution.equity import Equity
 from operators.execution.intake import Intake
 from operators.execution.live import router_for
 from operators.execution.ordering import EventBuffer
+from operators.execution.quiet_bars import QuietBars
 from operators.execution.quotes import Quotes
 from operators.execution.records import (
     ManualAction,
@@ -120,7 +122,7 @@ _PORTFOLIO_RECORDS = (
 """The core's outputs that belong to one portfolio (they carry its id)."""
 
 
-class TradingEngine(Intake, Quotes, Equity, Reviews):
+class TradingEngine(Intake, Quotes, QuietBars, Equity, Reviews):
     """Pure trading core: feed it with :meth:`push` / :meth:`process`, end with :meth:`flush`.
 
     ``atr`` seeds the ATR per asset (tests, or a warm start); live values come from the
@@ -190,8 +192,12 @@ class TradingEngine(Intake, Quotes, Equity, Reviews):
     def release(self) -> list[TradingEvent]:
         """Process every buffered item known before the safe time."""
         events: list[TradingEvent] = []
-        for known, kind, payload in self.buffer.pop_until(self._safe_ns()):
-            events.extend(self._dispatch(known, kind, payload))
+        for kind, known, payloads, start, stop in self.buffer.pop_spans_until(self._safe_ns()):
+            if kind == CANDLE and isinstance(payloads, BarColumns):
+                events.extend(self._on_bar_span(known, payloads, start, stop))
+                continue
+            for i in range(start, stop):
+                events.extend(self._dispatch(known[i], kind, payloads[i]))
         while len(self.buffer) > self.config.max_buffered_events:
             self.stats["forced_releases"] += 1
             events.extend(self._dispatch(*self.buffer.pop_oldest()))

@@ -10,7 +10,8 @@ that order independent of arrival; ``arrival`` breaks the remaining ties.
 A batch of bars already in time order waits as one *run* (:meth:`EventBuffer.push_run`): it
 holds a single heap entry for its next bar and hands out its bars one after another for as
 long as nothing else in the heap comes first — the order of pushing them one by one, without a
-heap operation per bar.
+heap operation per bar. :meth:`EventBuffer.pop_spans_until` hands such a stretch out in one
+piece, for a caller that can process it faster than bar by bar.
 
 >>> buf = EventBuffer()
 >>> buf.push(120, 1, "B", "candle B")
@@ -27,9 +28,13 @@ heap operation per bar.
 from __future__ import annotations
 
 import heapq
+from bisect import bisect_left
 from collections.abc import Iterator, Sequence
 from itertools import pairwise
 from typing import Any
+
+Span = tuple[int, Sequence[int], Sequence[Any], int, int]
+"""Items handed out together: priority, known instants, payloads, first and end index."""
 
 
 class _Run:
@@ -88,16 +93,54 @@ class EventBuffer:
     def pop_until(self, limit_ns: float) -> Iterator[tuple[int, int, Any]]:
         """Pop, in order, every item known strictly before ``limit_ns``.
 
-        Items pushed while iterating are included when they qualify.
+        Do not push while iterating: a run's items are handed out up to the next item the heap
+        held when the run came first (see :meth:`pop_spans_until`).
+        """
+        for priority, known, payloads, start, stop in self.pop_spans_until(limit_ns):
+            for i in range(start, stop):
+                yield known[i], priority, payloads[i]
+
+    def pop_spans_until(self, limit_ns: float) -> Iterator[Span]:
+        """Pop, in order, every item known strictly before ``limit_ns``, as spans: a single
+        item is ``(priority, (known,), (payload,), 0, 1)``; consecutive items of one run that
+        come before anything else in the heap are one span ``(priority, run's known, run's
+        payloads, start, stop)`` — items ``start`` to ``stop - 1``, which the caller processes
+        in order before it asks for the next span. Do not push while iterating.
+
+        >>> buf = EventBuffer()
+        >>> buf.push_run([60, 120, 180, 240], 1, "A", ["A 1", "A 2", "A 3", "A 4"])
+        >>> buf.push(180, 3, "A", "signal A")
+        >>> [(payloads[start:stop]) for _, _, payloads, start, stop in buf.pop_spans_until(250)]
+        [['A 1', 'A 2', 'A 3'], ('signal A',), ['A 4']]
         """
         heap = self._heap
         while heap and heap[0][0] < limit_ns:
             known, priority, key, _arrival, payload = heapq.heappop(heap)
             if not isinstance(payload, _Run):
                 self._pending -= 1
-                yield known, priority, payload
+                yield priority, (known,), (payload,), 0, 1
                 continue
-            yield from self._drain(payload, priority, key, limit_ns)
+            run, start = payload, payload.next
+            stop = self._span_end(run, priority, key, limit_ns)
+            run.next = stop
+            self._pending -= stop - start
+            entry = self._next_entry(run, priority, key)
+            if entry is not None:
+                heapq.heappush(heap, (*entry, run))
+            yield priority, run.known, run.payloads, start, stop
+
+    def _span_end(self, run: _Run, priority: int, key: str, limit_ns: float) -> int:
+        """After ``run``'s next item (the heap's first), the index of its first item that is
+        known at or after ``limit_ns`` or comes after the heap's next entry."""
+        known, start = run.known, run.next
+        end = bisect_left(known, limit_ns, start + 1, len(run.payloads))
+        if not self._heap:
+            return end
+        head = self._heap[0][:4]
+        i = bisect_left(known, head[0], start + 1, end)
+        while i < end and (known[i], priority, key, run.first_arrival + i) < head:
+            i += 1
+        return i
 
     def pop_oldest(self) -> tuple[int, int, Any]:
         known, priority, key, _arrival, payload = heapq.heappop(self._heap)
@@ -109,21 +152,6 @@ class EventBuffer:
         if entry is not None:
             heapq.heappush(self._heap, (*entry, payload))
         return item
-
-    def _drain(
-        self, run: _Run, priority: int, key: str, limit_ns: float
-    ) -> Iterator[tuple[int, int, Any]]:
-        """Hand out ``run``'s next item, then the following ones while each is still the
-        heap's first and known before ``limit_ns``; the rest goes back on the heap."""
-        heap = self._heap
-        while True:
-            yield self._take(run, priority)
-            entry = self._next_entry(run, priority, key)
-            if entry is None:
-                return
-            if entry[0] >= limit_ns or (heap and heap[0][:4] < entry):
-                heapq.heappush(heap, (*entry, run))
-                return
 
     def _take(self, run: _Run, priority: int) -> tuple[int, int, Any]:
         i = run.next

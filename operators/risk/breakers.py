@@ -23,6 +23,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -152,3 +153,40 @@ class CircuitBreakers:
             state.variance += self._alpha * (ret * ret - state.variance)
         state.returns += 1
         return [] if change is None else [change]
+
+    def quiet_day(self, equity: Decimal) -> int | None:
+        """The UTC day (``now_ns // NS_PER_DAY``) on which ``equity`` is known to breach
+        nothing (:meth:`on_equity` would return ``[]`` and change nothing), else ``None``."""
+        quiet = self._quiet
+        return quiet[0] if quiet is not None and quiet[1] == equity else None
+
+    def absorb_closes(self, asset: str, closes: Sequence[float], start: int, stop: int) -> int:
+        """Feed ``closes[start:stop]`` of ``asset`` as :meth:`on_close` would, one by one, up
+        to the first that would trip the volatility breaker; returns how many were taken (that
+        one is not: the caller feeds it to :meth:`on_close` with its event time). The same
+        arithmetic in the same order: the state after is exactly that of the one-by-one calls.
+
+        >>> breakers = CircuitBreakers(RiskConfig(volatility_warmup_bars=2), bar_ns=60)
+        >>> breakers.absorb_closes("A/B", [100.0, 100.1, 100.0, 100.1, 130.0, 100.0], 0, 6)
+        4
+        """
+        cfg = self.config
+        state = self._vol.get(asset)
+        alpha, multiple = self._alpha, cfg.volatility_spike_multiple
+        warmup = cfg.volatility_warmup_bars
+        for i in range(start, stop):
+            close = closes[i]
+            if state is None or not (close > 0 and state.prev_close > 0):
+                state = self._vol[asset] = _Volatility(prev_close=close)
+                continue
+            ret = math.log(close / state.prev_close)
+            sigma = math.sqrt(state.variance)
+            if state.returns >= warmup and sigma > 0 and abs(ret) > multiple * sigma:
+                return i - start
+            state.prev_close = close
+            if state.returns == 0:
+                state.variance = ret * ret
+            else:
+                state.variance += alpha * (ret * ret - state.variance)
+            state.returns += 1
+        return stop - start

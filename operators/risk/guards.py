@@ -41,11 +41,11 @@ estimate (fee and slippage) of the order.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
-from operators.risk.breakers import CircuitBreakers
+from operators.risk.breakers import NS_PER_DAY, CircuitBreakers
 from operators.risk.config import RiskConfig
 from operators.risk.costs import CostEstimate
 from operators.risk.state import TradingStateChange, TradingStateMachine
@@ -130,6 +130,22 @@ class RiskGuard:
 
     def on_close(self, asset: str, now_ns: int, close: float) -> list[TradingStateChange]:
         return self.breakers.on_close(asset, now_ns, close, self.machine)
+
+    def absorb_closes(self, asset: str, closes: Sequence[float], start: int, stop: int) -> int:
+        """Closes fed in one go up to the first volatility trip (see
+        :meth:`~operators.risk.breakers.CircuitBreakers.absorb_closes`)."""
+        return self.breakers.absorb_closes(asset, closes, start, stop)
+
+    def quiet_until_ns(self, now_ns: int, equity: Decimal) -> int:
+        """Up to (excluding) which event time from ``now_ns`` on, with ``equity`` unchanged,
+        :meth:`on_equity` and :meth:`expire` change nothing (``now_ns`` itself: not even then):
+        the end of the breakers' quiet day, or the first tripped breaker running out."""
+        day = now_ns // NS_PER_DAY
+        if self.breakers.quiet_day(equity) != day:
+            return now_ns
+        expiry = self.machine.next_expiry_ns
+        end = (day + 1) * NS_PER_DAY
+        return end if expiry is None else min(end, expiry)
 
     def expire(self, now_ns: int) -> list[TradingStateChange]:
         change = self.machine.expire(now_ns)

@@ -101,6 +101,12 @@ class TradingStateMachine:
         self.trips[reason] = Trip(reason, state, until_ns, detail)
         return self._change(before, reason.value, detail, now_ns)
 
+    @property
+    def next_expiry_ns(self) -> int | None:
+        """The earliest time a tripped breaker runs out (``None``: none runs out by itself)."""
+        times = [t.until_ns for t in self.trips.values() if t.until_ns is not None]
+        return min(times) if times else None
+
     def expire(self, now_ns: int) -> TradingStateChange | None:
         """Drop the trips whose time is over."""
         if not self.trips:  # the common case, checked once per bar

@@ -44,22 +44,22 @@ class Equity(EngineState):
         return points
 
     def _equity_after_bar(self, asset: str) -> Decimal:
-        """The book's equity once a bar of ``asset`` has marked it.
-
-        ``equity = cash + Σ quantity × mark`` over open positions: marking an asset without an
-        open position cannot move it, and every fill replaces the cash. So the last value is
-        reused while the cash is the same object and ``asset`` is flat; otherwise (and then
-        always for the bars of a held asset) it is computed again.
-        """
-        book = self.book
-        position = book.positions.get(asset)
-        seen = self._equity_seen
-        if (
-            seen is not None
-            and seen[0] is book.cash
-            and (position is None or not position.quantity)
-        ):
-            return seen[1]
-        equity = book.equity()
-        self._equity_seen = (book.cash, equity)
+        """The book's equity once a bar of ``asset`` has marked it: the last value while it
+        cannot have moved (:meth:`_unmoved_equity`), otherwise (and then always for the bars
+        of a held asset) computed again."""
+        equity = self._unmoved_equity(asset)
+        if equity is None:
+            equity = self.book.equity()
+            self._equity_seen = (self.book.cash, equity)
         return equity
+
+    def _unmoved_equity(self, asset: str) -> Decimal | None:
+        """The equity last computed after a bar, if a bar of ``asset`` cannot move it (else
+        ``None``). ``equity = cash + Σ quantity × mark`` over open positions: marking an asset
+        without an open position cannot move it, and every fill replaces the cash, so the last
+        value holds while the cash is the same object and ``asset`` is flat."""
+        seen = self._equity_seen
+        if seen is None or seen[0] is not self.book.cash:
+            return None
+        position = self.book.positions.get(asset)
+        return seen[1] if position is None or not position.quantity else None

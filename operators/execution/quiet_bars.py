@@ -71,13 +71,10 @@ class QuietBars(EngineState):
             or self.router.waits_for_bars()
         ):
             return 0
-        position = self.book.positions.get(asset)
-        seen = self._equity_seen
-        if (position is not None and position.quantity) or seen is None:
+        equity = self._unmoved_equity(asset)  # the asset is flat: its bars cannot move it
+        if equity is None:
             return 0
-        if seen[0] is not self.book.cash:
-            return 0
-        until = min(self.guard.quiet_until_ns(now, seen[1]), next_equity + 1)
+        until = min(self.guard.quiet_until_ns(now, equity), next_equity + 1)
         if until <= now:
             return 0
         end = bisect_left(known, until, start, stop)

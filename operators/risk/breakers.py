@@ -41,6 +41,21 @@ class _Volatility:
     variance: float = 0.0
     returns: int = 0
 
+    def spike_sigma(self, ret: float, warmup: int, multiple: float) -> float | None:
+        """The sigma ``ret`` is a spike against (before it enters the average), else ``None``."""
+        sigma = math.sqrt(self.variance)
+        spike = self.returns >= warmup and sigma > 0 and abs(ret) > multiple * sigma
+        return sigma if spike else None
+
+    def learn(self, close: float, ret: float, alpha: float) -> None:
+        """Take in the bar closing at ``close`` with log return ``ret``."""
+        self.prev_close = close
+        if self.returns == 0:
+            self.variance = ret * ret
+        else:
+            self.variance += alpha * (ret * ret - self.variance)
+        self.returns += 1
+
 
 class CircuitBreakers:
     """Watches equity and bar returns, trips the state machine (picklable state)."""
@@ -87,7 +102,7 @@ class CircuitBreakers:
         cfg = self.config
         changes: list[TradingStateChange | None] = []
         day = now_ns // NS_PER_DAY
-        if self._quiet is not None and self._quiet[0] == day and self._quiet[1] == equity:
+        if self.quiet_day(equity) == day:
             return []
         if day != self.day:
             self.day = day
@@ -123,36 +138,36 @@ class CircuitBreakers:
         self, asset: str, now_ns: int, close: float, machine: TradingStateMachine
     ) -> list[TradingStateChange]:
         """Feed one closed bar of ``asset``; trips the volatility breaker on a spike."""
-        cfg = self.config
-        state = self._vol.get(asset)
-        if state is None or not (close > 0 and state.prev_close > 0):
-            self._vol[asset] = _Volatility(prev_close=close)
+        fed = self._log_return(asset, close)
+        if fed is None:
             return []
-        ret = math.log(close / state.prev_close)
-        state.prev_close = close
+        state, ret = fed
+        cfg = self.config
+        multiple = cfg.volatility_spike_multiple
+        sigma = state.spike_sigma(ret, cfg.volatility_warmup_bars, multiple)
         change = None
-        sigma = math.sqrt(state.variance)
-        if (
-            state.returns >= cfg.volatility_warmup_bars
-            and sigma > 0
-            and abs(ret) > cfg.volatility_spike_multiple * sigma
-        ):
+        if sigma is not None:
             change = machine.trip(
                 RiskReason.VOLATILITY_SPIKE,
                 cfg.volatility_action,
                 until_ns=now_ns + cfg.volatility_cooldown_bars * self.bar_ns,
                 detail=(
                     f"volatility spike on {asset}: |return| {abs(ret):.5f} > "
-                    f"{cfg.volatility_spike_multiple} × sigma {sigma:.5f}"
+                    f"{multiple} × sigma {sigma:.5f}"
                 ),
                 now_ns=now_ns,
             )
-        if state.returns == 0:
-            state.variance = ret * ret
-        else:
-            state.variance += self._alpha * (ret * ret - state.variance)
-        state.returns += 1
+        state.learn(close, ret, self._alpha)
         return [] if change is None else [change]
+
+    def _log_return(self, asset: str, close: float) -> tuple[_Volatility, float] | None:
+        """``asset``'s volatility state and the log return of ``close`` — or ``None`` once the
+        state is (re)started at ``close`` (its first bar, or a price a return cannot use)."""
+        state = self._vol.get(asset)
+        if state is None or not (close > 0 and state.prev_close > 0):
+            self._vol[asset] = _Volatility(prev_close=close)
+            return None
+        return state, math.log(close / state.prev_close)
 
     def quiet_day(self, equity: Decimal) -> int | None:
         """The UTC day (``now_ns // NS_PER_DAY``) on which ``equity`` is known to breach
@@ -163,30 +178,24 @@ class CircuitBreakers:
     def absorb_closes(self, asset: str, closes: Sequence[float], start: int, stop: int) -> int:
         """Feed ``closes[start:stop]`` of ``asset`` as :meth:`on_close` would, one by one, up
         to the first that would trip the volatility breaker; returns how many were taken (that
-        one is not: the caller feeds it to :meth:`on_close` with its event time). The same
-        arithmetic in the same order: the state after is exactly that of the one-by-one calls.
+        one is not: the caller feeds it to :meth:`on_close` with its event time). The same steps
+        as :meth:`on_close` (``_log_return``, ``spike_sigma``, ``learn``): the state after is
+        exactly that of the one-by-one calls.
 
         >>> breakers = CircuitBreakers(RiskConfig(volatility_warmup_bars=2), bar_ns=60)
         >>> breakers.absorb_closes("A/B", [100.0, 100.1, 100.0, 100.1, 130.0, 100.0], 0, 6)
         4
         """
         cfg = self.config
-        state = self._vol.get(asset)
         alpha, multiple = self._alpha, cfg.volatility_spike_multiple
         warmup = cfg.volatility_warmup_bars
         for i in range(start, stop):
             close = closes[i]
-            if state is None or not (close > 0 and state.prev_close > 0):
-                state = self._vol[asset] = _Volatility(prev_close=close)
+            fed = self._log_return(asset, close)
+            if fed is None:
                 continue
-            ret = math.log(close / state.prev_close)
-            sigma = math.sqrt(state.variance)
-            if state.returns >= warmup and sigma > 0 and abs(ret) > multiple * sigma:
+            state, ret = fed
+            if state.spike_sigma(ret, warmup, multiple) is not None:
                 return i - start
-            state.prev_close = close
-            if state.returns == 0:
-                state.variance = ret * ret
-            else:
-                state.variance += alpha * (ret * ret - state.variance)
-            state.returns += 1
+            state.learn(close, ret, alpha)
         return stop - start

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import socket
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -102,15 +105,58 @@ def basket_args(out: Path, name: str, config: Path) -> list[str]:
     ]
 
 
+EPHEMERAL_RANGE = Path("/proc/sys/net/ipv4/ip_local_port_range")
+
+
 def free_ports(n: int) -> list[int]:
-    sockets = [socket.socket() for _ in range(n)]
-    try:
-        for s in sockets:
-            s.bind(("127.0.0.1", 0))
-        return [s.getsockname()[1] for s in sockets]
-    finally:
-        for s in sockets:
-            s.close()
+    """``n`` loopback ports free now, below the kernel's ephemeral range where it is known: a
+    port handed out by the kernel (``bind(0)``) can be taken by any outgoing connection's local
+    end between this check and the cluster's own bind, which hangs the cluster's handshake."""
+    low = int(EPHEMERAL_RANGE.read_text().split()[0]) if EPHEMERAL_RANGE.exists() else 0
+    candidates = (
+        random.Random().sample(range(20_000, low), k=200) if low > 20_200 else [0] * (n + 8)
+    )
+    ports: list[int] = []
+    for candidate in candidates:
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", candidate))
+            except OSError:
+                continue
+            port = probe.getsockname()[1]
+        if port not in ports:
+            ports.append(port)
+        if len(ports) == n:
+            return ports
+    raise RuntimeError(f"no {n} free loopback ports found")
+
+
+def finish_together(
+    procs: list[subprocess.Popen[str]], timeout: float
+) -> list[tuple[int | None, str]]:
+    """Wait for every process of a cluster: once one fails (or ``timeout`` passes), the others
+    are killed too — they would wait for it forever — and each one's return code (None: was
+    still running) and stderr come back, for an assertion message that says what happened."""
+    deadline = time.monotonic() + timeout
+    outputs: list[tuple[str, str] | None] = [None] * len(procs)
+    readers = [
+        threading.Thread(target=lambda i=i, p=p: outputs.__setitem__(i, p.communicate()))
+        for i, p in enumerate(procs)
+    ]
+    for reader in readers:
+        reader.start()
+    codes: list[int | None] = [None] * len(procs)
+    while time.monotonic() < deadline:
+        codes = [p.poll() for p in procs]
+        if all(c is not None for c in codes) or any(c not in (None, 0) for c in codes):
+            break
+        time.sleep(0.2)
+    for proc in procs:
+        if proc.poll() is None:
+            proc.kill()
+    for reader in readers:
+        reader.join()
+    return [(code, (out or ("", ""))[1]) for code, out in zip(codes, outputs, strict=True)]
 
 
 @pytest.fixture(scope="session")

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -9,6 +12,7 @@ import pytest
 from tests.deploy.conftest import (
     ROOT,
     basket_args,
+    finish_together,
     flow_counts,
     free_ports,
     quorum,
@@ -44,20 +48,41 @@ def test_two_workers_in_one_process_match_one_worker(one_worker: Path, tmp_path:
 
 
 def test_two_processes_match_one_worker(one_worker: Path, tmp_path: Path) -> None:
-    addresses = ",".join(f"127.0.0.1:{port}" for port in free_ports(2))
-    procs = [
-        start_quorum(
-            *_args(tmp_path, f"report-{i}"), "--processes", addresses, "--process-id", str(i)
-        )
-        for i in range(2)
-    ]
-    for proc in procs:
-        _, err = proc.communicate(timeout=600)
-        assert proc.returncode == 0, err
-    assert not (tmp_path / "report-1.json").exists()  # process 0 writes the run's report
-    assert store_contents(str(tmp_path / "store.sqlite")) == store_contents(
+    for attempt in range(2):  # a port taken by another program between the check and the bind
+        out = tmp_path / f"attempt-{attempt}"
+        out.mkdir()
+        addresses = ",".join(f"127.0.0.1:{port}" for port in free_ports(2))
+        procs = [
+            start_quorum(
+                *_args(out, f"report-{i}"), "--processes", addresses, "--process-id", str(i)
+            )
+            for i in range(2)
+        ]
+        finished = finish_together(procs, timeout=240)
+        taken = any("Address already in use" in err for _, err in finished)
+        if not (taken and attempt == 0):
+            break
+    assert [code for code, _ in finished] == [0, 0], "\n".join(
+        f"process {i} ({addresses}): return code {code} (None: killed, still running after "
+        f"240 s or after the other failed)\n{err}"
+        for i, (code, err) in enumerate(finished)
+    )
+    assert not (out / "report-1.json").exists()  # process 0 writes the run's report
+    assert store_contents(str(out / "store.sqlite")) == store_contents(
         str(one_worker / "store.sqlite")
     )
-    assert report_body(tmp_path / "report-0.json") == report_body(one_worker / "report.json")
+    assert report_body(out / "report-0.json") == report_body(one_worker / "report.json")
     # process 0 reports the whole cluster's flow counts, not its own share
-    assert flow_counts(tmp_path / "report-0.json") == flow_counts(one_worker / "report.json")
+    assert flow_counts(out / "report-0.json") == flow_counts(one_worker / "report.json")
+
+
+def test_a_failed_cluster_process_stops_the_other() -> None:
+    """The cluster test's waiting: one process failing ends the wait and kills its partner."""
+    sleeper = [sys.executable, "-c", "import time; time.sleep(120)"]
+    failing = [sys.executable, "-c", "import sys; sys.exit('cannot bind')"]
+    procs = [subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True) for cmd in (failing, sleeper)]
+    started = time.monotonic()
+    finished = finish_together(procs, timeout=100)
+    assert finished[0] == (1, "cannot bind\n")
+    assert finished[1][0] is None and procs[1].returncode is not None  # killed, not waited for
+    assert time.monotonic() - started < 100

@@ -54,6 +54,49 @@ class RecoveryError(ValueError):
     """A recovery directory that cannot serve this run (message says why and what to do)."""
 
 
+class ClusterError(RuntimeError):
+    """This process could not start its share of a cluster, or lost another process of it
+    (the message names the address and what to check)."""
+
+
+def cluster_failure(exc: BaseException, cluster: ClusterSettings) -> str | None:
+    """What a failure out of Bytewax's cluster start-up means for this process's operator, or
+    ``None`` for any other failure. Timely connects each process to the lower-numbered ones,
+    then listens on its own address: a taken address fails there, and the processes already
+    connected to it see their peer vanish (a panic of their network threads).
+
+    >>> pair = ("127.0.0.1:2101", "127.0.0.1:2102")
+    >>> first, second = (ClusterSettings(processes=pair, process_id=i) for i in (0, 1))
+    >>> print(cluster_failure(RuntimeError("error building timely communication pipeline: "
+    ...     "failed to initialize networking: Address already in use (os error 98)"), second))
+    cluster process 1 cannot listen on 127.0.0.1:2102: the address is in use (by another
+    program, or a process of an earlier run still running); free it or give every process other
+    --processes addresses
+    >>> print(cluster_failure(RuntimeError("Send thread panic: Any { .. }"), first))
+    cluster process 0 lost its connection to another process of the cluster (127.0.0.1:2102):
+    that process stopped or could not start (its own output says why)
+    >>> cluster_failure(ValueError("bad candle"), second) is None
+    True
+    """
+    if not cluster.is_multi_process:
+        return None
+    text = str(exc)
+    me = cluster.process_id or 0
+    if "Address already in use" in text:
+        return (
+            f"cluster process {me} cannot listen on {cluster.processes[me]}: the address is in "
+            "use (by another program, or a process of an earlier run still running); free it "
+            "or give every process other --processes addresses"
+        )
+    if "thread panic" in text:  # pyo3's PanicException out of timely's network threads
+        others = ", ".join(a for i, a in enumerate(cluster.processes) if i != me)
+        return (
+            f"cluster process {me} lost its connection to another process of the cluster "
+            f"({others}): that process stopped or could not start (its own output says why)"
+        )
+    return None
+
+
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -216,11 +259,17 @@ def execute(
     if cluster.total_workers == 1:
         run_main(flow, epoch_interval=epoch, recovery_config=recovery_config)
         return
-    cluster_main(
-        flow,
-        list(cluster.processes) if cluster.is_multi_process else [],
-        cluster.process_id or 0,
-        epoch_interval=epoch,
-        recovery_config=recovery_config,
-        worker_count_per_proc=cluster.workers,
-    )
+    try:
+        cluster_main(
+            flow,
+            list(cluster.processes) if cluster.is_multi_process else [],
+            cluster.process_id or 0,
+            epoch_interval=epoch,
+            recovery_config=recovery_config,
+            worker_count_per_proc=cluster.workers,
+        )
+    except BaseException as exc:  # pyo3's PanicException is not an Exception
+        problem = cluster_failure(exc, cluster)
+        if problem is None:
+            raise
+        raise ClusterError(problem) from None

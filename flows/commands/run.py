@@ -57,7 +57,7 @@ def main(args: argparse.Namespace) -> int:
 
     from connectors.files import shipped_path
     from flows.cli import UserError
-    from flows.cluster import RecoveryError
+    from flows.cluster import ClusterError, RecoveryError
     from flows.config import ConfigError, load_config
     from flows.explain import explain_reviews, render_daily_summary, summary_json
     from flows.portfolio_report import build_portfolio_reports, render_portfolios
@@ -108,7 +108,7 @@ def main(args: argparse.Namespace) -> int:
                 command="run",
                 collect=True,
             )
-    except (InputError, ConfigError, RecoveryError) as exc:
+    except (InputError, ConfigError, RecoveryError, ClusterError) as exc:
         raise UserError(str(exc)) from None
     except Exception as exc:
         message = kafka_failure(exc) or timeseries_failure(exc)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import sys
 import time
@@ -86,3 +87,26 @@ def test_a_failed_cluster_process_stops_the_other() -> None:
     assert finished[0] == (1, "cannot bind\n")
     assert finished[1][0] is None and procs[1].returncode is not None  # killed, not waited for
     assert time.monotonic() - started < 100
+
+
+def test_a_taken_cluster_address_is_reported_by_both_processes(tmp_path: Path) -> None:
+    """Process 1's address is held by another program: process 1 cannot listen, process 0
+    loses the peer that had connected to it; both say so in a sentence and exit with 2."""
+    ports = free_ports(2)
+    addresses = ",".join(f"127.0.0.1:{port}" for port in ports)
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", ports[1]))
+        squatter.listen()
+        procs = [
+            start_quorum(
+                *_args(tmp_path, f"report-{i}"), "--processes", addresses, "--process-id", str(i)
+            )
+            for i in range(2)
+        ]
+        finished = finish_together(procs, timeout=240)
+    (code0, err0), (code1, err1) = finished
+    assert code1 == 2, err1
+    assert f"cluster process 1 cannot listen on 127.0.0.1:{ports[1]}: the address is in use" in err1
+    assert "Traceback" not in err1
+    assert code0 == 2, err0
+    assert "cluster process 0 lost its connection to another process of the cluster" in err0

@@ -26,6 +26,7 @@ import hashlib
 import math
 from collections import deque
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
@@ -362,6 +363,35 @@ def playbook_text(ref: str) -> str:
     return text
 
 
+@dataclass(frozen=True, slots=True)
+class _SharedParts:
+    """What every symbol's rule of one playbook shares: its origin, its digest and, when the
+    condition keeps no history (no ``sequence``), the compiled tree itself — its nodes hold
+    nothing per symbol (a rule with a sequence compiles its own: the sequence's history)."""
+
+    playbook: Playbook  # held, so that the id this is cached by stays this playbook's
+    origin: str
+    ref: str
+    root: _Node | None
+
+
+_SHARED: dict[int, _SharedParts] = {}
+
+
+def _shared_parts(playbook: Playbook) -> _SharedParts:
+    """The parts of ``playbook``'s rules shared by every symbol (with 10,000 symbols, a
+    playbook's rules would otherwise hold 10,000 equal trees, origins and digests)."""
+    shared = _SHARED.get(id(playbook))
+    if shared is None:
+        text = playbook.model_dump_json(by_alias=True, exclude_defaults=True)
+        root = compile_condition(playbook.when, playbook.timeframe)
+        shared = _SharedParts(
+            playbook, playbook.origin, playbook_ref(text), None if _sequences(root) else root
+        )
+        _SHARED[id(playbook)] = shared
+    return shared
+
+
 def _sequences(node: _Node) -> list[_SequenceNode]:
     """The tree's sequence nodes (the ones with a history), in a fixed order."""
     found = [node] if isinstance(node, _SequenceNode) else []
@@ -388,13 +418,16 @@ class PlaybookRule:
     ([], ['long'], [], [], ['long'])
     """
 
+    __slots__ = ("_applies_to", "_ref", "origin", "playbook", "root", "was_true")
+
     def __init__(self, playbook: Playbook) -> None:
+        shared = _shared_parts(playbook)
         self.playbook = playbook
-        self.origin = playbook.origin
-        self.root = compile_condition(playbook.when, playbook.timeframe)
+        self.origin = shared.origin
+        self.root = shared.root or compile_condition(playbook.when, playbook.timeframe)
         self.was_true = False
-        self._applies: dict[str, bool] = {}
-        self._ref = playbook_ref(playbook.model_dump_json(by_alias=True, exclude_defaults=True))
+        self._applies_to: tuple[str, bool] | None = None  # the symbol last asked about
+        self._ref = shared.ref
 
     def __getstate__(self) -> dict[str, Any]:
         """The state a symbol's rule owns, naming its playbook (configuration, the same for
@@ -404,33 +437,34 @@ class PlaybookRule:
         return {
             "playbook_ref": self._ref,
             "was_true": self.was_true,
-            "applies": self._applies,
+            "applies": dict([self._applies_to] if self._applies_to else []),
             "sequences": [node.history for node in _sequences(self.root)],
         }
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         if "root" in state:  # a snapshot of the earlier form: the whole object's attributes
-            self.__dict__.update(state)
-            self._ref = playbook_ref(
-                self.playbook.model_dump_json(by_alias=True, exclude_defaults=True)
-            )
+            self.__init__(state["playbook"])  # type: ignore[misc]
+            self._restore(state["was_true"], state["_applies"], _sequences(state["root"]))
             return
         text = state["playbook"] if "playbook" in state else playbook_text(state["playbook_ref"])
         self.__init__(_playbook_of(text))  # type: ignore[misc]
-        self.was_true = state["was_true"]
-        self._applies = state["applies"]
-        for node, history in zip(_sequences(self.root), state["sequences"], strict=True):
-            node.history = history
+        self._restore(state["was_true"], state["applies"], state["sequences"])
+
+    def _restore(self, was_true: bool, applies: dict[str, bool], sequences: list[Any]) -> None:
+        self.was_true = was_true
+        self._applies_to = next(reversed(applies.items()), None)
+        for node, saved in zip(_sequences(self.root), sequences, strict=True):
+            node.history = saved if isinstance(saved, deque) else saved.history
 
     def required_features(self) -> set[str]:
         return self.playbook.features()
 
     def applies_to(self, symbol: str) -> bool:
-        applies = self._applies.get(symbol)
-        if applies is None:
-            patterns = self.playbook.assets
-            applies = any(fnmatch.fnmatchcase(symbol, pattern) for pattern in patterns)
-            self._applies[symbol] = applies
+        known = self._applies_to
+        if known is not None and known[0] == symbol:
+            return known[1]
+        applies = any(fnmatch.fnmatchcase(symbol, pattern) for pattern in self.playbook.assets)
+        self._applies_to = (symbol, applies)
         return applies
 
     def confidence(self, view: MarketView) -> float:

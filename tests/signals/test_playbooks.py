@@ -10,7 +10,7 @@ import pytest
 from operators.signals.config import DEFAULT_PLAYBOOK_DIR, SignalsConfig
 from operators.signals.market_view import CandleRow, MarketView
 from operators.signals.playbook_loader import PlaybookError, load_playbooks, parse_playbook_text
-from operators.signals.rules import PlaybookRule
+from operators.signals.rules import PlaybookRule, _sequences, compile_condition
 from schemas.common import Direction, Timeframe
 
 BUILT = (Timeframe.M15, Timeframe.H1, Timeframe.H4)
@@ -267,10 +267,50 @@ def test_a_rule_pickles_its_playbook_as_text_and_restores_the_same_rule():
 
 def test_a_snapshot_of_the_earlier_rule_form_still_restores():
     (playbook,) = [pb for pb in SignalsConfig().playbooks() if pb.name == "btc_long"]
-    rule = PlaybookRule(playbook)
-    rule.was_true = True
-    earlier = {k: v for k, v in vars(rule).items() if k != "_text"}  # before the compact form
+    root = compile_condition(playbook.when, playbook.timeframe)
+    (sequence,) = _sequences(root)
+    sequence.history.extend([(True, False), (False, True)])
+    earlier = {  # before the compact form: the rule's attributes as they were
+        "playbook": playbook,
+        "origin": playbook.origin,
+        "root": root,
+        "was_true": True,
+        "_applies": {"BTC/USDT": True},
+    }
     restored = PlaybookRule.__new__(PlaybookRule)
     restored.__setstate__(earlier)
     assert restored.was_true and restored.playbook == playbook
+    assert list(restored.root.history) == [(True, False), (False, True)]
+    assert restored.applies_to("BTC/USDT")
     assert pickle.loads(pickle.dumps(restored)).playbook == playbook
+
+
+def test_rules_share_what_holds_nothing_per_symbol():
+    """Every symbol's rule of a playbook without a sequence uses one compiled tree; a rule
+    with a sequence compiles its own (the sequence's history is the symbol's)."""
+    playbooks = SignalsConfig().playbooks()
+    for playbook in playbooks:
+        first, second = PlaybookRule(playbook), PlaybookRule(playbook)
+        assert first.origin is second.origin
+        if _sequences(first.root):
+            assert first.root is not second.root
+            assert all(
+                a.history is not b.history
+                for a, b in zip(_sequences(first.root), _sequences(second.root), strict=True)
+            )
+        else:
+            assert first.root is second.root
+    assert any(_sequences(PlaybookRule(pb).root) for pb in playbooks)
+    assert any(not _sequences(PlaybookRule(pb).root) for pb in playbooks)
+
+
+def test_a_rule_answers_for_each_symbol_it_is_asked_about():
+    (playbook,) = parse_playbook_text(
+        "name: alts\ndirection: long\ntimeframe: 1h\nassets: ['*/USDT']\nwhen: rsi_14 < 30"
+        "\nconfidence: 0.5"
+    )
+    rule = PlaybookRule(playbook)
+    answers = [rule.applies_to(s) for s in ["ETH/USDT", "ETH/BTC", "ETH/USDT", "ETH/BTC"]]
+    assert answers == [True, False, True, False]
+    restored = pickle.loads(pickle.dumps(rule))
+    assert restored.applies_to("ETH/BTC") is False and restored.applies_to("XRP/USDT")

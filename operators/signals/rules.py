@@ -378,15 +378,22 @@ class _SharedParts:
 _SHARED: dict[int, _SharedParts] = {}
 
 
+def _text_of(playbook: Playbook) -> str:
+    """The compact JSON text a playbook is named by (:func:`playbook_ref`) and restored from."""
+    return playbook.model_dump_json(by_alias=True, exclude_defaults=True)
+
+
 def _shared_parts(playbook: Playbook) -> _SharedParts:
     """The parts of ``playbook``'s rules shared by every symbol (with 10,000 symbols, a
     playbook's rules would otherwise hold 10,000 equal trees, origins and digests)."""
     shared = _SHARED.get(id(playbook))
     if shared is None:
-        text = playbook.model_dump_json(by_alias=True, exclude_defaults=True)
         root = compile_condition(playbook.when, playbook.timeframe)
         shared = _SharedParts(
-            playbook, playbook.origin, playbook_ref(text), None if _sequences(root) else root
+            playbook,
+            playbook.origin,
+            playbook_ref(_text_of(playbook)),
+            None if _sequences(root) else root,
         )
         _SHARED[id(playbook)] = shared
     return shared
@@ -443,18 +450,19 @@ class PlaybookRule:
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         if "root" in state:  # a snapshot of the earlier form: the whole object's attributes
-            self.__init__(state["playbook"])  # type: ignore[misc]
-            self._restore(state["was_true"], state["_applies"], _sequences(state["root"]))
-            return
+            histories = [node.history for node in _sequences(state["root"])]
+            state = {
+                "playbook": _text_of(state["playbook"]),
+                "was_true": state["was_true"],
+                "applies": state["_applies"],
+                "sequences": histories,
+            }
         text = state["playbook"] if "playbook" in state else playbook_text(state["playbook_ref"])
         self.__init__(_playbook_of(text))  # type: ignore[misc]
-        self._restore(state["was_true"], state["applies"], state["sequences"])
-
-    def _restore(self, was_true: bool, applies: dict[str, bool], sequences: list[Any]) -> None:
-        self.was_true = was_true
-        self._applies_to = next(reversed(applies.items()), None)
-        for node, saved in zip(_sequences(self.root), sequences, strict=True):
-            node.history = saved if isinstance(saved, deque) else saved.history
+        self.was_true = state["was_true"]
+        self._applies_to = next(reversed(state["applies"].items()), None)
+        for node, history in zip(_sequences(self.root), state["sequences"], strict=True):
+            node.history = history
 
     def required_features(self) -> set[str]:
         return self.playbook.features()

@@ -283,6 +283,9 @@ def test_a_snapshot_of_the_earlier_rule_form_still_restores():
     assert list(restored.root.history) == [(True, False), (False, True)]
     assert restored.applies_to("BTC/USDT")
     assert pickle.loads(pickle.dumps(restored)).playbook == playbook
+    again = PlaybookRule.__new__(PlaybookRule)
+    again.__setstate__({**earlier, "playbook": playbook.model_copy()})
+    assert again.playbook is restored.playbook  # one model for every symbol's rule
 
 
 def test_rules_share_what_holds_nothing_per_symbol():

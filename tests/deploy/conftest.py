@@ -132,11 +132,13 @@ def free_ports(n: int) -> list[int]:
 
 
 def finish_together(
-    procs: list[subprocess.Popen[str]], timeout: float
+    procs: list[subprocess.Popen[str]], timeout: float, grace: float = 30
 ) -> list[tuple[int | None, str]]:
-    """Wait for every process of a cluster: once one fails (or ``timeout`` passes), the others
-    are killed too — they would wait for it forever — and each one's return code (None: was
-    still running) and stderr come back, for an assertion message that says what happened."""
+    """Wait for every process of a cluster: once one fails, the others get ``grace`` seconds to
+    end on their own (a process that lost its peer says so and exits), then they are killed —
+    they could wait for it forever —, as all are once ``timeout`` passes. Each one's return code
+    (None: killed while still running) and stderr come back, for an assertion message that
+    says what happened."""
     deadline = time.monotonic() + timeout
     outputs: list[tuple[str, str] | None] = [None] * len(procs)
     readers = [
@@ -148,11 +150,14 @@ def finish_together(
     codes: list[int | None] = [None] * len(procs)
     while time.monotonic() < deadline:
         codes = [p.poll() for p in procs]
-        if all(c is not None for c in codes) or any(c not in (None, 0) for c in codes):
+        if all(c is not None for c in codes):
             break
+        if any(c not in (None, 0) for c in codes):
+            deadline = min(deadline, time.monotonic() + grace)
         time.sleep(0.2)
-    for proc in procs:
-        if proc.poll() is None:
+    codes = [p.poll() for p in procs]
+    for proc, code in zip(procs, codes, strict=True):
+        if code is None:
             proc.kill()
     for reader in readers:
         reader.join()

@@ -83,7 +83,7 @@ def test_a_failed_cluster_process_stops_the_other() -> None:
     failing = [sys.executable, "-c", "import sys; sys.exit('cannot bind')"]
     procs = [subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True) for cmd in (failing, sleeper)]
     started = time.monotonic()
-    finished = finish_together(procs, timeout=100)
+    finished = finish_together(procs, timeout=100, grace=1)
     assert finished[0] == (1, "cannot bind\n")
     assert finished[1][0] is None and procs[1].returncode is not None  # killed, not waited for
     assert time.monotonic() - started < 100

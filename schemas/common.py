@@ -13,7 +13,7 @@ Units, once for every record:
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Annotated
 
@@ -36,14 +36,16 @@ UtcDatetime = Annotated[datetime, AfterValidator(_as_utc)]
 """A timezone-aware timestamp, normalised to UTC. Naive datetimes are rejected."""
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
 def ns_to_datetime(ns: int) -> datetime:
     """Nanoseconds since the epoch → aware UTC datetime (microsecond precision).
 
     >>> ns_to_datetime(1_600_000_000_000_000_000).isoformat()
     '2020-09-13T12:26:40+00:00'
     """
-    seconds, rest = divmod(int(ns), NS_PER_SECOND)
-    return datetime.fromtimestamp(seconds, UTC).replace(microsecond=rest // 1000)
+    return _EPOCH + timedelta(microseconds=int(ns) // 1000)  # floor, as for negative ns
 
 
 def datetime_to_ns(value: datetime) -> int:
@@ -52,8 +54,7 @@ def datetime_to_ns(value: datetime) -> int:
     >>> datetime_to_ns(ns_to_datetime(1_600_000_000_123_456_000))
     1600000000123456000
     """
-    value = _as_utc(value)
-    delta = value - datetime(1970, 1, 1, tzinfo=UTC)
+    delta = (value if value.tzinfo is UTC else _as_utc(value)) - _EPOCH
     return (delta.days * 86_400 + delta.seconds) * NS_PER_SECOND + delta.microseconds * 1000
 
 

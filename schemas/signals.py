@@ -18,7 +18,7 @@ def make_signal_id(*parts: object) -> str:
     >>> make_signal_id("rules:ema_cross", "BTC/USDT", "15m", 1640995200)
     'sig-...'
     """
-    text = "|".join(str(p) for p in parts)
+    text = "|".join(map(str, parts))
     return "sig-" + hashlib.blake2b(text.encode(), digest_size=10).hexdigest()
 
 

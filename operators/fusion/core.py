@@ -46,9 +46,10 @@ from operators.fusion.scoring import (
 )
 from operators.signals.engine import CloseTick, SignalBatch
 from schemas.common import NS_PER_MINUTE, Direction, Timeframe, datetime_to_ns, ns_to_datetime
-from schemas.signals import Contribution, Decision, FusedSignal, Signal, make_signal_id
+from schemas.signals import Decision, FusedSignal, Signal, make_signal_id
 
 _NEVER_NS = 2**63 - 1
+_TIMEFRAME_TEXT = {tf: tf.value for tf in Timeframe}  # enum ``.value`` is slow to read
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,10 +133,10 @@ class FusionCore:
         ticks: dict[int, list[CloseTick]] = {}
         for tick in batch.closes:
             ticks.setdefault(tick.close_ns, []).append(tick)
-        arrivals: dict[int, list[Signal]] = {}
+        arrivals: dict[int, list[tuple[int, Signal]]] = {}
         for signal in batch.signals:
-            stamp = max(datetime_to_ns(signal.timestamp), self.clock_ns)
-            arrivals.setdefault(stamp, []).append(signal)
+            stamp = datetime_to_ns(signal.timestamp)
+            arrivals.setdefault(max(stamp, self.clock_ns), []).append((stamp, signal))
         for time_ns in sorted(ticks.keys() | arrivals.keys()):
             self._step(time_ns, ticks.get(time_ns, []), arrivals.get(time_ns, []), out)
         return out
@@ -162,7 +163,7 @@ class FusionCore:
         self,
         now_ns: int,
         ticks: list[CloseTick],
-        arrivals: list[Signal],
+        arrivals: list[tuple[int, Signal]],
         out: list[FusedSignal | SourceReliability],
     ) -> None:
         changed = self._changed  # what is counted can change only with what is marked here
@@ -178,8 +179,8 @@ class FusionCore:
             self._next_expiry_ns = min(
                 (datetime_to_ns(s.expires_at) for s in self.live.values()), default=_NEVER_NS
             )
-        for signal in arrivals:
-            self._admit(signal)
+        for stamp, signal in arrivals:
+            self._admit(signal, stamp)
             changed = True
         if changed:
             self._changed = False
@@ -190,12 +191,12 @@ class FusionCore:
                 out.append(self._fuse(self.clock_ns, admission))
         out.extend(self._maybe_snapshot())
 
-    def _admit(self, signal: Signal) -> None:
+    def _admit(self, signal: Signal, stamp: int) -> None:
+        """Take in ``signal``, stamped ``stamp`` (its timestamp in ns)."""
         if signal.origin in self.disabled:
             self.counts["signals_disabled"] = self.counts.get("signals_disabled", 0) + 1
             return
         self.counts["signals_in"] += 1
-        stamp = datetime_to_ns(signal.timestamp)
         if stamp < self.clock_ns:
             self.counts["late_signals"] += 1
         entry = float(signal.meta.get("close", float("nan")))
@@ -244,17 +245,6 @@ class FusionCore:
 
     # --- evaluation ----------------------------------------------------------------------
 
-    def _vote(self, signal: Signal) -> Vote:
-        weight = self.reliability.weight(signal.origin, signal.timeframe)
-        return Vote(
-            signal.signal_id,
-            signal.origin,
-            signal.timeframe,
-            signal.direction,
-            signal.confidence,
-            weight,
-        )
-
     def evaluate(self, now_ns: int) -> tuple[FusedSignal, tuple[tuple[str, ...], tuple[str, ...]]]:
         """The fused decision over the live signals now, and the key of what it counted."""
         admission = self._admit_votes()
@@ -264,10 +254,19 @@ class FusionCore:
         """Which live signals count now (gates checked): cheap, and all the emit key needs."""
         ungated: list[Vote] = []
         gated: list[tuple[Vote, _Gate]] = []
-        for key in sorted(self.live):
-            signal = self.live[key]
+        weight, live = self.reliability.weight, self.live
+        for key in sorted(live):
+            signal = live[key]
+            origin, timeframe = signal.origin, signal.timeframe
+            vote = Vote(
+                signal.signal_id,
+                origin,
+                timeframe,
+                signal.direction,
+                signal.confidence,
+                weight(origin, timeframe),
+            )
             gate = _gate_of(signal)
-            vote = self._vote(signal)
             if gate is None:
                 ungated.append(vote)
             else:
@@ -300,19 +299,7 @@ class FusionCore:
         decision = decide(decisive, config.open_above, config.review_from)
         direction = _direction_of(decisive)
         total_weight = sum(v.weight for v in admitted)
-        contributions = [
-            Contribution(
-                origin=v.origin,
-                timeframe=v.timeframe,
-                direction=v.direction,
-                confidence=v.confidence,
-                weight=v.weight,
-                signed=v.signed,
-                share=v.weight * v.signed / total_weight if total_weight > 0 else 0.0,
-                signal_id=v.signal_id,
-            )
-            for v in admitted
-        ]
+        contributions = [_contribution(v, total_weight) for v in admitted]
         if admitted:
             longs = sum(v.direction is Direction.LONG for v in admitted)
             shorts = sum(v.direction is Direction.SHORT for v in admitted)
@@ -321,10 +308,10 @@ class FusionCore:
                 f"score {score:+.3f} from {len(admitted)} live signals "
                 f"({longs} long, {shorts} short); consensus {agreement:+.3f}",
             )
-            for c in sorted(contributions, key=lambda c: (-abs(c.share), c.signal_id))[:5]:
-                reasons.append(
-                    f"{c.origin}@{c.timeframe.value} {c.direction.value} "
-                    f"{c.confidence:.2f} × w{c.weight:.2f} → {c.share:+.3f}"
+            for c in sorted(contributions, key=_by_share)[:5]:
+                reasons.append(  # StrEnum members format as their values
+                    f"{c['origin']}@{c['timeframe']} {c['direction']} "
+                    f"{c['confidence']:.2f} × w{c['weight']:.2f} → {c['share']:+.3f}"
                 )
         else:
             reasons.insert(0, "no live signals")
@@ -354,7 +341,7 @@ class FusionCore:
             direction=direction,
             decision=decision,
             contributions=contributions,
-            timeframe_scores={tf.value: s for tf, s in tf_scores.items()},
+            timeframe_scores={_TIMEFRAME_TEXT[tf]: s for tf, s in tf_scores.items()},
             consensus=agreement,
             conflict=conflict_pair is not None,
             veto=veto_text,
@@ -387,6 +374,27 @@ class FusionCore:
 
     def stats(self) -> dict[str, Any]:
         return dict(self.counts)
+
+
+def _contribution(vote: Vote, total_weight: float) -> dict[str, Any]:
+    """The fields of ``vote``'s :class:`~schemas.signals.Contribution`, validated with the
+    fused record at once: one call into pydantic's core per decision, not one per vote."""
+    signed = vote.signed
+    return {
+        "origin": vote.origin,
+        "timeframe": vote.timeframe,
+        "direction": vote.direction,
+        "confidence": vote.confidence,
+        "weight": vote.weight,
+        "signed": signed,
+        "share": vote.weight * signed / total_weight if total_weight > 0 else 0.0,
+        "signal_id": vote.signal_id,
+    }
+
+
+def _by_share(contribution: dict[str, Any]) -> tuple[float, str]:
+    """Largest share first, ties by signal id: the contributions the reasons name."""
+    return -abs(contribution["share"]), contribution["signal_id"]
 
 
 def _direction_of(score: float) -> Direction:

@@ -25,7 +25,7 @@ from typing import Any
 
 from operators.fusion.config import FusionConfig
 from schemas.common import Timeframe
-from schemas.signals import CalibrationBin, SourceReliability
+from schemas.signals import SourceReliability
 
 COIN_FLIP_BRIER = 0.25
 
@@ -130,8 +130,9 @@ class ReliabilityTracker:
         self.__dict__.update(state)
         self._weights = {}
 
-    def _source(self, origin: str, timeframe: Timeframe) -> SourceRecord:
-        key = source_key(origin, timeframe)
+    def _source(self, origin: str, timeframe: Timeframe, key: str | None = None) -> SourceRecord:
+        """The record of ``origin@timeframe`` (``key``, when the caller has it), made at need."""
+        key = source_key(origin, timeframe) if key is None else key
         record = self.sources.get(key)
         if record is None:
             bins = self.config.calibration_bins
@@ -166,11 +167,13 @@ class ReliabilityTracker:
 
     def record(self, origin: str, timeframe: Timeframe, confidence: float, hit: bool) -> None:
         """Fold one resolved signal into the source's record and weight."""
-        record = self._source(origin, timeframe)
+        key = source_key(origin, timeframe)
+        record = self._source(origin, timeframe, key)
         p = probability_right(confidence)
         loss = (p - float(hit)) ** 2
-        lo, hi = math.log(self.config.weight_floor), math.log(self.config.weight_cap)
-        step = self.config.learning_rate * (loss - COIN_FLIP_BRIER)
+        config = self.config
+        lo, hi = math.log(config.weight_floor), math.log(config.weight_cap)
+        step = config.learning_rate * (loss - COIN_FLIP_BRIER)
         record.log_multiplier = min(hi, max(lo, record.log_multiplier - step))
         record.resolved += 1
         record.hits += int(hit)
@@ -181,7 +184,7 @@ class ReliabilityTracker:
         record.bin_predicted[index] += p
         record.bin_hits[index] += int(hit)
         self._weights.pop((origin, timeframe), None)
-        self.changed.add(source_key(origin, timeframe))
+        self.changed.add(key)
 
     def snapshot(self, asset: str, ts: datetime, *, only_changed: bool) -> list[SourceReliability]:
         """Reliability records of the sources (changed since the last snapshot, or all)."""
@@ -202,14 +205,14 @@ def _bin_index(p: float, bins: int) -> int:
 
 def _snapshot(asset: str, key: str, record: SourceRecord, ts: datetime) -> SourceReliability:
     bins = len(record.bin_count)
-    calibration = [
-        CalibrationBin(
-            low=0.5 + 0.5 * i / bins,
-            high=0.5 + 0.5 * (i + 1) / bins,
-            count=count,
-            mean_predicted=(record.bin_predicted[i] / count) if count else None,
-            observed=(record.bin_hits[i] / count) if count else None,
-        )
+    calibration = [  # CalibrationBin fields, validated with the record at once
+        {
+            "low": 0.5 + 0.5 * i / bins,
+            "high": 0.5 + 0.5 * (i + 1) / bins,
+            "count": count,
+            "mean_predicted": (record.bin_predicted[i] / count) if count else None,
+            "observed": (record.bin_hits[i] / count) if count else None,
+        }
         for i, count in enumerate(record.bin_count)
     ]
     n = record.resolved

@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from operator import attrgetter
 
 from schemas.common import Direction, Timeframe
 
@@ -21,6 +22,7 @@ from schemas.common import Direction, Timeframe
 # for every vote are looked up in tables instead.
 _SECONDS = {tf: tf.seconds for tf in Timeframe}
 _SIGN = {d: d.sign for d in Direction}
+_BY_SIGNAL_ID = attrgetter("signal_id")
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,8 +49,8 @@ def weighted_score(votes: Iterable[Vote]) -> float:
     -0.10000000000000003
     """
     numerator = denominator = 0.0
-    for vote in sorted(votes, key=lambda v: v.signal_id):  # fixed order: exact same float sum
-        numerator += vote.weight * vote.signed
+    for vote in sorted(votes, key=_BY_SIGNAL_ID):  # fixed order: exact same float sum
+        numerator += vote.weight * (_SIGN[vote.direction] * vote.confidence)
         denominator += vote.weight
     if not denominator > 0:
         return 0.0

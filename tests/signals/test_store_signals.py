@@ -22,9 +22,15 @@ from connectors.store.signals import (
     write_signals,
 )
 from connectors.store.sink import StoreSink, StoreWriter
-from operators.fusion.reliability import CalibrationBin, SourceReliability
 from schemas.common import Direction, Timeframe
-from schemas.signals import Contribution, Decision, FusedSignal, Signal
+from schemas.signals import (
+    CalibrationBin,
+    Contribution,
+    Decision,
+    FusedSignal,
+    Signal,
+    SourceReliability,
+)
 
 T = datetime(2022, 1, 3, 12, tzinfo=UTC)
 

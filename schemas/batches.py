@@ -27,6 +27,10 @@ def _f64(values: object) -> np.ndarray:
     return np.ascontiguousarray(values, dtype=np.float64)
 
 
+def _none(dtype: type[np.generic]) -> np.ndarray:
+    return np.zeros(0, dtype=dtype)
+
+
 @dataclass(slots=True)
 class TradeBatch:
     """Trades of one symbol, in the order the feed delivered them.
@@ -70,7 +74,10 @@ class TradeBatch:
 
     @classmethod
     def empty(cls, symbol: str, source: str = "replay") -> TradeBatch:
-        return cls.from_columns(symbol, [], [], [], source=source)
+        ints, floats = np.int64, np.float64
+        return cls(
+            symbol, _none(ints), _none(floats), _none(floats), _none(ints), _none(np.int8), source
+        )
 
     def __len__(self) -> int:
         return len(self.ts_ns)
@@ -168,7 +175,8 @@ class CandleBatch:
 
     @classmethod
     def empty(cls, symbol: str, timeframe: Timeframe, source: str = "replay") -> CandleBatch:
-        return cls.from_columns(symbol, timeframe, [], [], [], [], [], [], source=source)
+        prices = (_none(np.float64) for _ in range(5))
+        return cls(symbol, Timeframe(timeframe), _none(np.int64), *prices, _none(np.int64), source)
 
     def __len__(self) -> int:
         return len(self.ts_ns)

@@ -87,11 +87,11 @@ class Timeframe(StrEnum):
 
     @property
     def seconds(self) -> int:
-        return _TIMEFRAME_SECONDS[self.value]
+        return _TIMEFRAME_SECONDS[self]  # a member hashes as its text: no ``.value`` lookup
 
     @property
     def ns(self) -> int:
-        return self.seconds * NS_PER_SECOND
+        return _TIMEFRAME_NS[self]
 
     @classmethod
     def parse(cls, text: str) -> Timeframe:
@@ -116,6 +116,7 @@ _TIMEFRAME_SECONDS = {
     "1d": 86_400,
     "1w": 604_800,
 }
+_TIMEFRAME_NS = {text: seconds * NS_PER_SECOND for text, seconds in _TIMEFRAME_SECONDS.items()}
 ALL_TIMEFRAMES: tuple[Timeframe, ...] = tuple(Timeframe)
 INTRADAY_TIMEFRAMES: tuple[Timeframe, ...] = tuple(t for t in Timeframe if t.intraday)
 """The default candle timeframes (1m … 4h); ``1d`` and ``1w`` are configured when wanted."""

@@ -234,6 +234,8 @@ class MinuteCandleBuilder:
 
     def _close_before(self, horizon: int, *, fill_end: int) -> CandleBatch:
         """Emit every minute before ``horizon``: traded ones, plus gaps up to ``fill_end``."""
+        if self._nothing_to_close(horizon, fill_end):  # most trades of a live feed
+            return self._no_candles()
         closed = self._take_pending_before(horizon)
         columns = _aggregate_minutes(closed)
         if self.fill_empty:
@@ -242,6 +244,14 @@ class MinuteCandleBuilder:
             self._last_emitted = int(columns.ts_ns[-1])
             self._last_close = float(columns.close[-1])
         return columns.to_batch(self.symbol, Timeframe.M1, self._source)
+
+    def _nothing_to_close(self, horizon: int, fill_end: int) -> bool:
+        """No pending trade is before ``horizon`` and no untraded minute is to be filled
+        before ``fill_end`` (what :meth:`_fill_gaps` would find)."""
+        if self._pending_min_ts is not None and self._pending_min_ts < horizon:
+            return False
+        last = self._last_emitted
+        return not self.fill_empty or last is None or fill_end <= last + NS_PER_MINUTE
 
     def _take_pending_before(self, horizon: int) -> TradeBatch:
         if self._pending_min_ts is None or self._pending_min_ts >= horizon:

@@ -112,7 +112,8 @@ class CandleRollup:
         self.skip_untraded = skip_untraded
         self.targets = rollup_targets(self.source, targets)
         self.calendar = calendar
-        self._buckets = {t: Buckets(t, calendar) for t in self.targets}
+        intraday = self.source.intraday
+        self._buckets = {t: Buckets(t, calendar, intraday_rows=intraday) for t in self.targets}
         self._source_name = "replay"
         self._last_ts: int | None = None
         self._pending = {t: CandleBatch.empty(symbol, self.source) for t in self.targets}
@@ -146,8 +147,11 @@ class CandleRollup:
             return {}
         self._source_name = candles.source
         self._last_ts = int(candles.ts_ns[-1])
+        ends = self._last_ts + self.source.ns
         closed: dict[Timeframe, CandleBatch] = {}
         for target in self.targets:
+            if self._joined_open_bucket(target, candles, ends):
+                continue
             buckets = self._buckets[target]
             rows = concat_candles(
                 self.symbol, self.source, [self._pending[target], candles], self._source_name
@@ -170,6 +174,28 @@ class CandleRollup:
                 if len(built):
                     closed[target] = built
         return closed
+
+    def _joined_open_bucket(self, target: Timeframe, candles: CandleBatch, ends: int) -> bool:
+        """The common case of a live feed, done without re-reading the pending rows: when
+        ``candles`` all fall in the bucket ``target``'s pending rows are in (or, with none
+        pending, in one bucket) and end before it does, they only join the pending rows —
+        what the general path of :meth:`update` makes of them too. False: nothing changed."""
+        buckets, ts = self._buckets[target], candles.ts_ns
+        edges = buckets.start(ts if len(ts) == 1 else ts[[0, -1]])  # buckets rise with time:
+        first = int(edges[0])  # the first and last decide ...
+        if first == NO_BUCKET or int(edges[-1]) != first:
+            return False
+        between = len(ts) > 2 and not buckets.calendar.always_open  # ... unless hours close
+        if between and not (buckets.start(ts) == first).all():
+            return False
+        pending = self._pending[target]
+        if len(pending) and int(buckets.start(pending.ts_ns[:1])[0]) != first:
+            return False
+        if ends >= int(buckets.end(np.array([first]))[0]):
+            return False
+        rows = concat_candles(self.symbol, self.source, [pending, candles], self._source_name)
+        self._pending[target] = copy_candles(rows) if rows is candles else rows
+        return True
 
     def flush(self) -> dict[Timeframe, CandleBatch]:
         """End of stream: emit every open (partial) bucket."""

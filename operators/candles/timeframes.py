@@ -38,7 +38,10 @@ class Buckets:
     * ``1w``: the trading days of one Monday-based week.
 
     On a session market (not 24/7) an instant while the market is closed belongs to no bucket
-    (``NO_BUCKET``): its candles never include closed hours.
+    (``NO_BUCKET``): its candles never include closed hours. ``intraday_rows`` says the
+    instants are open times of intraday candles: then a day or week holds only those within
+    its sessions (without it, a daily bar stamped at its session's date or close also belongs
+    to that session, as daily files stamp them).
 
     >>> day = 86_400 * 10**9
     >>> Buckets(Timeframe.W1).start(np.array([10 * day])).tolist() == [11 * day - 7 * day]
@@ -47,18 +50,26 @@ class Buckets:
     [14400000000000]
     """
 
-    def __init__(self, timeframe: Timeframe, calendar: MarketCalendar | None = None) -> None:
+    def __init__(
+        self,
+        timeframe: Timeframe,
+        calendar: MarketCalendar | None = None,
+        *,
+        intraday_rows: bool = False,
+    ) -> None:
         self.timeframe = Timeframe(timeframe)
         self.calendar = calendar or AlwaysOpen()
+        self.intraday_rows = intraday_rows
 
     def start(self, ts_ns: np.ndarray) -> np.ndarray:
         """Open time of each instant's bucket, or ``NO_BUCKET``."""
         if self.timeframe is Timeframe.D1:
-            return self.calendar.day_start(ts_ns)
-        if self.timeframe is Timeframe.W1:
-            return self.calendar.week_start(ts_ns)
-        start = floor_to(ts_ns, self.timeframe.ns)
-        if self.calendar.always_open:
+            start = self.calendar.day_start(ts_ns)
+        elif self.timeframe is Timeframe.W1:
+            start = self.calendar.week_start(ts_ns)
+        else:
+            start = floor_to(ts_ns, self.timeframe.ns)
+        if self.calendar.always_open or not (self.intraday_rows or self.timeframe.intraday):
             return start
         return np.where(self.calendar.is_open(ts_ns), start, NO_BUCKET)
 

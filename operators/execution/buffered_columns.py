@@ -65,6 +65,29 @@ class _Rows(Sequence[Row]):
     def __iter__(self) -> Iterator[Row]:
         return (self.row(i) for i in range(len(self)))
 
+    def tail_joined(self, start: int, later: _Rows[Row]) -> _Rows[Row] | None:
+        """Rows ``start`` on followed by the rows of ``later`` (new columns; ``None`` when
+        ``later`` is of another kind or its other attributes, e.g. the symbol, differ).
+
+        >>> a = SymbolValues.of("A/B", np.array([1.0, 2.0]))
+        >>> list(a.tail_joined(1, SymbolValues.of("A/B", np.array([3.0]))))
+        [('A/B', 2.0), ('A/B', 3.0)]
+        >>> a.tail_joined(0, SymbolValues.of("C/D", np.array([3.0]))) is None
+        True
+        """
+        if type(later) is not type(self):
+            return None
+        joined = type(self).__new__(type(self))
+        for name in self.__slots__:
+            mine, theirs = getattr(self, name), getattr(later, name)
+            if isinstance(mine, array):
+                setattr(joined, name, mine[start:] + theirs)
+            elif mine == theirs:
+                setattr(joined, name, mine)
+            else:
+                return None
+        return joined
+
     def __getstate__(self) -> tuple[Any, ...]:
         return tuple(getattr(self, name) for name in self.__slots__)
 

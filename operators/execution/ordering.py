@@ -11,7 +11,10 @@ A batch of bars already in time order waits as one *run* (:meth:`EventBuffer.pus
 holds a single heap entry for its next bar and hands out its bars one after another for as
 long as nothing else in the heap comes first — the order of pushing them one by one, without a
 heap operation per bar. :meth:`EventBuffer.pop_spans_until` hands such a stretch out in one
-piece, for a caller that can process it faster than bar by bar.
+piece, for a caller that can process it faster than bar by bar. A run pushed right after
+another of the same priority and key (nothing of that priority and key pushed between them),
+continuing its instants, joins it while it waits: bars that arrive a batch at a time (a live
+feed, a paced replay) are handed out as one stretch too.
 
 >>> buf = EventBuffer()
 >>> buf.push(120, 1, "B", "candle B")
@@ -28,6 +31,7 @@ piece, for a caller that can process it faster than bar by bar.
 from __future__ import annotations
 
 import heapq
+from array import array
 from bisect import bisect_left
 from collections.abc import Iterator, Sequence
 from itertools import pairwise
@@ -35,6 +39,10 @@ from typing import Any
 
 Span = tuple[int, Sequence[int], Sequence[Any], int, int]
 """Items handed out together: priority, known instants, payloads, first and end index."""
+
+MAX_JOINED_RUN = 4096
+"""A waiting run takes a later run's items only while it holds fewer than this many: joining
+copies the waiting items, so the cost per push stays bounded."""
 
 
 class _Run:
@@ -50,6 +58,19 @@ class _Run:
         self.next = 0
 
 
+def _joined(waiting: Sequence[Any], start: int, later: Sequence[Any]) -> Sequence[Any] | None:
+    """``waiting[start:]`` followed by ``later``, as the same kind of sequence (``None``: the
+    two cannot be joined, e.g. columns of another symbol)."""
+    if type(waiting) is not type(later):
+        return None
+    if isinstance(waiting, list):
+        return waiting[start:] + later
+    if isinstance(waiting, array):
+        return waiting[start:] + later if waiting.typecode == later.typecode else None
+    tail_joined = getattr(waiting, "tail_joined", None)
+    return None if tail_joined is None else tail_joined(start, later)
+
+
 class EventBuffer:
     """A min-heap of pending items by event time (picklable)."""
 
@@ -57,6 +78,12 @@ class EventBuffer:
         self._heap: list[tuple[int, int, str, int, Any]] = []
         self._arrivals = 0
         self._pending = 0
+        self._joinable: dict[tuple[int, str], _Run] = {}
+        """Per priority and key, the waiting run pushed last, while nothing of that priority
+        and key was pushed after it."""
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update({"_joinable": {}, **state})  # snapshots from before joining
 
     def __len__(self) -> int:
         return self._pending
@@ -66,6 +93,7 @@ class EventBuffer:
         return self._heap[0][0] if self._heap else None
 
     def push(self, known_ns: int, priority: int, key: str, payload: Any) -> None:
+        self._joinable.pop((priority, key), None)
         self._arrivals += 1
         self._pending += 1
         heapq.heappush(self._heap, (known_ns, priority, key, self._arrivals, payload))
@@ -76,7 +104,9 @@ class EventBuffer:
         """Push ``payloads`` (known at ``known``, in that order) as if one by one.
 
         The buffer keeps both sequences as they are (no copy): compact columns stay compact
-        (:mod:`~operators.execution.buffered_columns`); do not change them afterwards.
+        (:mod:`~operators.execution.buffered_columns`); do not change them afterwards. When the
+        run pushed last with this priority and key still waits and ``known`` continues it, the
+        items join it instead (see :meth:`_join`).
         """
         if not payloads:
             return
@@ -85,10 +115,37 @@ class EventBuffer:
             for known_ns, payload in zip(known, payloads, strict=True):
                 self.push(known_ns, priority, key, payload)
             return
+        waiting = self._joinable.get((priority, key))
+        if waiting is not None and self._join(waiting, known, payloads):
+            return
         run = _Run(known, self._arrivals + 1, payloads)
         self._arrivals += len(run.payloads)
         self._pending += len(run.payloads)
         heapq.heappush(self._heap, (run.known[0], priority, key, run.first_arrival, run))
+        self._joinable[priority, key] = run
+
+    def _join(self, run: _Run, known: Sequence[int], payloads: Sequence[Any]) -> bool:
+        """Append ``payloads`` to the waiting ``run`` of their priority and key, if they
+        continue it (first instant not before its last). Items are ordered by ``(known,
+        priority, key, arrival)`` and arrival only matters between items of one priority and
+        key, none of which arrived since ``run``: numbering the new items on from the run's
+        last keeps every order the heap decides. The run's handed-out items are dropped (its
+        numbering restarts at its next item, so its heap entry stays right)."""
+        start = run.next
+        if start == len(run.payloads) or known[0] < run.known[-1]:
+            return False
+        if len(run.payloads) - start + len(payloads) > MAX_JOINED_RUN:
+            return False
+        joined_known = _joined(run.known, start, known)
+        joined_payloads = _joined(run.payloads, start, payloads)
+        if joined_known is None or joined_payloads is None:
+            return False
+        run.known, run.payloads = joined_known, joined_payloads
+        run.first_arrival += start
+        run.next = 0
+        self._arrivals += len(payloads)
+        self._pending += len(payloads)
+        return True
 
     def pop_until(self, limit_ns: float) -> Iterator[tuple[int, int, Any]]:
         """Pop, in order, every item known strictly before ``limit_ns``.
@@ -127,6 +184,8 @@ class EventBuffer:
             entry = self._next_entry(run, priority, key)
             if entry is not None:
                 heapq.heappush(heap, (*entry, run))
+            else:
+                self._forget(run, priority, key)
             yield priority, run.known, run.payloads, start, stop
 
     def _span_end(self, run: _Run, priority: int, key: str, limit_ns: float) -> int:
@@ -151,7 +210,14 @@ class EventBuffer:
         entry = self._next_entry(payload, priority, key)
         if entry is not None:
             heapq.heappush(self._heap, (*entry, payload))
+        else:
+            self._forget(payload, priority, key)
         return item
+
+    def _forget(self, run: _Run, priority: int, key: str) -> None:
+        """A run handed out entirely is no longer joinable (nor kept alive by the buffer)."""
+        if self._joinable.get((priority, key)) is run:
+            del self._joinable[priority, key]
 
     def _take(self, run: _Run, priority: int) -> tuple[int, int, Any]:
         i = run.next

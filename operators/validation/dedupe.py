@@ -75,6 +75,9 @@ class RecentIds:
         ids = ids[ids >= 0]
         if ids.size == 0:
             return
+        if ids.size == 1 and self._lasts.size and ids[0] == self._lasts[-1] + 1:
+            self._extend_newest_run(int(ids[0]))  # a live feed's next trade
+            return
         self.max_id = max(self.max_id, int(ids.max()))
         if ids.size > self.capacity:
             ids = ids[-self.capacity :]
@@ -89,9 +92,20 @@ class RecentIds:
         self.count += int(ids.size)
         self._forget_beyond_capacity()
 
+    def _extend_newest_run(self, trade_id: int) -> None:
+        """Remember one id that continues the newest run (what :meth:`remember` makes of it)."""
+        self._lasts[-1] = trade_id
+        self.max_id = max(self.max_id, trade_id)
+        self.count += 1
+        self._forget_beyond_capacity()
+
     def _forget_beyond_capacity(self) -> None:
         excess = self.count - self.capacity
         if excess <= 0:
+            return
+        if self._lasts[0] - self._firsts[0] >= excess:  # the oldest run outlives the excess
+            self._firsts[0] += excess
+            self.count = self.capacity
             return
         lengths = self._lasts - self._firsts + 1
         gone = int(np.searchsorted(np.cumsum(lengths), excess, side="right"))

@@ -186,6 +186,34 @@ def test_stock_trades_leave_the_night_unfilled() -> None:
     assert got[Timeframe.D1].open.tolist() == [120.0, 121.0]
 
 
+@pytest.mark.parametrize("per_batch", [1, 2, 100])
+def test_stock_days_leave_out_trades_at_the_close_and_at_midnight_whatever_the_batches(
+    per_batch: int,
+) -> None:
+    """Post-market trades in the minute opening at the close (20:00 UTC) and at 00:00 UTC (a
+    session date's midnight, how daily files stamp a day) are in no day: they once joined the
+    day when they came in the same batch as its last regular minute, and made a second candle
+    of that day when they came after it."""
+    at = [
+        "2024-07-02T13:30:05", "2024-07-02T15:00:00", "2024-07-02T19:59:30",  # the session
+        "2024-07-02T20:00:10", "2024-07-02T23:00:00", "2024-07-03T00:00:20",  # after it
+        "2024-07-03T13:30:10", "2024-07-03T16:59:00", "2024-07-03T17:00:30",  # early close
+    ]  # fmt: skip
+    ts = np.array(at, dtype="datetime64[ns]").astype(np.int64)
+    prices = [100.0, 101.0, 102.0, 150.0, 160.0, 170.0, 103.0, 104.0, 180.0]
+    core = MultiTimeframeCandles.from_trades("NVDA", [Timeframe.D1], calendar=calendar_for("XNYS"))
+    batches = [
+        TradeBatch.from_columns("NVDA", ts[i : i + per_batch], prices[i : i + per_batch],
+                                [1.0] * len(prices[i : i + per_batch]))
+        for i in range(0, len(ts), per_batch)
+    ]  # fmt: skip
+    days = run(core, batches)[Timeframe.D1]
+    assert days.open.tolist() == [100.0, 103.0]
+    assert days.high.tolist() == [102.0, 104.0]
+    assert days.close.tolist() == [102.0, 104.0]
+    assert days.trades.tolist() == [3, 2]
+
+
 def test_daily_candles_through_quorum_features_equal_talib(tmp_path: Path) -> None:
     config = tmp_path / "days.yaml"
     config.write_text("candles:\n  timeframes: [1m, 1d, 1w]\n")

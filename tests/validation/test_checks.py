@@ -103,6 +103,28 @@ def test_recent_ids_match_a_naive_last_n_window(batches: list[list[int]], capaci
         remembered.extend(i for i in accepted if i >= 0)
 
 
+@settings(max_examples=200, deadline=None)
+@given(steps=st.lists(st.integers(-3, 3), max_size=60), capacity=st.integers(1, 12))
+def test_recent_ids_fed_a_live_feed_one_id_at_a_time_match_the_window(
+    steps: list[int], capacity: int
+) -> None:
+    """Mostly the next id (the one-id fast path), with gaps, repeats and ids going back."""
+    ids = RecentIds(capacity)
+    remembered: deque[int] = deque(maxlen=capacity)
+    current, highest = 0, -1
+    for step in steps:
+        current = max(-1, current + (1 if step in (0, 1) else step))
+        one = np.array([current], dtype=np.int64)
+        seen = current >= 0 and current in remembered
+        assert ids.duplicates(one, np.ones(1, dtype=bool)).tolist() == [seen]
+        if not seen:
+            ids.remember(one)
+            if current >= 0:
+                remembered.append(current)
+                highest = max(highest, current)
+        assert (ids.count, ids.max_id) == (len(remembered), highest)
+
+
 def test_recent_ids_only_look_at_candidates() -> None:
     ids = RecentIds(10)
     ids.remember(np.array([1, 2]))

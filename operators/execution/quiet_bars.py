@@ -98,7 +98,7 @@ class QuietBars(EngineState):
         window = market.volumes
         first = start if window.maxlen is None else max(start, stop - window.maxlen)
         close, volume = bars.close, bars.volume
-        window.extend(spec.base_volume(volume[i], close[i]) for i in range(first, stop))
+        window.extend(spec.base_volumes(volume[first:stop], close[first:stop]))
         market.last_open_ns = bars.open_ns[last]
         market.last_close_ns = market.last_open_ns + bars.tf_ns
         market.set_close(close[last])

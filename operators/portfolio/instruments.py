@@ -20,6 +20,7 @@ Quantization rules, once for the whole trading core:
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Sequence
 from decimal import ROUND_CEILING, ROUND_DOWN, ROUND_FLOOR, ROUND_HALF_EVEN, Decimal
 from typing import Literal
 
@@ -138,6 +139,17 @@ class InstrumentSpec(BaseModel):
         if self.volume_unit == "quote":
             return volume / price if price > 0 else 0.0
         return volume
+
+    def base_volumes(self, volumes: Sequence[float], prices: Sequence[float]) -> Iterable[float]:
+        """:meth:`base_volume` of each volume and price in turn (the volumes themselves when
+        the feed reports base units).
+
+        >>> list(InstrumentSpec(volume_unit="quote").base_volumes([1000.0, 5.0], [50.0, 0.0]))
+        [20.0, 0.0]
+        """
+        if self.volume_unit == "quote":
+            return map(self.base_volume, volumes, prices)
+        return volumes
 
 
 class Instruments(BaseModel):

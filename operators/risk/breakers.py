@@ -23,10 +23,14 @@
 from __future__ import annotations
 
 import math
+from array import array
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
+import numpy as np
+
+from operators.risk._volatility_kernel import absorb_until_spike
 from operators.risk.config import RiskConfig
 from operators.risk.state import TradingStateChange, TradingStateMachine
 from schemas.common import NS_PER_SECOND
@@ -178,24 +182,37 @@ class CircuitBreakers:
     def absorb_closes(self, asset: str, closes: Sequence[float], start: int, stop: int) -> int:
         """Feed ``closes[start:stop]`` of ``asset`` as :meth:`on_close` would, one by one, up
         to the first that would trip the volatility breaker; returns how many were taken (that
-        one is not: the caller feeds it to :meth:`on_close` with its event time). The same steps
-        as :meth:`on_close` (``_log_return``, ``spike_sigma``, ``learn``): the state after is
-        exactly that of the one-by-one calls.
+        one is not: the caller feeds it to :meth:`on_close` with its event time). The steps of
+        :meth:`on_close` (``_log_return``, ``spike_sigma``, ``learn``) in one compiled loop
+        (:mod:`operators.risk._volatility_kernel`): the state after is exactly that of the
+        one-by-one calls.
 
         >>> breakers = CircuitBreakers(RiskConfig(volatility_warmup_bars=2), bar_ns=60)
         >>> breakers.absorb_closes("A/B", [100.0, 100.1, 100.0, 100.1, 130.0, 100.0], 0, 6)
         4
         """
+        if start >= stop:
+            return 0
+        state = self._vol.get(asset)
+        first = start
+        if state is None:  # the asset's first close starts its state
+            state = self._vol[asset] = _Volatility(prev_close=float(closes[start]))
+            first += 1
         cfg = self.config
-        alpha, multiple = self._alpha, cfg.volatility_spike_multiple
-        warmup = cfg.volatility_warmup_bars
-        for i in range(start, stop):
-            close = closes[i]
-            fed = self._log_return(asset, close)
-            if fed is None:
-                continue
-            state, ret = fed
-            if state.spike_sigma(ret, warmup, multiple) is not None:
-                return i - start
-            state.learn(close, ret, alpha)
-        return stop - start
+        taken, state.prev_close, state.variance, state.returns = absorb_until_spike(
+            _float64(closes, first, stop),
+            state.prev_close,
+            state.variance,
+            state.returns,
+            cfg.volatility_warmup_bars,
+            cfg.volatility_spike_multiple,
+            self._alpha,
+        )
+        return first - start + taken
+
+
+def _float64(values: Sequence[float], start: int, stop: int) -> np.ndarray:
+    """``values[start:stop]`` as a float64 array (a view where ``values`` is a typed array)."""
+    if isinstance(values, array) and values.typecode == "d":
+        return np.frombuffer(values, dtype=np.float64, count=stop - start, offset=8 * start)
+    return np.asarray(values[start:stop], dtype=np.float64)

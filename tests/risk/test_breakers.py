@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from array import array
 from decimal import Decimal
 
 from hypothesis import given
@@ -139,3 +140,47 @@ def test_effective_state_is_the_most_severe(manual: TradingState, trips: dict) -
     assert machine.state is expected
     code, _ = machine.cause()
     assert (code is RiskReason.APPROVED) == (expected is TradingState.ACTIVE)
+
+
+def _volatility_state(breakers: CircuitBreakers) -> tuple[str, str, int] | None:
+    state = breakers._vol.get("X/Y")
+    return None if state is None else (repr(state.prev_close), repr(state.variance), state.returns)
+
+
+_CLOSES = st.lists(
+    st.one_of(
+        st.floats(min_value=90.0, max_value=110.0),
+        st.sampled_from([0.0, -1.0, math.nan, 100.0, 140.0, 60.0]),
+    ),
+    max_size=60,
+)
+
+
+@given(
+    closes=_CLOSES,
+    cut=st.integers(min_value=0, max_value=60),
+    typed=st.booleans(),
+    warmup=st.integers(min_value=2, max_value=6),
+)
+def test_absorbing_closes_leaves_what_one_by_one_leaves(
+    closes: list[float], cut: int, typed: bool, warmup: int
+) -> None:
+    """Stretches taken by the compiled loop, each spike fed one by one as the trading core
+    does: the same trips, and the same state to the last bit (restarts on unusable closes
+    included) after every step."""
+    limits = {"volatility_warmup_bars": warmup, "volatility_spike_multiple": 2.5}
+    one_by_one, machine = make(**limits, volatility_halflife_bars=3)
+    at_once, other_machine = make(**limits, volatility_halflife_bars=3)
+    column = array("d", closes) if typed else closes
+    position = 0
+    for stop in (min(cut, len(closes)), len(closes)):
+        while position < stop:
+            taken = at_once.absorb_closes("X/Y", column, position, stop)
+            for close in closes[position : position + taken]:
+                assert one_by_one.on_close("X/Y", DAY0, close, machine) == []
+            position += taken
+            assert _volatility_state(at_once) == _volatility_state(one_by_one)
+            if position < stop:  # stopped at a spike
+                assert one_by_one.on_close("X/Y", DAY0, closes[position], machine)
+                assert at_once.on_close("X/Y", DAY0, closes[position], other_machine)
+                position += 1

@@ -48,6 +48,11 @@ from schemas.common import Timeframe
 
 _COLUMNS = ("ts_ns", "open", "high", "low", "close", "volume", "trades")
 
+MAX_JOINED_BATCHES = 32
+"""Batches joined to a target's pending rows before they are concatenated: a live feed's
+one-minute batches cost a list append each, and a pending bucket is never more than this many
+small batches (memory at many symbols)."""
+
 
 def _is_tail(part: CandleBatch, whole: CandleBatch) -> bool:
     """Whether ``part`` holds exactly (bit for bit) the last ``len(part)`` rows of ``whole``."""
@@ -117,12 +122,21 @@ class CandleRollup:
         self._source_name = "replay"
         self._last_ts: int | None = None
         self._pending = {t: CandleBatch.empty(symbol, self.source) for t in self.targets}
+        self._init_joins()
+
+    def _init_joins(self) -> None:
+        """Derived state, never persisted: batches joined to each target's pending rows since
+        they were last concatenated (the pending rows are ``_pending[t]`` followed by them),
+        and the bounds of the bucket holding a target's pending rows, when computed."""
+        self._joined: dict[Timeframe, list[CandleBatch]] = {t: [] for t in self.targets}
+        self._open: dict[Timeframe, tuple[int, int]] = {}
 
     def __deepcopy__(self, memo: dict[int, object]) -> CandleRollup:
         """Bytewax snapshots state by deep copy every epoch: copy the pending candles only."""
         clone = CandleRollup.__new__(CandleRollup)
         clone.__dict__.update(self.__dict__)  # not copy.copy: that would pickle-encode
-        clone._pending = {t: copy_candles(batch) for t, batch in self._pending.items()}
+        clone._pending = {t: copy_candles(self._pending_rows(t)) for t in self.targets}
+        clone._init_joins()
         return clone
 
     def __getstate__(self) -> dict[str, object]:
@@ -131,7 +145,8 @@ class CandleRollup:
         holds the longest (compressed) and how many of its last rows each target has pending;
         a target whose rows are not such a tail is kept whole."""
         state = dict(self.__dict__)
-        state["_pending"] = _pending_state(self._pending)
+        state["_pending"] = _pending_state({t: self._pending_rows(t) for t in self.targets})
+        del state["_joined"], state["_open"]
         return state
 
     def __setstate__(self, state: dict[str, object]) -> None:
@@ -139,6 +154,7 @@ class CandleRollup:
         if isinstance(saved, tuple):  # the snapshot form; a dict of batches is the earlier one
             state = {**state, "_pending": _pending_of(saved)}
         self.__dict__.update(state)
+        self._init_joins()
 
     def update(self, candles: CandleBatch) -> dict[Timeframe, CandleBatch]:
         """Take closed source candles; return the non-empty closed candles per target."""
@@ -149,13 +165,20 @@ class CandleRollup:
         self._last_ts = int(candles.ts_ns[-1])
         ends = self._last_ts + self.source.ns
         closed: dict[Timeframe, CandleBatch] = {}
+        joining: list[CandleBatch] = []  # ``candles`` copied once, for every target joining it
         for target in self.targets:
-            if self._joined_open_bucket(target, candles, ends):
+            if self._joins_open_bucket(target, candles, ends):
+                self._join(target, candles, joining)
                 continue
+            self._open.pop(target, None)
             buckets = self._buckets[target]
             rows = concat_candles(
-                self.symbol, self.source, [self._pending[target], candles], self._source_name
+                self.symbol,
+                self.source,
+                [self._pending[target], *self._joined[target], candles],
+                self._source_name,
             )
+            self._joined[target].clear()
             bucket = buckets.start(rows.ts_ns)
             outside = bucket == NO_BUCKET
             if outside.any():  # closed hours: in no candle of this timeframe
@@ -175,33 +198,55 @@ class CandleRollup:
                     closed[target] = built
         return closed
 
-    def _joined_open_bucket(self, target: Timeframe, candles: CandleBatch, ends: int) -> bool:
-        """The common case of a live feed, done without re-reading the pending rows: when
-        ``candles`` all fall in the bucket ``target``'s pending rows are in (or, with none
-        pending, in one bucket) and end before it does, they only join the pending rows —
-        what the general path of :meth:`update` makes of them too. False: nothing changed."""
+    def _joins_open_bucket(self, target: Timeframe, candles: CandleBatch, ends: int) -> bool:
+        """The common case of a live feed: ``candles`` all fall in the bucket ``target``'s
+        pending rows are in (or, with none pending, in one bucket) and end before it does, so
+        they only join the pending rows — what the general path of :meth:`update` makes of
+        them too. Decided without re-reading the pending rows: the bucket's bounds are kept
+        while they stay pending."""
         buckets, ts = self._buckets[target], candles.ts_ns
-        edges = buckets.start(ts if len(ts) == 1 else ts[[0, -1]])  # buckets rise with time:
-        first = int(edges[0])  # the first and last decide ...
-        if first == NO_BUCKET or int(edges[-1]) != first:
+        bounds = self._open.get(target)
+        if bounds is None:
+            pending = self._pending[target]
+            parts = self._joined[target]
+            head = pending if len(pending) else parts[0] if parts else candles
+            start = int(buckets.start(head.ts_ns[:1])[0])
+            if start == NO_BUCKET:
+                return False
+            bounds = self._open[target] = (start, int(buckets.end(np.array([start]))[0]))
+        start, end = bounds
+        if ends >= end:  # the batch completes the bucket or goes past it
             return False
-        between = len(ts) > 2 and not buckets.calendar.always_open  # ... unless hours close
-        if between and not (buckets.start(ts) == first).all():
-            return False
-        pending = self._pending[target]
-        if len(pending) and int(buckets.start(pending.ts_ns[:1])[0]) != first:
-            return False
-        if ends >= int(buckets.end(np.array([first]))[0]):
-            return False
-        rows = concat_candles(self.symbol, self.source, [pending, candles], self._source_name)
-        self._pending[target] = copy_candles(rows) if rows is candles else rows
-        return True
+        # ``candles`` come after the pending rows (or start the bucket): on a 24/7 calendar a
+        # bucket is every instant from its start to its end; elsewhere hours may close inside
+        return buckets.calendar.always_open or bool((buckets.start(ts) == start).all())
+
+    def _join(self, target: Timeframe, candles: CandleBatch, joining: list[CandleBatch]) -> None:
+        """Join ``candles`` to ``target``'s pending rows (``joining``: their copy, once made);
+        the joined batches are concatenated every :data:`MAX_JOINED_BATCHES`."""
+        if not joining:
+            joining.append(copy_candles(candles))
+        parts = self._joined[target]
+        parts.append(joining[0])
+        if len(parts) >= MAX_JOINED_BATCHES:
+            self._pending_rows(target)
+
+    def _pending_rows(self, target: Timeframe) -> CandleBatch:
+        """``target``'s pending rows as one batch (its joined batches concatenated)."""
+        parts = self._joined[target]
+        if parts:
+            self._pending[target] = concat_candles(
+                self.symbol, self.source, [self._pending[target], *parts], self._source_name
+            )
+            parts.clear()
+        return self._pending[target]
 
     def flush(self) -> dict[Timeframe, CandleBatch]:
         """End of stream: emit every open (partial) bucket."""
         closed: dict[Timeframe, CandleBatch] = {}
         for target in self.targets:
-            rows = self._pending[target]
+            rows = self._pending_rows(target)
+            self._open.pop(target, None)
             if len(rows):
                 built = self._aggregate(rows, self._buckets[target].start(rows.ts_ns), target)
                 if len(built):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import itertools
 import pickle
 
@@ -14,6 +15,8 @@ from hypothesis import strategies as st
 
 from operators.candles import CandleRollup
 from operators.candles.aggregate import concat_candles
+from operators.candles.calendars import calendar_for
+from operators.candles.rollup import MAX_JOINED_BATCHES
 from schemas.batches import CandleBatch
 from schemas.common import NS_PER_MINUTE, Timeframe
 
@@ -268,3 +271,53 @@ def test_any_batch_split_gives_bit_identical_roll_ups(
         split = concat_candles("BTC-PERP", timeframe, out[timeframe])
         for column in ("ts_ns", "open", "high", "low", "close", "volume", "trades"):
             np.testing.assert_array_equal(getattr(split, column), getattr(candles, column))
+
+
+class _GeneralPathOnly(CandleRollup):
+    """The roll-up re-bucketing its pending rows on every batch: the definition the live-feed
+    fast path (joining a batch to an open bucket) must agree with, batch by batch."""
+
+    def _joins_open_bucket(self, target: Timeframe, candles: CandleBatch, ends: int) -> bool:
+        return False
+
+
+@pytest.mark.parametrize("calendar_name", ["24/7", "XNYS"])
+def test_a_live_feed_with_snapshots_rolls_up_as_the_general_path(
+    btc_perp_1m: CandleBatch, calendar_name: str
+) -> None:
+    """Mostly one-minute batches (what a live feed sends): pending buckets are joined batch by
+    batch, well past the concatenation bound, while snapshots are copied at epoch ends and
+    pickled later, and the core is restored from pickles along the way. Every batch closes
+    exactly the candles the general path closes on it, bit for bit, and a copy taken as a
+    snapshot does not move with the original."""
+    calendar = calendar_for(calendar_name)
+    targets = [*ROLLUPS_OF_1M, Timeframe.D1, Timeframe.W1]
+    window = btc_perp_1m.take(slice(1_000, 12_000))  # 11,000 minutes: days and a week close
+    live = CandleRollup("BTC-PERP", Timeframe.M1, targets, calendar=calendar)
+    reference = _GeneralPathOnly("BTC-PERP", Timeframe.M1, targets, calendar=calendar)
+    sizes = itertools.cycle([1, 1, 1, 2, 1, 1, 3, 1, 1, 1, 7, 1])
+    start, batch_number, joined = 0, 0, 0
+    snapshot, frozen = None, b""
+    while start < len(window):
+        batch = window.take(slice(start, start + next(sizes)))
+        start, batch_number = start + len(batch), batch_number + 1
+        got, expected = live.update(batch), reference.update(batch)
+        assert got.keys() == expected.keys()
+        for timeframe, candles in expected.items():
+            assert pickle.dumps(got[timeframe]) == pickle.dumps(candles)
+        assert all(len(parts) < MAX_JOINED_BATCHES for parts in live._joined.values())
+        joined += bool(live._joined[Timeframe.H1])
+        if batch_number % 97 == 0:  # an epoch ends: Bytewax copies the state ...
+            state, expected_state = live.__getstate__(), reference.__getstate__()
+            assert state.keys() == expected_state.keys()
+            for name, value in state.items():  # the same state (the key order may differ)
+                assert pickle.dumps(value) == pickle.dumps(expected_state[name]), name
+            if snapshot is not None:  # ... and writes the earlier copy out later
+                assert pickle.dumps(snapshot) == frozen
+            snapshot = copy.deepcopy(live)
+            frozen = pickle.dumps(snapshot)
+        if batch_number % 251 == 0:
+            live = pickle.loads(pickle.dumps(live))
+    # an hour's minutes were joined, bucket after bucket (24/7; the NYSE is open 6.5 h a day)
+    assert joined > batch_number // (2 if calendar.always_open else 20)
+    assert pickle.dumps(live.flush()) == pickle.dumps(reference.flush())

@@ -53,7 +53,7 @@ def test_the_original_moving_on_leaves_the_copy_as_it_was() -> None:
 def test_a_pickled_core_mid_candle_holds_its_pending_minutes_once_and_resumes_exactly() -> None:
     core = MultiTimeframeCandles.from_trades("X/Y")
     core.update(trades(0, 230))  # 229 closed minutes: 4, 4, 49 and 229 pending per target
-    pending = core.rollup._pending
+    pending = {t: core.rollup._pending_rows(t) for t in core.rollup.targets}
     assert sorted(len(b) for b in pending.values()) == [4, 4, 49, 229]
     state = core.rollup.__getstate__()["_pending"]
     assert sorted(state[1].values()) == [4, 4, 49, 229]  # tails of the longest, by count

@@ -28,6 +28,7 @@ same however the stream is cut into batches, and why the volume equals pandas'
 from __future__ import annotations
 
 import copy
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -162,23 +163,16 @@ class MinuteCandleBuilder:
         self._check(trades)
         self._source = trades.source
         if len(trades) == 0:
-            return self._result(self._no_candles(), LateTrades.empty(self.symbol, self._source))
+            return self._result(self._no_candles(), _no_late(self.symbol, self._source))
         ts = trades.ts_ns
-        seen_before = self._max_seen_before_each(ts)
-        watermark_before = seen_before - self.allowed_lateness_ns
-        open_since = floor_to(watermark_before, NS_PER_MINUTE)
-        if self._horizon is not None:
-            np.maximum(open_since, self._horizon, out=open_since)
-        late_mask = ts < open_since
-        if late_mask.any():
-            late = LateTrades(trades.take(late_mask), watermark_before[late_mask])
-            accepted = trades.take(~late_mask)
-            self.late_total += len(late)
+        if self._in_order(ts):  # a live feed's batch: no trade can be late
+            late, accepted = _no_late(self.symbol, self._source), trades
+            self._max_ts = int(ts[-1])
         else:
-            late = LateTrades.empty(self.symbol, self._source)
-            accepted = trades
+            seen_before = self._max_seen_before_each(ts)
+            late, accepted = self._split_late(trades, seen_before)
+            self._max_ts = int(max(seen_before[-1], ts[-1]))
         self._add_pending(accepted)
-        self._max_ts = int(max(seen_before[-1], ts[-1]))
         horizon = (self._max_ts - self.allowed_lateness_ns) // NS_PER_MINUTE * NS_PER_MINUTE
         if self._horizon is not None:
             horizon = max(horizon, self._horizon)
@@ -188,7 +182,7 @@ class MinuteCandleBuilder:
 
     def flush(self) -> MinuteUpdate:
         """End of stream: close every open minute (no empty candles after the last trade)."""
-        none_late = LateTrades.empty(self.symbol, self._source)
+        none_late = _no_late(self.symbol, self._source)
         if self._pending_min_ts is None:
             return self._result(self._no_candles(), none_late)
         latest = max(int(batch.ts_ns.max()) for batch in self._pending)
@@ -207,13 +201,41 @@ class MinuteCandleBuilder:
             )
         for name in ("price", "amount"):
             column = getattr(trades, name)
-            bad = ~((column > 0) & (column < np.inf))
-            if bad.any():
-                i = int(np.argmax(bad))
+            if len(column) and not (  # two reductions; a NaN propagates and fails
+                np.minimum.reduce(column) > 0 and np.maximum.reduce(column) < np.inf
+            ):
+                i = int(np.argmax(~((column > 0) & (column < np.inf))))
                 raise ValueError(
                     f"{name} must be finite and > 0; trade {i} at {format_ns(trades.ts_ns[i])} "
                     f"has {name}={float(column[i])!r}"
                 )
+
+    def _in_order(self, ts: np.ndarray) -> bool:
+        """Whether the batch's trades come in time order, none before the latest trade seen
+        nor before the open minutes: then each trade is at or after every trade before it,
+        and so at or after its watermark and the open minutes, and none is late."""
+        first = int(ts[0])
+        if self._max_ts is not None and first < self._max_ts:
+            return False
+        if self._horizon is not None and first < self._horizon:
+            return False
+        return len(ts) == 1 or bool((ts[1:] >= ts[:-1]).all())
+
+    def _split_late(
+        self, trades: TradeBatch, seen_before: np.ndarray
+    ) -> tuple[LateTrades, TradeBatch]:
+        """The batch's late trades (with the watermark at each arrival) and the accepted rest."""
+        ts = trades.ts_ns
+        watermark_before = seen_before - self.allowed_lateness_ns
+        open_since = floor_to(watermark_before, NS_PER_MINUTE)
+        if self._horizon is not None:
+            np.maximum(open_since, self._horizon, out=open_since)
+        late_mask = ts < open_since
+        if not late_mask.any():
+            return _no_late(self.symbol, self._source), trades
+        late = LateTrades(trades.take(late_mask), watermark_before[late_mask])
+        self.late_total += len(late)
+        return late, trades.take(~late_mask)
 
     def _max_seen_before_each(self, ts: np.ndarray) -> np.ndarray:
         """Largest trade time seen before each trade of the batch arrived."""
@@ -256,14 +278,21 @@ class MinuteCandleBuilder:
     def _take_pending_before(self, horizon: int) -> TradeBatch:
         if self._pending_min_ts is None or self._pending_min_ts >= horizon:
             return TradeBatch.empty(self.symbol, self._source)
-        pending = concat_trades(self.symbol, self._pending, self._source)
-        closing = pending.ts_ns < horizon
-        if closing.all():
-            self._pending, self._pending_min_ts = [], None
-            return pending
-        rest = pending.take(~closing)
-        self._pending, self._pending_min_ts = [rest], int(rest.ts_ns.min())
-        return pending.take(closing)
+        closing: list[TradeBatch] = []  # batch by batch, in arrival order: a live feed's
+        rest: list[TradeBatch] = []  # batches fall wholly on one side of the horizon
+        for batch in self._pending:
+            ts = batch.ts_ns
+            if ts.max() < horizon:
+                closing.append(batch)
+            elif ts.min() >= horizon:
+                rest.append(batch)
+            else:
+                before = ts < horizon
+                closing.append(batch.take(before))
+                rest.append(batch.take(~before))
+        self._pending = rest
+        self._pending_min_ts = min(int(batch.ts_ns.min()) for batch in rest) if rest else None
+        return concat_trades(self.symbol, closing, self._source)
 
     def _fill_gaps(self, columns: OhlcvColumns, fill_end: int) -> OhlcvColumns:
         """Zero-volume candles at the previous close for untraded minutes in the range."""
@@ -307,10 +336,30 @@ class MinuteCandleBuilder:
         return MinuteUpdate(candles, late, self.watermark_ns)
 
 
+_FIRST_ROW = np.zeros(1, dtype=np.intp)
+
+
+@functools.lru_cache(maxsize=4096)
+def _no_late(symbol: str, source: str) -> LateTrades:
+    """The (shared, empty) late trades of a batch that had none."""
+    return LateTrades.empty(symbol, source)
+
+
 def _aggregate_minutes(trades: TradeBatch) -> OhlcvColumns:
     """One candle per traded minute; trades sorted by time, ties kept in arrival order."""
     ts, price, amount = trades.ts_ns, trades.price, trades.amount
     if len(ts) > 1 and np.any(ts[1:] < ts[:-1]):
         order = np.argsort(ts, kind="stable")
         ts, price, amount = ts[order], price[order], amount[order]
+    minute = int(ts[0]) // NS_PER_MINUTE * NS_PER_MINUTE
+    if int(ts[-1]) < minute + NS_PER_MINUTE:  # one minute (a live feed's): as aggregate_sorted
+        return OhlcvColumns(
+            ts_ns=np.array([minute], dtype=np.int64),
+            open=price[_FIRST_ROW],
+            high=np.maximum.reduceat(price, _FIRST_ROW),
+            low=np.minimum.reduceat(price, _FIRST_ROW),
+            close=price[-1:].copy(),
+            volume=np.add.reduceat(amount, _FIRST_ROW),
+            trades=np.array([len(ts)], dtype=np.int64),
+        )
     return aggregate_sorted(floor_to(ts, NS_PER_MINUTE), price, price, price, price, amount)

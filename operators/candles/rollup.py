@@ -41,7 +41,13 @@ from operators.candles.aggregate import (
     mean_spread,
 )
 from operators.candles.calendars import NO_BUCKET, MarketCalendar
-from operators.candles.timeframes import Buckets, format_ns, is_aligned, rollup_targets
+from operators.candles.timeframes import (
+    Buckets,
+    format_ns,
+    is_aligned,
+    is_aligned_ns,
+    rollup_targets,
+)
 from operators.snapshot_encoding import packed, unpacked
 from schemas.batches import CandleBatch
 from schemas.common import Timeframe
@@ -267,6 +273,11 @@ class CandleRollup:
             spread = mean_spread(bucket, rows.spread, rows.trades)  # trades = quote updates
         return columns.to_batch(self.symbol, target, self._source_name, spread)
 
+    def _fits(self, ts_ns: int) -> bool:
+        """Whether one candle's open time passes :meth:`_check` (a live feed's one minute)."""
+        after = self._last_ts is None or ts_ns > self._last_ts
+        return after and is_aligned_ns(ts_ns, self.source)
+
     def _check(self, candles: CandleBatch) -> None:
         if candles.symbol != self.symbol:
             raise ValueError(
@@ -278,7 +289,7 @@ class CandleRollup:
                 f"{self.source.value} candles"
             )
         ts = candles.ts_ns
-        if len(ts) == 0:
+        if len(ts) == 0 or (len(ts) == 1 and self._fits(int(ts[0]))):
             return
         misaligned = ~is_aligned(ts, self.source)
         if misaligned.any():

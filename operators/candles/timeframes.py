@@ -88,8 +88,20 @@ def is_aligned(ts_ns: np.ndarray, timeframe: Timeframe) -> np.ndarray:
     >>> is_aligned(np.array([0, 4 * 86_400 * 10**9]), Timeframe.W1).tolist()
     [False, True]
     """
-    origin = WEEK_ORIGIN_NS if timeframe is Timeframe.W1 else 0
-    return (np.asarray(ts_ns, np.int64) - origin) % timeframe.ns == 0
+    return (np.asarray(ts_ns, np.int64) - _grid_origin(timeframe)) % timeframe.ns == 0
+
+
+def is_aligned_ns(ts_ns: int, timeframe: Timeframe) -> bool:
+    """:func:`is_aligned` of one open time, in Python integers (a live feed's one candle).
+
+    >>> is_aligned_ns(4 * 86_400 * 10**9, Timeframe.W1), is_aligned_ns(1, Timeframe.M1)
+    (True, False)
+    """
+    return (ts_ns - _grid_origin(timeframe)) % timeframe.ns == 0
+
+
+def _grid_origin(timeframe: Timeframe) -> int:
+    return WEEK_ORIGIN_NS if timeframe is Timeframe.W1 else 0
 
 
 def format_ns(ts_ns: int) -> str:

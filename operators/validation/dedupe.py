@@ -72,11 +72,11 @@ class RecentIds:
 
     def remember(self, ids: np.ndarray) -> None:
         """Add the ids of accepted trades, in acceptance order (unknown ids are skipped)."""
+        if self._continue_newest_run(ids):  # a live feed's next trades
+            self._extend_newest_run(int(ids[-1]), int(ids.size))
+            return
         ids = ids[ids >= 0]
         if ids.size == 0:
-            return
-        if ids.size == 1 and self._lasts.size and ids[0] == self._lasts[-1] + 1:
-            self._extend_newest_run(int(ids[0]))  # a live feed's next trade
             return
         self.max_id = max(self.max_id, int(ids.max()))
         if ids.size > self.capacity:
@@ -92,11 +92,21 @@ class RecentIds:
         self.count += int(ids.size)
         self._forget_beyond_capacity()
 
-    def _extend_newest_run(self, trade_id: int) -> None:
-        """Remember one id that continues the newest run (what :meth:`remember` makes of it)."""
-        self._lasts[-1] = trade_id
-        self.max_id = max(self.max_id, trade_id)
-        self.count += 1
+    def _continue_newest_run(self, ids: np.ndarray) -> bool:
+        """Whether ``ids`` are the ids right after the newest run, one by one: they only
+        extend that run (the window then forgets the oldest, as for any ids)."""
+        if not ids.size or not self._lasts.size:
+            return False
+        if ids[0] != self._lasts[-1] + 1:
+            return False
+        return ids.size == 1 or bool((ids[1:] - ids[:-1] == 1).all())
+
+    def _extend_newest_run(self, last_id: int, added: int) -> None:
+        """Remember ``added`` ids continuing the newest run up to ``last_id`` (what
+        :meth:`remember` makes of them)."""
+        self._lasts[-1] = last_id
+        self.max_id = max(self.max_id, last_id)
+        self.count += added
         self._forget_beyond_capacity()
 
     def _forget_beyond_capacity(self) -> None:

@@ -133,9 +133,15 @@ class PriceOutlierDetector:
         result = OutlierCheck(
             np.zeros(n, dtype=bool), np.zeros(n), np.full(n, np.nan), np.full(n, np.nan)
         )
-        rows = np.flatnonzero(candidates)
-        judged = np.ascontiguousarray(prices[rows], dtype=np.float64)
-        z, median, scale = np.zeros(rows.size), np.empty(rows.size), np.empty(rows.size)
+        in_place = bool(candidates.all())  # the usual batch: the loop fills the result itself
+        if in_place:
+            rows = np.arange(n)
+            judged = np.ascontiguousarray(prices, dtype=np.float64)
+            z, median, scale = result.z, result.median, result.scale
+        else:
+            rows = np.flatnonzero(candidates)
+            judged = np.ascontiguousarray(prices[rows], dtype=np.float64)
+            z, median, scale = np.zeros(rows.size), np.empty(rows.size), np.empty(rows.size)
         position = 0
         while position < rows.size:
             consumed, self._next, self._filled = _judge_until_outlier()(
@@ -153,11 +159,12 @@ class PriceOutlierDetector:
             )
             if consumed:
                 self._run.clear()  # prices were accepted: a run of outliers is broken
+            if consumed and not in_place:
                 done = rows[position : position + consumed]
                 result.z[done] = z[position : position + consumed]
                 result.median[done] = median[position : position + consumed]
                 result.scale[done] = scale[position : position + consumed]
-                position += consumed
+            position += consumed
             if position < rows.size:
                 position = self._judge_chunk_with_outlier(prices, rows, position, result)
         return result

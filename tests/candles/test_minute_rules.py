@@ -149,6 +149,39 @@ def test_a_trade_for_a_minute_closed_by_flush_is_late() -> None:
     assert builder.update(trades([50 * S], [2.0])).late_count == 1
 
 
+def test_a_trade_behind_the_newest_but_in_an_open_minute_leaves_the_watermark() -> None:
+    builder = MinuteCandleBuilder("X/Y", allowed_lateness_ns=45 * S)
+    assert builder.update(trades([130 * S], [1.0])).watermark_ns == T0 + 85 * S
+    update = builder.update(trades([100 * S, 110 * S], [2.0, 3.0]))  # in order, behind 130 s
+    assert (update.late_count, update.watermark_ns) == (0, T0 + 85 * S)
+    assert rows(builder.flush().candles) == [
+        (1, 2.0, 3.0, 2.0, 3.0, 2.0, 2),
+        (2, 1.0, 1.0, 1.0, 1.0, 1.0, 1),
+    ]
+
+
+def test_trades_kept_open_by_a_long_lateness_close_with_their_minute() -> None:
+    """Minutes close while later trades that arrived earlier stay open: the oldest open trade
+    (310 s, arrived after 400 s) decides when the next minute closes."""
+    builder = MinuteCandleBuilder("X/Y", allowed_lateness_ns=150 * S)
+    for ts in (400, 250, 310):
+        assert not len(builder.update(trades([ts * S], [ts / 100])).candles)
+    closed = builder.update(trades([451 * S], [4.51])).candles  # watermark 301 s
+    assert rows(closed) == [(4, 2.5, 2.5, 2.5, 2.5, 1.0, 1)]
+    closed = builder.update(trades([511 * S], [5.11])).candles  # watermark 361 s
+    assert rows(closed) == [(5, 3.1, 3.1, 3.1, 3.1, 1.0, 1)]
+
+
+def test_trades_a_nanosecond_apart_across_a_minute_boundary_close_in_their_own_minutes() -> None:
+    builder = MinuteCandleBuilder("X/Y")
+    closed = builder.update(trades([0, M - 1, M, 3 * M], [1.0, 2.0, 3.0, 4.0])).candles
+    assert rows(closed) == [
+        (0, 1.0, 2.0, 1.0, 2.0, 2.0, 2),
+        (1, 3.0, 3.0, 3.0, 3.0, 1.0, 1),
+        (2, 3.0, 3.0, 3.0, 3.0, 0.0, 0),
+    ]
+
+
 @pytest.mark.parametrize(
     ("column", "value"),
     [("price", 0.0), ("price", float("nan")), ("amount", -1.0), ("amount", float("inf"))],

@@ -200,6 +200,10 @@ def test_misaligned_or_mislabelled_input_is_refused() -> None:
     other = CandleBatch.from_columns("A/B", Timeframe.M1, [0], [1], [1], [1], [1], [1])
     with pytest.raises(ValueError, match="'A/B' sent to the 'X/Y' roll-up"):
         rollup.update(other)
+    minute = CandleBatch.from_columns("X/Y", Timeframe.M1, [M], [1], [1], [1], [1], [1])
+    rollup.update(minute)
+    with pytest.raises(ValueError, match="out of order or duplicated"):
+        rollup.update(minute)  # one candle, as a live feed sends: the same checks
 
 
 @pytest.mark.parametrize(

@@ -125,6 +125,40 @@ def test_recent_ids_fed_a_live_feed_one_id_at_a_time_match_the_window(
         assert (ids.count, ids.max_id) == (len(remembered), highest)
 
 
+class _GeneralPathOnly(RecentIds):
+    """Every batch of ids through the run splitting: what the live-feed shortcut (ids that
+    only extend the newest run) must leave too."""
+
+    def _continue_newest_run(self, ids: np.ndarray) -> bool:
+        return False
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    chunks=st.lists(st.tuples(st.sampled_from([1, 1, 1, 2, 0, -4]), st.integers(0, 15))),
+    capacity=st.integers(1, 12),
+)
+def test_recent_ids_fed_runs_of_next_ids_keep_the_general_paths_state(
+    chunks: list[tuple[int, int]], capacity: int
+) -> None:
+    """A live feed's batches: mostly the next few ids, sometimes a gap, a step back or more
+    ids than the window; the state is the general path's, run for run."""
+    fast, general = RecentIds(capacity), _GeneralPathOnly(capacity)
+    following = 0
+    for gap, length in chunks:
+        start = max(0, following - 1 + gap)
+        batch = np.arange(start, start + length, dtype=np.int64)
+        fast.remember(batch)
+        general.remember(batch)
+        following = max(following, start + length)
+        assert fast.__getstate__().keys() == general.__getstate__().keys()
+        assert (fast.runs.tolist(), fast.count, fast.max_id) == (
+            general.runs.tolist(),
+            general.count,
+            general.max_id,
+        )
+
+
 def test_recent_ids_only_look_at_candidates() -> None:
     ids = RecentIds(10)
     ids.remember(np.array([1, 2]))

@@ -132,6 +132,26 @@ class BarColumns(_Rows[Bar]):
         prices = (_typed("d", column) for column in (open_, high, low, close, volume))
         return cls(symbol, tf_ns, _typed("q", open_ns), *prices)
 
+    @classmethod
+    def one(
+        cls,
+        symbol: str,
+        tf_ns: int,
+        open_ns: int,
+        open_: float,
+        high: float,
+        low: float,
+        close: float,
+        volume: float,
+    ) -> BarColumns:
+        """One bar from Python numbers (a live feed's): what :meth:`of` makes of it.
+
+        >>> BarColumns.one("A/B", 60, 0, 1.0, 2.0, 0.5, 1.5, 3.0)[0]
+        ('A/B', 0, 60, 1.0, 2.0, 0.5, 1.5, 3.0)
+        """
+        prices = (array("d", (value,)) for value in (open_, high, low, close, volume))
+        return cls(symbol, tf_ns, array("q", (open_ns,)), *prices)
+
     def known(self) -> array[int]:
         """When each bar became known: its close (open time + the timeframe)."""
         return int64_array(np.frombuffer(self.open_ns, dtype=np.int64) + self.tf_ns)

@@ -18,6 +18,7 @@ push_run`), not one heap entry per row.
 from __future__ import annotations
 
 import math
+from array import array
 from typing import Any
 
 import numpy as np
@@ -125,9 +126,11 @@ class Intake(EngineState):
         if not reads(self.config, batch):
             self.stats["candles_other_timeframe"] += len(batch)
             return []
-        letters: list[TradingEvent] = []
         self._market(batch.symbol)
         self.clock.candle_assets.add(batch.symbol)
+        if len(batch) == 1 and self._pushed_one_bar(batch):
+            return []
+        letters: list[TradingEvent] = []
         tf_ns = batch.timeframe.ns
         prices_ok = np.isfinite(batch.close) & (batch.close > 0) & (batch.low > 0)
         if prices_ok.any():
@@ -139,6 +142,19 @@ class Intake(EngineState):
         bars = BarColumns.of(batch.symbol, tf_ns, *(column[usable] for column in columns))
         self.buffer.push_run(bars.known(), CANDLE, batch.symbol, bars)
         return letters
+
+    def _pushed_one_bar(self, batch: CandleBatch) -> bool:
+        """A live feed's one bar, buffered from plain Python numbers (what the column path
+        makes of it, without its array work); False: unusable, left to the column path."""
+        close, low = float(batch.close[0]), float(batch.low[0])
+        if not (math.isfinite(close) and close > 0 and low > 0):
+            return False
+        tf_ns, open_ns = batch.timeframe.ns, int(batch.ts_ns[0])
+        self._saw_market(open_ns + tf_ns)
+        open_, high, volume = float(batch.open[0]), float(batch.high[0]), float(batch.volume[0])
+        bars = BarColumns.one(batch.symbol, tf_ns, open_ns, open_, high, low, close, volume)
+        self.buffer.push_run(array("q", (open_ns + tf_ns,)), CANDLE, batch.symbol, bars)
+        return True
 
     def _unusable_candle(self, batch: CandleBatch, i: int) -> DeadLetter:
         self.stats["dead_lettered"] += 1

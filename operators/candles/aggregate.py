@@ -55,6 +55,9 @@ class OhlcvColumns:
         )
 
 
+_FIRST_ROW = np.zeros(1, dtype=np.intp)
+
+
 def aggregate_sorted(
     bucket_ns: np.ndarray,
     open_: np.ndarray,
@@ -81,6 +84,18 @@ def aggregate_sorted(
     if n == 0:
         no_ints, no_floats = np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float64)
         return OhlcvColumns(no_ints, *([no_floats] * 5), no_ints)
+    if bucket_ns[0] == bucket_ns[-1]:  # one bucket (a live feed's minute): no group search
+        return OhlcvColumns(
+            ts_ns=bucket_ns[:1].copy(),
+            open=open_[:1].copy(),
+            high=np.maximum.reduceat(high, _FIRST_ROW),
+            low=np.minimum.reduceat(low, _FIRST_ROW),
+            close=close[-1:].copy(),
+            volume=np.add.reduceat(volume, _FIRST_ROW),
+            trades=np.array([n], dtype=np.int64)
+            if trades is None
+            else np.add.reduceat(np.asarray(trades, dtype=np.int64), _FIRST_ROW),
+        )
     new_bucket = np.empty(n, dtype=bool)
     new_bucket[0] = True
     np.not_equal(bucket_ns[1:], bucket_ns[:-1], out=new_bucket[1:])

@@ -336,9 +336,6 @@ class MinuteCandleBuilder:
         return MinuteUpdate(candles, late, self.watermark_ns)
 
 
-_FIRST_ROW = np.zeros(1, dtype=np.intp)
-
-
 @functools.lru_cache(maxsize=4096)
 def _no_late(symbol: str, source: str) -> LateTrades:
     """The (shared, empty) late trades of a batch that had none."""
@@ -351,15 +348,4 @@ def _aggregate_minutes(trades: TradeBatch) -> OhlcvColumns:
     if len(ts) > 1 and np.any(ts[1:] < ts[:-1]):
         order = np.argsort(ts, kind="stable")
         ts, price, amount = ts[order], price[order], amount[order]
-    minute = int(ts[0]) // NS_PER_MINUTE * NS_PER_MINUTE
-    if int(ts[-1]) < minute + NS_PER_MINUTE:  # one minute (a live feed's): as aggregate_sorted
-        return OhlcvColumns(
-            ts_ns=np.array([minute], dtype=np.int64),
-            open=price[_FIRST_ROW],
-            high=np.maximum.reduceat(price, _FIRST_ROW),
-            low=np.minimum.reduceat(price, _FIRST_ROW),
-            close=price[-1:].copy(),
-            volume=np.add.reduceat(amount, _FIRST_ROW),
-            trades=np.array([len(ts)], dtype=np.int64),
-        )
     return aggregate_sorted(floor_to(ts, NS_PER_MINUTE), price, price, price, price, amount)

@@ -41,8 +41,8 @@ from operators.fusion.scoring import (
     find_conflict,
     find_veto,
     gate_holds,
+    scores,
     timeframe_scores,
-    weighted_score,
 )
 from operators.signals.engine import CloseTick, SignalBatch
 from schemas.common import NS_PER_MINUTE, Direction, Timeframe, datetime_to_ns, ns_to_datetime
@@ -50,6 +50,7 @@ from schemas.signals import Decision, FusedSignal, Signal, make_signal_id
 
 _NEVER_NS = 2**63 - 1
 _TIMEFRAME_TEXT = {tf: tf.value for tf in Timeframe}  # enum ``.value`` is slow to read
+_DIRECTION_TEXT = {d: d.value for d in Direction}
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,6 +117,9 @@ class FusionCore:
         self.clock_ns = -1
         self._last_key: tuple[tuple[str, ...], tuple[str, ...]] = ((), ())
         self._next_snapshot_ns: int | None = None
+        self._votes: dict[str, tuple[Signal, Vote, _Gate | None]] = {}
+        """Per live key, the vote (and gate) last built for its signal: rebuilt when the
+        signal is replaced or the source's weight moves. A cache, never persisted."""
         self.counts: dict[str, int] = {
             "signals_in": 0,
             "late_signals": 0,
@@ -124,6 +128,15 @@ class FusionCore:
             "resolved": 0,
             "fused": 0,
         }
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state.pop("_votes", None)  # a cache, derived from the live signals and the weights
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._votes = {}
 
     # --- driving -------------------------------------------------------------------------
 
@@ -146,6 +159,7 @@ class FusionCore:
         evaluation uses them; live signals of a switched-off origin stop counting at once."""
         self.config = config
         self.reliability.reconfigure(config)
+        self._votes = {}  # every weight may have moved
         self.disabled = disabled
         self._changed = True
         for key in [k for k, s in self.live.items() if s.origin in disabled]:
@@ -227,7 +241,10 @@ class FusionCore:
                 continue
             move = tick.close - pending.entry
             hit = move * pending.direction.sign > 0
-            self.reliability.record(pending.origin, pending.timeframe, pending.confidence, hit)
+            key = self.reliability.record(
+                pending.origin, pending.timeframe, pending.confidence, hit
+            )
+            self._votes.pop(key, None)  # the source's weight moved
             self.counts["resolved"] += 1
             recorded = True
         return recorded
@@ -254,19 +271,13 @@ class FusionCore:
         """Which live signals count now (gates checked): cheap, and all the emit key needs."""
         ungated: list[Vote] = []
         gated: list[tuple[Vote, _Gate]] = []
-        weight, live = self.reliability.weight, self.live
+        live, votes = self.live, self._votes
         for key in sorted(live):
             signal = live[key]
-            origin, timeframe = signal.origin, signal.timeframe
-            vote = Vote(
-                signal.signal_id,
-                origin,
-                timeframe,
-                signal.direction,
-                signal.confidence,
-                weight(origin, timeframe),
-            )
-            gate = _gate_of(signal)
+            cached = votes.get(key)
+            if cached is None or cached[0] is not signal:
+                cached = votes[key] = (signal, self._vote(signal), _gate_of(signal))
+            _, vote, gate = cached
             if gate is None:
                 ungated.append(vote)
             else:
@@ -287,13 +298,19 @@ class FusionCore:
         key = (tuple(sorted(v.signal_id for v in admitted)), tuple(sorted(blocked)))
         return _Admission(admitted, reasons, key)
 
+    def _vote(self, signal: Signal) -> Vote:
+        origin, timeframe = signal.origin, signal.timeframe
+        weight = self.reliability.weight(origin, timeframe)
+        return Vote(
+            signal.signal_id, origin, timeframe, signal.direction, signal.confidence, weight
+        )
+
     def _fuse(self, now_ns: int, admission: _Admission) -> FusedSignal:
         """The full decision with its contributions and reasons over the admitted votes."""
         config = self.config
         admitted = admission.admitted
         reasons = list(admission.reasons)
-        score = weighted_score(admitted)
-        tf_scores = timeframe_scores(admitted)
+        score, tf_scores = scores(admitted)
         agreement = consensus(tf_scores, config.timeframe_weights)
         decisive = score if config.decide_on == "score" else agreement
         decision = decide(decisive, config.open_above, config.review_from)
@@ -301,16 +318,17 @@ class FusionCore:
         total_weight = sum(v.weight for v in admitted)
         contributions = [_contribution(v, total_weight) for v in admitted]
         if admitted:
-            longs = sum(v.direction is Direction.LONG for v in admitted)
-            shorts = sum(v.direction is Direction.SHORT for v in admitted)
+            directions = [v.direction for v in admitted]
+            longs, shorts = directions.count(Direction.LONG), directions.count(Direction.SHORT)
             reasons.insert(
                 0,
                 f"score {score:+.3f} from {len(admitted)} live signals "
                 f"({longs} long, {shorts} short); consensus {agreement:+.3f}",
             )
             for c in sorted(contributions, key=_by_share)[:5]:
-                reasons.append(  # StrEnum members format as their values
-                    f"{c['origin']}@{c['timeframe']} {c['direction']} "
+                reasons.append(
+                    f"{c['origin']}@{_TIMEFRAME_TEXT[c['timeframe']]} "
+                    f"{_DIRECTION_TEXT[c['direction']]} "
                     f"{c['confidence']:.2f} × w{c['weight']:.2f} → {c['share']:+.3f}"
                 )
         else:

@@ -36,7 +36,10 @@ def source_key(origin: str, timeframe: Timeframe) -> str:
     >>> source_key("rules:rsi_reversal_long", Timeframe.M15)
     'rules:rsi_reversal_long@15m'
     """
-    return f"{origin}@{timeframe.value}"
+    return f"{origin}@{_TIMEFRAME_TEXT[timeframe]}"
+
+
+_TIMEFRAME_TEXT = {tf: tf.value for tf in Timeframe}  # enum ``.value`` is slow to read
 
 
 def probability_right(confidence: float) -> float:
@@ -101,10 +104,11 @@ class ReliabilityTracker:
     >>> tracker.weight("stat:z", Timeframe.H1)
     1.0
     >>> tracker.record("stat:z", Timeframe.H1, confidence=0.6, hit=True)   # Brier 0.04
+    'stat:z@1h'
     >>> round(tracker.weight("stat:z", Timeframe.H1), 4)                   # e^(0.21)
     1.2337
     >>> for _ in range(50):
-    ...     tracker.record("stat:z", Timeframe.H1, confidence=0.6, hit=False)
+    ...     _ = tracker.record("stat:z", Timeframe.H1, confidence=0.6, hit=False)
     >>> tracker.weight("stat:z", Timeframe.H1)                             # the floor
     0.5
     """
@@ -165,8 +169,8 @@ class ReliabilityTracker:
             weight = self._weights[(origin, timeframe)] = self._source(origin, timeframe).weight
         return weight
 
-    def record(self, origin: str, timeframe: Timeframe, confidence: float, hit: bool) -> None:
-        """Fold one resolved signal into the source's record and weight."""
+    def record(self, origin: str, timeframe: Timeframe, confidence: float, hit: bool) -> str:
+        """Fold one resolved signal into the source's record and weight; the source's key."""
         key = source_key(origin, timeframe)
         record = self._source(origin, timeframe, key)
         p = probability_right(confidence)
@@ -185,6 +189,7 @@ class ReliabilityTracker:
         record.bin_hits[index] += int(hit)
         self._weights.pop((origin, timeframe), None)
         self.changed.add(key)
+        return key
 
     def snapshot(self, asset: str, ts: datetime, *, only_changed: bool) -> list[SourceReliability]:
         """Reliability records of the sources (changed since the last snapshot, or all)."""

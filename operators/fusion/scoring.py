@@ -48,8 +48,12 @@ def weighted_score(votes: Iterable[Vote]) -> float:
     ...                 Vote("b", "y", Timeframe.H1, Direction.SHORT, 0.4, 3.0)])
     -0.10000000000000003
     """
+    return _score_in_order(sorted(votes, key=_BY_SIGNAL_ID))  # fixed order: same float sum
+
+
+def _score_in_order(votes: Iterable[Vote]) -> float:
     numerator = denominator = 0.0
-    for vote in sorted(votes, key=_BY_SIGNAL_ID):  # fixed order: exact same float sum
+    for vote in votes:
         numerator += vote.weight * (_SIGN[vote.direction] * vote.confidence)
         denominator += vote.weight
     if not denominator > 0:
@@ -64,10 +68,25 @@ def timeframe_scores(votes: Iterable[Vote]) -> dict[Timeframe, float]:
     ...                   Vote("b", "x", Timeframe.H4, Direction.SHORT, 0.5, 1.0)])
     {<Timeframe.H1: '1h'>: 0.8, <Timeframe.H4: '4h'>: -0.5}
     """
+    return _timeframe_scores_in_order(sorted(votes, key=_BY_SIGNAL_ID))
+
+
+def _timeframe_scores_in_order(votes: Iterable[Vote]) -> dict[Timeframe, float]:
     groups: dict[Timeframe, list[Vote]] = {}
-    for vote in votes:
+    for vote in votes:  # each group keeps the order: sorted by signal id as a whole
         groups.setdefault(vote.timeframe, []).append(vote)
-    return {tf: weighted_score(groups[tf]) for tf in sorted(groups, key=_SECONDS.__getitem__)}
+    return {tf: _score_in_order(groups[tf]) for tf in sorted(groups, key=_SECONDS.__getitem__)}
+
+
+def scores(votes: Iterable[Vote]) -> tuple[float, dict[Timeframe, float]]:
+    """:func:`weighted_score` and :func:`timeframe_scores` of the same votes, sorted once.
+
+    >>> scores([Vote("a", "x", Timeframe.H1, Direction.LONG, 0.8, 1.0),
+    ...         Vote("b", "x", Timeframe.H4, Direction.SHORT, 0.5, 1.0)])
+    (0.15000000000000002, {<Timeframe.H1: '1h'>: 0.8, <Timeframe.H4: '4h'>: -0.5})
+    """
+    ordered = sorted(votes, key=_BY_SIGNAL_ID)
+    return _score_in_order(ordered), _timeframe_scores_in_order(ordered)
 
 
 def consensus(scores: Mapping[Timeframe, float], weights: Mapping[Timeframe, float]) -> float:

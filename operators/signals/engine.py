@@ -195,15 +195,17 @@ class SignalEngine:
         the view as it was before them; the others are fed row by row, each instant's rows
         pushed into the view first."""
         tagged: list[tuple[int, int, Signal]] = []
-        per_row: list[tuple[int, SignalGenerator]] = []
-        batched = len(rows) >= BATCH_MIN_ROWS
-        release = Release(rows, self.view) if batched else None
-        for index, generator in enumerate(self.generators):
-            on_rows = getattr(generator, "on_rows", None)
-            if on_rows is None or release is None:
-                per_row.append((index, generator))
-                continue
-            tagged.extend((position, index, s) for position, s in on_rows(release))
+        if len(rows) < BATCH_MIN_ROWS:
+            per_row = list(enumerate(self.generators))
+        else:
+            per_row = []
+            release = Release(rows, self.view)
+            for index, generator in enumerate(self.generators):
+                on_rows = getattr(generator, "on_rows", None)
+                if on_rows is None:
+                    per_row.append((index, generator))
+                    continue
+                tagged.extend((position, index, s) for position, s in on_rows(release))
         start = 0
         while start < len(rows):  # instant by instant, as the rows were released
             end = start + 1
@@ -212,9 +214,11 @@ class SignalEngine:
             for row in rows[start:end]:
                 self.view.push(row)
             for position in range(start, end):
+                row = rows[position]
                 for index, generator in per_row:
-                    signals = generator.on_candle(rows[position], self.view)
-                    tagged.extend((position, index, s) for s in signals)
+                    signals = generator.on_candle(row, self.view)
+                    if signals:  # mostly none
+                        tagged.extend((position, index, s) for s in signals)
             start = end
         tagged.sort(key=lambda item: (item[0], item[1]))
         kept: list[Signal] = []

@@ -205,7 +205,7 @@ class OnlineDirectionLearner:
             if len(closes) < lag:
                 return None
             x[f"ret_{lag}"] = math.log(row.close / closes[-lag])
-        if any(math.isnan(v) or math.isinf(v) for v in x.values()):
+        if not all(map(math.isfinite, x.values())):
             return None
         return x
 

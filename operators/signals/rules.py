@@ -46,6 +46,7 @@ from operators.signals.playbook import (
     SequenceOf,
 )
 from operators.signals.release import AsOfView, Release
+from operators.signals.vocabulary import CANDLE_FIELDS
 from schemas.common import Timeframe
 from schemas.signals import Signal
 
@@ -69,6 +70,31 @@ def operand_value(operand: Operand, row: CandleRow | None) -> float:
         return 0 + row.value(names[0])  # what sum([v]) / 1 gives, -0.0 included
     values = [row.value(name) for name in names]
     return sum(values) / len(values)
+
+
+Reader = Callable[[CandleRow | None], float]
+
+
+def operand_reader(operand: Operand) -> Reader:
+    """:func:`operand_value` of ``operand`` as a function of the row, its kind decided once
+    (a rule tree reads its operands at every close of the live path).
+
+    >>> row = CandleRow("X", Timeframe.M15, 0, 1, 1, 1, 1, 1, {"rsi_5": 30.0, "rsi_15": 40.0})
+    >>> [operand_reader(Operand.parse(text))(row) for text in ("avg(rsi_5, rsi_15)", "rsi_5",
+    ...                                                       "close", "2", "ema_9")]
+    [35.0, 30.0, 1.0, 2.0, nan]
+    >>> operand_reader(Operand.parse("rsi_5"))(None)
+    nan
+    """
+    if operand.kind == "number":
+        number = float(operand.value)  # type: ignore[arg-type]
+        return lambda row: number
+    if len(operand.names) > 1:
+        return functools.partial(operand_value, operand)
+    name = operand.names[0]  # 0 + value: what sum([v]) / 1 gives, -0.0 included
+    if name in CANDLE_FIELDS:  # as CandleRow.value reads it
+        return lambda row: math.nan if row is None else 0 + float(getattr(row, name))
+    return lambda row: math.nan if row is None else 0 + float(row.features.get(name, math.nan))
 
 
 class _Closes:
@@ -142,14 +168,15 @@ class _CompareNode(_Node):
         self.spec = spec
         self.timeframe = spec.on or default_tf
         self.label = str(spec)
+        self._left, self._right = operand_reader(spec.left), operand_reader(spec.right)
+        self._op = self._OPS[spec.op]
 
     def evaluate(self, view: MarketView) -> bool:
         row = view.latest(self.timeframe)
-        left = operand_value(self.spec.left, row)
-        right = operand_value(self.spec.right, row)
+        left, right = self._left(row), self._right(row)
         if math.isnan(left) or math.isnan(right):
             return False
-        return bool(self._OPS[self.spec.op](left, right))
+        return bool(self._op(left, right))
 
     def collect(self, view: MarketView, values: Values) -> None:
         _collect_operands(self.spec.left, self.spec.right, self.timeframe, view, values)
@@ -171,18 +198,19 @@ class _CrossNode(_Node):
     def __init__(self, spec: Cross, default_tf: Timeframe) -> None:
         self.spec = spec
         self.timeframe = spec.on or default_tf
+        self._left, self._right = operand_reader(spec.left), operand_reader(spec.right)
+        self._above = spec.op == "crosses_above"
 
     def collect(self, view: MarketView, values: Values) -> None:
         _collect_operands(self.spec.left, self.spec.right, self.timeframe, view, values)
 
     def evaluate(self, view: MarketView) -> bool:
         latest, previous = view.latest(self.timeframe), view.previous(self.timeframe)
-        now_l, now_r = operand_value(self.spec.left, latest), operand_value(self.spec.right, latest)
-        was_l = operand_value(self.spec.left, previous)
-        was_r = operand_value(self.spec.right, previous)
-        if any(math.isnan(v) for v in (now_l, now_r, was_l, was_r)):
+        left, right = self._left, self._right
+        now_l, now_r, was_l, was_r = left(latest), right(latest), left(previous), right(previous)
+        if math.isnan(now_l) or math.isnan(now_r) or math.isnan(was_l) or math.isnan(was_r):
             return False
-        if self.spec.op == "crosses_above":
+        if self._above:
             return was_l <= was_r and now_l > now_r
         return was_l >= was_r and now_l < now_r
 

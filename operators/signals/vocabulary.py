@@ -12,6 +12,7 @@ runs rather than silently never matching.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 CANDLE_FIELDS: frozenset[str] = frozenset({"open", "high", "low", "close", "volume"})
 """Values every candle row carries whatever indicators are configured."""
@@ -41,6 +42,7 @@ def is_known_feature(name: str) -> bool:
     return name in CANDLE_FIELDS or name in FIXED_FEATURES or _PERIODIC.match(name) is not None
 
 
+@lru_cache(maxsize=1024)  # read for every feature of every candle the learner sees
 def indicator_kind(name: str) -> str:
     """The kind of a feature name: ``"rsi"`` for ``rsi_14``, the name itself otherwise.
 

@@ -304,6 +304,28 @@ def test_outcomes_update_weights_within_bounds():
     ]
 
 
+def test_a_live_signals_vote_takes_its_sources_new_weight():
+    # stat:a's first signal is superseded by its second (live), then resolves: the source's
+    # weight moves while the live signal stays the same; the next decision counts it at the
+    # weight of now, not the one its vote was first built with
+    core = FusionCore(ASSET, FusionConfig(learning_rate=1.0))
+    t1, t2, t3 = (T0 + i * M15.ns for i in (1, 2, 3))
+    first = signal("stat:a", M15, Direction.LONG, 0.6, T0, expires_after=2, close=100.0)
+    core.process(batch(T0, [first], [CloseTick(M15, T0, 100.0)]))
+    second = signal("stat:a", M15, Direction.LONG, 0.6, t1, expires_after=4, close=100.0)
+    core.process(batch(t1, [second], [CloseTick(M15, t1, 100.0)]))
+    before = core.reliability.weight("stat:a", M15)
+    assert fused_of(core.process(batch(t2, [], [CloseTick(M15, t2, 120.0)]))) == []
+    after = core.reliability.weight("stat:a", M15)
+    assert after > before  # the first was right
+    other = signal("stat:b", M15, Direction.SHORT, 0.3, t3, 4)
+    (fused,) = fused_of(core.process(batch(t3, [other], [CloseTick(M15, t3, 120.0)])))
+    weights = {c.signal_id: c.weight for c in fused.contributions}
+    assert weights[second.signal_id] == after
+    resumed = pickle.loads(pickle.dumps(core))  # the votes are a cache: never persisted
+    assert "_votes" not in core.__getstate__() and resumed.evaluate(t3) == core.evaluate(t3)
+
+
 def test_reliability_snapshots_follow_event_time():
     core = FusionCore(ASSET, FusionConfig(reliability_every_minutes=60))
     out = []

@@ -7,6 +7,9 @@ import math
 import numpy as np
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
 from scipy import stats
 
 from operators.signals.confidence import normal_cdf, ramp_confidence
@@ -15,6 +18,8 @@ from operators.signals.statistical import (
     TrendStrength,
     VolatilityBreakout,
     ZScoreReversion,
+    _t_statistic,
+    mean_std,
     return_surprise,
     slope_t_statistic,
     zscore,
@@ -28,6 +33,38 @@ def run(generator, rows):
         view.push(row)
         out.extend(generator.on_candle(row, view))
     return out
+
+
+prices = arrays(
+    np.float64, st.integers(3, 300), elements=st.floats(1.0, 1e6, allow_subnormal=False)
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(prices, st.integers(0, 1))
+def test_mean_std_is_numpys_to_the_last_bit(values, ddof):
+    assert mean_std(values, ddof) == (float(values.mean()), float(values.std(ddof=ddof)))
+
+
+@settings(max_examples=300, deadline=None)
+@given(prices)
+def test_the_statistics_are_numpys_formulas_to_the_last_bit(closes):
+    # the formulas as numpy's methods spell them (what the batch path computes per window)
+    std = float(closes.std())
+    z = float((closes[-1] - closes.mean()) / std) if std > 0 else math.nan
+    returns = np.diff(np.log(closes))
+    sigma = float(returns[:-1].std(ddof=1)) if len(returns) >= 3 else math.nan
+    surprise = float(returns[-1] / sigma) if sigma > 0 else math.nan
+    n, y = len(closes), np.log(closes)
+    x_centered = np.arange(n, dtype=np.float64) - np.arange(n, dtype=np.float64).mean()
+    sxx = float(x_centered @ x_centered)
+    slope = float(x_centered @ (y - y.mean())) / sxx
+    t = _t_statistic(slope, y - y.mean() - slope * x_centered, n, sxx)
+    same = lambda a, b: a == b or (math.isnan(a) and math.isnan(b))  # noqa: E731
+    assert same(zscore(closes), z)
+    assert same(return_surprise(closes), surprise)
+    got_slope, got_t = slope_t_statistic(closes)
+    assert got_slope == slope and same(got_t, t)
 
 
 def test_zscore_matches_polars_rolling(month_features):

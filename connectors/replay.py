@@ -352,10 +352,13 @@ class ReplayPartition(StatefulSourcePartition[ReplayItem, ReplayPosition]):
     def _cut(self, start: int, end: int) -> list[TradeBatch | CandleBatch]:
         """Rows [start, end) of the merged order as one batch per stream, by first row."""
         streams = self._order.stream[start:end]
+        rows = self._order.row[start:end]
+        first = int(streams[0])
+        if streams[-1] == first and (streams == first).all():  # one stream (one symbol)
+            return [self._catalogue.batch(first, rows)]
         by_stream = np.argsort(streams, kind="stable")
         bounds = np.flatnonzero(np.diff(streams[by_stream])) + 1
         groups = sorted(np.split(by_stream, bounds), key=lambda g: int(g[0]))
-        rows = self._order.row[start:end]
         return [self._catalogue.batch(int(streams[g[0]]), rows[g]) for g in groups]
 
 

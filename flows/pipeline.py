@@ -202,9 +202,11 @@ def build_flow(
         op.map("features_dead", computed.dead, _unkey),
     )
     late = op.map("late", from_trades.late, _unkey)
+    candle_records = op.map("candles_out", candles, _unkey)
+    feature_records = op.map("features_out", features, _unkey)
     records = [
-        op.map("candles_out", candles, _unkey),
-        op.map("features_out", features, _unkey),
+        candle_records,
+        feature_records,
         dead,
         late,
         # live feeds' status, transitions and counters, for /v1/health and the dashboard
@@ -220,7 +222,10 @@ def build_flow(
             actions = (
                 reports if actions is None else op.merge("people_and_venues", actions, reports)
             )
-        records.extend(_decision_streams(features, candles, config, stage, actions, items.trues))
+        market_records = (candle_records, feature_records)
+        records.extend(
+            _decision_streams(features, market_records, config, stage, actions, items.trues)
+        )
     everything = op.merge("records", *records)
     if outputs.stats is not None:
         op.output("count", everything, CallbackSink(_count_into(outputs.stats)))
@@ -267,7 +272,7 @@ def _late_records(stream: Stream[Any]) -> Stream[Any]:
 
 def _decision_streams(
     features: KeyedStream[FeatureBatch],
-    candles: KeyedStream[CandleBatch],
+    market_records: tuple[Stream[CandleBatch], Stream[FeatureBatch]],
     config: QuorumConfig,
     stage: Stage,
     manual_actions: Stream[Any] | None = None,
@@ -276,7 +281,8 @@ def _decision_streams(
     """Signals and fusion (``signals``), then risk, sizing and paper execution (``full``).
 
     The trading core re-emits every fused signal in its processing order (the audit order), so
-    in the full flow the fused stream reaches the outputs through it, once.
+    in the full flow the fused stream reaches the outputs through it, once. It reads the
+    candles and features as the records stream carries them (``market_records``, unkeyed).
     """
     controls = None
     if manual_actions is not None:  # the control room's versions ride the people's inbox
@@ -298,11 +304,7 @@ def _decision_streams(
         streams.append(controls.records)
     if stage != "full":
         return [*streams, op.filter("fused", timeline, lambda i: isinstance(i, FusedSignal))]
-    inputs = [
-        op.map("trading_candles", candles, _unkey),
-        op.map("trading_features", features, _unkey),
-        timeline,
-    ]
+    inputs = [*market_records, timeline]
     if manual_actions is not None:
         inputs.append(manual_actions)
     if controls is not None:

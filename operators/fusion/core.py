@@ -34,7 +34,12 @@ from typing import Any
 
 from operators.fusion.bands import decide
 from operators.fusion.config import FusionConfig
-from operators.fusion.reliability import ReliabilityTracker, SourceReliability, source_key
+from operators.fusion.reliability import (
+    TIMEFRAME_TEXT,
+    ReliabilityTracker,
+    SourceReliability,
+    source_key,
+)
 from operators.fusion.scoring import (
     Vote,
     consensus,
@@ -49,7 +54,6 @@ from schemas.common import NS_PER_MINUTE, Direction, Timeframe, datetime_to_ns, 
 from schemas.signals import Decision, FusedSignal, Signal, make_signal_id
 
 _NEVER_NS = 2**63 - 1
-_TIMEFRAME_TEXT = {tf: tf.value for tf in Timeframe}  # enum ``.value`` is slow to read
 _DIRECTION_TEXT = {d: d.value for d in Direction}
 
 
@@ -327,7 +331,7 @@ class FusionCore:
             )
             for c in sorted(contributions, key=_by_share)[:5]:
                 reasons.append(
-                    f"{c['origin']}@{_TIMEFRAME_TEXT[c['timeframe']]} "
+                    f"{c['origin']}@{TIMEFRAME_TEXT[c['timeframe']]} "
                     f"{_DIRECTION_TEXT[c['direction']]} "
                     f"{c['confidence']:.2f} × w{c['weight']:.2f} → {c['share']:+.3f}"
                 )
@@ -359,7 +363,7 @@ class FusionCore:
             direction=direction,
             decision=decision,
             contributions=contributions,
-            timeframe_scores={_TIMEFRAME_TEXT[tf]: s for tf, s in tf_scores.items()},
+            timeframe_scores={TIMEFRAME_TEXT[tf]: s for tf, s in tf_scores.items()},
             consensus=agreement,
             conflict=conflict_pair is not None,
             veto=veto_text,

@@ -28,6 +28,8 @@ from schemas.common import Timeframe
 from schemas.signals import SourceReliability
 
 COIN_FLIP_BRIER = 0.25
+TIMEFRAME_TEXT = {tf: tf.value for tf in Timeframe}
+"""Each timeframe's text (enum ``.value`` is slow to read on fusion's hot path)."""
 
 
 def source_key(origin: str, timeframe: Timeframe) -> str:
@@ -36,10 +38,7 @@ def source_key(origin: str, timeframe: Timeframe) -> str:
     >>> source_key("rules:rsi_reversal_long", Timeframe.M15)
     'rules:rsi_reversal_long@15m'
     """
-    return f"{origin}@{_TIMEFRAME_TEXT[timeframe]}"
-
-
-_TIMEFRAME_TEXT = {tf: tf.value for tf in Timeframe}  # enum ``.value`` is slow to read
+    return f"{origin}@{TIMEFRAME_TEXT[timeframe]}"
 
 
 def probability_right(confidence: float) -> float:

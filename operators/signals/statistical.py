@@ -62,10 +62,12 @@ def zscore(closes: np.ndarray) -> float:
     >>> zscore(np.array([5.0, 5.0, 5.0]))
     nan
     """
+    return _z_and_mean(closes)[0]
+
+
+def _z_and_mean(closes: np.ndarray) -> tuple[float, float]:
     mean, std = mean_std(closes)
-    if not std > 0:
-        return math.nan
-    return (float(closes[-1]) - mean) / std
+    return ((float(closes[-1]) - mean) / std if std > 0 else math.nan), mean
 
 
 def return_surprise(closes: np.ndarray) -> float:
@@ -242,12 +244,11 @@ class ZScoreReversion(_WindowedGenerator):
         history = self._history(row, view)
         if history is None:
             return []
-        closes = history.last("close", self.window)
-        z = zscore(closes)
+        z, mean = _z_and_mean(history.last("close", self.window))
         if not abs(z) >= self.entry:
             return []
         direction = Direction.SHORT if z > 0 else Direction.LONG
-        return self._signal(row, z, direction, {"z": z, "mean": mean_std(closes)[0]})
+        return self._signal(row, z, direction, {"z": z, "mean": mean})
 
     def _batch(self, release: Release, window: _Windows) -> list[tuple[int, Signal]]:
         closes = window.windows(window.series("close"), self.window)

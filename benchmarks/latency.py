@@ -164,17 +164,20 @@ class LatencyFigure:
     p50_ms: float
     p99_ms: float
     p999_ms: float
+    trades_per_batch: float
+    """Mean trades per batch the source emitted: what came due while the flow worked on the
+    batch before (paced), so it grows with the offered rate and with each batch's cost."""
 
 
 def median_figures(runs: Sequence[Sequence[LatencyFigure]]) -> list[LatencyFigure]:
     """Per record kind, the median over repeated runs of every percentile (and of the rates).
 
-    >>> a = LatencyFigure(10.0, 9.0, "x", 5, 1.0, 2.0, 3.0)
-    >>> b = LatencyFigure(10.0, 11.0, "x", 7, 3.0, 4.0, 9.0)
-    >>> c = LatencyFigure(10.0, 10.0, "x", 6, 2.0, 8.0, 5.0)
+    >>> a = LatencyFigure(10.0, 9.0, "x", 5, 1.0, 2.0, 3.0, 4.0)
+    >>> b = LatencyFigure(10.0, 11.0, "x", 7, 3.0, 4.0, 9.0, 6.0)
+    >>> c = LatencyFigure(10.0, 10.0, "x", 6, 2.0, 8.0, 5.0, 5.5)
     >>> (m,) = median_figures([[a], [b], [c]])
-    >>> m.achieved_trades_per_s, m.samples, m.p50_ms, m.p99_ms, m.p999_ms
-    (10.0, 6, 2.0, 4.0, 5.0)
+    >>> m.achieved_trades_per_s, m.samples, m.p50_ms, m.p99_ms, m.p999_ms, m.trades_per_batch
+    (10.0, 6, 2.0, 4.0, 5.0, 5.5)
     """
     by_record: dict[str, list[LatencyFigure]] = {}
     for figures in runs:
@@ -195,6 +198,7 @@ def median_figures(runs: Sequence[Sequence[LatencyFigure]]) -> list[LatencyFigur
                 median("p50_ms"),
                 median("p99_ms"),
                 median("p999_ms"),
+                median("trades_per_batch"),
             )
         )
     return out
@@ -239,7 +243,10 @@ def measure_latency(
     trades = sum(len(f) for f in inputs)
     first_event = min(int(f.frame["ts_ns"].min()) for f in inputs)
     samples = probe.latencies_ms(log, first_event + warmup_ns)
+    per_batch = trades / max(len(log), 1)
     return [
-        LatencyFigure(rate, trades / run.seconds, label, len(values), *percentiles(values))
+        LatencyFigure(
+            rate, trades / run.seconds, label, len(values), *percentiles(values), per_batch
+        )
         for label, values in sorted(samples.items())
     ]

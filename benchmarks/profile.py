@@ -31,7 +31,7 @@ def main(argv: list[str] | None = None) -> int:
         "--batch-size",
         type=int,
         default=50_000,
-        help="trades per replay batch (100 at 4 per bar: the batches of the 100k/s latency run)",
+        help="trades per replay batch (about 150: the 100k/s latency run's batches)",
     )
     parser.add_argument("--interval", type=float, default=0.0005, help="sampling interval, s")
     parser.add_argument("--html", type=Path, help="also write the interactive HTML profile")

@@ -139,6 +139,7 @@ def _latency(report: dict[str, Any], console: Console) -> None:
         "p50 ms",
         "p99 ms",
         "p99.9 ms",
+        "trades/batch",
     )
     for row in rows:
         table.add_row(
@@ -150,6 +151,7 @@ def _latency(report: dict[str, Any], console: Console) -> None:
             _ms(row["p50_ms"]),
             _ms(row["p99_ms"]),
             _ms(row["p999_ms"]),
+            f"{row['trades_per_batch']:,.0f}",
         )
     console.print(table)
 

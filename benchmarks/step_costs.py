@@ -3,14 +3,14 @@
     python -m benchmarks.step_costs [--batch-size 100] [--stage full] [--repeat 3] [--bars N]
 
 The throughput figures feed the flow batches of 50,000 trades; the latency figure at 100k
-trades/s sees batches of about 100 (25 bars at 4 trades per bar), and a live feed one bar at a
-time. What a batch costs there is the sum of every stage's fixed cost, so this tool times each
-stage's batch logic with ``perf_counter_ns`` around its call — trade validation, the candle
-cores (trades → candles, the roll-ups), the indicator banks, the signal engine, fusion and the
-trading core — and reports microseconds per replay batch (one symbol: the replay cuts the
-derived trades into batches of exactly ``--batch-size``). "Bytewax and light steps" is the
-rest of ``run_main``: the runtime, routing, splits and the outputs. The timers add about a
-microsecond per timed call; the figures are medians over ``--repeat`` runs.
+trades/s sees batches of about 150 (its "trades/batch" column; 4 trades per bar), and a live
+feed one bar at a time. What a batch costs there is the sum of every stage's fixed cost, so
+this tool times each stage's batch logic with ``perf_counter_ns`` around its call — trade
+validation, the candle cores (trades → candles, the roll-ups), the indicator banks, the signal
+engine, fusion and the trading core — and reports microseconds per replay batch (one symbol:
+the replay cuts the derived trades into batches of exactly ``--batch-size``). "Bytewax and
+light steps" is the rest of ``run_main``: the runtime, routing, splits and the outputs. The
+timers add about a microsecond per timed call; the figures are medians over ``--repeat`` runs.
 """
 
 from __future__ import annotations

@@ -89,6 +89,7 @@ def test_latency_measures_the_records_each_trade_causes(report) -> None:
         assert row["offered_trades_per_s"] == SMOKE.latency_rates[0]
         assert row["samples"] > 0 and 0 < row["p50_ms"] <= row["p99_ms"] <= row["p999_ms"]
         assert row["achieved_trades_per_s"] > 0
+        assert 1 <= row["trades_per_batch"] <= row["offered_trades_per_s"]
 
 
 def test_backtest_replays_the_real_minute_bars(report) -> None:

@@ -6,7 +6,7 @@ import math
 from array import array
 from decimal import Decimal
 
-from hypothesis import given
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from operators.risk.breakers import NS_PER_DAY, CircuitBreakers
@@ -162,6 +162,8 @@ _CLOSES = st.lists(
     typed=st.booleans(),
     warmup=st.integers(min_value=2, max_value=6),
 )
+@example(closes=[91.0, 91.0, 92.0, 90.0, 93.0], cut=0, typed=False, warmup=2)  # two spikes
+@settings(deadline=None)  # the first call compiles the kernel
 def test_absorbing_closes_leaves_what_one_by_one_leaves(
     closes: list[float], cut: int, typed: bool, warmup: int
 ) -> None:
@@ -180,7 +182,12 @@ def test_absorbing_closes_leaves_what_one_by_one_leaves(
                 assert one_by_one.on_close("X/Y", DAY0, close, machine) == []
             position += taken
             assert _volatility_state(at_once) == _volatility_state(one_by_one)
-            if position < stop:  # stopped at a spike
-                assert one_by_one.on_close("X/Y", DAY0, closes[position], machine)
-                assert at_once.on_close("X/Y", DAY0, closes[position], other_machine)
+            if position < stop:  # stopped at a spike: it trips the breaker or extends its trip
+                now = DAY0 + position * NS_PER_MINUTE  # (a trip already in force changes no state)
+                before = machine.trips.get(RiskReason.VOLATILITY_SPIKE)
+                changes = one_by_one.on_close("X/Y", now, closes[position], machine)
+                assert at_once.on_close("X/Y", now, closes[position], other_machine) == changes
+                after = machine.trips[RiskReason.VOLATILITY_SPIKE]
+                assert bool(changes) == (before is None)
+                assert before is None or after.until_ns > before.until_ns
                 position += 1

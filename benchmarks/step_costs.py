@@ -10,7 +10,7 @@ validation, the candle cores (trades → candles, the roll-ups), the indicator b
 engine, fusion and the trading core — and reports microseconds per replay batch (one symbol:
 the replay cuts the derived trades into batches of exactly ``--batch-size``). "Bytewax and
 light steps" is the rest of ``run_main``: the runtime, routing, splits and the outputs. The
-timers add about a microsecond per timed call; the figures are medians over ``--repeat`` runs.
+timers add about 0.4 µs per timed call; the figures are medians over ``--repeat`` runs.
 """
 
 from __future__ import annotations

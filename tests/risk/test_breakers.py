@@ -6,7 +6,7 @@ import math
 from array import array
 from decimal import Decimal
 
-from hypothesis import example, given, settings
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from operators.risk.breakers import NS_PER_DAY, CircuitBreakers
@@ -163,7 +163,6 @@ _CLOSES = st.lists(
     warmup=st.integers(min_value=2, max_value=6),
 )
 @example(closes=[91.0, 91.0, 92.0, 90.0, 93.0], cut=0, typed=False, warmup=2)  # two spikes
-@settings(deadline=None)  # the first call compiles the kernel
 def test_absorbing_closes_leaves_what_one_by_one_leaves(
     closes: list[float], cut: int, typed: bool, warmup: int
 ) -> None:

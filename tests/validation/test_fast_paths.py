@@ -3,13 +3,17 @@
 * the clean-batch proof: with it disabled (every batch through the row-by-row verdicts) a
   hostile stream gives the same good rows, dead letters and counts;
 * the compiled outlier loop: same z-scores, medians and scales as :func:`robust_z` on the
-  same windows, bit for bit;
+  same windows, bit for bit; its sorted copy of the window gives ``np.median``'s median and
+  MAD, and a detector using it decides what one selecting over the window each chunk decides
+  (the loop before the sorted copy, kept here as the reference), through outliers, level
+  shifts and restores;
 * the dedupe memory: runs of consecutive ids, tiny for a venue's rising ids.
 """
 
 from __future__ import annotations
 
 import copy
+import itertools
 import pickle
 
 import numpy as np
@@ -17,10 +21,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from operators.validation import TradeValidator, ValidationConfig
-from operators.validation._kernels import judge_until_outlier
+from operators.validation import TradeValidator, ValidationConfig, outliers
+from operators.validation._kernels import (
+    judge_until_outlier,
+    sorted_median,
+    sorted_median_deviation,
+)
 from operators.validation.dedupe import RecentIds
-from operators.validation.outliers import REFRESH_ROWS, robust_z
+from operators.validation.outliers import REFRESH_ROWS, PriceOutlierDetector, robust_z
 from schemas.batches import TradeBatch
 
 T0 = 1_610_064_000 * 1_000_000_000
@@ -88,7 +96,17 @@ def test_compiled_outlier_loop_matches_robust_z_on_every_window(seed: int) -> No
     window = np.zeros(capacity)
     z, median, scale = np.zeros(700), np.empty(700), np.empty(700)
     consumed, next_slot, filled = judge_until_outlier(
-        prices, window, 0, 0, min_history, 1e9, 1e-4, REFRESH_ROWS, z, median, scale
+        prices,
+        window,
+        0,
+        0,
+        min_history,
+        1e9,
+        1e-4,
+        REFRESH_ROWS,
+        z,
+        median,
+        scale,
     )
     assert (consumed, filled) == (700, capacity) and next_slot == 700 % capacity
     history = list(prices[:min_history])
@@ -111,6 +129,82 @@ def test_compiled_outlier_loop_stops_before_the_chunk_holding_an_outlier() -> No
     )
     chunk_start = 10 + (70 - 10) // REFRESH_ROWS * REFRESH_ROWS
     assert consumed == chunk_start and filled == min(50, chunk_start)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    values=st.lists(
+        st.one_of(st.sampled_from([99.5, 100.0, 100.5]), st.floats(50, 150)),
+        min_size=1,
+        max_size=80,
+    ),
+    padding=st.integers(0, 5),
+)
+def test_sorted_window_statistics_are_numpys(values: list[float], padding: int) -> None:
+    window = np.array(values)
+    ordered = np.concatenate([np.sort(window), np.full(padding, 1e9)])  # only [:n] is read
+    median = sorted_median(ordered, window.size)
+    assert median == np.median(window)
+    mad = sorted_median_deviation(ordered, window.size, median)
+    assert mad == np.median(np.abs(window - median))
+
+
+def reference_loop(
+    prices, window, next_slot, filled, min_history, threshold, relative, chunk, z, m, s
+):
+    """The compiled loop as it was before the sorted copy: two selections over the window per
+    chunk (``robust_z``), prices appended one by one."""
+    capacity, position, n = window.size, 0, prices.size
+    while position < n:
+        if filled < min_history:
+            end = position + min(min_history - filled, n - position)
+        else:
+            end = min(position + chunk, n)
+            zs, median, scale = robust_z(prices[position:end], window[:filled], relative)
+            if np.any(zs > threshold):
+                return position, next_slot, filled
+            z[position:end], m[position:end], s[position:end] = zs, median, scale
+        for price in prices[position:end]:
+            window[next_slot] = price
+            next_slot, filled = (next_slot + 1) % capacity, min(capacity, filled + 1)
+        position = end
+    return position, next_slot, filled
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    seed=st.integers(0, 10_000),
+    capacity=st.sampled_from([7, 31, 32, 33, 100]),
+    tick=st.sampled_from([0.0, 0.05, 1.0]),
+    cuts=st.lists(st.integers(1, 400), max_size=6),
+)
+def test_the_sorted_window_decides_what_selection_decides(
+    seed: int, capacity: int, tick: float, cuts: list[int]
+) -> None:
+    """Random walks (rounded to a tick: many equal prices) with outliers and a level shift, in
+    batches cut anywhere, with a restore from a pickle halfway."""
+    rng = np.random.default_rng(seed)
+    n = 800
+    prices = 100 + np.cumsum(rng.normal(0, 0.05, n))
+    prices[rng.random(n) < 0.03] *= 1.5
+    prices[n // 2 :] *= 0.7
+    if tick:
+        prices = np.round(prices / tick) * tick
+    bounds = sorted({0, n // 2, n, *(c * 2 for c in cuts)})
+
+    def run(loop) -> list[bytes]:
+        detector = PriceOutlierDetector(capacity, min(capacity, 5), 6.0, 1e-5, 12)
+        seen = []
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(outliers, "_judge", loop)
+            for start, end in itertools.pairwise(bounds):
+                if start == n // 2:
+                    detector = pickle.loads(pickle.dumps(detector))
+                check = detector.check(prices[start:end], np.ones(end - start, dtype=bool))
+                seen += [a.tobytes() for a in (check.flagged, check.z, check.median, check.scale)]
+        return [*seen, detector.history.tobytes()]
+
+    assert run(judge_until_outlier) == run(reference_loop)
 
 
 def test_rising_ids_are_remembered_as_one_run() -> None:

@@ -105,7 +105,7 @@ def judge_until_outlier(
     position = 0
     n = prices.size
     kept_sorted = n >= SORTED_FROM_CHUNKS * chunk
-    ordered = np.empty(capacity)
+    ordered = np.empty(capacity if kept_sorted else 0)
     scratch = np.empty(2 * capacity if kept_sorted else 0)  # a window and a chunk, at most
     if kept_sorted:
         ordered[:filled] = np.sort(window[:filled])

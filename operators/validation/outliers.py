@@ -9,13 +9,13 @@ come.
 
 The statistics are refreshed every :data:`REFRESH_ROWS` rows, so each chunk is judged in one
 step against the window as it stood at most that many rows earlier. Chunks without an outlier
-(nearly all) are judged by a compiled loop (:mod:`._kernels`), which sorts the window once per
-call and keeps that copy sorted beside it (a chunk's evicted and accepted prices merged in one
-pass): the median is read off it and the MAD found by walking out from the median, instead of
-two selections over the whole window per chunk; the statistics are the same floats. The copy
-lives for the call only (kept in the state it would add 4 KB per symbol, 40 MB at 10,000
-symbols). A chunk with an outlier is judged by the numpy code here, which also tracks level
-shifts.
+(nearly all) are judged by a compiled loop (:mod:`._kernels`). A call of several chunks sorts
+the window once and keeps that copy sorted beside it (a chunk's evicted and accepted prices
+merged in one pass): the median is read off it and the MAD found by walking out from the
+median, instead of two selections over the whole window per chunk; a shorter call keeps the
+selections. The statistics are the same floats. The copy lives for the call only (kept in the
+state it would add 4 KB per symbol, 40 MB at 10,000 symbols). A chunk with an outlier is
+judged by the numpy code here, which also tracks level shifts.
 
 A real level shift (a crash, a listing pump) would otherwise be flagged for ever, since flagged
 prices never enter the window. So after ``resync_after`` consecutive flagged prices that agree

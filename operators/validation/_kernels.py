@@ -107,6 +107,7 @@ def judge_until_outlier(
     kept_sorted = n >= SORTED_FROM_CHUNKS * chunk
     ordered = np.empty(capacity if kept_sorted else 0)
     scratch = np.empty(2 * capacity if kept_sorted else 0)  # a window and a chunk, at most
+    dropped = np.empty(0)  # the short path keeps no evicted prices
     if kept_sorted:
         ordered[:filled] = np.sort(window[:filled])
     while position < n:
@@ -135,10 +136,7 @@ def judge_until_outlier(
         if kept_sorted:
             next_slot, filled = _accept(accepted, window, ordered, next_slot, filled, scratch)
         else:
-            for price in accepted:
-                window[next_slot] = price
-                next_slot = (next_slot + 1) % capacity
-                filled = min(capacity, filled + 1)
+            next_slot, filled, _ = _append(accepted, window, next_slot, filled, dropped)
         position = end
     return position, next_slot, filled
 
@@ -157,21 +155,11 @@ def _accept(
     capacity = window.size
     count = values.size
     if count > capacity:  # (a window smaller than a chunk) every price is replaced: sort
-        for value in values:
-            window[next_slot] = value
-            next_slot = (next_slot + 1) % capacity
+        next_slot, filled, _ = _append(values, window, next_slot, filled, np.empty(0))
         ordered[:] = np.sort(window)
-        return next_slot, capacity
+        return next_slot, filled
     evicted = np.empty(count)
-    gone = 0
-    for value in values:
-        if filled == capacity:
-            evicted[gone] = window[next_slot]
-            gone += 1
-        else:
-            filled += 1
-        window[next_slot] = value
-        next_slot = (next_slot + 1) % capacity
+    next_slot, filled, gone = _append(values, window, next_slot, filled, evicted)
     added = np.sort(values)
     evicted = np.sort(evicted[:gone])
     out = taken = skipped = 0
@@ -195,6 +183,33 @@ def _accept(
     else:  # the sorted copy did not hold the window (never expected): sort it afresh
         ordered[:filled] = np.sort(window[:filled])
     return next_slot, filled
+
+
+@njit(**_JIT)
+def _append(
+    values: np.ndarray, window: np.ndarray, next_slot: int, filled: int, evicted: np.ndarray
+) -> tuple[int, int, int]:
+    """Write ``values`` into the ring from ``next_slot`` on; the prices a full ring overwrites
+    go to ``evicted`` in order (pass an empty array to drop them). Returns ``(next_slot,
+    filled, prices overwritten)``.
+
+    >>> window = np.array([1.0, 2.0, 0.0])
+    >>> evicted = np.empty(2)
+    >>> _append(np.array([3.0, 4.0]), window, 2, 2, evicted), window.tolist(), evicted[:1].tolist()
+    ((1, 3, 1), [4.0, 2.0, 3.0], [1.0])
+    """
+    capacity = window.size
+    gone = 0
+    for value in values:
+        if filled == capacity:
+            if gone < evicted.size:
+                evicted[gone] = window[next_slot]
+            gone += 1
+        else:
+            filled += 1
+        window[next_slot] = value
+        next_slot = (next_slot + 1) % capacity
+    return next_slot, filled, gone
 
 
 @njit(**_JIT)

@@ -118,7 +118,7 @@ def _configurations(parser: argparse.ArgumentParser, files: list[Path]) -> dict[
     configs = {SHIPPED: load_config()}
     for path in files:
         try:
-            configs[f"with {path}"] = load_config(path)
+            configs[f"with {path.name}"] = load_config(path)
         except ConfigError as exc:
             parser.error(str(exc))
     return configs

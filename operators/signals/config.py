@@ -23,7 +23,15 @@ from importlib.resources import files
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from operators.signals.base import SignalGenerator
 from operators.signals.online import MODELS, OnlineDirectionLearner
@@ -71,6 +79,10 @@ class OnlineConfig(_Section):
     )
     return_lags: tuple[int, ...] = (1, 4)
     horizon: int = Field(default=4, ge=1, le=1_000, description="candles ahead")
+    timeframes: tuple[Timeframe, ...] | None = Field(
+        default=None,
+        description="the signal timeframes the learner runs on; none given: all of them",
+    )
     warmup: int = Field(default=200, ge=1, description="labels learned before signalling")
     min_confidence: float = Field(default=0.1, ge=0, le=1)
 
@@ -119,6 +131,24 @@ class SignalsConfig(_Section):
             raise ValueError("at least one timeframe is required")
         return tuple(sorted(set(value), key=lambda tf: tf.seconds))
 
+    @field_validator("online")
+    @classmethod
+    def _learner_timeframes_are_signal_timeframes(
+        cls, online: OnlineConfig, info: ValidationInfo
+    ) -> OnlineConfig:
+        chosen, signal_timeframes = online.timeframes, info.data.get("timeframes")
+        if chosen is None or signal_timeframes is None:  # (timeframes invalid: reported there)
+            return online
+        known = ", ".join(tf.value for tf in signal_timeframes)
+        if not chosen:
+            raise ValueError(f"timeframes: give at least one of {known}, or leave it out")
+        for timeframe in chosen:
+            if timeframe not in signal_timeframes:
+                raise ValueError(
+                    f"timeframes: {timeframe.value} is not a signal timeframe ({known})"
+                )
+        return online
+
     @model_validator(mode="after")
     def _load_playbooks(self) -> SignalsConfig:
         if self.rules.enabled:
@@ -156,7 +186,7 @@ class SignalsConfig(_Section):
                 OnlineDirectionLearner(
                     self.online.features,
                     self.online.horizon,
-                    self.timeframes,
+                    self.online.timeframes or self.timeframes,
                     warmup=self.online.warmup,
                     min_confidence=self.online.min_confidence,
                     return_lags=self.online.return_lags,

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
+from pydantic import ValidationError
 
 from operators.signals.config import SignalsConfig
 from operators.signals.engine import SignalEngine
@@ -110,3 +112,29 @@ def test_a_month_in_one_batch_per_timeframe_still_comes_out_in_order(month_featu
     config = SignalsConfig(online={"warmup": 100})
     whole = [month_features[tf] for tf in (M15, H1, H4)]  # each timeframe's month at once
     assert run(whole, config)[0] == run(single_rows(whole), config)[0]
+
+
+def test_the_learner_runs_on_the_configured_signal_timeframes_only(month_replay_batches):
+    def learner_run(config: SignalsConfig) -> tuple[set, dict, list]:
+        signals, _, engine = run(month_replay_batches, config)
+        (learner,) = [g for g in engine.generators if g.origin == "ml:online"]
+        emitted_on = {s.timeframe for s in signals if s.origin == "ml:online"}
+        learned = {tf: learner.learned(tf) for tf in (M15, H1, H4)}
+        others = [s for s in signals if s.origin != "ml:online"]
+        return emitted_on, learned, others
+
+    everywhere = learner_run(SignalsConfig(online={"warmup": 100}))
+    four_hours = learner_run(SignalsConfig(online={"warmup": 100, "timeframes": ["4h"]}))
+    assert everywhere[0] == {M15, H1, H4} and four_hours[0] == {H4}
+    assert four_hours[1] == {M15: 0, H1: 0, H4: everywhere[1][H4]} and everywhere[1][H4] > 0
+    assert four_hours[2] == everywhere[2]  # every other generator exactly as before
+
+
+def test_learner_timeframes_outside_the_signal_timeframes_stop_start_up():
+    with pytest.raises(
+        ValidationError, match=r"timeframes: 5m is not a signal timeframe \(15m, 1h, 4h\)"
+    ):
+        SignalsConfig(online={"timeframes": ["5m"]})
+    with pytest.raises(ValidationError, match="give at least one of 15m, 1h, 4h"):
+        SignalsConfig(online={"timeframes": []})
+    assert SignalsConfig(online={"timeframes": ["1h", "4h"]}).online.timeframes == (H1, H4)

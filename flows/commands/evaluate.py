@@ -1,7 +1,10 @@
 """quorum evaluate: hit rate, forward return and calibration of every source and the fused score.
 
 Reads signals, fused signals and candles from the store; when the store holds no signals yet it
-first replays ``--data`` (default: the shipped BTC perpetual month) through the flow into it.
+first replays ``--data`` (default: the shipped BTC perpetual month) through the flow into it,
+with ``--config``. A store that already holds signals is evaluated as it is: ``--data`` and
+``--config`` then change nothing, and the command says so (comparing configurations needs a
+store per configuration).
 """
 
 from __future__ import annotations
@@ -81,6 +84,17 @@ def _replay_into_store(args: argparse.Namespace) -> None:
         raise UserError(str(exc)) from None
 
 
+def _unused_inputs_notice(args: argparse.Namespace) -> str:
+    given = [
+        option for option, value in (("--data", args.data), ("--config", args.config)) if value
+    ]
+    verb = "change" if len(given) > 1 else "changes"
+    return (
+        f"note: {args.store} already holds signals, so they are evaluated as they are and "
+        f"{' and '.join(given)} {verb} nothing; give a new --store to replay with them"
+    )
+
+
 def main(args: argparse.Namespace) -> int:
     from datetime import timedelta
 
@@ -101,6 +115,8 @@ def main(args: argparse.Namespace) -> int:
         if signals.is_empty():
             _replay_into_store(args)
             signals = read_signals(engine)
+        elif args.config or args.data:
+            Console(stderr=True).print(_unused_inputs_notice(args))
         if signals.is_empty():
             raise UserError(
                 f"no signals in {args.store} even after replaying the data: is the signal "

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import polars as pl
 import pytest
@@ -129,7 +130,8 @@ def test_empty_inputs_give_an_empty_report():
     assert report.table.is_empty() and report.unresolved == 0
 
 
-def test_command_on_a_store_with_signals(tmp_path, capsys):
+def store_with_signals(tmp_path) -> Path:
+    """An SQLite store holding the signals, fused signals and 1m candles above."""
     path = tmp_path / "q.sqlite"
     engine = open_store(path)
     write_signals(engine, SIGNALS)
@@ -139,6 +141,11 @@ def test_command_on_a_store_with_signals(tmp_path, capsys):
         engine, [CandleBatch.from_columns("A", "1m", ts, CLOSES, CLOSES, CLOSES, CLOSES, [1] * 10)]
     )
     engine.dispose()
+    return path
+
+
+def test_command_on_a_store_with_signals(tmp_path, capsys):
+    path = store_with_signals(tmp_path)
     out_json, out_png = tmp_path / "out" / "e.json", tmp_path / "out" / "e.png"
     code = cli(
         [
@@ -159,6 +166,21 @@ def test_command_on_a_store_with_signals(tmp_path, capsys):
     groups = {g["group"]: g for g in json.loads(out_json.read_text())["groups"]}
     assert groups["stat:a@15m"]["hit_rate"] == 1.0
     assert out_png.exists()
+
+
+def test_a_store_with_signals_is_evaluated_as_it_is_and_the_command_says_config_is_unused(
+    tmp_path, capsys
+):
+    path = store_with_signals(tmp_path)
+    config = tmp_path / "other.yaml"
+    config.write_text("signals:\n  online:\n    enabled: false\n")
+    assert cli(["evaluate", "--store", str(path), "--fused-horizon", "4"]) == 0
+    assert "already holds signals" not in capsys.readouterr().err
+    assert cli(["evaluate", "--store", str(path), "--config", str(config)]) == 0
+    captured = capsys.readouterr()
+    assert "stat:a@15m" in captured.out  # the stored signals, not a replay with the config
+    err = " ".join(captured.err.split())
+    assert f"{path} already holds signals" in err and "--config changes nothing" in err
 
 
 def test_command_rejects_bad_arguments(tmp_path, capsys):

@@ -85,10 +85,10 @@ def main(argv: list[str] | None = None) -> int:
     flows = {
         label: summarize(label_runs, workload.total_trades) for label, label_runs in runs.items()
     }
+    shown = {label: f" ({label})" if len(configs) > 1 else "" for label in configs}
     for label, flow in flows.items():
-        shown = f" ({label})" if len(configs) > 1 else ""
         table.add_row(
-            f"Quorum flow: {stops[args.stage]}{shown}",
+            f"Quorum flow: {stops[args.stage]}{shown[label]}",
             f"{flow['median_s']:.3f}",
             f"{flow['per_s']:,.0f}",
             f"{median_seconds([run.cpu_seconds for run in runs[label]]):.3f}",
@@ -101,9 +101,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     console.print(table)
     for label, flow in flows.items():
-        shown = f" ({label})" if len(configs) > 1 else ""
         console.print(
-            f"ratio Quorum / vectorized{shown}: {base_s / flow['median_s']:.2f} "
+            f"ratio Quorum / vectorized{shown[label]}: {base_s / flow['median_s']:.2f} "
             f"(candles built: {flow['candles']:,})"
         )
     return 0

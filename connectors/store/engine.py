@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import importlib
+import sqlite3
+import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -56,10 +58,32 @@ def _load_table_modules() -> None:
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA busy_timeout=10000")
+    switch_to_wal(cursor)
+    cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
+
+
+_WAL_ATTEMPTS = 20
+
+
+def switch_to_wal(cursor: Any, *, pause_s: float = 0.02) -> None:
+    """Put the SQLite file in WAL mode. Switching needs the file to itself for a moment, and
+    when another process opening the same new store (a cluster's processes, at the same
+    moment) is switching it too, SQLite answers "database is locked" at once, without waiting
+    out the busy timeout: try again after a growing pause (about 4 s in all), then give up.
+
+    >>> import sqlite3
+    >>> switch_to_wal(sqlite3.connect(":memory:").cursor())  # (memory stays "memory")
+    """
+    for attempt in range(_WAL_ATTEMPTS):
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or attempt == _WAL_ATTEMPTS - 1:
+                raise
+            time.sleep(pause_s * (attempt + 1))
 
 
 def url_for(path_or_url: str | Path) -> str:
